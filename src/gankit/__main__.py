@@ -1,0 +1,5 @@
+import sys
+
+from gankit.cli.main import main
+
+sys.exit(main())

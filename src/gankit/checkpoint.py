@@ -1,0 +1,76 @@
+"""Self-describing checkpoints that load without executing code.
+
+A checkpoint is one torch file holding plain containers and tensors only:
+{format, format_version, config, model: {name, G: kwargs, D: kwargs}, data: {...}, G, D, G_ema,
+ opt_G, opt_D, step, rng, sampler, fixed}. It is read with `torch.load(weights_only=True)`, which
+refuses any pickle that would import or call code, and written atomically.
+"""
+from __future__ import annotations
+
+import io
+import pickle
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from gankit.core.errors import GankitError
+from gankit.core.files import atomic_write_bytes
+from gankit.models import build_generator
+
+FORMAT = "gankit-checkpoint"
+FORMAT_VERSION = 1
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+def checkpoint_path(path: str | Path) -> Path:
+    """A run directory's latest checkpoint, or the given file."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / CHECKPOINT_NAME
+    if not p.is_file():
+        raise GankitError(f"no checkpoint at {p}; pass a run directory that holds {CHECKPOINT_NAME} "
+                          "or a checkpoint file")
+    return p
+
+
+def save_checkpoint(path: Path, payload: dict) -> None:
+    """Write `payload` (plus the format tag) atomically: a crash leaves the previous file intact."""
+    buf = io.BytesIO()
+    torch.save({"format": FORMAT, "format_version": FORMAT_VERSION, **payload}, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Read and validate a checkpoint (tensors on CPU). Never executes code from the file."""
+    p = checkpoint_path(path)
+    try:
+        ckpt = torch.load(p, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, AttributeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise GankitError(f"{p} is not a gankit checkpoint or is corrupt ({first[:160]})") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise GankitError(f"{p} is not a gankit checkpoint (no '{FORMAT}' tag)")
+    if ckpt.get("format_version", 0) > FORMAT_VERSION:
+        raise GankitError(f"{p} has checkpoint format {ckpt['format_version']}, newer than this gankit "
+                          f"understands ({FORMAT_VERSION}); upgrade gankit")
+    return ckpt
+
+
+def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild the generator from a checkpoint alone, in eval mode.
+
+    Args:
+        path: a checkpoint file or a run directory.
+        ema: use the EMA weights when the run kept them.
+    Returns:
+        G with `G(z [N, z_dim], y [N] | None) -> samples [N, *shape]`; attributes `z_dim`,
+        `num_classes`, `shape`, and `class_names`/`data_kind` from the checkpoint.
+    """
+    ckpt = load_checkpoint(path)
+    generator = build_generator(ckpt["model"])
+    state = ckpt["G_ema"] if ema and ckpt.get("G_ema") is not None else ckpt["G"]
+    generator.load_state_dict(state)
+    generator.class_names = list(ckpt.get("data", {}).get("class_names", []))
+    generator.data_kind = ckpt.get("data", {}).get("kind", "image")
+    return generator.to(device).eval()

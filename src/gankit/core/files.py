@@ -1,0 +1,49 @@
+"""Atomic file writes and numbered run directories."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so a crash leaves either the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: Path, obj: object) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def append_jsonl(path: Path, rows: list[dict]) -> None:
+    """Append rows to a JSON-lines file (one flush per call, not per row)."""
+    with open(path, "a", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row) + "\n")
+
+
+def new_run_dir(root: Path, tag: str) -> Path:
+    """Create `root/NNNNN-tag`, one past the highest number there; never reuses an existing directory."""
+    root.mkdir(parents=True, exist_ok=True)
+    numbers = [int(m.group(1)) for p in root.iterdir() if (m := re.match(r"(\d{5})-", p.name))]
+    number = max(numbers, default=-1) + 1
+    while True:
+        path = root / f"{number:05d}-{tag}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:  # another process took this number meanwhile
+            number += 1

@@ -1,0 +1,80 @@
+"""Image tensors <-> uint8 arrays, grids and PNG files. Uint8 lives only here, at the edges."""
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from gankit.core.files import atomic_write_bytes
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """[N, C, H, W] floats in [-1, 1] -> uint8 array [N, H, W, C] (values outside are clipped)."""
+    x = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).numpy()
+
+
+def make_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2, scale: int = 1) -> np.ndarray:
+    """Tile uint8 images [N, H, W, C] into one [H', W', C] image, `nrow` per row (default: square).
+
+    `scale` enlarges each pixel (nearest) so tiny images such as 8x8 digits are visible.
+    """
+    n, h, w, c = images.shape
+    nrow = nrow or max(1, math.ceil(math.sqrt(n)))
+    rows = math.ceil(n / nrow)
+    if scale > 1:
+        images = images.repeat(scale, axis=1).repeat(scale, axis=2)
+        h, w = h * scale, w * scale
+    grid = np.zeros((rows * (h + pad) + pad, nrow * (w + pad) + pad, c), dtype=np.uint8)
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        top, left = pad + r * (h + pad), pad + col * (w + pad)
+        grid[top:top + h, left:left + w] = images[i]
+    return grid
+
+
+def display_scale(height: int, target: int = 32) -> int:
+    """Integer enlargement that brings small images up to about `target` pixels for viewing."""
+    return max(1, target // height)
+
+
+def save_png(image: np.ndarray, path: str | Path) -> None:
+    """Write a uint8 [H, W, C] (C = 1 or 3) array as PNG, atomically."""
+    mode_image = Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image)
+    buf = io.BytesIO()
+    mode_image.save(buf, format="PNG")
+    atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -> None:
+    """Save image tensors [N, C, H, W] in [-1, 1] as one PNG grid, enlarging tiny images."""
+    arr = to_uint8(images)
+    save_png(make_grid(arr, nrow=nrow, scale=display_scale(arr.shape[1])), path)
+
+
+def save_scatter(points: np.ndarray, path: str | Path, real: np.ndarray | None = None,
+                 centers: np.ndarray | None = None, title: str = "") -> None:
+    """Plot 2-D points (generated in red, optional real in grey, mode centers as crosses) to a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)  # no display needed; safe to call repeatedly
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    if real is not None:
+        ax.scatter(real[:, 0], real[:, 1], s=2, c="0.6", alpha=0.5, label="real")
+    ax.scatter(points[:, 0], points[:, 1], s=2, c="tab:red", alpha=0.6, label="generated")
+    if centers is not None:
+        ax.scatter(centers[:, 0], centers[:, 1], marker="x", c="k", s=30, label="modes")
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", fontsize=8, markerscale=3)
+    if title:
+        ax.set_title(title)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    atomic_write_bytes(Path(path), buf.getvalue())

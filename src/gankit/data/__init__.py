@@ -1,0 +1,48 @@
+"""L1 data: readers into an in-memory Dataset, a registry of them, and the resumable batch sampler."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from gankit.core.errors import GankitError
+from gankit.core.registry import Registry
+from gankit.data import cifar, embedded, folder, idx, toy
+from gankit.data.dataset import DataConfig, Dataset, data_roots, normalize
+from gankit.data.loader import BatchSampler
+
+DATASETS: Registry = Registry("dataset")
+DATASETS.add("digits", embedded.read_digits, aliases=("default",))
+DATASETS.add("mnist", idx.read_mnist)
+DATASETS.add("fashion_mnist", idx.read_fashion_mnist, aliases=("fashion", "fashion-mnist", "fmnist"))
+DATASETS.add("cifar10", cifar.read_cifar10, aliases=("cifar", "cifar-10"))
+DATASETS.add("folder", folder.read_folder)
+DATASETS.add("toy_ring", toy.read_ring, aliases=("ring",))
+DATASETS.add("toy_grid", toy.read_grid, aliases=("grid",))
+
+
+def _read_faces(cfg: DataConfig) -> Dataset:
+    """The LFW face crops of the shared data folder (faces-lfw-crops/images), read as an image folder."""
+    for root in data_roots(cfg.data_dir):
+        images = root / "faces-lfw-crops" / "images"
+        if images.is_dir():
+            return folder.read_folder(cfg, str(images))
+    raise GankitError("faces: faces-lfw-crops/images not found; point --data-dir or GANKIT_DATA at the "
+                      "folder holding it, or train on any folder with --data PATH")
+
+
+DATASETS.add("faces", _read_faces, aliases=("lfw",))
+
+
+def load_dataset(cfg: DataConfig) -> Dataset:
+    """Read the dataset `cfg` names (a registered name, or "folder" with cfg.path)."""
+    if cfg.name == "folder" and not cfg.path:
+        raise GankitError("data.name=folder needs data.path (or pass the folder as --data PATH)")
+    return DATASETS.get(cfg.name)(cfg)
+
+
+def looks_like_path(text: str) -> bool:
+    """A --data value naming a folder rather than a registered dataset."""
+    return text not in DATASETS and ("/" in text or Path(text).expanduser().is_dir())
+
+
+__all__ = ["DATASETS", "BatchSampler", "DataConfig", "Dataset", "load_dataset", "looks_like_path",
+           "normalize"]

@@ -1,0 +1,100 @@
+"""The in-memory dataset every reader returns, its config, and where data is looked up."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from gankit.core.errors import GankitError
+
+
+@dataclass
+class DataConfig:
+    """Which data to train on. `resolution`/`channels` of 0 keep the dataset's own."""
+
+    name: str = "digits"
+    path: str = ""  # an image folder, for name="folder" (or a path given as --data)
+    data_dir: str = ""  # root holding mnist/, fashion-mnist/, cifar10/ ...; else $GANKIT_DATA, else the cache
+    split: str = "train"
+    resolution: int = 0
+    channels: int = 0
+    download: bool = False  # MNIST-family only, from the canonical mirror, checksum-verified
+    num_points: int = 100_000  # 2-D toy mixtures: how many points to draw once
+
+
+@dataclass
+class Dataset:
+    """A whole dataset resident in memory, drawn from by index (no per-sample Python when training).
+
+    x: uint8 [N, C, H, W] for images, float32 [N, 2] for 2-D points.
+    labels: int64 [N], or None when unlabelled.
+    """
+
+    name: str
+    x: torch.Tensor
+    labels: torch.Tensor | None = None
+    class_names: list[str] = field(default_factory=list)
+    kind: str = "image"  # "image" or "points"
+    extra: dict = field(default_factory=dict)  # e.g. toy mixtures' mode centers and std
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one sample: (C, H, W) or (2,)."""
+        return tuple(self.x.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names) if self.labels is not None else 0
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def to(self, device: torch.device) -> "Dataset":
+        labels = None if self.labels is None else self.labels.to(device)
+        return Dataset(self.name, self.x.to(device), labels, self.class_names, self.kind, self.extra)
+
+    def info(self) -> dict:
+        """What a checkpoint needs to describe its data without the data itself."""
+        return {"name": self.name, "kind": self.kind, "shape": list(self.shape),
+                "class_names": list(self.class_names), "size": len(self), "extra": self.extra}
+
+
+def normalize(batch: torch.Tensor) -> torch.Tensor:
+    """uint8 images -> float32 in [-1, 1]; float data (2-D points) passes through."""
+    if batch.dtype == torch.uint8:
+        return batch.float().div_(127.5).sub_(1.0)
+    return batch
+
+
+def resize_images(x: torch.Tensor, resolution: int, channels: int) -> torch.Tensor:
+    """Resize a uint8 [N, C, H, W] batch to `resolution` (0 = keep) and `channels` (0 = keep; 1 <-> 3)."""
+    if channels and channels != x.shape[1]:
+        if channels == 3 and x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1).contiguous()
+        elif channels == 1 and x.shape[1] == 3:
+            weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+            x = (x.float() * weights).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+        else:
+            raise GankitError(f"cannot convert {x.shape[1]} channels to {channels}; use 1 or 3")
+    if resolution and resolution != x.shape[-1]:
+        out = []
+        for chunk in x.split(4096):  # bounded memory for large datasets
+            y = F.interpolate(chunk.float(), size=(resolution, resolution), mode="bilinear",
+                              antialias=True, align_corners=False)
+            out.append(y.round().clamp(0, 255).to(torch.uint8))
+        x = torch.cat(out)
+    return x
+
+
+def data_roots(data_dir: str) -> list[Path]:
+    """Where to look for data, in order: --data-dir, $GANKIT_DATA, then the user cache."""
+    roots = [Path(p) for p in (data_dir, os.environ.get("GANKIT_DATA", "")) if p]
+    return roots + [cache_dir()]
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gankit"

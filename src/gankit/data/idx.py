@@ -1,0 +1,136 @@
+"""MNIST and Fashion-MNIST from their original IDX (.gz) files, with optional checksum-verified download."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import struct
+import urllib.request
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gankit.core.errors import GankitError
+from gankit.core.files import atomic_write_bytes
+from gankit.data.dataset import DataConfig, Dataset, cache_dir, data_roots, resize_images
+
+
+@dataclass(frozen=True)
+class IdxSpec:
+    folders: tuple[str, ...]  # sub-folders of a data root to look in
+    mirrors: tuple[str, ...]
+    md5: dict  # file name -> md5 of the .gz file
+    class_names: tuple[str, ...]
+
+
+_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+          "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+
+MNIST = IdxSpec(
+    folders=("mnist", "MNIST/raw", "MNIST", "."),
+    mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
+    md5={"train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+         "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+         "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+         "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c"},
+    class_names=tuple(str(i) for i in range(10)),
+)
+FASHION_MNIST = IdxSpec(
+    folders=("fashion-mnist", "fashion_mnist", "FashionMNIST/raw", "FashionMNIST"),
+    mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+    md5={"train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+         "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+         "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+         "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310"},
+    class_names=("t-shirt", "trouser", "pullover", "dress", "coat",
+                 "sandal", "shirt", "sneaker", "bag", "ankle-boot"),
+)
+
+
+def parse_idx(raw: bytes, source: str) -> np.ndarray:
+    """Decode an uncompressed IDX file of unsigned bytes into an array, checking magic and size."""
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or not 1 <= raw[3] <= 4:
+        raise GankitError(f"{source} is not an IDX file of unsigned bytes (bad magic number); "
+                          "re-download it")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise GankitError(f"{source} is truncated (header incomplete); re-download it")
+    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    expected = header + int(np.prod(dims))
+    if len(raw) != expected:
+        raise GankitError(f"{source} has {len(raw)} bytes but its header promises {expected}; "
+                          "the file is truncated or corrupt, re-download it")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def read_idx_file(path: Path) -> np.ndarray:
+    """Read an IDX file, gzip-compressed (.gz) or not."""
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise GankitError(f"{path} could not be decompressed ({exc}); the file is corrupt, "
+                          "re-download it") from exc
+    return parse_idx(raw, str(path))
+
+
+def _find(spec: IdxSpec, stem: str, data_dir: str) -> Path | None:
+    for root in data_roots(data_dir):
+        for folder in spec.folders:
+            for name in (stem + ".gz", stem):
+                if (root / folder / name).is_file():
+                    return root / folder / name
+    return None
+
+
+def download(spec: IdxSpec, filename: str, dest_dir: Path) -> Path:
+    """Fetch `filename` from the first mirror that serves it, verify its md5, write it atomically."""
+    errors = []
+    for mirror in spec.mirrors:
+        try:
+            with urllib.request.urlopen(mirror + filename, timeout=60) as resp:
+                data = resp.read()
+        except OSError as exc:
+            errors.append(f"{mirror}: {exc}")
+            continue
+        digest = hashlib.md5(data).hexdigest()
+        if digest != spec.md5[filename]:
+            errors.append(f"{mirror}: checksum mismatch ({digest})")
+            continue
+        atomic_write_bytes(dest_dir / filename, data)
+        return dest_dir / filename
+    raise GankitError(f"could not download {filename}: " + "; ".join(errors))
+
+
+def read_idx_dataset(name: str, spec: IdxSpec, cfg: DataConfig) -> Dataset:
+    """Load one split of an IDX dataset as uint8 [N, 1, 28, 28] (then resized if asked) with labels."""
+    if cfg.split not in _FILES:
+        raise GankitError(f"{name} has splits 'train' and 'test', not {cfg.split!r}")
+    arrays = []
+    for stem in _FILES[cfg.split]:
+        path = _find(spec, stem, cfg.data_dir)
+        if path is None and cfg.download:
+            path = download(spec, stem + ".gz", cache_dir() / spec.folders[0])
+        if path is None:
+            where = ", ".join(str(r) for r in data_roots(cfg.data_dir))
+            raise GankitError(f"{name}: {stem}.gz not found under {where} (looked in sub-folders "
+                              f"{', '.join(spec.folders)}). Point --data-dir or GANKIT_DATA at the "
+                              "folder holding it, or pass --download")
+        arrays.append(read_idx_file(path))
+    images, labels = arrays
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise GankitError(f"{name}: image and label files do not match ({images.shape} vs {labels.shape})")
+    x = torch.from_numpy(images.copy()).unsqueeze(1)
+    x = resize_images(x, cfg.resolution, cfg.channels)
+    y = torch.from_numpy(labels.astype(np.int64))
+    return Dataset(name, x, y, list(spec.class_names), "image")
+
+
+def read_mnist(cfg: DataConfig) -> Dataset:
+    return read_idx_dataset("mnist", MNIST, cfg)
+
+
+def read_fashion_mnist(cfg: DataConfig) -> Dataset:
+    return read_idx_dataset("fashion_mnist", FASHION_MNIST, cfg)

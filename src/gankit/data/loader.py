@@ -1,0 +1,49 @@
+"""Batches drawn by index from a dataset held in (device) memory, with resumable shuffling state."""
+from __future__ import annotations
+
+import torch
+
+from gankit.core.errors import GankitError
+from gankit.data.dataset import Dataset, normalize
+
+
+class BatchSampler:
+    """Shuffled epochs of fixed-size batches (the incomplete last batch of an epoch is dropped).
+
+    The permutation, the position in it and the RNG state are saved in checkpoints, so a resumed run
+    sees exactly the batches an uninterrupted one would.
+    """
+
+    def __init__(self, data: Dataset, batch_size: int, seed: int):
+        if batch_size > len(data):
+            raise GankitError(f"batch size {batch_size} is larger than the dataset ({len(data)} samples); "
+                              "lower train.batch_size")
+        self.data = data
+        self.batch_size = batch_size
+        self.gen = torch.Generator().manual_seed(seed)
+        self.perm = torch.randperm(len(data), generator=self.gen)
+        self.pos = 0
+        self.epoch = 0
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(images or points as float [B, ...], labels [B] or None) on the dataset's device."""
+        if self.pos + self.batch_size > len(self.perm):
+            self.perm = torch.randperm(len(self.data), generator=self.gen)
+            self.pos = 0
+            self.epoch += 1
+        idx = self.perm[self.pos:self.pos + self.batch_size].to(self.data.x.device, non_blocking=True)
+        self.pos += self.batch_size
+        labels = None if self.data.labels is None else self.data.labels[idx]
+        return normalize(self.data.x[idx]), labels
+
+    def state_dict(self) -> dict:
+        return {"gen": self.gen.get_state(), "perm": self.perm.clone(), "pos": self.pos, "epoch": self.epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        if len(state["perm"]) != len(self.data):
+            raise GankitError(f"the checkpoint's data order covers {len(state['perm'])} samples but the "
+                              f"dataset has {len(self.data)}; resume with the same data")
+        self.gen.set_state(state["gen"])
+        self.perm = state["perm"].clone()
+        self.pos = int(state["pos"])
+        self.epoch = int(state["epoch"])

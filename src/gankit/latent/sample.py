@@ -1,0 +1,77 @@
+"""Drawing samples from a trained generator and writing them as a grid, per-image PNGs or an array."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from gankit.core.errors import GankitError
+from gankit.core.images import save_grid, save_png, save_scatter, to_uint8
+
+
+@torch.no_grad()
+def sample(generator: nn.Module, n: int, seed: int = 0, labels: torch.Tensor | None = None,
+           batch_size: int = 1024) -> torch.Tensor:
+    """n samples [n, *shape] from z ~ N(0, I) drawn with `seed` (reproducible on one device type).
+
+    Conditional generators get `labels` [n], or the classes in turn (0, 1, ..., K-1, 0, ...) when None.
+    """
+    device = next(generator.parameters()).device
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, generator.z_dim, generator=gen)
+    if generator.num_classes and labels is None:
+        labels = torch.arange(n) % generator.num_classes
+    outs = []
+    for start in range(0, n, batch_size):
+        y = None if labels is None else labels[start:start + batch_size].to(device)
+        outs.append(generator(z[start:start + batch_size].to(device), y).float().cpu())
+    return torch.cat(outs)
+
+
+def output_kind(out: str) -> str:
+    """"grid" for .png, "array" for .npy, "folder" for a path ending in / or an existing directory."""
+    if out.endswith(("/", "\\")) or Path(out).is_dir():
+        return "folder"
+    suffix = Path(out).suffix.lower()
+    if suffix == ".png":
+        return "grid"
+    if suffix == ".npy":
+        return "array"
+    raise GankitError(f"--out {out!r}: use a .png file (grid), a .npy file (array) or a folder ending in /")
+
+
+def write(samples: torch.Tensor, out: str, kind: str = "image", force: bool = False) -> list[str]:
+    """Write samples to `out` (see output_kind); refuses to overwrite files unless `force`."""
+    how = output_kind(out)
+    path = Path(out)
+    if how == "folder":
+        if kind == "points":
+            raise GankitError("2-D points have no per-sample images; use --out samples.npy or plot.png")
+        images = to_uint8(samples)
+        paths = [path / f"{i:06d}.png" for i in range(len(images))]
+        _refuse_overwrite(paths, force)
+        path.mkdir(parents=True, exist_ok=True)
+        for img, p in zip(images, paths):
+            save_png(img, p)
+        return [str(p) for p in paths]
+    _refuse_overwrite([path], force)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if how == "array":
+        arr = samples.numpy().astype(np.float32) if kind == "points" else to_uint8(samples)
+        np.save(path, arr)
+    elif kind == "points":
+        save_scatter(samples.numpy(), path)
+    else:
+        save_grid(samples, path)
+    return [str(path)]
+
+
+def _refuse_overwrite(paths: list[Path], force: bool) -> None:
+    existing = [p for p in paths if p.exists()]
+    if existing and not force:
+        raise GankitError(f"{existing[0]} already exists; choose another --out or pass --force to overwrite")
+
+
+__all__ = ["output_kind", "sample", "write"]

@@ -1,0 +1,80 @@
+"""Layers shared by the model families: normalisation choice, spectral norm, conditional BN, projection."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from gankit.core.errors import GankitError
+
+G_NORMS = ("batch", "none")
+D_NORMS = ("batch", "layer", "spectral", "none")
+
+
+def check_choice(what: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise GankitError(f"{what} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def feature_norm(kind: str, channels: int, conv: bool) -> nn.Module:
+    """A normalisation layer for `channels` features. "layer" normalises per sample (safe with a
+    gradient penalty, unlike batch norm); "spectral" and "none" add nothing here."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels) if conv else nn.BatchNorm1d(channels)
+    if kind == "layer":
+        return nn.GroupNorm(num_groups=1, num_channels=channels) if conv else nn.LayerNorm(channels)
+    return nn.Identity()
+
+
+def maybe_sn(module: nn.Module, enabled: bool) -> nn.Module:
+    """Wrap a weight layer with spectral normalisation (Miyato et al. 2018) when enabled."""
+    return spectral_norm(module) if enabled else module
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """Batch norm whose scale and shift are looked up per class (de Vries et al. 2017; SNGAN/BigGAN)."""
+
+    def __init__(self, channels: int, num_classes: int):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=False)
+        self.gain = nn.Embedding(num_classes, channels)
+        self.bias = nn.Embedding(num_classes, channels)
+        nn.init.ones_(self.gain.weight)
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.bn(x) * self.gain(y)[:, :, None, None] + self.bias(y)[:, :, None, None]
+
+
+class ProjectionHead(nn.Module):
+    """Maps features [N, F] to logits [N]; with classes, adds <embed(y), h> (Miyato & Koyama 2018)."""
+
+    def __init__(self, features: int, num_classes: int = 0, sn: bool = False):
+        super().__init__()
+        self.linear = maybe_sn(nn.Linear(features, 1), sn)
+        self.embed = maybe_sn(nn.Embedding(num_classes, features), sn) if num_classes else None
+
+    def forward(self, h: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        out = self.linear(h).squeeze(1)
+        if self.embed is not None:
+            if y is None:
+                raise ValueError("a conditional discriminator needs labels y")
+            out = out + (self.embed(y) * h).sum(1)
+        return out
+
+
+class LabelConcat(nn.Module):
+    """Concatenates a learned label embedding to the latent: the conditioning of cGAN/cDCGAN generators."""
+
+    def __init__(self, num_classes: int, dim: int):
+        super().__init__()
+        self.embed = nn.Embedding(num_classes, dim) if num_classes else None
+        self.dim = dim if num_classes else 0
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        if self.embed is None:
+            return z
+        if y is None:
+            raise ValueError("a conditional generator needs labels y")
+        return torch.cat([z, self.embed(y)], 1)

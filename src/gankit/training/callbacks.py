@@ -1,0 +1,126 @@
+"""What happens between steps: metrics rows and progress lines, fixed-latent sample grids, checkpoints.
+
+Each callback has `on_step(run, stats)` (after every step) and `on_end(run)`; the loop knows nothing
+else about them, so new diagnostics are new callbacks, not branches in the loop.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import torch
+
+from gankit.checkpoint import save_checkpoint
+from gankit.core.files import append_jsonl
+from gankit.core.images import save_grid, save_scatter
+
+log = logging.getLogger("gankit")
+
+
+def _due(step: int, every: int) -> bool:
+    return every > 0 and step % every == 0
+
+
+class MetricsLog:
+    """Sums step scalars on the device; every `every` steps reads them once (a single sync), appends the
+    interval means to metrics.jsonl and logs a progress line."""
+
+    def __init__(self, every: int, probabilistic: bool):
+        self.every = every
+        self.probabilistic = probabilistic  # show D(x) as a probability (BCE losses) or a raw score
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
+        self.t0 = time.perf_counter()
+        self.step0 = None
+
+    def on_step(self, run, stats: dict) -> None:
+        if self.step0 is None:
+            self.step0 = run.step - 1
+        for key, value in stats.items():
+            self.sums[key] = self.sums[key] + value if key in self.sums else value.clone()
+            self.counts[key] = self.counts.get(key, 0) + 1
+        if _due(run.step, self.every) or run.step == run.total_steps:
+            self.flush(run)
+
+    def flush(self, run) -> None:
+        if not self.sums:
+            return
+        keys = sorted(self.sums)
+        values = torch.stack([self.sums[k].float() for k in keys]).tolist()  # the one device sync
+        now = time.perf_counter()
+        steps = run.step - self.step0
+        row = {"step": run.step, "epoch": run.sampler.epoch, "time": round(now - run.t_start, 3),
+               "images_per_sec": round(steps * run.batch_size / max(now - self.t0, 1e-9), 1)}
+        row.update({k: v / self.counts[k] for k, v in zip(keys, values)})
+        append_jsonl(run.dir / "metrics.jsonl", [row])
+        run.last_metrics = row
+        log.info(self.format(row, run))
+        self.sums, self.counts, self.t0, self.step0 = {}, {}, now, run.step
+
+    def format(self, row: dict, run) -> str:
+        rate = row["images_per_sec"]
+        left = (run.total_steps - run.step) * run.batch_size / max(rate, 1e-9)
+        dx, dgz = ("p_real", "p_fake") if self.probabilistic else ("d_real", "d_fake")
+        return (f"step {run.step:>{len(str(run.total_steps))}}/{run.total_steps} | {rate:7.0f} img/s | "
+                f"D loss {row['d_loss']:.3f} G loss {row['g_loss']:.3f} | D(x) {row[dx]:.3f} "
+                f"D(G(z)) {row[dgz]:.3f} | D acc real {row['acc_real']:.2f} fake {row['acc_fake']:.2f} | "
+                f"eta {_duration(left)}")
+
+    def on_end(self, run) -> None:
+        self.flush(run)
+
+
+def _duration(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    return f"{m // 60}h{m % 60:02d}m" if m >= 60 else f"{m}m{s:02d}s"
+
+
+class SampleGrids:
+    """Writes samples/step_NNNNNN.png from the FIXED latents, so the same samples can be watched forming."""
+
+    def __init__(self, every: int):
+        self.every = every
+
+    def on_step(self, run, stats: dict) -> None:
+        if _due(run.step, self.every):
+            write_samples(run, run.dir / "samples" / f"step_{run.step:06d}.png")
+
+    def on_end(self, run) -> None:
+        write_samples(run, run.dir / "samples" / f"step_{run.step:06d}.png")
+        write_samples(run, run.dir / "final.png")
+
+
+@torch.no_grad()
+def write_samples(run, path: Path) -> None:
+    """Render the fixed latents with the EMA generator if there is one, else G in eval mode."""
+    net = run.game.ema.model if run.game.ema is not None else run.game.G
+    was_training = net.training
+    net.eval()
+    out = net(run.fixed_z, run.fixed_y)
+    net.train(was_training)
+    if run.data.kind == "points":
+        centers = run.data.extra.get("centers")
+        real = run.data.x[: len(out)].cpu().numpy()
+        save_scatter(out.cpu().numpy(), path, real=real,
+                     centers=None if centers is None else torch.tensor(centers).numpy(),
+                     title=f"step {run.step}")
+    else:
+        save_grid(out, path)
+
+
+class Checkpoints:
+    """Rewrites checkpoint.pt every `every` steps and at the end; keeps checkpoints/step_N.pt every
+    `snapshot_every` steps."""
+
+    def __init__(self, every: int, snapshot_every: int):
+        self.every, self.snapshot_every = every, snapshot_every
+
+    def on_step(self, run, stats: dict) -> None:
+        if _due(run.step, self.snapshot_every):
+            save_checkpoint(run.dir / "checkpoints" / f"step_{run.step:06d}.pt", run.payload())
+        if _due(run.step, self.every):
+            save_checkpoint(run.dir / "checkpoint.pt", run.payload())
+
+    def on_end(self, run) -> None:
+        save_checkpoint(run.dir / "checkpoint.pt", run.payload())

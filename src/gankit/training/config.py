@@ -1,0 +1,126 @@
+"""The run configuration: typed sections with defaults, presets (small JSON files) and overrides.
+
+Resolution order: defaults < preset < command-line flags < `--set key=value`. Unknown keys and wrong
+types are rejected with the offending key named.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+
+from gankit.core.config import from_dict, merge, to_dict
+from gankit.core.errors import GankitError
+from gankit.core.registry import Registry
+from gankit.data import DataConfig
+from gankit.losses import LOSSES, PENALTIES, LossConfig
+from gankit.models import MODELS, ModelConfig
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000  # generator updates; each follows n_critic discriminator updates
+    batch_size: int = 64
+    n_critic: int = 1
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1_g: float = 0.5
+    beta2_g: float = 0.999
+    beta1_d: float = 0.5
+    beta2_d: float = 0.999
+    d_pretrain_steps: int = 0  # extra D updates before the first G update
+    instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, annealed linearly to 0
+    ema_decay: float = 0.0  # EMA of G's weights (0 = off); samples come from the EMA when on
+    ema_start: int = 0  # copy G instead of averaging before this step
+    seed: int = 0
+    device: str = "auto"
+    log_every: int = 50  # steps between progress lines / metrics.jsonl rows
+    sample_every: int = 500  # steps between fixed-latent sample grids (0 = only at the end)
+    checkpoint_every: int = 1000  # steps between rewrites of checkpoint.pt (0 = only at the end)
+    snapshot_every: int = 0  # also keep checkpoints/step_N.pt every N steps (0 = never)
+    grid_size: int = 64  # number of fixed latents in the sample grids
+
+
+@dataclass
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    out: str = "runs"  # parent of the numbered run directories
+    preset: str = ""  # the preset this config started from, for the record
+
+
+def _preset_dir():
+    return resources.files("gankit") / "presets"
+
+
+PRESETS: Registry[str] = Registry("preset")
+for _entry in sorted(_preset_dir().iterdir(), key=lambda e: e.name):
+    if _entry.name.endswith(".json"):
+        PRESETS.add(_entry.name[:-5], _entry.name)
+
+
+def load_preset(name: str) -> dict:
+    """The preset's dict (a few keys over the defaults)."""
+    filename = PRESETS.get(name)
+    return json.loads((_preset_dir() / filename).read_text())
+
+
+def default_preset(data: str | None, model: str | None) -> str | None:
+    """The preset that fits `--data X [--model Y]` (mnist + dcgan -> mnist_dcgan; toy_ring -> toy_ring)."""
+    from gankit.data import DATASETS
+
+    if data is None:
+        data = "digits"
+    if data not in DATASETS:
+        return None
+    short = {"fashion_mnist": "fashion"}.get(DATASETS.canonical(data), DATASETS.canonical(data))
+    wanted = MODELS.canonical(model) if model else None
+    for name in (f"{short}_{wanted or 'dcgan'}", short, f"{short}_mlp"):
+        if name in PRESETS and wanted in (None, load_preset(name)["model"]["name"]):
+            return name
+    return None
+
+
+def resolve(preset: str | None, overrides: list[dict]) -> RunConfig:
+    """Defaults, then the preset, then each override dict in turn; validated."""
+    tree = to_dict(RunConfig())
+    if preset:
+        tree = merge(tree, load_preset(preset))
+        tree["preset"] = PRESETS.canonical(preset)
+    for override in overrides:
+        tree = merge(tree, override)
+    cfg = from_dict(RunConfig, tree)
+    validate(cfg)
+    return cfg
+
+
+def _positive(where: str, value: float) -> None:
+    if value <= 0:
+        raise GankitError(f"{where} must be positive, got {value}")
+
+
+def validate(cfg: RunConfig) -> None:
+    """Range and consistency checks that types alone cannot express."""
+    t = cfg.train
+    for name in ("steps", "batch_size", "n_critic", "lr_g", "lr_d", "grid_size", "log_every"):
+        _positive(f"train.{name}", getattr(t, name))
+    for name in ("beta1_g", "beta2_g", "beta1_d", "beta2_d", "ema_decay"):
+        if not 0 <= getattr(t, name) < 1:
+            raise GankitError(f"train.{name} must be in [0, 1), got {getattr(t, name)}")
+    for name in ("d_pretrain_steps", "ema_start", "sample_every", "checkpoint_every", "snapshot_every",
+                 "instance_noise"):
+        if getattr(t, name) < 0:
+            raise GankitError(f"train.{name} must be >= 0, got {getattr(t, name)}")
+    cfg.model.name = MODELS.canonical(cfg.model.name)
+    cfg.loss.name = LOSSES.canonical(cfg.loss.name)
+    cfg.loss.penalty = PENALTIES.canonical(cfg.loss.penalty)
+    if not 0 <= cfg.loss.label_smoothing < 0.5:
+        raise GankitError(f"loss.label_smoothing must be in [0, 0.5), got {cfg.loss.label_smoothing}")
+    if cfg.loss.label_smoothing and not LOSSES.get(cfg.loss.name).smoothing_ok:
+        raise GankitError(f"label smoothing applies to the minimax and nonsaturating losses, not {cfg.loss.name}")
+    if cfg.loss.penalty_weight < 0:
+        raise GankitError(f"loss.penalty_weight must be >= 0, got {cfg.loss.penalty_weight}")
+    if cfg.data.resolution < 0 or cfg.data.channels not in (0, 1, 3):
+        raise GankitError("data.resolution must be >= 0 and data.channels 0 (keep), 1 or 3")

@@ -1,0 +1,164 @@
+"""The one training loop, and how a run is started or resumed around it."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from gankit.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from gankit.core.config import to_dict
+from gankit.core.errors import GankitError
+from gankit.core.files import atomic_write_bytes, atomic_write_json, new_run_dir
+from gankit.core.runtime import resolve_device
+from gankit.data import BatchSampler, Dataset, load_dataset
+from gankit.losses import LOSSES
+from gankit.training.callbacks import Checkpoints, MetricsLog, SampleGrids
+from gankit.training.config import RunConfig
+from gankit.training.session import build_game, check_same_architecture, game_state, load_game_state
+from gankit.training.steps import Game, d_step, g_step
+
+log = logging.getLogger("gankit")
+
+
+@dataclass
+class Run:
+    """A training run in progress: its directory, data, game and position."""
+
+    cfg: RunConfig
+    dir: Path
+    data: Dataset
+    game: Game
+    sampler: BatchSampler
+    model_kwargs: dict
+    fixed_z: torch.Tensor  # the latents every sample grid is drawn from
+    fixed_y: torch.Tensor | None
+    device: torch.device
+    step: int = 0
+    t_start: float = field(default_factory=time.perf_counter)
+    last_metrics: dict = field(default_factory=dict)
+
+    @property
+    def total_steps(self) -> int:
+        return self.cfg.train.steps
+
+    @property
+    def batch_size(self) -> int:
+        return self.cfg.train.batch_size
+
+    def payload(self) -> dict:
+        """The checkpoint contents (see gankit.checkpoint)."""
+        return {"config": to_dict(self.cfg), "model": self.model_kwargs, "data": self.data.info(),
+                "step": self.step, "sampler": self.sampler.state_dict(),
+                "fixed": {"z": self.fixed_z.cpu(), "y": None if self.fixed_y is None else self.fixed_y.cpu()},
+                **game_state(self.game)}
+
+
+def _fixed_latents(cfg: RunConfig, z_dim: int, num_classes: int, conditional: bool,
+                   device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    gen = torch.Generator().manual_seed(cfg.train.seed + 2)
+    n = cfg.train.grid_size
+    z = torch.randn(n, z_dim, generator=gen)
+    # conditional grids cycle through the classes so each row of a 10-wide grid shows them in order
+    y = torch.arange(n) % num_classes if conditional else None
+    return z.to(device), None if y is None else y.to(device)
+
+
+def _build(cfg: RunConfig, run_dir: Path, data: Dataset) -> Run:
+    device = resolve_device(cfg.train.device)
+    data = data.to(device)
+    game, kwargs = build_game(cfg, data, device)
+    sampler = BatchSampler(data, cfg.train.batch_size, seed=cfg.train.seed)
+    z, y = _fixed_latents(cfg, game.z_dim, data.num_classes, cfg.model.conditional, device)
+    return Run(cfg, run_dir, data, game, sampler, kwargs, z, y, device)
+
+
+def start_run(cfg: RunConfig) -> Run:
+    """Load the data (failing before anything is written), then create a new numbered run directory."""
+    data = load_dataset(cfg.data)
+    tag = f"{data.name}-{cfg.model.name}".replace("/", "_")
+    run_dir = new_run_dir(Path(cfg.out), tag)
+    try:
+        run = _build(cfg, run_dir, data)
+    except BaseException:
+        run_dir.rmdir()  # still empty: nothing of the user's is lost
+        raise
+    atomic_write_json(run_dir / "config.json", to_dict(cfg))
+    return run
+
+
+def resume_run(run_dir: Path, cfg: RunConfig) -> Run:
+    """Rebuild a run from run_dir/checkpoint.pt; `cfg` may change the step budget or intervals, not the
+    architecture. Nothing in the directory changes before every check has passed."""
+    ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME if run_dir.is_dir() else run_dir)
+    run_dir = run_dir if run_dir.is_dir() else run_dir.parent
+    data = load_dataset(cfg.data)
+    run = _build(cfg, run_dir, data)
+    check_same_architecture(ckpt["model"], run.model_kwargs)
+    if ckpt["step"] >= cfg.train.steps:
+        raise GankitError(f"the run already finished {ckpt['step']} steps; pass --steps N with N > {ckpt['step']} "
+                          "to train further")
+    load_game_state(run.game, ckpt)
+    run.sampler.load_state_dict(ckpt["sampler"])
+    run.fixed_z = ckpt["fixed"]["z"].to(run.device)
+    run.fixed_y = None if ckpt["fixed"]["y"] is None else ckpt["fixed"]["y"].to(run.device)
+    run.step = int(ckpt["step"])
+    _truncate_metrics(run_dir / "metrics.jsonl", run.step)
+    atomic_write_json(run_dir / "config.json", to_dict(cfg))
+    return run
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop rows logged after the checkpoint: the resumed run logs those steps again."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = [ln for ln in lines if ln.strip() and json.loads(ln).get("step", 0) <= step]
+    if len(kept) != len(lines):
+        atomic_write_bytes(path, "".join(kept).encode())
+
+
+def default_callbacks(cfg: RunConfig) -> list:
+    t = cfg.train
+    probabilistic = LOSSES.get(cfg.loss.name).probabilistic
+    return [MetricsLog(t.log_every, probabilistic), SampleGrids(t.sample_every),
+            Checkpoints(t.checkpoint_every, t.snapshot_every)]
+
+
+def _mean_stats(parts: list[dict]) -> dict:
+    if len(parts) == 1:
+        return parts[0]
+    return {k: torch.stack([p[k] for p in parts]).mean() for k in parts[0]}
+
+
+def fit(run: Run, callbacks: list | None = None) -> dict:
+    """Train until run.total_steps. Each step: n_critic D updates on fresh real batches, then one G update.
+
+    Returns a summary dict (run directory, steps, seconds, throughput, last metrics).
+    """
+    callbacks = default_callbacks(run.cfg) if callbacks is None else callbacks
+    t = run.cfg.train
+    first, t0 = run.step, time.perf_counter()
+    while run.step < run.total_steps:
+        # instance noise anneals linearly to zero over the run
+        sigma = t.instance_noise * max(0.0, 1.0 - run.step / run.total_steps)
+        n_d = t.n_critic + (t.d_pretrain_steps if run.step == 0 else 0)
+        d_parts = []
+        for _ in range(n_d):
+            real, y = run.sampler.next()
+            d_parts.append(d_step(run.game, real, y, sigma))
+        g_stats = g_step(run.game, t.batch_size, y, run.device, run.step, sigma)
+        run.step += 1
+        stats = {**_mean_stats(d_parts), **g_stats}
+        for cb in callbacks:
+            cb.on_step(run, stats)
+    for cb in callbacks:
+        cb.on_end(run)
+    seconds = time.perf_counter() - t0
+    return {"run_dir": str(run.dir), "step": run.step, "seconds": round(seconds, 2),
+            "images_per_sec": round((run.step - first) * t.batch_size / max(seconds, 1e-9), 1),
+            "final_grid": str(run.dir / "final.png"), "checkpoint": str(run.dir / CHECKPOINT_NAME),
+            "metrics": run.last_metrics}

@@ -1,0 +1,82 @@
+"""Building the game from a config, and moving its whole state into and out of checkpoints."""
+from __future__ import annotations
+
+import torch
+
+from gankit.core.errors import GankitError
+from gankit.core.runtime import make_generator, seed_everything
+from gankit.data import Dataset
+from gankit.losses import LOSSES, PENALTIES
+from gankit.models import build_discriminator, build_generator, model_kwargs
+from gankit.training.config import RunConfig
+from gankit.training.ema import EMA
+from gankit.training.steps import Game
+
+
+def _adam(params, lr: float, beta1: float, beta2: float) -> torch.optim.Adam:
+    # fused Adam: one kernel for all parameters (CPU and CUDA), the optimizer is a large share of a
+    # small GAN's step; the plain loop is the fallback for devices without it
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, betas=(beta1, beta2), fused=True)
+    except RuntimeError:
+        return torch.optim.Adam(params, lr=lr, betas=(beta1, beta2))
+
+
+def build_game(cfg: RunConfig, data: Dataset, device: torch.device) -> tuple[Game, dict]:
+    """Fresh G, D, optimizers and EMA for `data`; returns the game and the model kwargs it was built from."""
+    if cfg.model.conditional and not data.num_classes:
+        raise GankitError(f"model.conditional needs a labelled dataset; {data.name} has no labels")
+    kwargs = model_kwargs(cfg.model, data.shape, data.num_classes)
+    seed_everything(cfg.train.seed)  # weight initialisation only; training randomness has its own stream
+    G = build_generator(kwargs).to(device)
+    D = build_discriminator(kwargs).to(device)
+    t = cfg.train
+    game = Game(
+        G=G, D=D,
+        opt_G=_adam(G.parameters(), t.lr_g, t.beta1_g, t.beta2_g),
+        opt_D=_adam(D.parameters(), t.lr_d, t.beta1_d, t.beta2_d),
+        loss=LOSSES.get(cfg.loss.name),
+        penalty=PENALTIES.get(cfg.loss.penalty),
+        penalty_weight=cfg.loss.penalty_weight,
+        label_smoothing=cfg.loss.label_smoothing,
+        noise=make_generator(device, t.seed + 1),
+        ema=EMA(G, t.ema_decay, t.ema_start) if t.ema_decay > 0 else None,
+    )
+    return game, kwargs
+
+
+def game_state(game: Game) -> dict:
+    """Weights, optimizer moments, EMA and the noise RNG: everything an exact resume needs from the game."""
+    return {"G": game.G.state_dict(), "D": game.D.state_dict(),
+            "G_ema": game.ema.model.state_dict() if game.ema else None,
+            "opt_G": game.opt_G.state_dict(), "opt_D": game.opt_D.state_dict(),
+            "rng": {"noise": game.noise.get_state()}}
+
+
+def load_game_state(game: Game, ckpt: dict) -> None:
+    game.G.load_state_dict(ckpt["G"])
+    game.D.load_state_dict(ckpt["D"])
+    game.opt_G.load_state_dict(ckpt["opt_G"])
+    game.opt_D.load_state_dict(ckpt["opt_D"])
+    if game.ema is not None:
+        if ckpt.get("G_ema") is None:
+            raise GankitError("the checkpoint has no EMA weights but train.ema_decay > 0; resume with ema_decay=0")
+        game.ema.model.load_state_dict(ckpt["G_ema"])
+    game.noise.set_state(ckpt["rng"]["noise"])
+
+
+def check_same_architecture(saved: dict, wanted: dict) -> None:
+    """Refuse to resume when the model kwargs differ, naming the first difference."""
+    if saved == wanted:
+        return
+    for part in ("name", "G", "D"):
+        a, b = saved.get(part), wanted.get(part)
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in sorted(set(a) | set(b)):
+                if a.get(key) != b.get(key):
+                    raise GankitError(f"the checkpoint's {part} has {key}={a.get(key)!r} but this run asks for "
+                                      f"{b.get(key)!r}; resume with the architecture the run was started with")
+        elif a != b:
+            raise GankitError(f"the checkpoint is a {a!r} model but this run asks for {b!r}; resume with the "
+                              "architecture the run was started with")
