@@ -12,11 +12,9 @@ import pickle
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from gankit.core.errors import GankitError
 from gankit.core.files import atomic_write_bytes
-from gankit.models import build_generator
 
 FORMAT = "gankit-checkpoint"
 FORMAT_VERSION = 1
@@ -55,22 +53,3 @@ def load_checkpoint(path: str | Path) -> dict:
         raise GankitError(f"{p} has checkpoint format {ckpt['format_version']}, newer than this gankit "
                           f"understands ({FORMAT_VERSION}); upgrade gankit")
     return ckpt
-
-
-def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.device = "cpu") -> nn.Module:
-    """Rebuild the generator from a checkpoint alone, in eval mode.
-
-    Args:
-        path: a checkpoint file or a run directory.
-        ema: use the EMA weights when the run kept them.
-    Returns:
-        G with `G(z [N, z_dim], y [N] | None) -> samples [N, *shape]`; attributes `z_dim`,
-        `num_classes`, `shape`, and `class_names`/`data_kind` from the checkpoint.
-    """
-    ckpt = load_checkpoint(path)
-    generator = build_generator(ckpt["model"])
-    state = ckpt["G_ema"] if ema and ckpt.get("G_ema") is not None else ckpt["G"]
-    generator.load_state_dict(state)
-    generator.class_names = list(ckpt.get("data", {}).get("class_names", []))
-    generator.data_kind = ckpt.get("data", {}).get("kind", "image")
-    return generator.to(device).eval()

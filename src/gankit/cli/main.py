@@ -126,9 +126,8 @@ def cmd_train(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from gankit.checkpoint import load_generator
     from gankit.core.runtime import resolve_device
-    from gankit.latent import sample, write
+    from gankit.latent import load_generator, sample, write
 
     if args.n <= 0:
         raise GankitError(f"--n must be positive, got {args.n}")
@@ -139,8 +138,30 @@ def cmd_sample(args) -> int:
     return 0
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (so redirections and test capture see progress)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+def _setup_logging() -> None:
+    logger = logging.getLogger("gankit")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    _setup_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:

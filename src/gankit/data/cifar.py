@@ -22,22 +22,27 @@ SPLITS = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batc
 CLASS_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
-def _numpy_reconstruct():
+def _multiarray(name: str):
     try:
-        from numpy._core.multiarray import _reconstruct
+        from numpy._core import multiarray
     except ImportError:  # numpy < 2
-        from numpy.core.multiarray import _reconstruct
-    return _reconstruct
+        from numpy.core import multiarray
+    return getattr(multiarray, name)
 
 
 class _SafeUnpickler(pickle.Unpickler):
-    """Allows only ndarray reconstruction; any other global (os.system, ...) is refused."""
+    """Allows only what array data needs (ndarray/scalar reconstruction, and the bytes decoding that
+    Python 3 pickles of protocol <= 2 use); any other global (os.system, ...) is refused."""
 
     def find_class(self, module: str, name: str):
-        if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name == "_reconstruct":
-            return _numpy_reconstruct()
+        if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name in ("_reconstruct", "scalar"):
+            return _multiarray(name)
         if module == "numpy" and name in ("ndarray", "dtype"):
             return getattr(np, name)
+        if (module, name) == ("_codecs", "encode"):
+            import codecs
+
+            return codecs.encode
         raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a CIFAR batch")
 
 

@@ -19,7 +19,7 @@ def stages(resolution: int) -> tuple[int, int]:
     s0, k = resolution, 0
     while s0 % 2 == 0 and s0 // 2 >= 4:
         s0, k = s0 // 2, k + 1
-    if k == 0:
+    if k == 0 or s0 > 7:
         raise GankitError(f"resolution {resolution} is not s0·2^k with s0 in 4..7 (e.g. 8, 16, 28, 32, 64)")
     return s0, k
 

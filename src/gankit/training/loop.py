@@ -134,15 +134,17 @@ def _mean_stats(parts: list[dict]) -> dict:
     return {k: torch.stack([p[k] for p in parts]).mean() for k in parts[0]}
 
 
-def fit(run: Run, callbacks: list | None = None) -> dict:
-    """Train until run.total_steps. Each step: n_critic D updates on fresh real batches, then one G update.
+def fit(run: Run, callbacks: list | None = None, until: int | None = None) -> dict:
+    """Train until run.total_steps (or stop early at step `until`, checkpointed and resumable).
+    Each step: n_critic D updates on fresh real batches, then one G update.
 
     Returns a summary dict (run directory, steps, seconds, throughput, last metrics).
     """
     callbacks = default_callbacks(run.cfg) if callbacks is None else callbacks
     t = run.cfg.train
     first, t0 = run.step, time.perf_counter()
-    while run.step < run.total_steps:
+    stop = run.total_steps if until is None else min(until, run.total_steps)
+    while run.step < stop:
         # instance noise anneals linearly to zero over the run
         sigma = t.instance_noise * max(0.0, 1.0 - run.step / run.total_steps)
         n_d = t.n_critic + (t.d_pretrain_steps if run.step == 0 else 0)

@@ -1,0 +1,30 @@
+"""Rebuilding a trained generator from a checkpoint alone (no training config or code needed)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from gankit.checkpoint import load_checkpoint
+from gankit.models import build_generator
+
+
+def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild the generator from a checkpoint alone, in eval mode.
+
+    Args:
+        path: a checkpoint file or a run directory.
+        ema: use the EMA weights when the run kept them.
+        device: where to put it.
+    Returns:
+        G with `G(z [N, z_dim], y [N] | None) -> samples [N, *shape]`; attributes `z_dim`,
+        `num_classes`, `shape`, and `class_names` and `data_kind` ("image" or "points") from the checkpoint.
+    """
+    ckpt = load_checkpoint(path)
+    generator = build_generator(ckpt["model"])
+    state = ckpt["G_ema"] if ema and ckpt.get("G_ema") is not None else ckpt["G"]
+    generator.load_state_dict(state)
+    generator.class_names = list(ckpt.get("data", {}).get("class_names", []))
+    generator.data_kind = ckpt.get("data", {}).get("kind", "image")
+    return generator.to(device).eval()

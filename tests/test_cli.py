@@ -1,0 +1,143 @@
+"""The `gankit` command end to end on tiny configs, and the one-line errors for bad input."""
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from gankit.cli.main import main
+
+TINY = ["--steps", "4", "--set", "model.g_width=16", "--set", "model.d_width=32", "--set", "train.batch_size=16",
+        "--set", "train.log_every=2", "--set", "train.grid_size=16", "--device", "cpu"]
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def trained(tmp_path, capsys):
+    code, out, _ = _run(capsys, "train", "--out", str(tmp_path / "runs"), *TINY)
+    assert code == 0
+    return Path(json.loads(out)["run_dir"])
+
+
+def test_dry_run_prints_the_resolved_config(capsys):
+    code, out, _ = _run(capsys, "train", "--dry-run")
+    cfg = json.loads(out)
+    assert code == 0 and cfg["preset"] == "digits_mlp" and cfg["data"]["name"] == "digits"
+    code, out, _ = _run(capsys, "train", "--data", "mnist", "--model", "dcgan", "--set", "train.n_critic=2",
+                        "--dry-run")
+    cfg = json.loads(out)
+    assert cfg["preset"] == "mnist_dcgan" and cfg["model"]["name"] == "dcgan" and cfg["train"]["n_critic"] == 2
+
+
+def test_folder_path_as_data(tmp_path, capsys):
+    code, out, _ = _run(capsys, "train", "--data", str(tmp_path), "--resolution", "32", "--dry-run")
+    cfg = json.loads(out)
+    assert cfg["data"]["name"] == "folder" and cfg["data"]["path"] == str(tmp_path)
+    assert cfg["data"]["resolution"] == 32
+
+
+def test_train_prints_progress_on_stderr_and_json_on_stdout(tmp_path, capsys):
+    code, out, err = _run(capsys, "train", "--out", str(tmp_path / "runs"), *TINY)
+    summary = json.loads(out)
+    assert code == 0 and summary["step"] == 4
+    assert "step 2/4" in err and "D(x)" in err and "D acc real" in err and "img/s" in err
+    assert Path(summary["run_dir"]).name == "00000-digits-mlp"
+    code, out, _ = _run(capsys, "train", "--out", str(tmp_path / "runs"), *TINY)
+    assert Path(json.loads(out)["run_dir"]).name == "00001-digits-mlp"  # never reuses a directory
+
+
+def test_resume_continues_the_step_count(trained, capsys):
+    code, out, err = _run(capsys, "train", "--resume", str(trained), "--steps", "6")
+    assert code == 0 and json.loads(out)["step"] == 6 and "resuming at step 4" in err
+
+
+def test_sample_outputs(trained, tmp_path, capsys):
+    assert _run(capsys, "sample", str(trained), "--n", "9", "--out", str(tmp_path / "g.png"))[0] == 0
+    assert (tmp_path / "g.png").stat().st_size > 100
+    assert _run(capsys, "sample", str(trained), "--n", "5", "--out", str(tmp_path / "each") + "/")[0] == 0
+    assert len(list((tmp_path / "each").glob("*.png"))) == 5
+    assert _run(capsys, "sample", str(trained), "--n", "7", "--out", str(tmp_path / "s.npy"), "--seed", "3")[0] == 0
+    arr = np.load(tmp_path / "s.npy")
+    assert arr.shape == (7, 8, 8, 1) and arr.dtype == np.uint8
+    _run(capsys, "sample", str(trained), "--n", "7", "--out", str(tmp_path / "t.npy"), "--seed", "3", "--force")
+    assert np.array_equal(arr, np.load(tmp_path / "t.npy"))  # --seed makes samples reproducible
+    code, _, err = _run(capsys, "sample", str(trained), "--n", "7", "--out", str(tmp_path / "s.npy"))
+    assert code == 2 and "already exists" in err
+
+
+def _one_line_error(capsys, *argv) -> str:
+    code, out, err = _run(capsys, *argv)
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith("error: ") and "Traceback" not in err
+    return lines[-1]
+
+
+def test_bad_input_gets_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("GANKIT_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    out = str(tmp_path / "runs")
+    assert "Did you mean 'dcgan'" in _one_line_error(capsys, "train", "--model", "dcgna", "--out", out)
+    assert "Did you mean 'hinge'" in _one_line_error(capsys, "train", "--loss", "hinje", "--out", out)
+    assert "Did you mean 'mnist'" in _one_line_error(capsys, "train", "--data", "mnsit", "--out", out)
+    assert "train.steps must be positive" in _one_line_error(capsys, "train", "--steps", "-1", "--out", out)
+    assert "unknown config key train.lr" in _one_line_error(capsys, "train", "--set", "train.lr=1", "--out", out)
+    missing = _one_line_error(capsys, "train", "--data", "mnist", "--data-dir", str(tmp_path / "nowhere"),
+                              "--out", out)
+    assert "train-images-idx3-ubyte.gz not found" in missing
+    (tmp_path / "empty").mkdir()
+    assert "holds no images" in _one_line_error(capsys, "train", "--data", str(tmp_path / "empty"), "--out", out)
+    assert not Path(out).exists() or not any(Path(out).iterdir())  # failed starts leave no run directories
+
+
+def test_bad_checkpoints(tmp_path, trained, capsys):
+    (tmp_path / "junk.pt").write_bytes(os.urandom(200))
+    assert "not a gankit checkpoint" in _one_line_error(capsys, "sample", str(tmp_path / "junk.pt"),
+                                                        "--out", str(tmp_path / "x.png"))
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    assert "no 'gankit-checkpoint' tag" in _one_line_error(capsys, "sample", str(tmp_path / "other.pt"),
+                                                           "--out", str(tmp_path / "x.png"))
+    assert "no checkpoint at" in _one_line_error(capsys, "sample", str(tmp_path / "absent"),
+                                                 "--out", str(tmp_path / "x.png"))
+    truncated = tmp_path / "trunc.pt"
+    truncated.write_bytes((trained / "checkpoint.pt").read_bytes()[:5000])
+    assert "not a gankit checkpoint or is corrupt" in _one_line_error(capsys, "sample", str(truncated),
+                                                                      "--out", str(tmp_path / "x.png"))
+    msg = _one_line_error(capsys, "train", "--resume", str(trained), "--model", "dcgan",
+                          "--set", "model.g_depth=0", "--set", "model.d_depth=0", "--steps", "8")
+    assert "resume with the architecture the run was started with" in msg
+    assert (trained / "checkpoint.pt").is_file() and (trained / "final.png").is_file()
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_malicious_pickle_is_refused(tmp_path, capsys):
+    marker = tmp_path / "pwned"
+    with open(tmp_path / "evil.pt", "wb") as fh:
+        pickle.dump({"format": "gankit-checkpoint", "G": _Evil(marker)}, fh)
+    assert "not a gankit checkpoint or is corrupt" in _one_line_error(
+        capsys, "sample", str(tmp_path / "evil.pt"), "--out", str(tmp_path / "x.png"))
+    assert not marker.exists()
+
+
+def test_console_script_runs(tmp_path):
+    exe = Path(sys.executable).parent / "gankit"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "gankit"]
+    proc = subprocess.run(cmd + ["train", "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "examples:" in proc.stdout and "--resume" in proc.stdout

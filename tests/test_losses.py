@@ -1,0 +1,74 @@
+"""Loss values against closed forms, and the sign convention: positive logit = real."""
+import math
+
+import pytest
+import torch
+
+from gankit.losses import LOSSES, PENALTIES
+
+ZERO = torch.zeros(4)
+CLOSED_FORMS = {  # (D loss at logits 0/0, G loss at fake logit 0)
+    "minimax": (2 * math.log(2), -math.log(2)),
+    "nonsaturating": (2 * math.log(2), math.log(2)),
+    "least_squares": (1.0, 0.5),
+    "wasserstein": (0.0, 0.0),
+    "hinge": (2.0, 0.0),
+}
+
+
+@pytest.mark.parametrize("name", LOSSES.names())
+def test_values_at_zero_logits(name):
+    d, g = CLOSED_FORMS[name]
+    loss = LOSSES.get(name)
+    torch.testing.assert_close(loss.d_loss(ZERO, ZERO), torch.tensor(d), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(loss.g_loss(ZERO), torch.tensor(g), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", LOSSES.names())
+def test_sign_convention(name):
+    """D's loss is lower when reals score positive and fakes negative; G's when its fakes score positive."""
+    loss = LOSSES.get(name)
+    pos, neg = torch.full((4,), 2.0), torch.full((4,), -2.0)
+    assert loss.d_loss(pos, neg) < loss.d_loss(neg, pos)
+    assert loss.g_loss(pos) < loss.g_loss(neg)
+
+
+def test_specific_values():
+    r, f = torch.tensor([1.0, 3.0]), torch.tensor([-1.0, 0.5])
+    torch.testing.assert_close(LOSSES.get("hinge").d_loss(r, f), torch.tensor(0.0 + 0.75))
+    torch.testing.assert_close(LOSSES.get("wasserstein").d_loss(r, f), torch.tensor(-0.25 - 2.0))
+    torch.testing.assert_close(LOSSES.get("least_squares").d_loss(r, f), torch.tensor(0.5 * 2.0 + 0.5 * 1.125))
+    expected = (math.log1p(math.exp(-1)) + math.log1p(math.exp(-3))) / 2 + \
+        (math.log1p(math.exp(-1)) + math.log1p(math.exp(0.5))) / 2
+    torch.testing.assert_close(LOSSES.get("nonsaturating").d_loss(r, f), torch.tensor(expected, dtype=torch.float32))
+
+
+def test_label_smoothing_targets_one_minus_s():
+    """With target 0.9 the real term is minimised at sigmoid(l) = 0.9, i.e. l = log 9."""
+    loss = LOSSES.get("nonsaturating")
+    ls = torch.linspace(0.0, 5.0, 501)
+    values = torch.stack([loss.d_loss(l.view(1), torch.tensor([-50.0]), smoothing=0.1) for l in ls])
+    best = ls[values.argmin()].item()
+    assert abs(best - math.log(9)) < 0.02
+
+
+def _linear_critic(w):
+    return lambda x, y=None: x.flatten(1) @ w
+
+
+@pytest.mark.parametrize("scale,expected", [(1.0, 0.0), (2.0, 1.0), (0.5, 0.25)])
+def test_gradient_penalty_of_a_linear_critic(scale, expected):
+    """∇D = w everywhere, so GP = (||w|| - 1)²."""
+    w = torch.zeros(6)
+    w[0] = scale
+    real, fake = torch.randn(8, 6), torch.randn(8, 6)
+    gp = PENALTIES.get("gradient_penalty")(_linear_critic(w), real, fake, None)
+    torch.testing.assert_close(gp, torch.tensor(expected), rtol=1e-5, atol=1e-5)
+
+
+def test_r1_of_a_linear_critic_and_its_gradient_reaches_weights():
+    w = torch.tensor([3.0, 4.0], requires_grad=True)
+    r1 = PENALTIES.get("r1")(_linear_critic(w), torch.randn(5, 2), torch.randn(5, 2), None)
+    torch.testing.assert_close(r1, torch.tensor(12.5))  # ½·||w||² = ½·25
+    r1.backward()
+    torch.testing.assert_close(w.grad, torch.tensor([3.0, 4.0]))  # d/dw ½||w||² = w
