@@ -96,31 +96,26 @@ def _flag_overrides(args) -> list[dict]:
 
 
 def cmd_train(args) -> int:
-    from gankit.core.config import from_dict, merge, to_dict
+    from gankit.checkpoint import load_checkpoint
+    from gankit.core.config import to_dict
+    from gankit.data import looks_like_path
     from gankit.training import default_preset, fit, resolve, resume_run, start_run
-    from gankit.training.config import RunConfig, validate
+    from gankit.training.loop import resume_config
 
     overrides = _flag_overrides(args)
-    if args.resume:
-        from gankit.checkpoint import load_checkpoint
-
-        tree = load_checkpoint(args.resume)["config"]
-        for override in overrides:
-            tree = merge(tree, override)
-        cfg = from_dict(RunConfig, tree)
-        validate(cfg)
+    ckpt = load_checkpoint(args.resume) if args.resume else None
+    if ckpt is not None:
+        cfg = resume_config(ckpt, overrides)
     else:
-        from gankit.data import looks_like_path
-
         data_name = "folder" if args.data and looks_like_path(args.data) else args.data
-        preset = args.preset or default_preset(data_name, args.model)
-        cfg = resolve(preset, overrides)
+        cfg = resolve(args.preset or default_preset(data_name, args.model), overrides)
     if args.dry_run:
         print(json.dumps(to_dict(cfg), indent=2))
         return 0
-    run = resume_run(Path(args.resume), cfg) if args.resume else start_run(cfg)
+    run = resume_run(Path(args.resume), cfg, ckpt) if ckpt is not None else start_run(cfg)
     logging.getLogger("gankit").info("run directory: %s (%s step %d of %d)", run.dir,
-                                     "resuming at" if args.resume else "starting at", run.step, cfg.train.steps)
+                                     "resuming at" if ckpt is not None else "starting at", run.step,
+                                     cfg.train.steps)
     print(json.dumps(fit(run)))
     return 0
 

@@ -87,7 +87,8 @@ class SampleGrids:
             write_samples(run, run.dir / "samples" / f"step_{run.step:06d}.png")
 
     def on_end(self, run) -> None:
-        write_samples(run, run.dir / "samples" / f"step_{run.step:06d}.png")
+        if not _due(run.step, self.every):  # else on_step has just written it
+            write_samples(run, run.dir / "samples" / f"step_{run.step:06d}.png")
         write_samples(run, run.dir / "final.png")
 
 
@@ -123,4 +124,5 @@ class Checkpoints:
             save_checkpoint(run.dir / "checkpoint.pt", run.payload())
 
     def on_end(self, run) -> None:
-        save_checkpoint(run.dir / "checkpoint.pt", run.payload())
+        if not _due(run.step, self.every):  # else on_step has just written it
+            save_checkpoint(run.dir / "checkpoint.pt", run.payload())

@@ -10,14 +10,14 @@ from pathlib import Path
 import torch
 
 from gankit.checkpoint import CHECKPOINT_NAME, load_checkpoint
-from gankit.core.config import to_dict
+from gankit.core.config import from_dict, merge, to_dict
 from gankit.core.errors import GankitError
 from gankit.core.files import atomic_write_bytes, atomic_write_json, new_run_dir
 from gankit.core.runtime import resolve_device
 from gankit.data import BatchSampler, Dataset, load_dataset
 from gankit.losses import LOSSES
 from gankit.training.callbacks import Checkpoints, MetricsLog, SampleGrids
-from gankit.training.config import RunConfig
+from gankit.training.config import RunConfig, validate
 from gankit.training.session import build_game, check_same_architecture, game_state, load_game_state
 from gankit.training.steps import Game, d_step, g_step
 
@@ -90,10 +90,20 @@ def start_run(cfg: RunConfig) -> Run:
     return run
 
 
-def resume_run(run_dir: Path, cfg: RunConfig) -> Run:
-    """Rebuild a run from run_dir/checkpoint.pt; `cfg` may change the step budget or intervals, not the
-    architecture. Nothing in the directory changes before every check has passed."""
-    ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME if run_dir.is_dir() else run_dir)
+def resume_config(ckpt: dict, overrides: list[dict]) -> RunConfig:
+    """The config a checkpoint was trained with, updated by `overrides` (e.g. a larger step budget)."""
+    tree = ckpt["config"]
+    for override in overrides:
+        tree = merge(tree, override)
+    cfg = from_dict(RunConfig, tree)
+    validate(cfg)
+    return cfg
+
+
+def resume_run(run_dir: Path, cfg: RunConfig, ckpt: dict | None = None) -> Run:
+    """Rebuild a run from run_dir/checkpoint.pt (or the already loaded `ckpt`); `cfg` may change the step
+    budget or intervals, not the architecture. Nothing in the directory changes before every check passed."""
+    ckpt = ckpt if ckpt is not None else load_checkpoint(run_dir)
     run_dir = run_dir if run_dir.is_dir() else run_dir.parent
     data = load_dataset(cfg.data)
     run = _build(cfg, run_dir, data)
