@@ -116,7 +116,13 @@ def cmd_train(args) -> int:
     logging.getLogger("gankit").info("run directory: %s (%s step %d of %d)", run.dir,
                                      "resuming at" if ckpt is not None else "starting at", run.step,
                                      cfg.train.steps)
-    print(json.dumps(fit(run)))
+    try:
+        summary = fit(run)
+    except KeyboardInterrupt:
+        print(f"interrupted at step {run.step}; continue from the last checkpoint with: "
+              f"gankit train --resume {run.dir}", file=sys.stderr)
+        return 130
+    print(json.dumps(summary))
     return 0
 
 
@@ -173,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; resume from the last checkpoint with gankit train --resume RUN_DIR", file=sys.stderr)
+        print("interrupted", file=sys.stderr)
         return 130
 
 

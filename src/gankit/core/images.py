@@ -69,9 +69,9 @@ def save_scatter(points: np.ndarray, path: str | Path, real: np.ndarray | None =
         ax.scatter(real[:, 0], real[:, 1], s=2, c="0.6", alpha=0.5, label="real")
     ax.scatter(points[:, 0], points[:, 1], s=2, c="tab:red", alpha=0.6, label="generated")
     if centers is not None:
-        ax.scatter(centers[:, 0], centers[:, 1], marker="x", c="k", s=30, label="modes")
+        ax.scatter(centers[:, 0], centers[:, 1], marker="x", c="k", s=20, label="modes")
     ax.set_aspect("equal")
-    ax.legend(loc="upper right", fontsize=8, markerscale=3)
+    ax.legend(loc="upper right", fontsize=8, markerscale=2)
     if title:
         ax.set_title(title)
     buf = io.BytesIO()

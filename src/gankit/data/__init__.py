@@ -24,7 +24,9 @@ def _read_faces(cfg: DataConfig) -> Dataset:
     for root in data_roots(cfg.data_dir):
         images = root / "faces-lfw-crops" / "images"
         if images.is_dir():
-            return folder.read_folder(cfg, str(images))
+            data = folder.read_folder(cfg, str(images))
+            data.name = "faces"
+            return data
     raise GankitError("faces: faces-lfw-crops/images not found; point --data-dir or GANKIT_DATA at the "
                       "folder holding it, or train on any folder with --data PATH")
 
