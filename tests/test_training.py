@@ -61,7 +61,8 @@ def test_run_directory_contents(tmp_path):
     summary = fit(run)
     names = {p.name for p in run.dir.iterdir()}
     assert {"config.json", "metrics.jsonl", "samples", "checkpoint.pt", "final.png"} <= names
-    assert sorted(p.name for p in (run.dir / "samples").iterdir()) == ["step_000003.png", "step_000006.png"]
+    assert sorted(p.name for p in (run.dir / "samples").iterdir()) == ["step_000000.png", "step_000003.png",
+                                                                  "step_000006.png"]
     rows = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [2, 4, 6]
     for key in ("d_loss", "g_loss", "d_real", "d_fake", "p_real", "p_fake", "acc_real", "acc_fake",

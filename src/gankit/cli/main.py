@@ -46,6 +46,10 @@ def _train_parser(sub) -> None:
     p.add_argument("--out", help="parent folder of the numbered run directories (default: runs)")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--on-event", choices=["warn", "stop"],
+                   help="what a health event (overpowering D, mode collapse, divergence...) does (default warn)")
+    p.add_argument("--balance", action="store_true",
+                   help="adapt D's learning rate while D's accuracy stays above health.balance_bound")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set train.n_critic=5 (repeatable)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly where it stopped")
@@ -64,12 +68,20 @@ def _sample_parser(sub) -> None:
     p.add_argument("--force", action="store_true", help="overwrite existing files")
 
 
+def _report_parser(sub) -> None:
+    p = sub.add_parser("report", help="write report.html with the run's curves, samples and health events",
+                       epilog="example:\n  gankit report runs/00003-mnist-dcgan   # then open runs/00003-mnist-dcgan/report.html",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", help="a run directory")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gankit", description="Train, watch and sample GANs.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command")
     _train_parser(sub)
     _sample_parser(sub)
+    _report_parser(sub)
     return parser
 
 
@@ -89,7 +101,9 @@ def _flag_overrides(args) -> list[dict]:
     model = {k: v for k, v in (("name", args.model), ("conditional", args.conditional or None)) if v is not None}
     train = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("seed", args.seed),
                                ("device", args.device)) if v is not None}
-    tree = {"data": data, "model": model, "train": train, "loss": {"name": args.loss} if args.loss else {}}
+    health = {k: v for k, v in (("on_event", args.on_event), ("balance", args.balance or None)) if v is not None}
+    tree = {"data": data, "model": model, "train": train, "health": health,
+            "loss": {"name": args.loss} if args.loss else {}}
     if args.out is not None:
         tree["out"] = args.out
     return [tree] + [parse_override(s) for s in args.set]
@@ -123,6 +137,10 @@ def cmd_train(args) -> int:
               f"gankit train --resume {run.dir}", file=sys.stderr)
         return 130
     print(json.dumps(summary))
+    if summary["stopped_by"]:
+        print(f"stopped by health event {summary['stopped_by']} (--on-event stop); the last checkpoint is in "
+              f"{run.dir}", file=sys.stderr)
+        return 3
     return 0
 
 
@@ -161,6 +179,13 @@ def _setup_logging() -> None:
     logger.propagate = False
 
 
+def cmd_report(args) -> int:
+    from gankit.report import build_report
+
+    print(json.dumps(build_report(args.run)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     _setup_logging()
     parser = build_parser()
@@ -174,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return {"train": cmd_train, "sample": cmd_sample}[args.command](args)
+        return {"train": cmd_train, "sample": cmd_sample, "report": cmd_report}[args.command](args)
     except GankitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,7 +1,8 @@
 """What happens between steps: metrics rows and progress lines, fixed-latent sample grids, checkpoints.
 
-Each callback has `on_step(run, stats)` (after every step) and `on_end(run)`; the loop knows nothing
-else about them, so new diagnostics are new callbacks, not branches in the loop.
+Each callback has `on_step(run, stats)` (after every step) and `on_end(run)`, and may have
+`on_start(run)`; the loop knows nothing else about them, so new diagnostics are new callbacks, not
+branches in the loop.
 """
 from __future__ import annotations
 
@@ -62,10 +63,13 @@ class MetricsLog:
         rate = row["images_per_sec"]
         left = (run.total_steps - run.step) * run.batch_size / max(rate, 1e-9)
         dx, dgz = ("p_real", "p_fake") if self.probabilistic else ("d_real", "d_fake")
+        extra = f" | diversity {row['diversity']:.2f}" if "diversity" in row else ""
+        if "modes" in row:
+            extra += f" modes {row['modes']:.0f} hq {row['high_quality']:.2f}"
         return (f"step {run.step:>{len(str(run.total_steps))}}/{run.total_steps} | {rate:7.0f} img/s | "
                 f"D loss {row['d_loss']:.3f} G loss {row['g_loss']:.3f} | D(x) {row[dx]:.3f} "
                 f"D(G(z)) {row[dgz]:.3f} | D acc real {row['acc_real']:.2f} fake {row['acc_fake']:.2f} | "
-                f"eta {_duration(left)}")
+                f"eta {_duration(left)}{extra}")
 
     def on_end(self, run) -> None:
         self.flush(run)
@@ -81,6 +85,10 @@ class SampleGrids:
 
     def __init__(self, every: int):
         self.every = every
+
+    def on_start(self, run) -> None:
+        if run.step == 0:  # the untrained generator, first frame of the timeline
+            write_samples(run, run.dir / "samples" / "step_000000.png")
 
     def on_step(self, run, stats: dict) -> None:
         if _due(run.step, self.every):
@@ -118,11 +126,16 @@ class Checkpoints:
         self.every, self.snapshot_every = every, snapshot_every
 
     def on_step(self, run, stats: dict) -> None:
+        if run.diverged:  # never overwrite a good checkpoint with a diverged state
+            return
         if _due(run.step, self.snapshot_every):
             save_checkpoint(run.dir / "checkpoints" / f"step_{run.step:06d}.pt", run.payload())
         if _due(run.step, self.every):
             save_checkpoint(run.dir / "checkpoint.pt", run.payload())
 
     def on_end(self, run) -> None:
-        if not _due(run.step, self.every):  # else on_step has just written it
+        if run.diverged:
+            log.warning("not writing a checkpoint of the diverged state; %s holds the last good one",
+                        run.dir / "checkpoint.pt")
+        elif not _due(run.step, self.every):  # else on_step has just written it
             save_checkpoint(run.dir / "checkpoint.pt", run.payload())

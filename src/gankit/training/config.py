@@ -15,6 +15,7 @@ from gankit.core.registry import Registry
 from gankit.data import DataConfig
 from gankit.losses import LOSSES, PENALTIES, LossConfig
 from gankit.models import MODELS, ModelConfig
+from gankit.training.health import HealthConfig
 
 
 @dataclass
@@ -47,6 +48,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
     out: str = "runs"  # parent of the numbered run directories
     preset: str = ""  # the preset this config started from, for the record
 
@@ -122,5 +124,7 @@ def validate(cfg: RunConfig) -> None:
         raise GankitError(f"label smoothing applies to the minimax and nonsaturating losses, not {cfg.loss.name}")
     if cfg.loss.penalty_weight < 0:
         raise GankitError(f"loss.penalty_weight must be >= 0, got {cfg.loss.penalty_weight}")
+    if cfg.health.on_event not in ("warn", "stop"):
+        raise GankitError(f"health.on_event must be warn or stop, got {cfg.health.on_event!r}")
     if cfg.data.resolution < 0 or cfg.data.channels not in (0, 1, 3):
         raise GankitError("data.resolution must be >= 0 and data.channels 0 (keep), 1 or 3")

@@ -17,6 +17,7 @@ from gankit.core.runtime import resolve_device
 from gankit.data import BatchSampler, Dataset, load_dataset
 from gankit.losses import LOSSES
 from gankit.training.callbacks import Checkpoints, MetricsLog, SampleGrids
+from gankit.training.diagnostics import Balance, DecisionSurface, DiversityProbe, HealthCallback, StopTraining
 from gankit.training.config import RunConfig, validate
 from gankit.training.session import build_game, check_same_architecture, game_state, load_game_state
 from gankit.training.steps import Game, d_step, g_step
@@ -40,6 +41,9 @@ class Run:
     step: int = 0
     t_start: float = field(default_factory=time.perf_counter)
     last_metrics: dict = field(default_factory=dict)
+    events: list = field(default_factory=list)  # health events raised during this session
+    diverged: bool = False  # set by the health monitor; stops checkpoint writes
+    stopped_by: dict | None = None
 
     @property
     def total_steps(self) -> int:
@@ -131,11 +135,20 @@ def _truncate_metrics(path: Path, step: int) -> None:
         atomic_write_bytes(path, "".join(kept).encode())
 
 
-def default_callbacks(cfg: RunConfig) -> list:
-    t = cfg.train
-    probabilistic = LOSSES.get(cfg.loss.name).probabilistic
-    return [MetricsLog(t.log_every, probabilistic), SampleGrids(t.sample_every),
-            Checkpoints(t.checkpoint_every, t.snapshot_every)]
+def default_callbacks(cfg: RunConfig, points: bool = False) -> list:
+    """The standard callbacks, in order: probes add to the step's stats before the metrics row is made,
+    the monitors read the row, and checkpoints come last."""
+    t, h = cfg.train, cfg.health
+    loss = LOSSES.get(cfg.loss.name)
+    sign_meaningful = cfg.loss.name != "wasserstein"
+    callbacks = [DiversityProbe(t.log_every), MetricsLog(t.log_every, loss.probabilistic),
+                 HealthCallback(h, sign_meaningful)]
+    if h.balance and sign_meaningful:
+        callbacks.append(Balance(h.balance_bound, t.lr_d))
+    callbacks.append(SampleGrids(t.sample_every))
+    if points:
+        callbacks.append(DecisionSurface(t.sample_every))
+    return callbacks + [Checkpoints(t.checkpoint_every, t.snapshot_every)]
 
 
 def _mean_stats(parts: list[dict]) -> dict:
@@ -150,10 +163,28 @@ def fit(run: Run, callbacks: list | None = None, until: int | None = None) -> di
 
     Returns a summary dict (run directory, steps, seconds, throughput, last metrics).
     """
-    callbacks = default_callbacks(run.cfg) if callbacks is None else callbacks
-    t = run.cfg.train
+    callbacks = default_callbacks(run.cfg, run.data.kind == "points") if callbacks is None else callbacks
     first, t0 = run.step, time.perf_counter()
-    stop = run.total_steps if until is None else min(until, run.total_steps)
+    for cb in callbacks:
+        if hasattr(cb, "on_start"):
+            cb.on_start(run)
+    try:
+        _steps(run, callbacks, run.total_steps if until is None else min(until, run.total_steps))
+    except StopTraining as stop:
+        run.stopped_by = stop.event
+    for cb in callbacks:
+        cb.on_end(run)
+    seconds = time.perf_counter() - t0
+    return {"run_dir": str(run.dir), "step": run.step, "seconds": round(seconds, 2),
+            "images_per_sec": round((run.step - first) * run.batch_size / max(seconds, 1e-9), 1),
+            "final_grid": str(run.dir / "final.png"), "checkpoint": str(run.dir / CHECKPOINT_NAME),
+            "events": [e["event"] for e in run.events],
+            "stopped_by": None if run.stopped_by is None else run.stopped_by["event"],
+            "metrics": run.last_metrics}
+
+
+def _steps(run: Run, callbacks: list, stop: int) -> None:
+    t = run.cfg.train
     while run.step < stop:
         # instance noise anneals linearly to zero over the run
         sigma = t.instance_noise * max(0.0, 1.0 - run.step / run.total_steps)
@@ -167,10 +198,3 @@ def fit(run: Run, callbacks: list | None = None, until: int | None = None) -> di
         stats = {**_mean_stats(d_parts), **g_stats}
         for cb in callbacks:
             cb.on_step(run, stats)
-    for cb in callbacks:
-        cb.on_end(run)
-    seconds = time.perf_counter() - t0
-    return {"run_dir": str(run.dir), "step": run.step, "seconds": round(seconds, 2),
-            "images_per_sec": round((run.step - first) * t.batch_size / max(seconds, 1e-9), 1),
-            "final_grid": str(run.dir / "final.png"), "checkpoint": str(run.dir / CHECKPOINT_NAME),
-            "metrics": run.last_metrics}

@@ -34,6 +34,14 @@ class Game:
         return self.G.z_dim
 
 
+def grad_norm(module: nn.Module) -> torch.Tensor:
+    """Global L2 norm of the module's parameter gradients, as a device tensor (no sync)."""
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
 def _latents(game: Game, n: int, device: torch.device) -> torch.Tensor:
     return torch.randn(n, game.z_dim, device=device, generator=game.noise)
 
@@ -59,6 +67,7 @@ def d_step(game: Game, real: torch.Tensor, y: torch.Tensor | None, noise_std: fl
         stats["penalty"] = pen.detach()
     game.opt_D.zero_grad(set_to_none=True)
     loss.backward()
+    stats["d_grad_norm"] = grad_norm(game.D)
     game.opt_D.step()
     r, f = real_logits.detach(), fake_logits.detach()
     stats.update({"d_real": r.mean(), "d_fake": f.mean(),
@@ -78,9 +87,10 @@ def g_step(game: Game, batch_size: int, y: torch.Tensor | None, device: torch.de
         loss = game.loss.g_loss(logits)
         game.opt_G.zero_grad(set_to_none=True)
         loss.backward()
+        norm = grad_norm(game.G)
         game.opt_G.step()
     finally:
         game.D.requires_grad_(True)
     if game.ema is not None:
         game.ema.update(game.G, step)
-    return {"g_loss": loss.detach()}
+    return {"g_loss": loss.detach(), "g_grad_norm": norm}

@@ -1,0 +1,200 @@
+"""Callbacks that watch the game: a diversity probe, the health monitor, automatic balancing, and
+D's decision surface on 2-D data. They run between steps (see callbacks.py for the protocol)."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gankit.core.files import append_jsonl, atomic_write_bytes
+from gankit.metrics import mode_stats
+from gankit.training.health import HealthConfig, Monitor
+
+log = logging.getLogger("gankit")
+
+
+class StopTraining(Exception):
+    """Raised by a callback to end the run cleanly (the loop still runs every on_end)."""
+
+    def __init__(self, event: dict):
+        super().__init__(event["event"])
+        self.event = event
+
+
+def _due(step: int, every: int) -> bool:
+    return every > 0 and step % every == 0
+
+
+def diversity_features(x: torch.Tensor) -> torch.Tensor:
+    """Images pooled to at most 8x8 and flattened (robust to pixel noise); 2-D points as they are."""
+    if x.dim() == 4:
+        return F.adaptive_avg_pool2d(x.float(), min(8, x.shape[-1])).flatten(1)
+    return x.float()
+
+
+@torch.no_grad()
+def generate(run, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    """G's (the trained network's, not the EMA's) samples in eval mode, restoring its mode after."""
+    G = run.game.G
+    was_training = G.training
+    G.eval()
+    out = G(z, y)
+    G.train(was_training)
+    return out
+
+
+class DiversityProbe:
+    """Every `every` steps adds to the step's stats: `diversity` (mean pairwise distance of samples from
+    the fixed latents over that of as many real samples) and, for 2-D mixtures, `modes` and
+    `high_quality` (PacGAN's counts) and `mode_coverage` (see metrics.mode_stats) against the centers."""
+
+    def __init__(self, every: int):
+        self.every = every
+        self.real_spread = None
+
+    def _real_spread(self, run, n: int) -> torch.Tensor:
+        if self.real_spread is None:
+            gen = torch.Generator().manual_seed(run.cfg.train.seed + 3)
+            idx = torch.randperm(len(run.data), generator=gen)[:n].to(run.data.x.device)
+            from gankit.data import normalize
+
+            self.real_spread = torch.pdist(diversity_features(normalize(run.data.x[idx]))).mean()
+        return self.real_spread
+
+    def on_step(self, run, stats: dict) -> None:
+        if not _due(run.step, self.every):
+            return
+        fake = generate(run, run.fixed_z, run.fixed_y)
+        spread = torch.pdist(diversity_features(fake)).mean()
+        stats["diversity"] = spread / self._real_spread(run, len(fake)).clamp_min(1e-12)
+        centers = run.data.extra.get("centers")
+        if centers is not None:
+            m = mode_stats(fake, torch.tensor(centers), run.data.extra["std"])
+            stats["modes"] = torch.tensor(float(m["modes"]))
+            stats["mode_coverage"] = torch.tensor(m["coverage"])
+            stats["high_quality"] = torch.tensor(m["high_quality"])
+
+    def on_end(self, run) -> None:
+        pass
+
+
+class HealthCallback:
+    """Feeds each new metrics row to the Monitor; logs events, appends them to metrics.jsonl, and with
+    on_event=stop ends the run. A diverged run never overwrites the last good checkpoint."""
+
+    def __init__(self, cfg: HealthConfig, sign_meaningful: bool):
+        self.monitor = Monitor(cfg, sign_meaningful=sign_meaningful)
+        self.on_event = cfg.on_event
+        self.last_step = None
+
+    def on_step(self, run, stats: dict) -> None:
+        if self.last_step is None:  # first call, maybe after a resume: replay the rows already logged
+            self.last_step = -1
+            self.monitor.replay([r for r in read_rows(run.dir / "metrics.jsonl") if r["step"] < run.step])
+        row = run.last_metrics
+        if not row or row.get("step") != run.step or row["step"] == self.last_step:
+            return
+        self.last_step = row["step"]
+        events = self.monitor.update(row)
+        for event in events:
+            log.warning("health: %s at step %d — %s. %s", event["event"], event["step"],
+                        ", ".join(f"{k} {v}" for k, v in event["evidence"].items()), event["remedy"])
+            run.events.append(event)
+            if event["event"] == "divergence":
+                run.diverged = True
+        if events:
+            append_jsonl(run.dir / "metrics.jsonl", events)
+        if events and self.on_event == "stop":
+            raise StopTraining(events[0])
+
+    def on_end(self, run) -> None:
+        pass
+
+
+def read_rows(path) -> list[dict]:
+    """The metrics rows (not event rows) of a metrics.jsonl, [] if there is none."""
+    import json
+
+    if not path.exists():
+        return []
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in rows if "event" not in r]
+
+
+class Balance:
+    """--balance: while D's accuracy (each metrics row's mean of real and fake) stays ≥ `bound`, halve D's
+    learning rate (down to 1/64 of the configured one); once it falls below bound - 0.1, double it back.
+    Each change is logged and recorded in metrics.jsonl. The rates live in the optimizer state, so resume
+    keeps them."""
+
+    def __init__(self, bound: float, base_lr: float):
+        self.bound, self.base_lr = bound, base_lr
+        self.last_step = None
+
+    def on_step(self, run, stats: dict) -> None:
+        row = run.last_metrics
+        if not row or row.get("step") != run.step or row["step"] == self.last_step:
+            return
+        self.last_step = row["step"]
+        acc = (row["acc_real"] + row["acc_fake"]) / 2
+        lr = run.game.opt_D.param_groups[0]["lr"]
+        new = lr
+        if acc >= self.bound and lr > self.base_lr / 64:
+            new = lr / 2
+        elif acc < self.bound - 0.1 and lr < self.base_lr:
+            new = min(lr * 2, self.base_lr)
+        if new != lr:
+            for group in run.game.opt_D.param_groups:
+                group["lr"] = new
+            action = {"step": run.step, "event": "balance", "evidence": {"d_accuracy": round(acc, 4)},
+                      "action": f"lr_d {lr:.3g} -> {new:.3g}"}
+            log.info("balance: D accuracy %.2f, lr_d %.3g -> %.3g", acc, lr, new)
+            append_jsonl(run.dir / "metrics.jsonl", [action])
+
+    def on_end(self, run) -> None:
+        pass
+
+
+class DecisionSurface:
+    """2-D data only: every `every` steps saves surfaces/step_N.npz with D's probability of "real" on a
+    grid over the data's range and the generated points, for the report's heat maps."""
+
+    def __init__(self, every: int, resolution: int = 120):
+        self.every, self.resolution = every, resolution
+
+    @torch.no_grad()
+    def save(self, run) -> None:
+        real = run.data.x
+        lo, hi = real.min(0).values.cpu(), real.max(0).values.cpu()
+        margin = 0.25 * (hi - lo) + 0.1
+        xs = torch.linspace(float(lo[0] - margin[0]), float(hi[0] + margin[0]), self.resolution)
+        ys = torch.linspace(float(lo[1] - margin[1]), float(hi[1] + margin[1]), self.resolution)
+        gx, gy = torch.meshgrid(xs, ys, indexing="xy")
+        grid = torch.stack([gx.flatten(), gy.flatten()], 1).to(real.device)
+        D = run.game.D
+        was_training = D.training
+        D.eval()
+        y = None if run.fixed_y is None else torch.zeros(len(grid), dtype=torch.long, device=real.device)
+        prob = torch.sigmoid(D(grid, y)).view(self.resolution, self.resolution)
+        D.train(was_training)
+        fake = generate(run, run.fixed_z, run.fixed_y)
+        import io
+
+        buf = io.BytesIO()
+        np.savez_compressed(buf, xs=xs.numpy(), ys=ys.numpy(), prob=prob.cpu().numpy(),
+                            fake=fake.cpu().numpy(), real=real[:2000].cpu().numpy(), step=run.step)
+        atomic_write_bytes(run.dir / "surfaces" / f"step_{run.step:06d}.npz", buf.getvalue())
+
+    def on_start(self, run) -> None:
+        if run.step == 0:
+            self.save(run)
+
+    def on_step(self, run, stats: dict) -> None:
+        if _due(run.step, self.every):
+            self.save(run)
+
+    def on_end(self, run) -> None:
+        if not _due(run.step, self.every):
+            self.save(run)
