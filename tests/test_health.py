@@ -1,0 +1,170 @@
+"""Health monitor: the documented rules on synthetic histories, and scenario runs that must (and must not)
+raise events; plus --balance, --on-event stop and the report."""
+import json
+import math
+
+import pytest
+import torch
+
+from conftest import tiny_config
+from gankit.cli.main import main
+from gankit.report import build_report
+from gankit.training import fit, start_run
+from gankit.training.health import HealthConfig, Monitor
+
+CFG = HealthConfig(warmup=100, window=100)
+
+
+def _row(step, acc_real=0.6, acc_fake=0.55, **extra):
+    row = {"step": step, "d_loss": 1.3, "g_loss": 0.8, "acc_real": acc_real, "acc_fake": acc_fake,
+           "p_fake": 0.45, "d_grad_norm": 1.0, "g_grad_norm": 0.5}
+    row.update(extra)
+    return row
+
+
+def _feed(monitor, rows):
+    return [e for row in rows for e in monitor.update(row)]
+
+
+def test_healthy_history_raises_nothing():
+    rows = [_row(s, diversity=0.9) for s in range(10, 1000, 10)]
+    assert _feed(Monitor(CFG), rows) == []
+
+
+def test_overpowering_fires_once_after_warmup_and_again_after_recovery():
+    rows = [_row(s, 0.99, 0.98) for s in range(10, 400, 10)]
+    rows += [_row(s) for s in range(400, 600, 10)]
+    rows += [_row(s, 0.99, 0.99) for s in range(600, 900, 10)]
+    events = _feed(Monitor(CFG), rows)
+    names = [(e["event"], e["step"]) for e in events]
+    assert [n for n, _ in names] == ["discriminator_overpowering"] * 2
+    assert names[0][1] == 200  # warmup + window
+    assert 600 < names[1][1] <= 700
+    assert events[0]["evidence"]["acc_real"] > 0.95 and "lower d's learning rate" in events[0]["remedy"].lower()
+
+
+def test_generator_winning():
+    events = _feed(Monitor(CFG), [_row(s, 0.99, 0.01) for s in range(10, 300, 10)])
+    assert [e["event"] for e in events] == ["generator_winning"]
+
+
+def test_wasserstein_skips_the_sign_rules():
+    assert _feed(Monitor(CFG, sign_meaningful=False), [_row(s, 1.0, 1.0) for s in range(10, 500, 10)]) == []
+
+
+def test_divergence_needs_no_warmup():
+    events = _feed(Monitor(CFG), [_row(10), _row(20, d_loss=math.nan)])
+    assert events[0]["event"] == "divergence" and events[0]["step"] == 20
+    assert events[0]["evidence"] == {"non_finite": ["d_loss"]}
+
+
+def test_exploding_gradient_is_divergence():
+    rows = [_row(s) for s in range(10, 80, 10)] + [_row(80, g_grad_norm=5e3)]
+    assert [e["event"] for e in _feed(Monitor(CFG), rows)] == ["divergence"]
+
+
+def test_collapse_from_diversity_or_coverage():
+    low = [_row(s, diversity=0.9 if s < 150 else 0.1) for s in range(10, 300, 10)]
+    events = _feed(Monitor(CFG), low)
+    assert [(e["event"], e["step"]) for e in events] == [("mode_collapse", 160)]
+    cov = [_row(s, diversity=0.9, mode_coverage=0.25, modes=2) for s in range(10, 300, 10)]
+    assert _feed(Monitor(CFG), cov)[0]["evidence"]["mode_coverage"] == 0.25
+
+
+HEALTH = {"warmup": 10, "window": 10}
+
+
+def _events(run_dir):
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if "event" in r]
+
+
+def test_constant_generator_is_flagged_as_collapsed(tmp_path):
+    cfg = tiny_config(tmp_path, health=HEALTH, train={"steps": 30, "lr_g": 1e-12})
+    run = start_run(cfg)
+    with torch.no_grad():
+        last = [m for m in run.game.G.modules() if isinstance(m, torch.nn.Linear)][-1]
+        last.weight.zero_()  # G's output no longer depends on z
+    summary = fit(run)
+    assert summary["events"][0] == "mode_collapse"
+    ev = _events(run.dir)[0]
+    assert ev["event"] == "mode_collapse" and ev["evidence"]["diversity_vs_real"] < 0.01
+
+
+def test_discriminator_trained_alone_is_flagged_as_overpowering(tmp_path):
+    cfg = tiny_config(tmp_path, health=HEALTH, train={"steps": 60, "lr_g": 1e-12, "lr_d": 2e-3})
+    summary = fit(start_run(cfg))
+    assert "discriminator_overpowering" in summary["events"]
+
+
+def test_healthy_run_raises_nothing(tmp_path):
+    cfg = tiny_config(tmp_path, health={"warmup": 200, "window": 200},
+                      model={"g_width": 64, "d_width": 128},
+                      train={"steps": 800, "batch_size": 64, "log_every": 50, "sample_every": 400})
+    summary = fit(start_run(cfg))
+    assert summary["events"] == [] and summary["metrics"]["diversity"] > 0.7
+
+
+def test_balance_lowers_an_overpowering_discriminators_rate(tmp_path):
+    cfg = tiny_config(tmp_path, health={**HEALTH, "balance": True},
+                      train={"steps": 40, "lr_g": 1e-12, "lr_d": 2e-3})
+    run = start_run(cfg)
+    fit(run)
+    actions = [e for e in _events(run.dir) if e["event"] == "balance"]
+    assert actions and actions[0]["action"] == "lr_d 0.002 -> 0.001"
+    assert run.game.opt_D.param_groups[0]["lr"] < 2e-3
+
+
+def test_on_event_stop_ends_the_run_with_a_checkpoint(tmp_path, capsys):
+    argv = ["train", "--out", str(tmp_path / "runs"), "--device", "cpu", "--on-event", "stop", "--steps", "60",
+            "--set", "train.lr_g=1e-12", "--set", "train.lr_d=2e-3", "--set", "train.log_every=2",
+            "--set", "health.warmup=10", "--set", "health.window=10", "--set", "model.g_width=16"]
+    code = main(argv)
+    out, err = capsys.readouterr()
+    summary = json.loads(out)
+    # an untrained, frozen G is both out-discriminated and near-constant: whichever rule fires first stops it
+    assert code == 3 and summary["stopped_by"] in ("discriminator_overpowering", "mode_collapse")
+    assert summary["step"] < 60 and f"health: {summary['stopped_by']}" in err
+    assert (tmp_path / "runs" / "00000-digits-mlp" / "checkpoint.pt").is_file()
+
+
+class _PoisonD:
+    """A callback that puts a NaN into D's weights at a given step (an injected divergence)."""
+
+    def __init__(self, at):
+        self.at = at
+
+    def on_step(self, run, stats):
+        if run.step == self.at:
+            with torch.no_grad():
+                next(run.game.D.parameters()).fill_(math.nan)
+
+    def on_end(self, run):
+        pass
+
+
+def test_divergence_keeps_the_last_good_checkpoint(tmp_path):
+    from gankit.checkpoint import load_checkpoint
+    from gankit.training.loop import default_callbacks
+
+    cfg = tiny_config(tmp_path, train={"steps": 12, "checkpoint_every": 4})
+    run = start_run(cfg)
+    summary = fit(run, callbacks=[_PoisonD(5)] + default_callbacks(cfg))
+    assert summary["events"] == ["divergence"]
+    ckpt = load_checkpoint(run.dir)
+    assert ckpt["step"] == 4 and all(torch.isfinite(v).all() for v in ckpt["D"].values())
+
+
+@pytest.mark.parametrize("preset,expected", [("digits_mlp", "timeline.png"), ("toy_ring", "surfaces.png")])
+def test_report_builds_from_a_tiny_run(tmp_path, preset, expected):
+    extra = {"data": {"num_points": 500}} if preset == "toy_ring" else {}
+    cfg = tiny_config(tmp_path, preset, health=HEALTH, train={"steps": 12, "grid_size": 64}, **extra)
+    run = start_run(cfg)
+    fit(run)
+    result = build_report(run.dir)
+    names = {p.split("/")[-1] for p in result["figures"]}
+    assert {"losses.png", "accuracy.png", "grad_norms.png", "diversity.png", "samples.gif", expected} <= names
+    page = (run.dir / "report.html").read_text()
+    assert page.count("<img") == len(names) and "data:image/gif;base64" in page
+    assert "http://" not in page and "https://" not in page  # opens offline
+    assert "Health events" in page
