@@ -2,6 +2,8 @@
 D's decision surface on 2-D data. They run between steps (see callbacks.py for the protocol)."""
 from __future__ import annotations
 
+import io
+import json
 import logging
 
 import numpy as np
@@ -9,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from gankit.core.files import append_jsonl, atomic_write_bytes
+from gankit.data import normalize
 from gankit.metrics import mode_stats
 from gankit.training.health import HealthConfig, Monitor
 
@@ -58,8 +61,6 @@ class DiversityProbe:
         if self.real_spread is None:
             gen = torch.Generator().manual_seed(run.cfg.train.seed + 3)
             idx = torch.randperm(len(run.data), generator=gen)[:n].to(run.data.x.device)
-            from gankit.data import normalize
-
             self.real_spread = torch.pdist(diversity_features(normalize(run.data.x[idx]))).mean()
         return self.real_spread
 
@@ -115,8 +116,6 @@ class HealthCallback:
 
 def read_rows(path) -> list[dict]:
     """The metrics rows (not event rows) of a metrics.jsonl, [] if there is none."""
-    import json
-
     if not path.exists():
         return []
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -180,8 +179,6 @@ class DecisionSurface:
         prob = torch.sigmoid(D(grid, y)).view(self.resolution, self.resolution)
         D.train(was_training)
         fake = generate(run, run.fixed_z, run.fixed_y)
-        import io
-
         buf = io.BytesIO()
         np.savez_compressed(buf, xs=xs.numpy(), ys=ys.numpy(), prob=prob.cpu().numpy(),
                             fake=fake.cpu().numpy(), real=real[:2000].cpu().numpy(), step=run.step)
