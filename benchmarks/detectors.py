@@ -77,10 +77,11 @@ def trial(preset: str, kind: str | None, seed: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--out", default="")
     args = parser.parse_args()
     results = []
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         results += [trial(p, None, seed) for p in ("digits_mlp", "toy_ring")]
         results += [trial("digits_mlp", kind, seed) for kind in EXPECTED]
     broken = [r for r in results if r["sabotage"]]

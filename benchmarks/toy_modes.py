@@ -24,15 +24,15 @@ from gankit.metrics import mode_stats
 from gankit.training import fit, resolve, start_run
 
 
-def one_seed(preset: str, seed: int, n: int, steps: int | None, overrides: list[dict]) -> dict:
+def one_seed(preset: str, seed: int, n: int, steps: int | None, overrides: list[dict], device: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        train = {"seed": seed, "device": "cpu"} | ({"steps": steps} if steps else {})
+        train = {"seed": seed, "device": device} | ({"steps": steps} if steps else {})
         run = start_run(resolve(preset, overrides + [{"out": tmp, "train": train}]))
         t0 = time.perf_counter()
         fit(run, callbacks=[])
         seconds = time.perf_counter() - t0
         G = (run.game.ema.model if run.game.ema else run.game.G).eval()
-        points = sample(G, n, seed=10_000 + seed)
+        points = sample(G, n, seed=10_000 + seed).cpu()
         stats = mode_stats(points, torch.tensor(run.data.extra["centers"]), run.data.extra["std"])
     return {"seed": seed, "modes": stats["modes"], "num_modes": stats["num_modes"], "high_quality": round(stats["high_quality"], 4),
             "kl": round(stats["kl"], 4), "train_seconds": round(seconds, 1)}
@@ -42,15 +42,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="toy_ring")
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--n", type=int, default=2500)
     parser.add_argument("--steps", type=int, default=0, help="override the preset's step count")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config overrides")
+    parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", default="")
     args = parser.parse_args()
     overrides = [parse_override(s) for s in args.set]
     runs = []
-    for seed in range(args.seeds):
-        runs.append(one_seed(args.preset, seed, args.n, args.steps or None, overrides))
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        runs.append(one_seed(args.preset, seed, args.n, args.steps or None, overrides, args.device))
         print(runs[-1], flush=True)
 
     def agg(key):

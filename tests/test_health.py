@@ -26,6 +26,12 @@ def _feed(monitor, rows):
     return [e for row in rows for e in monitor.update(row)]
 
 
+def test_warmup_grows_with_long_runs():
+    rows = [_row(s, 0.99, 0.99) for s in range(10, 2000, 10)]
+    events = _feed(Monitor(CFG, total_steps=10_000), rows)  # warm-up max(100, 0.1 * 10,000) = 1,000
+    assert [(e["event"], e["step"]) for e in events] == [("discriminator_overpowering", 1100)]
+
+
 def test_healthy_history_raises_nothing():
     rows = [_row(s, diversity=0.9) for s in range(10, 1000, 10)]
     assert _feed(Monitor(CFG), rows) == []
@@ -71,7 +77,7 @@ def test_collapse_from_diversity_or_coverage():
     assert _feed(Monitor(CFG), cov)[0]["evidence"]["mode_coverage"] == 0.25
 
 
-HEALTH = {"warmup": 10, "window": 10}
+HEALTH = {"warmup": 10, "window": 10, "warmup_fraction": 0.0}
 
 
 def _events(run_dir):
@@ -98,7 +104,7 @@ def test_discriminator_trained_alone_is_flagged_as_overpowering(tmp_path):
 
 
 def test_healthy_run_raises_nothing(tmp_path):
-    cfg = tiny_config(tmp_path, health={"warmup": 200, "window": 200},
+    cfg = tiny_config(tmp_path, health={"warmup": 200, "window": 200, "warmup_fraction": 0.0},
                       model={"g_width": 64, "d_width": 128},
                       train={"steps": 800, "batch_size": 64, "log_every": 50, "sample_every": 400})
     summary = fit(start_run(cfg))
@@ -118,7 +124,8 @@ def test_balance_lowers_an_overpowering_discriminators_rate(tmp_path):
 def test_on_event_stop_ends_the_run_with_a_checkpoint(tmp_path, capsys):
     argv = ["train", "--out", str(tmp_path / "runs"), "--device", "cpu", "--on-event", "stop", "--steps", "60",
             "--set", "train.lr_g=1e-12", "--set", "train.lr_d=2e-3", "--set", "train.log_every=2",
-            "--set", "health.warmup=10", "--set", "health.window=10", "--set", "model.g_width=16"]
+            "--set", "health.warmup=10", "--set", "health.window=10", "--set", "health.warmup_fraction=0",
+            "--set", "model.g_width=16"]
     code = main(argv)
     out, err = capsys.readouterr()
     summary = json.loads(out)

@@ -85,8 +85,8 @@ class HealthCallback:
     """Feeds each new metrics row to the Monitor; logs events, appends them to metrics.jsonl, and with
     on_event=stop ends the run. A diverged run never overwrites the last good checkpoint."""
 
-    def __init__(self, cfg: HealthConfig, sign_meaningful: bool):
-        self.monitor = Monitor(cfg, sign_meaningful=sign_meaningful)
+    def __init__(self, cfg: HealthConfig, sign_meaningful: bool, total_steps: int):
+        self.monitor = Monitor(cfg, sign_meaningful=sign_meaningful, total_steps=total_steps)
         self.on_event = cfg.on_event
         self.last_step = None
 

@@ -1,6 +1,7 @@
 """The health monitor's rules: pure functions from the metrics rows logged so far to named events.
 
-Rules (each looks at the rows of the last `window` steps, once `warmup` steps have passed):
+Rules (each looks at the rows of the last `window` steps, once the warm-up — `warmup` steps or
+`warmup_fraction` of the run, whichever is longer — has passed; a young generator is a blob by design):
 
 - `divergence`: any logged value is NaN/Inf (at any step, no warm-up), or a gradient norm exceeds
   `explode_factor` × its median over the run so far.
@@ -25,7 +26,8 @@ from dataclasses import dataclass, field
 @dataclass
 class HealthConfig:
     on_event: str = "warn"  # warn: report and go on | stop: checkpoint and end the run
-    warmup: int = 500  # steps before the accuracy and diversity rules apply
+    warmup: int = 500  # steps before the accuracy and diversity rules apply ...
+    warmup_fraction: float = 0.1  # ... or this share of the run's steps, whichever is longer
     window: int = 500  # steps of history each rule averages over
     acc_high: float = 0.95
     acc_low: float = 0.05
@@ -60,6 +62,7 @@ class Monitor:
 
     cfg: HealthConfig
     sign_meaningful: bool = True  # False for the Wasserstein loss
+    total_steps: int = 0  # the run's length, for warmup_fraction
     rows: list = field(default_factory=list)
     active: set = field(default_factory=set)
 
@@ -78,12 +81,13 @@ class Monitor:
 
     def _check(self, row: dict) -> dict:
         found = {"divergence": divergence(self.rows, self.cfg.explode_factor)}
+        warmup = max(self.cfg.warmup, int(self.cfg.warmup_fraction * self.total_steps))
         recent = [r for r in self.rows if r["step"] > row["step"] - self.cfg.window]
-        if row["step"] >= self.cfg.warmup + self.cfg.window and len(recent) >= 2:
+        if row["step"] >= warmup + self.cfg.window and len(recent) >= 2:
             if self.sign_meaningful:
                 found["discriminator_overpowering"] = overpowering(recent, self.cfg.acc_high)
                 found["generator_winning"] = generator_winning(recent, self.cfg.acc_low)
-        if row["step"] >= self.cfg.warmup:
+        if row["step"] >= warmup:
             found["mode_collapse"] = collapse(self.rows, self.cfg.diversity_low, self.cfg.coverage_low)
         return found
 

@@ -142,7 +142,7 @@ def default_callbacks(cfg: RunConfig, points: bool = False) -> list:
     loss = LOSSES.get(cfg.loss.name)
     sign_meaningful = cfg.loss.name != "wasserstein"
     callbacks = [DiversityProbe(t.log_every), MetricsLog(t.log_every, loss.probabilistic),
-                 HealthCallback(h, sign_meaningful)]
+                 HealthCallback(h, sign_meaningful, t.steps)]
     if h.balance and sign_meaningful:
         callbacks.append(Balance(h.balance_bound, t.lr_d))
     callbacks.append(SampleGrids(t.sample_every))
