@@ -24,7 +24,8 @@ from gankit.metrics import mode_stats
 from gankit.training import fit, resolve, start_run
 
 
-def one_seed(preset: str, seed: int, n: int, steps: int | None, overrides: list[dict], device: str) -> dict:
+def one_seed(preset: str, seed: int, n: int, steps: int | None, overrides: list[dict],
+             device: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         train = {"seed": seed, "device": device} | ({"steps": steps} if steps else {})
         run = start_run(resolve(preset, overrides + [{"out": tmp, "train": train}]))
@@ -34,8 +35,9 @@ def one_seed(preset: str, seed: int, n: int, steps: int | None, overrides: list[
         G = (run.game.ema.model if run.game.ema else run.game.G).eval()
         points = sample(G, n, seed=10_000 + seed).cpu()
         stats = mode_stats(points, torch.tensor(run.data.extra["centers"]), run.data.extra["std"])
-    return {"seed": seed, "modes": stats["modes"], "num_modes": stats["num_modes"], "high_quality": round(stats["high_quality"], 4),
-            "kl": round(stats["kl"], 4), "train_seconds": round(seconds, 1)}
+    return {"seed": seed, "modes": stats["modes"], "num_modes": stats["num_modes"],
+            "high_quality": round(stats["high_quality"], 4), "kl": round(stats["kl"], 4),
+            "train_seconds": round(seconds, 1)}
 
 
 def main() -> None:

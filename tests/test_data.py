@@ -26,8 +26,8 @@ def _write_mnist(folder, n=12):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
     labels = np.arange(n) % 10
-    for split, (img_name, lbl_name) in {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-                                        "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}.items():
+    for img_name, lbl_name in (("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+                               ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")):
         (folder / f"{img_name}.gz").write_bytes(gzip.compress(_idx_bytes(images)))
         (folder / f"{lbl_name}.gz").write_bytes(gzip.compress(_idx_bytes(labels)))
     return images, labels

@@ -47,7 +47,7 @@ def test_label_smoothing_targets_one_minus_s():
     """With target 0.9 the real term is minimised at sigmoid(l) = 0.9, i.e. l = log 9."""
     loss = LOSSES.get("nonsaturating")
     ls = torch.linspace(0.0, 5.0, 501)
-    values = torch.stack([loss.d_loss(l.view(1), torch.tensor([-50.0]), smoothing=0.1) for l in ls])
+    values = torch.stack([loss.d_loss(v.view(1), torch.tensor([-50.0]), smoothing=0.1) for v in ls])
     best = ls[values.argmin()].item()
     assert abs(best - math.log(9)) < 0.02
 

@@ -14,12 +14,14 @@ from gankit.training.callbacks import MetricsLog
 
 VARIANTS = {
     "mlp_ema": ("digits_mlp", {}),
-    "dcgan_ncritic_noise": ("digits_mlp", {"model": {"name": "dcgan", "g_width": 8, "d_width": 8, "g_depth": 0, "d_depth": 0},
+    "dcgan_ncritic_noise": ("digits_mlp", {"model": {"name": "dcgan", "g_width": 8, "d_width": 8,
+                                                     "g_depth": 0, "d_depth": 0},
                                            "train": {"n_critic": 2, "instance_noise": 0.1, "ema_decay": 0.9,
                                                      "d_pretrain_steps": 2}}),
     "wgan_gp_conditional": ("digits_mlp", {"model": {"conditional": True},
                                            "loss": {"name": "wasserstein", "penalty": "gradient_penalty"}}),
-    "resnet_hinge_r1": ("digits_mlp", {"model": {"name": "resnet_sn", "g_width": 8, "d_width": 8, "g_depth": 0, "d_depth": 0},
+    "resnet_hinge_r1": ("digits_mlp", {"model": {"name": "resnet_sn", "g_width": 8, "d_width": 8,
+                                                 "g_depth": 0, "d_depth": 0},
                                        "loss": {"name": "hinge", "penalty": "r1", "penalty_weight": 1.0}}),
 }
 
@@ -95,7 +97,8 @@ def test_load_generator_rebuilds_from_the_checkpoint_alone(tmp_path):
     assert a.shape == (12, 1, 8, 8) and torch.equal(a, b)
     assert not torch.equal(a, sample(G, 12, seed=6))
     with torch.no_grad():
-        torch.testing.assert_close(G(run.fixed_z[:4], run.fixed_y[:4]), run.game.ema.model(run.fixed_z[:4], run.fixed_y[:4]))
+        z, y = run.fixed_z[:4], run.fixed_y[:4]
+        torch.testing.assert_close(G(z, y), run.game.ema.model(z, y))
 
 
 def test_toy_run_writes_a_scatter(tmp_path):

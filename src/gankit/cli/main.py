@@ -70,7 +70,8 @@ def _sample_parser(sub) -> None:
 
 def _report_parser(sub) -> None:
     p = sub.add_parser("report", help="write report.html with the run's curves, samples and health events",
-                       epilog="example:\n  gankit report runs/00003-mnist-dcgan   # then open runs/00003-mnist-dcgan/report.html",
+                       epilog="example:\n  gankit report runs/00003-mnist-dcgan"
+                              "   # then open runs/00003-mnist-dcgan/report.html",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", help="a run directory")
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +20,6 @@ from gankit.training.diagnostics import Balance, DecisionSurface, DiversityProbe
 from gankit.training.config import RunConfig, validate
 from gankit.training.session import build_game, check_same_architecture, game_state, load_game_state
 from gankit.training.steps import Game, d_step, g_step
-
-log = logging.getLogger("gankit")
-
 
 @dataclass
 class Run:
