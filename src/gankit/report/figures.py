@@ -61,14 +61,19 @@ def curves(rows: list[dict], events: list[dict], series: list[tuple[str, str]], 
     return _png(fig)
 
 
+def _panels(items: list, max_panels: int, width: float, height: float):
+    """Up to `max_panels` items evenly spaced over `items` (first and last kept), and a row of axes."""
+    picks = [items[round(i)] for i in np.linspace(0, len(items) - 1, min(max_panels, len(items)))]
+    fig, axes = _plt().subplots(1, len(picks), figsize=(width * len(picks), height), squeeze=False)
+    return fig, list(zip(axes[0], picks, strict=True))
+
+
 def sample_timeline(paths: list[Path], max_panels: int = 6) -> bytes | None:
     """Up to `max_panels` fixed-latent grids, evenly spaced over the run, side by side with their steps."""
     if not paths:
         return None
-    picks = [paths[round(i)] for i in np.linspace(0, len(paths) - 1, min(max_panels, len(paths)))]
-    plt = _plt()
-    fig, axes = plt.subplots(1, len(picks), figsize=(3 * len(picks), 3.3), squeeze=False)
-    for ax, path in zip(axes[0], picks):
+    fig, panels = _panels(paths, max_panels, 3, 3.3)
+    for ax, path in panels:
         img = np.asarray(Image.open(path).convert("RGB"))
         ax.imshow(img)
         ax.set_title(f"step {int(path.stem.split('_')[-1])}", fontsize=9)
@@ -113,10 +118,8 @@ def surface_frame(data: dict) -> bytes:
 def surface_grid(datas: list[dict], max_panels: int = 6) -> bytes | None:
     if not datas:
         return None
-    picks = [datas[round(i)] for i in np.linspace(0, len(datas) - 1, min(max_panels, len(datas)))]
-    plt = _plt()
-    fig, axes = plt.subplots(1, len(picks), figsize=(3.2 * len(picks), 3.4), squeeze=False)
-    for ax, data in zip(axes[0], picks):
+    fig, panels = _panels(datas, max_panels, 3.2, 3.4)
+    for ax, data in panels:
         mesh = surface_panel(ax, data)
-    fig.colorbar(mesh, ax=list(axes[0]), label="D(x) = P(real)", fraction=0.02)
+    fig.colorbar(mesh, ax=[ax for ax, _ in panels], label="D(x) = P(real)", fraction=0.02)
     return _png(fig)
