@@ -127,6 +127,7 @@ class _Evil:
         return (os.system, (f"touch {self.marker}",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch notes the plain pickle's protocol
 def test_malicious_pickle_is_refused(tmp_path, capsys):
     marker = tmp_path / "pwned"
     with open(tmp_path / "evil.pt", "wb") as fh:
