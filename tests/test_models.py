@@ -109,3 +109,17 @@ def test_spectral_norm_bounds_the_discriminator_weights():
     conv = D.blocks[0].conv1
     sigma = torch.linalg.matrix_norm(conv.weight.flatten(1), ord=2)
     assert 0.9 < sigma.item() < 1.1
+
+
+@pytest.mark.parametrize("name", ["mlp", "dcgan"])
+def test_projection_term_starts_at_the_heads_scale(name):
+    """The class embedding is initialised like the linear head, so conditional logits start as small as
+    unconditional ones (an N(0, 1) embedding over 6,272 DCGAN features gave logits in the tens)."""
+    torch.manual_seed(0)
+    x = torch.rand(64, 1, 28, 28) * 2 - 1
+    scale = {}
+    for classes in (0, 10):
+        D = build_discriminator(model_kwargs(ModelConfig(name=name, conditional=classes > 0), (1, 28, 28), classes))
+        y = torch.randint(10, (64,)) if classes else None
+        scale[classes] = D(x, y).abs().max().item()
+    assert 0 < scale[10] < 3 * scale[0] + 0.5

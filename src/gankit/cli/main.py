@@ -154,7 +154,8 @@ def cmd_sample(args) -> int:
         raise GankitError(f"--n must be positive, got {args.n}")
     generator = load_generator(args.run, ema=not args.no_ema, device=resolve_device(args.device))
     samples = sample(generator, args.n, seed=args.seed)
-    written = write(samples, args.out, kind=generator.data_kind, force=args.force)
+    written = write(samples, args.out, kind=generator.data_kind, force=args.force,
+                    nrow=generator.num_classes or None)
     print(json.dumps({"n": args.n, "seed": args.seed, "out": args.out, "files": len(written)}))
     return 0
 

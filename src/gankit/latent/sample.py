@@ -42,8 +42,10 @@ def output_kind(out: str) -> str:
     raise GankitError(f"--out {out!r}: use a .png file (grid), a .npy file (array) or a folder ending in /")
 
 
-def write(samples: torch.Tensor, out: str, kind: str = "image", force: bool = False) -> list[str]:
-    """Write samples to `out` (see output_kind); refuses to overwrite files unless `force`."""
+def write(samples: torch.Tensor, out: str, kind: str = "image", force: bool = False,
+          nrow: int | None = None) -> list[str]:
+    """Write samples to `out` (see output_kind); refuses to overwrite files unless `force`.
+    `nrow` sets a grid's width (e.g. the number of classes, one column each)."""
     how = output_kind(out)
     path = Path(out)
     if how == "folder":
@@ -64,7 +66,7 @@ def write(samples: torch.Tensor, out: str, kind: str = "image", force: bool = Fa
     elif kind == "points":
         save_scatter(samples.numpy(), path)
     else:
-        save_grid(samples, path)
+        save_grid(samples, path, nrow=nrow)
     return [str(path)]
 
 

@@ -53,7 +53,14 @@ class ProjectionHead(nn.Module):
     def __init__(self, features: int, num_classes: int = 0, sn: bool = False):
         super().__init__()
         self.linear = maybe_sn(nn.Linear(features, 1), sn)
-        self.embed = maybe_sn(nn.Embedding(num_classes, features), sn) if num_classes else None
+        self.embed = None
+        if num_classes:
+            embed = nn.Embedding(num_classes, features)
+            # the linear head's scale, not Embedding's N(0, 1): with thousands of features the class term
+            # would otherwise swamp the logits at initialisation
+            bound = features ** -0.5
+            nn.init.uniform_(embed.weight, -bound, bound)
+            self.embed = maybe_sn(embed, sn)
 
     def forward(self, h: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         out = self.linear(h).squeeze(1)

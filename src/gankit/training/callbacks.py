@@ -115,7 +115,8 @@ def write_samples(run, path: Path) -> None:
                      centers=None if centers is None else torch.tensor(centers).numpy(),
                      title=f"step {run.step}")
     else:
-        save_grid(out, path)
+        # conditional grids: the fixed labels cycle through the classes, so one column per class
+        save_grid(out, path, nrow=run.data.num_classes if run.fixed_y is not None else None)
 
 
 class Checkpoints:

@@ -12,7 +12,7 @@ from importlib import resources
 from gankit.core.config import from_dict, merge, to_dict
 from gankit.core.errors import GankitError
 from gankit.core.registry import Registry
-from gankit.data import DataConfig
+from gankit.data import DATASETS, DataConfig
 from gankit.losses import LOSSES, PENALTIES, LossConfig
 from gankit.models import MODELS, ModelConfig
 from gankit.training.health import HealthConfig
@@ -71,8 +71,6 @@ def load_preset(name: str) -> dict:
 
 def default_preset(data: str | None, model: str | None) -> str | None:
     """The preset that fits `--data X [--model Y]` (mnist + dcgan -> mnist_dcgan; toy_ring -> toy_ring)."""
-    from gankit.data import DATASETS
-
     if data is None:
         data = "digits"
     if data not in DATASETS:
@@ -115,6 +113,8 @@ def validate(cfg: RunConfig) -> None:
                  "instance_noise"):
         if getattr(t, name) < 0:
             raise GankitError(f"train.{name} must be >= 0, got {getattr(t, name)}")
+    if cfg.data.name != "folder":
+        cfg.data.name = DATASETS.canonical(cfg.data.name)
     cfg.model.name = MODELS.canonical(cfg.model.name)
     cfg.loss.name = LOSSES.canonical(cfg.loss.name)
     cfg.loss.penalty = PENALTIES.canonical(cfg.loss.penalty)
