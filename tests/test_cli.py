@@ -100,6 +100,21 @@ def test_bad_input_gets_one_line(tmp_path, capsys, monkeypatch):
     assert not Path(out).exists() or not any(Path(out).iterdir())  # failed starts leave no run directories
 
 
+def test_random_bytes_are_not_a_checkpoint(tmp_path):
+    """torch.load fails on junk in many ways (pickle, zip, index errors): all must become one message."""
+    from gankit.checkpoint import load_checkpoint
+    from gankit.core.errors import GankitError
+
+    rng = np.random.default_rng(0)
+    for i in range(200):
+        junk = rng.integers(0, 256, int(rng.integers(1, 400)), dtype=np.uint8).tobytes()
+        if i % 2:  # half of them start like a pickle, to get past the first byte
+            junk = b"\x80\x02" + junk
+        (tmp_path / "junk.pt").write_bytes(junk)
+        with pytest.raises(GankitError, match="not a gankit checkpoint"):
+            load_checkpoint(tmp_path / "junk.pt")
+
+
 def test_bad_checkpoints(tmp_path, trained, capsys):
     (tmp_path / "junk.pt").write_bytes(os.urandom(200))
     assert "not a gankit checkpoint" in _one_line_error(capsys, "sample", str(tmp_path / "junk.pt"),

@@ -129,8 +129,9 @@ def cmd_train(args) -> int:
         print(json.dumps(to_dict(cfg), indent=2))
         return 0
     run = resume_run(Path(args.resume), cfg, ckpt) if ckpt is not None else start_run(cfg)
+    ckpt = None  # its tensors now live in the run; don't hold a second copy while training
     logging.getLogger("gankit").info("run directory: %s (%s step %d of %d)", run.dir,
-                                     "resuming at" if ckpt is not None else "starting at", run.step,
+                                     "resuming at" if args.resume else "starting at", run.step,
                                      cfg.train.steps)
     try:
         summary = fit(run)
