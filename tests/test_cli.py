@@ -122,6 +122,12 @@ def test_bad_checkpoints(tmp_path, trained, capsys):
     torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
     assert "no 'gankit-checkpoint' tag" in _one_line_error(capsys, "sample", str(tmp_path / "other.pt"),
                                                            "--out", str(tmp_path / "x.png"))
+    torch.save({"format": "gankit-checkpoint", "format_version": 1, "G": {}}, tmp_path / "partial.pt")
+    assert "incomplete gankit checkpoint (no D, G_ema" in _one_line_error(
+        capsys, "sample", str(tmp_path / "partial.pt"), "--out", str(tmp_path / "x.png"))
+    torch.save({"format": "gankit-checkpoint", "format_version": 99}, tmp_path / "future.pt")
+    assert "does not understand" in _one_line_error(capsys, "sample", str(tmp_path / "future.pt"),
+                                                    "--out", str(tmp_path / "x.png"))
     assert "no checkpoint at" in _one_line_error(capsys, "sample", str(tmp_path / "absent"),
                                                  "--out", str(tmp_path / "x.png"))
     truncated = tmp_path / "trunc.pt"

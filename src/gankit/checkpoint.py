@@ -18,6 +18,7 @@ from gankit.core.files import atomic_write_bytes
 FORMAT = "gankit-checkpoint"
 FORMAT_VERSION = 1
 CHECKPOINT_NAME = "checkpoint.pt"
+REQUIRED = {"config", "model", "data", "G", "D", "G_ema", "opt_G", "opt_D", "step", "rng", "sampler", "fixed"}
 
 
 def checkpoint_path(path: str | Path) -> Path:
@@ -50,7 +51,11 @@ def load_checkpoint(path: str | Path) -> dict:
         raise GankitError(f"{p} is not a gankit checkpoint or is corrupt ({first[:160]})") from exc
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise GankitError(f"{p} is not a gankit checkpoint (no '{FORMAT}' tag)")
-    if ckpt.get("format_version", 0) > FORMAT_VERSION:
-        raise GankitError(f"{p} has checkpoint format {ckpt['format_version']}, newer than this gankit "
-                          f"understands ({FORMAT_VERSION}); upgrade gankit")
+    version = ckpt.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise GankitError(f"{p} has checkpoint format {version!r}, which this gankit does not understand "
+                          f"(it reads format {FORMAT_VERSION}); upgrade gankit")
+    missing = sorted(REQUIRED - set(ckpt))
+    if missing:
+        raise GankitError(f"{p} is an incomplete gankit checkpoint (no {', '.join(missing)})")
     return ckpt
