@@ -38,7 +38,7 @@ def grad_norm(module: nn.Module) -> torch.Tensor:
     """Global L2 norm of the module's parameter gradients, as a device tensor (no sync)."""
     grads = [p.grad for p in module.parameters() if p.grad is not None]
     if not grads:
-        return torch.zeros(())
+        return torch.zeros((), device=next(module.parameters()).device)
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
