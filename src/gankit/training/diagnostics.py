@@ -73,9 +73,10 @@ class DiversityProbe:
         centers = run.data.extra.get("centers")
         if centers is not None:
             m = mode_stats(fake, torch.tensor(centers), run.data.extra["std"])
-            stats["modes"] = torch.tensor(float(m["modes"]))
-            stats["mode_coverage"] = torch.tensor(m["coverage"])
-            stats["high_quality"] = torch.tensor(m["high_quality"])
+            # on the run's device, like every other stat, so the metrics log can stack them
+            for key, value in (("modes", m["modes"]), ("mode_coverage", m["coverage"]),
+                               ("high_quality", m["high_quality"])):
+                stats[key] = torch.tensor(float(value), device=run.device)
 
     def on_end(self, run) -> None:
         pass
