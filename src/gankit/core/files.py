@@ -7,6 +7,8 @@ import re
 import tempfile
 from pathlib import Path
 
+from gankit.core.errors import GankitError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -40,6 +42,20 @@ def append_jsonl(path: Path, rows: list[dict]) -> None:
     with open(path, "a", encoding="utf-8") as fh:
         for row in rows:
             fh.write(json.dumps(row) + "\n")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """All rows of a JSON-lines file ([] if it does not exist); a damaged line is a GankitError."""
+    if not path.exists():
+        return []
+    rows = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise GankitError(f"{path} line {n} is not JSON ({exc}); the file is damaged") from exc
+    return rows
 
 
 def new_run_dir(root: Path, tag: str) -> Path:

@@ -10,12 +10,21 @@ import torch
 class Loss(Protocol):
     smoothing_ok: bool  # whether one-sided label smoothing means anything for this loss
     probabilistic: bool  # whether sigmoid(logit) reads as a probability of 'real'
+    sign_meaningful: bool  # whether logit > 0 means "D says real" (accuracy, overpowering rules)
 
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
         """Mean discriminator loss; real, fake: logits [N] (may differ in N)."""
 
     def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
         """Mean generator loss on the logits [N] of its samples."""
+
+
+class LossBase:
+    """Defaults of the flags every loss declares; a loss overrides what differs."""
+
+    smoothing_ok = False
+    probabilistic = False
+    sign_meaningful = True
 
 
 @dataclass

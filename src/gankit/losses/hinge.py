@@ -4,11 +4,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from gankit.losses.base import LossBase
 
-class Hinge:
-    smoothing_ok = False
-    probabilistic = False
 
+class Hinge(LossBase):
     @staticmethod
     def d_loss(real: torch.Tensor, fake: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
         return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()

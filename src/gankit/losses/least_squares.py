@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from gankit.losses.base import LossBase
 
-class LeastSquares:
-    smoothing_ok = False
-    probabilistic = False
 
+class LeastSquares(LossBase):
     @staticmethod
     def d_loss(real: torch.Tensor, fake: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
         return 0.5 * (real - 1).pow(2).mean() + 0.5 * (fake + 1).pow(2).mean()

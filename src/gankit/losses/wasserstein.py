@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import torch
 
+from gankit.losses.base import LossBase
 
-class Wasserstein:
-    smoothing_ok = False
-    probabilistic = False
+
+class Wasserstein(LossBase):
+    sign_meaningful = False  # the critic has an arbitrary offset: its sign means nothing
 
     @staticmethod
     def d_loss(real: torch.Tensor, fake: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from gankit.core.errors import GankitError
-from gankit.core.files import atomic_write_bytes
+from gankit.core.files import atomic_write_bytes, read_jsonl
 from gankit.report import figures
 
 PANELS = [  # (file, series, title, y label, horizontal line, log scale)
@@ -30,13 +30,7 @@ def read_metrics(run_dir: Path) -> tuple[list[dict], list[dict]]:
     path = run_dir / "metrics.jsonl"
     if not path.is_file():
         raise GankitError(f"{run_dir} has no metrics.jsonl; pass a gankit run directory")
-    rows = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise GankitError(f"{path} line {n} is not JSON ({exc}); the file is damaged") from exc
+    rows = read_jsonl(path)
     return [r for r in rows if "event" not in r], [r for r in rows if "event" in r]
 
 

@@ -19,8 +19,28 @@ from gankit.core.images import save_grid, save_scatter
 log = logging.getLogger("gankit")
 
 
-def _due(step: int, every: int) -> bool:
+def due(step: int, every: int) -> bool:
+    """Whether an every-N-steps action runs at `step` (N = 0: never)."""
     return every > 0 and step % every == 0
+
+
+def fresh_row(run, last_step: int | None) -> dict | None:
+    """The metrics row MetricsLog made at this very step, unless the caller has already seen it."""
+    row = run.last_metrics
+    if not row or row.get("step") != run.step or row["step"] == last_step:
+        return None
+    return row
+
+
+@torch.no_grad()
+def eval_forward(net: torch.nn.Module, *args) -> torch.Tensor:
+    """net(*args) in eval mode (BN running statistics, nothing updated), restoring its mode after."""
+    was_training = net.training
+    net.eval()
+    try:
+        return net(*args)
+    finally:
+        net.train(was_training)
 
 
 class MetricsLog:
@@ -41,7 +61,7 @@ class MetricsLog:
         for key, value in stats.items():
             self.sums[key] = self.sums[key] + value if key in self.sums else value.clone()
             self.counts[key] = self.counts.get(key, 0) + 1
-        if _due(run.step, self.every) or run.step == run.total_steps:
+        if due(run.step, self.every) or run.step == run.total_steps:
             self.flush(run)
 
     def flush(self, run) -> None:
@@ -91,11 +111,11 @@ class SampleGrids:
             write_samples(run, run.dir / "samples" / "step_000000.png")
 
     def on_step(self, run, stats: dict) -> None:
-        if _due(run.step, self.every):
+        if due(run.step, self.every):
             write_samples(run, run.dir / "samples" / f"step_{run.step:06d}.png")
 
     def on_end(self, run) -> None:
-        if not _due(run.step, self.every):  # else on_step has just written it
+        if not due(run.step, self.every):  # else on_step has just written it
             write_samples(run, run.dir / "samples" / f"step_{run.step:06d}.png")
         write_samples(run, run.dir / "final.png")
 
@@ -104,10 +124,7 @@ class SampleGrids:
 def write_samples(run, path: Path) -> None:
     """Render the fixed latents with the EMA generator if there is one, else G in eval mode."""
     net = run.game.ema.model if run.game.ema is not None else run.game.G
-    was_training = net.training
-    net.eval()
-    out = net(run.fixed_z, run.fixed_y)
-    net.train(was_training)
+    out = eval_forward(net, run.fixed_z, run.fixed_y)
     if run.data.kind == "points":
         centers = run.data.extra.get("centers")
         real = run.data.x[: len(out)].cpu().numpy()
@@ -129,14 +146,14 @@ class Checkpoints:
     def on_step(self, run, stats: dict) -> None:
         if run.diverged:  # never overwrite a good checkpoint with a diverged state
             return
-        if _due(run.step, self.snapshot_every):
+        if due(run.step, self.snapshot_every):
             save_checkpoint(run.dir / "checkpoints" / f"step_{run.step:06d}.pt", run.payload())
-        if _due(run.step, self.every):
+        if due(run.step, self.every):
             save_checkpoint(run.dir / "checkpoint.pt", run.payload())
 
     def on_end(self, run) -> None:
         if run.diverged:
             log.warning("not writing a checkpoint of the diverged state; %s holds the last good one",
                         run.dir / "checkpoint.pt")
-        elif not _due(run.step, self.every):  # else on_step has just written it
+        elif not due(run.step, self.every):  # else on_step has just written it
             save_checkpoint(run.dir / "checkpoint.pt", run.payload())

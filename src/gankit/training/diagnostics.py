@@ -3,16 +3,16 @@ D's decision surface on 2-D data. They run between steps (see callbacks.py for t
 from __future__ import annotations
 
 import io
-import json
 import logging
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gankit.core.files import append_jsonl, atomic_write_bytes
+from gankit.core.files import append_jsonl, atomic_write_bytes, read_jsonl
 from gankit.data import normalize
 from gankit.metrics import mode_stats
+from gankit.training.callbacks import due, eval_forward, fresh_row
 from gankit.training.health import HealthConfig, Monitor
 
 log = logging.getLogger("gankit")
@@ -26,10 +26,6 @@ class StopTraining(Exception):
         self.event = event
 
 
-def _due(step: int, every: int) -> bool:
-    return every > 0 and step % every == 0
-
-
 def diversity_features(x: torch.Tensor) -> torch.Tensor:
     """Images pooled to at most 8x8 and flattened (robust to pixel noise); 2-D points as they are."""
     if x.dim() == 4:
@@ -37,15 +33,9 @@ def diversity_features(x: torch.Tensor) -> torch.Tensor:
     return x.float()
 
 
-@torch.no_grad()
-def generate(run, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-    """G's (the trained network's, not the EMA's) samples in eval mode, restoring its mode after."""
-    G = run.game.G
-    was_training = G.training
-    G.eval()
-    out = G(z, y)
-    G.train(was_training)
-    return out
+def generate(run) -> torch.Tensor:
+    """The trained G's (not the EMA's) samples from the fixed latents, in eval mode."""
+    return eval_forward(run.game.G, run.fixed_z, run.fixed_y)
 
 
 class DiversityProbe:
@@ -65,9 +55,9 @@ class DiversityProbe:
         return self.real_spread
 
     def on_step(self, run, stats: dict) -> None:
-        if not _due(run.step, self.every):
+        if not due(run.step, self.every):
             return
-        fake = generate(run, run.fixed_z, run.fixed_y)
+        fake = generate(run)
         spread = torch.pdist(diversity_features(fake)).mean()
         stats["diversity"] = spread / self._real_spread(run, len(fake)).clamp_min(1e-12)
         centers = run.data.extra.get("centers")
@@ -94,9 +84,10 @@ class HealthCallback:
     def on_step(self, run, stats: dict) -> None:
         if self.last_step is None:  # first call, maybe after a resume: replay the rows already logged
             self.last_step = -1
-            self.monitor.replay([r for r in read_rows(run.dir / "metrics.jsonl") if r["step"] < run.step])
-        row = run.last_metrics
-        if not row or row.get("step") != run.step or row["step"] == self.last_step:
+            logged = read_jsonl(run.dir / "metrics.jsonl")
+            self.monitor.replay([r for r in logged if "event" not in r and r["step"] < run.step])
+        row = fresh_row(run, self.last_step)
+        if row is None:
             return
         self.last_step = row["step"]
         events = self.monitor.update(row)
@@ -115,14 +106,6 @@ class HealthCallback:
         pass
 
 
-def read_rows(path) -> list[dict]:
-    """The metrics rows (not event rows) of a metrics.jsonl, [] if there is none."""
-    if not path.exists():
-        return []
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [r for r in rows if "event" not in r]
-
-
 class Balance:
     """--balance: while D's accuracy (each metrics row's mean of real and fake) stays ≥ `bound`, halve D's
     learning rate (down to 1/64 of the configured one); once it falls below bound - 0.1, double it back.
@@ -134,8 +117,8 @@ class Balance:
         self.last_step = None
 
     def on_step(self, run, stats: dict) -> None:
-        row = run.last_metrics
-        if not row or row.get("step") != run.step or row["step"] == self.last_step:
+        row = fresh_row(run, self.last_step)
+        if row is None:
             return
         self.last_step = row["step"]
         acc = (row["acc_real"] + row["acc_fake"]) / 2
@@ -173,13 +156,9 @@ class DecisionSurface:
         ys = torch.linspace(float(lo[1] - margin[1]), float(hi[1] + margin[1]), self.resolution)
         gx, gy = torch.meshgrid(xs, ys, indexing="xy")
         grid = torch.stack([gx.flatten(), gy.flatten()], 1).to(real.device)
-        D = run.game.D
-        was_training = D.training
-        D.eval()
         y = None if run.fixed_y is None else torch.zeros(len(grid), dtype=torch.long, device=real.device)
-        prob = torch.sigmoid(D(grid, y)).view(self.resolution, self.resolution)
-        D.train(was_training)
-        fake = generate(run, run.fixed_z, run.fixed_y)
+        prob = torch.sigmoid(eval_forward(run.game.D, grid, y)).view(self.resolution, self.resolution)
+        fake = generate(run)
         buf = io.BytesIO()
         np.savez_compressed(buf, xs=xs.numpy(), ys=ys.numpy(), prob=prob.cpu().numpy(),
                             fake=fake.cpu().numpy(), real=real[:2000].cpu().numpy(), step=run.step)
@@ -190,9 +169,9 @@ class DecisionSurface:
             self.save(run)
 
     def on_step(self, run, stats: dict) -> None:
-        if _due(run.step, self.every):
+        if due(run.step, self.every):
             self.save(run)
 
     def on_end(self, run) -> None:
-        if not _due(run.step, self.every):
+        if not due(run.step, self.every):
             self.save(run)

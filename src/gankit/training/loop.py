@@ -11,7 +11,7 @@ import torch
 from gankit.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from gankit.core.config import from_dict, merge, to_dict
 from gankit.core.errors import GankitError
-from gankit.core.files import atomic_write_bytes, atomic_write_json, new_run_dir
+from gankit.core.files import atomic_write_bytes, atomic_write_json, new_run_dir, read_jsonl
 from gankit.core.runtime import resolve_device
 from gankit.data import BatchSampler, Dataset, load_dataset
 from gankit.losses import LOSSES
@@ -123,12 +123,10 @@ def resume_run(run_dir: Path, cfg: RunConfig, ckpt: dict | None = None) -> Run:
 
 def _truncate_metrics(path: Path, step: int) -> None:
     """Drop rows logged after the checkpoint: the resumed run logs those steps again."""
-    if not path.exists():
-        return
-    lines = path.read_text().splitlines(keepends=True)
-    kept = [ln for ln in lines if ln.strip() and json.loads(ln).get("step", 0) <= step]
-    if len(kept) != len(lines):
-        atomic_write_bytes(path, "".join(kept).encode())
+    rows = read_jsonl(path)
+    kept = [r for r in rows if r.get("step", 0) <= step]
+    if len(kept) != len(rows):
+        atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in kept).encode())
 
 
 def default_callbacks(cfg: RunConfig, points: bool = False) -> list:
@@ -136,10 +134,9 @@ def default_callbacks(cfg: RunConfig, points: bool = False) -> list:
     the monitors read the row, and checkpoints come last."""
     t, h = cfg.train, cfg.health
     loss = LOSSES.get(cfg.loss.name)
-    sign_meaningful = cfg.loss.name != "wasserstein"
     callbacks = [DiversityProbe(t.log_every), MetricsLog(t.log_every, loss.probabilistic),
-                 HealthCallback(h, sign_meaningful, t.steps)]
-    if h.balance and sign_meaningful:
+                 HealthCallback(h, loss.sign_meaningful, t.steps)]
+    if h.balance and loss.sign_meaningful:
         callbacks.append(Balance(h.balance_bound, t.lr_d))
     callbacks.append(SampleGrids(t.sample_every))
     if points:
