@@ -108,7 +108,7 @@ def test_healthy_run_raises_nothing(tmp_path):
                       model={"g_width": 64, "d_width": 128},
                       train={"steps": 800, "batch_size": 64, "log_every": 50, "sample_every": 400})
     summary = fit(start_run(cfg))
-    assert summary["events"] == [] and summary["metrics"]["diversity"] > 0.7
+    assert summary["events"] == [] and 0.7 < summary["metrics"]["diversity"] < 1.3  # healthy: near the data's
 
 
 def test_balance_lowers_an_overpowering_discriminators_rate(tmp_path):
@@ -118,7 +118,7 @@ def test_balance_lowers_an_overpowering_discriminators_rate(tmp_path):
     fit(run)
     actions = [e for e in _events(run.dir) if e["event"] == "balance"]
     assert actions and actions[0]["action"] == "lr_d 0.002 -> 0.001"
-    assert run.game.opt_D.param_groups[0]["lr"] < 2e-3
+    assert 2e-3 / 64 <= run.game.opt_D.param_groups[0]["lr"] < 2e-3  # lowered, never below the floor
 
 
 def test_on_event_stop_ends_the_run_with_a_checkpoint(tmp_path, capsys):
