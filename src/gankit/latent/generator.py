@@ -19,12 +19,15 @@ def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.de
         device: where to put it.
     Returns:
         G with `G(z [N, z_dim], y [N] | None) -> samples [N, *shape]`; attributes `z_dim`,
-        `num_classes`, `shape`, and `class_names` and `data_kind` ("image" or "points") from the checkpoint.
+        `num_classes`, `shape`, and from the checkpoint `class_names`, `data_kind` ("image" or "points"),
+        `step` (training steps behind the weights) and `uses_ema` (whether they are the EMA's).
     """
     ckpt = load_checkpoint(path)
     generator = build_generator(ckpt["model"])
-    state = ckpt["G_ema"] if ema and ckpt.get("G_ema") is not None else ckpt["G"]
-    generator.load_state_dict(state)
+    uses_ema = ema and ckpt.get("G_ema") is not None
+    generator.load_state_dict(ckpt["G_ema"] if uses_ema else ckpt["G"])
+    generator.uses_ema = uses_ema
+    generator.step = int(ckpt["step"])
     generator.class_names = list(ckpt.get("data", {}).get("class_names", []))
     generator.data_kind = ckpt.get("data", {}).get("kind", "image")
     return generator.to(device).eval()

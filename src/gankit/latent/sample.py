@@ -11,23 +11,29 @@ from gankit.core.errors import GankitError
 from gankit.core.images import save_grid, save_png, save_scatter, to_uint8
 
 
-@torch.no_grad()
-def sample(generator: nn.Module, n: int, seed: int = 0, labels: torch.Tensor | None = None,
-           batch_size: int = 1024) -> torch.Tensor:
-    """n samples [n, *shape] from z ~ N(0, I) drawn with `seed` (reproducible on one device type).
+def sampler(generator: nn.Module, n: int, seed: int = 0, labels: torch.Tensor | None = None):
+    """`draw(start, count)` -> samples [count, *shape] number start.. of n drawn from z ~ N(0, I) with `seed`
+    (reproducible on one device type), for consumers that stream (evaluation) rather than hold all n.
 
     Conditional generators get `labels` [n], or the classes in turn (0, 1, ..., K-1, 0, ...) when None.
     """
     device = next(generator.parameters()).device
-    gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, generator.z_dim, generator=gen)
+    z = torch.randn(n, generator.z_dim, generator=torch.Generator().manual_seed(seed))
     if generator.num_classes and labels is None:
         labels = torch.arange(n) % generator.num_classes
-    outs = []
-    for start in range(0, n, batch_size):
-        y = None if labels is None else labels[start:start + batch_size].to(device)
-        outs.append(generator(z[start:start + batch_size].to(device), y).float().cpu())
-    return torch.cat(outs)
+
+    @torch.no_grad()
+    def draw(start: int, count: int) -> torch.Tensor:
+        y = None if labels is None else labels[start:start + count].to(device)
+        return generator(z[start:start + count].to(device), y).float()
+    return draw
+
+
+def sample(generator: nn.Module, n: int, seed: int = 0, labels: torch.Tensor | None = None,
+           batch_size: int = 1024) -> torch.Tensor:
+    """n samples [n, *shape] on the CPU (see `sampler` for seeds and labels)."""
+    draw = sampler(generator, n, seed, labels)
+    return torch.cat([draw(start, min(batch_size, n - start)).cpu() for start in range(0, n, batch_size)])
 
 
 def output_kind(out: str) -> str:
@@ -76,4 +82,4 @@ def _refuse_overwrite(paths: list[Path], force: bool) -> None:
         raise GankitError(f"{existing[0]} already exists; choose another --out or pass --force to overwrite")
 
 
-__all__ = ["output_kind", "sample", "write"]
+__all__ = ["output_kind", "sample", "sampler", "write"]

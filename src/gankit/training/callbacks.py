@@ -86,6 +86,7 @@ class MetricsLog:
         extra = f" | diversity {row['diversity']:.2f}" if "diversity" in row else ""
         if "modes" in row:
             extra += f" modes {row['modes']:.0f} hq {row['high_quality']:.2f}"
+        extra += "".join(f" | {k} {v:.4g}" for k, v in row.items() if k.startswith("eval_"))
         return (f"step {run.step:>{len(str(run.total_steps))}}/{run.total_steps} | {rate:7.0f} img/s | "
                 f"D loss {row['d_loss']:.3f} G loss {row['g_loss']:.3f} | D(x) {row[dx]:.3f} "
                 f"D(G(z)) {row[dgz]:.3f} | D acc real {row['acc_real']:.2f} fake {row['acc_fake']:.2f} | "

@@ -15,6 +15,7 @@ from gankit.core.registry import Registry
 from gankit.data import DATASETS, DataConfig
 from gankit.losses import LOSSES, PENALTIES, LossConfig
 from gankit.models import MODELS, ModelConfig
+from gankit.training.evaluation import EvalConfig, validate_eval
 from gankit.training.health import HealthConfig
 
 
@@ -49,6 +50,7 @@ class RunConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     out: str = "runs"  # parent of the numbered run directories
     preset: str = ""  # the preset this config started from, for the record
 
@@ -126,5 +128,6 @@ def validate(cfg: RunConfig) -> None:
         raise GankitError(f"loss.penalty_weight must be >= 0, got {cfg.loss.penalty_weight}")
     if cfg.health.on_event not in ("warn", "stop"):
         raise GankitError(f"health.on_event must be warn or stop, got {cfg.health.on_event!r}")
+    validate_eval(cfg.eval)
     if cfg.data.resolution < 0 or cfg.data.channels not in (0, 1, 3):
         raise GankitError("data.resolution must be >= 0 and data.channels 0 (keep), 1 or 3")

@@ -16,10 +16,12 @@ from gankit.core.runtime import resolve_device
 from gankit.data import BatchSampler, Dataset, load_dataset
 from gankit.losses import LOSSES
 from gankit.training.callbacks import Checkpoints, MetricsLog, SampleGrids
-from gankit.training.diagnostics import Balance, DecisionSurface, DiversityProbe, HealthCallback, StopTraining
 from gankit.training.config import RunConfig, validate
+from gankit.training.diagnostics import Balance, DecisionSurface, DiversityProbe, HealthCallback, StopTraining
+from gankit.training.evaluation import PeriodicEval
 from gankit.training.session import build_game, check_same_architecture, game_state, load_game_state
 from gankit.training.steps import Game, d_step, g_step
+
 
 @dataclass
 class Run:
@@ -134,7 +136,8 @@ def default_callbacks(cfg: RunConfig, points: bool = False) -> list:
     the monitors read the row, and checkpoints come last."""
     t, h = cfg.train, cfg.health
     loss = LOSSES.get(cfg.loss.name)
-    callbacks = [DiversityProbe(t.log_every), MetricsLog(t.log_every, loss.probabilistic),
+    callbacks = [DiversityProbe(t.log_every)] + ([PeriodicEval(cfg.eval)] if cfg.eval.every else [])
+    callbacks += [MetricsLog(t.log_every, loss.probabilistic),
                  HealthCallback(h, loss.sign_meaningful, t.steps)]
     if h.balance and loss.sign_meaningful:
         callbacks.append(Balance(h.balance_bound, t.lr_d))
