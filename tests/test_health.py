@@ -75,6 +75,10 @@ def test_collapse_from_diversity_or_coverage():
     assert [(e["event"], e["step"]) for e in events] == [("mode_collapse", 160)]
     cov = [_row(s, diversity=0.9, mode_coverage=0.25, modes=2) for s in range(10, 300, 10)]
     assert _feed(Monitor(CFG), cov)[0]["evidence"]["mode_coverage"] == 0.25
+    classes = [_row(s, diversity=0.9, class_coverage=0.1 if s >= 150 else 1.0) for s in range(10, 300, 10)]
+    events = _feed(Monitor(CFG), classes)
+    assert [(e["event"], e["step"], e["evidence"]) for e in events] == [("mode_collapse", 160,
+                                                                         {"class_coverage": 0.1})]
 
 
 HEALTH = {"warmup": 10, "window": 10, "warmup_fraction": 0.0}

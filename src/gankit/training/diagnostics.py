@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from gankit.core.files import append_jsonl, atomic_write_bytes, read_jsonl
 from gankit.data import normalize
-from gankit.metrics import mode_stats
+from gankit.metrics import build_extractor, default_extractor, mode_stats
 from gankit.training.callbacks import due, eval_forward, fresh_row
 from gankit.training.health import HealthConfig, Monitor
 
@@ -40,12 +40,34 @@ def generate(run) -> torch.Tensor:
 
 class DiversityProbe:
     """Every `every` steps adds to the step's stats: `diversity` (mean pairwise distance of samples from
-    the fixed latents over that of as many real samples) and, for 2-D mixtures, `modes` and
+    the fixed latents over that of as many real samples), `class_coverage` where gankit ships a classifier
+    for the dataset (see health.py) and, for 2-D mixtures, `modes` and
     `high_quality` (PacGAN's counts) and `mode_coverage` (see metrics.mode_stats) against the centers."""
 
     def __init__(self, every: int):
         self.every = every
         self.real_spread = None
+        self.judge = None  # the dataset's classifier, where one ships (False: none)
+
+    def _judge(self, run):
+        if self.judge is None:
+            n, k = len(run.fixed_z), run.data.num_classes
+            # its share rule needs a few samples per class; a 3-channel MNIST would be judged as 1,000 classes
+            usable = (run.data.kind == "image" and run.data.shape[0] == 1 and 0 < 4 * k <= n
+                      and default_extractor(run.data.name) == "classifier")
+            self.judge = build_extractor("classifier", run.data.name, device=run.device) if usable else False
+        return self.judge
+
+    @torch.no_grad()
+    def _class_coverage(self, run, fake: torch.Tensor) -> torch.Tensor | None:
+        """Share of classes predicted for at least a quarter of their uniform share of the samples."""
+        judge = self._judge(run)
+        if not judge:
+            return None
+        logits = judge(fake)[1]
+        k = logits.shape[1]
+        share = torch.bincount(logits.argmax(1), minlength=k).float() / len(fake)
+        return (share >= 1.0 / (4 * k)).float().mean()
 
     def _real_spread(self, run, n: int) -> torch.Tensor:
         if self.real_spread is None:
@@ -60,6 +82,9 @@ class DiversityProbe:
         fake = generate(run)
         spread = torch.pdist(diversity_features(fake)).mean()
         stats["diversity"] = spread / self._real_spread(run, len(fake)).clamp_min(1e-12)
+        coverage = self._class_coverage(run, fake)
+        if coverage is not None:
+            stats["class_coverage"] = coverage
         centers = run.data.extra.get("centers")
         if centers is not None:
             m = mode_stats(fake, torch.tensor(centers), run.data.extra["std"])

@@ -12,7 +12,8 @@ Rules (each looks at the rows of the last `window` steps, once the warm-up — `
   generated sample real. Not applied to the Wasserstein loss.
 - `mode_collapse`: the diversity of generated samples from fixed latents (mean pairwise distance in a
   pooled-pixel feature space) falls below `diversity_low` × the real data's in the last two checks, or
-  (2-D mixtures) fewer than `coverage_low` of the modes are captured in the last two checks.
+  fewer than `coverage_low` of the modes (2-D mixtures) or of the classes (MNIST and Fashion-MNIST, by
+  gankit's bundled classifier) get their share (at least a quarter of uniform) in the last two checks.
 
 An event fires when its rule becomes true and again only after it has been false in between.
 """
@@ -130,6 +131,10 @@ def collapse(rows: list[dict], diversity_low: float, coverage_low: float) -> dic
         return None
     if all(r["diversity"] < diversity_low for r in checks):
         return {"diversity_vs_real": round(checks[-1]["diversity"], 4)}
-    if all("mode_coverage" in r and r["mode_coverage"] < coverage_low for r in checks):
-        return {"mode_coverage": round(checks[-1]["mode_coverage"], 4), "modes": checks[-1].get("modes")}
+    for key in ("mode_coverage", "class_coverage"):
+        if all(key in r and r[key] < coverage_low for r in checks):
+            evidence = {key: round(checks[-1][key], 4)}
+            if key == "mode_coverage":
+                evidence["modes"] = checks[-1].get("modes")
+            return evidence
     return None
