@@ -184,6 +184,9 @@ def test_eval_writes_eval_json_and_prints_json(trained, tmp_path, capsys, monkey
     assert saved["classifier"]["metrics"] == result["metrics"]
     code, out, _ = _run(capsys, *args, "--metrics", "fid")  # seeded: the same samples, the same FID
     assert json.loads(out)["metrics"] == {"fid": result["metrics"]["fid"]}
+    code, _, _ = _run(capsys, "report", str(trained))
+    page = (trained / "report.html").read_text()
+    assert code == 0 and f"fid {result['metrics']['fid']:.4g}" in page
 
 
 def test_eval_of_2d_points_uses_the_points_themselves(tmp_path, capsys, monkeypatch):

@@ -179,3 +179,33 @@ def test_report_builds_from_a_tiny_run(tmp_path, preset, expected):
     assert page.count("<img") == len(names) and "data:image/gif;base64" in page
     assert "http://" not in page and "https://" not in page  # opens offline
     assert "Health events" in page
+
+
+class _OneDigit(torch.nn.Module):
+    """A 'generator' that returns real MNIST images of a single digit: varied pixels, one class."""
+
+    def __init__(self, images: torch.Tensor, z_dim: int):
+        super().__init__()
+        self.z_dim, self.num_classes = z_dim, 0
+        self.images = images.float() / 127.5 - 1
+        self.scale = torch.nn.Parameter(torch.ones(()))  # something for G's optimizer to hold
+
+    def forward(self, z, y=None):
+        idx = torch.arange(len(z)) % len(self.images)
+        return self.images[idx] * self.scale
+
+
+def test_a_generator_of_one_class_is_flagged_by_class_coverage(tmp_path, shared_data):
+    cfg = tiny_config(tmp_path, "mnist_mlp", health=HEALTH,
+                      data={"data_dir": str(shared_data)},
+                      train={"steps": 30, "log_every": 5, "grid_size": 64, "ema_decay": 0.0})
+    run = start_run(cfg)
+    ones = run.data.x[run.data.labels == 1][:64]
+    run.game.G = _OneDigit(ones, run.game.z_dim)
+    run.game.opt_G = torch.optim.SGD(run.game.G.parameters(), lr=0.0)
+    summary = fit(run)
+    assert "mode_collapse" in summary["events"]
+    ev = next(e for e in _events(run.dir) if e["event"] == "mode_collapse")
+    assert ev["evidence"] == {"class_coverage": 0.1}
+    rows = [r for r in map(json.loads, (run.dir / "metrics.jsonl").read_text().splitlines()) if "diversity" in r]
+    assert rows[-1]["diversity"] > 0.35  # pixel diversity alone would not have caught it

@@ -204,3 +204,16 @@ def test_the_judge_learns_a_simple_labelled_set():
     data = Dataset("bars", x, y, ["horizontal", "vertical"])
     model, acc = train_classifier(data, data, epochs=2, batch_size=50, log=lambda s: None)
     assert acc == accuracy(model, data) and acc > 0.95
+
+
+def test_the_reference_inception_gives_batch_independent_pool3_features(shared_data):
+    from gankit.metrics import build_extractor
+
+    ex = build_extractor("inception", "mnist", data_dir=str(shared_data))
+    assert ex.id == "inception-7ff4a85c3a63"  # the file published FIDs are computed with
+    images = torch.randint(0, 256, (3, 1, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    together, _ = extract(ex, [images])
+    apart, _ = extract(ex, images.split(1))
+    assert together.shape == (3, 2048) and (together >= 0).all()  # pool3 follows a ReLU
+    np.testing.assert_allclose(together, apart, rtol=1e-4, atol=1e-4)
+    assert np.abs(together[0] - together[1]).max() > 1e-2  # different images, different features

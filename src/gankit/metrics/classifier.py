@@ -102,6 +102,9 @@ def train_classifier(train: Dataset, test: Dataset, *, epochs: int = 8, batch_si
     accuracy on `test`."""
     if train.labels is None or test.labels is None:
         raise GankitError(f"{train.name}: a classifier needs labelled data")
+    if train.kind != "image" or train.shape[0] != 1:
+        raise GankitError(f"{train.name}: the judge reads one-channel images (MNIST-like); it judges "
+                          "multi-channel stacks one channel at a time")
     torch.manual_seed(seed)
     gen = make_generator(torch.device("cpu"), seed)
     model = Judge(num_classes=train.num_classes).to(device)

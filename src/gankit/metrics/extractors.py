@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
@@ -100,7 +101,9 @@ class InceptionExtractor:
                         "with published ones", path, digest[:12])
         self.id = f"inception-{digest[:12]}"
         self.device = device
-        self.net = torch.jit.load(str(path), map_location=device).eval()
+        with warnings.catch_warnings():  # the file only exists as TorchScript; torch 2.10+ flags jit.load
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.net = torch.jit.load(str(path), map_location=device).eval()
 
     def __call__(self, images: torch.Tensor) -> tuple[torch.Tensor, None]:
         return self.net(inception_input(images.to(self.device))).float(), None

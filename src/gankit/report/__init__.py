@@ -21,7 +21,11 @@ PANELS = [  # (file, series, title, y label, horizontal line, log scale)
      "accuracy", 0.5, False),
     ("grad_norms.png", [("d_grad_norm", "D"), ("g_grad_norm", "G")], "Gradient norms", "L2 norm", None, True),
     ("diversity.png", [("diversity", "diversity / real"), ("mode_coverage", "mode coverage"),
-                       ("high_quality", "high-quality share")], "Diversity and coverage", "", 1.0, False),
+                       ("class_coverage", "class coverage"), ("high_quality", "high-quality share")],
+     "Diversity and coverage", "", 1.0, False),
+    ("eval.png", [(f"eval_{k}", k) for k in ("fid", "kid", "is", "precision", "recall", "density", "coverage",
+                                             "class_kl")], "Evaluation during training (--eval-every)", "",
+     None, False),
 ]
 
 
@@ -72,6 +76,18 @@ def _img(name: str, data: bytes) -> str:
     return f'<img alt="{name}" src="data:{mime};base64,{base64.b64encode(data).decode()}">'
 
 
+def _eval_rows(run_dir: Path) -> str:
+    """Table rows for eval.json (written by `gankit eval`): one per extractor."""
+    path = run_dir / "eval.json"
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    cells = [(name, r.get("step", "?"), r.get("n", "?"),
+              ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in r["metrics"].items()))
+             for name, r in results.items()]
+    return "".join(f"<tr><td>{html.escape(str(a))}</td><td>{b}</td><td>{c}</td><td>{html.escape(d)}</td></tr>"
+                   for a, b, c, d in cells) or \
+        '<tr><td colspan="4">none yet: run <code>gankit eval</code> on this run</td></tr>'
+
+
 def _html(run_dir: Path, rows: list[dict], events: list[dict], made: dict[str, bytes]) -> str:
     config = {}
     if (run_dir / "config.json").is_file():
@@ -85,6 +101,7 @@ def _html(run_dir: Path, rows: list[dict], events: list[dict], made: dict[str, b
         f"<td>{esc(e.get('remedy', e.get('action', '')))}</td></tr>" for e in events) or \
         '<tr><td colspan="4">none: no health rule fired</td></tr>'
     order = ["timeline.png", "samples.gif", "surfaces.png", "surface.gif"] + [p[0] for p in PANELS]
+    eval_rows = _eval_rows(run_dir)
     imgs = "".join(f"<figure>{_img(n, made[n])}<figcaption>{esc(n)}</figcaption></figure>"
                    for n in order if n in made)
     what = f"{config.get('data', {}).get('name', '?')} · {config.get('model', {}).get('name', '?')} · " \
@@ -97,6 +114,8 @@ figure{{display:inline-block;margin:8px}}img{{max-width:100%}}figcaption{{font-s
 last step {last.get('step', 0)}</p>
 <h2>Health events</h2><table><tr><th>step</th><th>event</th><th>evidence</th><th>remedy / action</th></tr>
 {event_rows}</table>
+<h2>Evaluation</h2><table><tr><th>extractor</th><th>step</th><th>samples</th><th>metrics</th></tr>
+{eval_rows}</table>
 <h2>Figures</h2>{imgs}
 <h2>Last metrics</h2><table>{summary}</table>
 <h2>Config</h2><pre>{esc(json.dumps(config, indent=2))}</pre></body></html>
