@@ -217,3 +217,13 @@ def test_the_reference_inception_gives_batch_independent_pool3_features(shared_d
     assert together.shape == (3, 2048) and (together >= 0).all()  # pool3 follows a ReLU
     np.testing.assert_allclose(together, apart, rtol=1e-4, atol=1e-4)
     assert np.abs(together[0] - together[1]).max() > 1e-2  # different images, different features
+
+
+def test_eval_config_is_checked():
+    from gankit.training import resolve
+
+    assert resolve("digits_mlp", [{"eval": {"every": 100, "metric": "kid"}}]).eval.metric == "kid"
+    with pytest.raises(GankitError, match="cannot rank checkpoints"):
+        resolve("digits_mlp", [{"eval": {"metric": "pr"}}])
+    with pytest.raises(GankitError, match="eval.every"):
+        resolve("digits_mlp", [{"eval": {"every": -1}}])

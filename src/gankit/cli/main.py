@@ -54,7 +54,7 @@ def _train_parser(sub) -> None:
     p.add_argument("--eval-every", type=int, metavar="K",
                    help="every K steps score a small sample (eval.n) with the fast extractor, log it and keep "
                         "best.pt by eval.metric")
-    p.add_argument("--eval-metric", help="what best.pt is chosen by: fid (default), kid, is, pr, dc, classes")
+    p.add_argument("--eval-metric", help="what best.pt is chosen by: fid (default), kid, is, dc, classes")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set train.n_critic=5 (repeatable)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly where it stopped")

@@ -48,9 +48,10 @@ METRICS.add("pr", lambda r, f: scores.precision_recall(r.feats, f.feats), aliase
 METRICS.add("dc", lambda r, f: scores.density_coverage(r.feats, f.feats), aliases=("density_coverage",))
 METRICS.add("is", _needs_logits(scores.inception_score), aliases=("inception_score", "classifier_score"))
 METRICS.add("classes", _needs_logits(scores.class_stats), aliases=("modes",))
-# for a metric's best checkpoint: which key it is judged by, and whether lower is better
-BEST_KEY = {"fid": ("fid", True), "kid": ("kid", True), "pr": ("precision", False),
-            "dc": ("coverage", False), "is": ("is", False), "classes": ("class_kl", True)}
+# for a metric's best checkpoint: which key it is judged by, and whether lower is better. Not "pr": precision
+# alone rewards a collapsed generator and recall alone a blurry one.
+BEST_KEY = {"fid": ("fid", True), "kid": ("kid", True), "dc": ("coverage", False), "is": ("is", False),
+            "classes": ("class_kl", True)}
 
 
 def parse_metrics(text: str, has_logits: bool) -> list[str]:

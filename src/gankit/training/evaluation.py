@@ -21,7 +21,7 @@ log = logging.getLogger("gankit")
 class EvalConfig:
     every: int = 0  # steps between evaluations (0 = off); a multiple of train.log_every lands in its row
     n: int = 2000  # generated (and real) samples per evaluation
-    metric: str = "fid"  # what best.pt is chosen by: fid, kid (lower is better), is, pr, dc, classes
+    metric: str = "fid"  # best.pt's judge: fid, kid (lower is better), is, dc (coverage), classes (class KL)
     extractor: str = ""  # "" = the dataset's classifier where one ships, else inception
     weights: str = ""  # the extractor's file, if not the default one
 
@@ -30,6 +30,8 @@ def validate_eval(cfg: EvalConfig) -> None:
     if cfg.every < 0 or cfg.n < 2:
         raise GankitError(f"eval.every must be >= 0 and eval.n >= 2, got {cfg.every} and {cfg.n}")
     cfg.metric = METRICS.canonical(cfg.metric)
+    if cfg.metric not in BEST_KEY:
+        raise GankitError(f"eval.metric {cfg.metric!r} cannot rank checkpoints; use one of {', '.join(BEST_KEY)}")
 
 
 class PeriodicEval:
