@@ -207,3 +207,52 @@ def test_eval_explains_what_is_missing(trained, capsys, monkeypatch):
     assert code == 2 and "no classifier ships for 'digits'" in err
     code, _, err = _run(capsys, "eval", str(trained), "--metrics", "fdi", "--extractor", "identity")
     assert code == 2 and "Did you mean 'fid'" in err
+
+
+@pytest.fixture
+def conditional(tmp_path, capsys):
+    code, out, _ = _run(capsys, "train", "--conditional", "--out", str(tmp_path / "runs"), *TINY)
+    assert code == 0
+    return Path(json.loads(out)["run_dir"])
+
+
+def test_sample_by_label_and_as_a_class_grid(conditional, tmp_path, capsys):
+    from PIL import Image
+
+    code, out, err = _run(capsys, "sample", str(conditional), "--label", "7", "--n", "4", "--out",
+                          str(tmp_path / "sevens.npy"))
+    assert code == 0, err
+    assert np.load(tmp_path / "sevens.npy").shape == (4, 8, 8, 1)
+    code, out, err = _run(capsys, "sample", str(conditional), "--class-grid", "--n", "3", "--out",
+                          str(tmp_path / "grid.png"))
+    assert code == 0 and json.loads(out)["rows"] == [str(i) for i in range(10)]
+    w, h = Image.open(tmp_path / "grid.png").size
+    assert h > 3 * w  # 10 rows of 3
+    code, _, err = _run(capsys, "sample", str(conditional), "--label", "eleven", "--out", str(tmp_path / "x.png"))
+    assert code == 2 and "unknown label 'eleven'; known labels: 0=0, 1=1" in err
+
+
+def test_latent_tools_write_their_pictures(trained, conditional, tmp_path, capsys):
+    from PIL import Image
+
+    cases = [
+        ["interpolate", str(trained), "--seeds", "1,2,3", "--steps", "4", "--gif", str(tmp_path / "walk.gif")],
+        ["interpolate", str(conditional), "--seeds", "1", "--labels", "1,7"],
+        ["arithmetic", str(trained), "--group", "a=seeds:1,2", "--group", "b=seeds:3", "--expr", "a - b"],
+        ["edit", str(trained), "--seeds", "1,2", "--positive", "seeds:3,4", "--negative", "seeds:5",
+         "--alphas", "0,1"],
+    ]
+    for i, args in enumerate(cases):
+        out_png = tmp_path / f"{i}.png"
+        code, out, err = _run(capsys, "latent", *args, "--out", str(out_png))
+        assert code == 0, err
+        assert json.loads(out)["tool"] == args[0] and Image.open(out_png).size[0] > 0
+    assert Image.open(tmp_path / "walk.gif").n_frames == 2 * 9 - 2  # there and back
+    Image.fromarray(np.full((8, 8), 200, dtype=np.uint8)).save(tmp_path / "digit.png")
+    code, out, err = _run(capsys, "latent", "invert", str(trained), "--image", str(tmp_path / "digit.png"),
+                          "--steps", "5", "--out", str(tmp_path / "inv.png"), "--latents", str(tmp_path / "z.npy"))
+    assert code == 0, err
+    assert len(json.loads(out)["mse"]) == 1 and np.load(tmp_path / "z.npy").shape[0] == 1
+    code, _, err = _run(capsys, "latent", "arithmetic", str(trained), "--group", "a=seeds:1", "--expr", "a - zz",
+                        "--out", str(tmp_path / "bad.png"))
+    assert code == 2 and "'zz', which is not a group" in err

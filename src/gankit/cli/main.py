@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from gankit.cli import latent as latent_cli
 from gankit.core.errors import GankitError
 
 TRAIN_EXAMPLES = """examples:
@@ -22,6 +23,8 @@ SAMPLE_EXAMPLES = """examples:
   gankit sample runs/00003-mnist-dcgan --n 64 --out grid.png
   gankit sample runs/00003-mnist-dcgan --n 100 --out digits/      # one PNG per sample
   gankit sample runs/00003-mnist-dcgan --n 1000 --out samples.npy --seed 1
+  gankit sample runs/00005-fashion_mnist-dcgan --label sneaker --n 16 --out sneakers.png   # conditional runs
+  gankit sample runs/00005-fashion_mnist-dcgan --class-grid --n 8 --out classes.png
 """
 
 
@@ -71,6 +74,10 @@ def _sample_parser(sub) -> None:
     p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")
     p.add_argument("--device", default="cpu")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.add_argument("--label", help="conditional generators: the class to draw, by index or name (e.g. 7, sneaker)")
+    p.add_argument("--class-grid", action="store_true",
+                   help="conditional generators: one row per class, --n columns sharing their latents")
+    p.add_argument("--psi", type=float, default=1.0, help="truncation toward the mean latent (1 = off)")
 
 
 def _report_parser(sub) -> None:
@@ -132,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     _report_parser(sub)
     _eval_parser(sub)
     _classifier_parser(sub)
+    latent_cli.add_parser(sub)
     return parser
 
 
@@ -203,10 +211,37 @@ def cmd_sample(args) -> int:
     if args.n <= 0:
         raise GankitError(f"--n must be positive, got {args.n}")
     generator = load_generator(args.run, ema=not args.no_ema, device=resolve_device(args.device))
-    samples = sample(generator, args.n, seed=args.seed)
+    if args.class_grid:
+        return _class_grid(generator, args)
+    labels = None
+    if args.label is not None:
+        import torch
+
+        from gankit.latent.groups import resolve_label
+
+        labels = torch.full((args.n,), resolve_label(generator, args.label))
+    samples = sample(generator, args.n, seed=args.seed, labels=labels, psi=args.psi)
     written = write(samples, args.out, kind=generator.data_kind, force=args.force,
-                    nrow=generator.num_classes or None)
+                    nrow=None if labels is not None else generator.num_classes or None)
     print(json.dumps({"n": args.n, "seed": args.seed, "out": args.out, "files": len(written)}))
+    return 0
+
+
+def _class_grid(generator, args) -> int:
+    """One row per class, one column per latent (seeds seed .. seed + n - 1)."""
+    from gankit.core.images import make_grid, save_png
+    from gankit.latent.render import Renderer
+    from gankit.latent.sample import output_kind
+
+    if output_kind(args.out) != "grid":
+        raise GankitError("--class-grid writes one PNG: pass --out grid.png")
+    if Path(args.out).exists() and not args.force:
+        raise GankitError(f"{args.out} already exists; choose another --out or pass --force to overwrite")
+    out = Renderer(generator).class_grid(list(range(args.seed, args.seed + args.n)), psi=args.psi)
+    if out["error"]:
+        raise GankitError(out["error"])
+    save_png(make_grid(out["images"], nrow=args.n, scale=max(1, 32 // out["images"].shape[1])), args.out)
+    print(json.dumps({"n": args.n, "seed": args.seed, "out": args.out, "rows": out["rows"]}))
     return 0
 
 
@@ -309,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return {"train": cmd_train, "sample": cmd_sample, "report": cmd_report,
-                "eval": cmd_eval, "classifier": cmd_classifier}[args.command](args)
+                "eval": cmd_eval, "classifier": cmd_classifier, "latent": latent_cli.run}[args.command](args)
     except GankitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -59,12 +59,7 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -
 def save_scatter(points: np.ndarray, path: str | Path, real: np.ndarray | None = None,
                  centers: np.ndarray | None = None, title: str = "") -> None:
     """Plot 2-D points (generated in red, optional real in grey, mode centers as crosses) to a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)  # no display needed; safe to call repeatedly
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    fig, ax = _pyplot().subplots(figsize=(5, 5), dpi=100)
     if real is not None:
         ax.scatter(real[:, 0], real[:, 1], s=2, c="0.6", alpha=0.5, label="real")
     ax.scatter(points[:, 0], points[:, 1], s=2, c="tab:red", alpha=0.6, label="generated")
@@ -74,7 +69,41 @@ def save_scatter(points: np.ndarray, path: str | Path, real: np.ndarray | None =
     ax.legend(loc="upper right", fontsize=8, markerscale=2)
     if title:
         ax.set_title(title)
+    _save_figure(fig, path)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)  # no display needed; safe to call repeatedly
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save_figure(fig, path: str | Path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")
-    plt.close(fig)
+    _pyplot().close(fig)
     atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def save_gif(frames: np.ndarray, path: str | Path, ms: int = 120, scale: int = 1) -> None:
+    """uint8 frames [N, H, W, C] as a looping animated GIF, each pixel enlarged `scale` times."""
+    big = frames.repeat(scale, axis=1).repeat(scale, axis=2)
+    images = [Image.fromarray(f[:, :, 0] if f.shape[2] == 1 else f) for f in big]
+    buf = io.BytesIO()
+    # forth and back, so the loop has no jump
+    seq = images + images[-2:0:-1]
+    seq[0].save(buf, format="GIF", save_all=True, append_images=seq[1:], duration=ms, loop=0)
+    atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def save_panels(panels: list[tuple[str, np.ndarray]], path: str | Path) -> None:
+    """Captioned images side by side (e.g. the terms of a latent-arithmetic expression and its result)."""
+    fig, axes = _pyplot().subplots(1, len(panels), figsize=(2.2 * len(panels), 2.6), dpi=100, squeeze=False)
+    for ax, (caption, img) in zip(axes[0], panels):
+        ax.imshow(img[:, :, 0] if img.shape[2] == 1 else img, cmap="gray", vmin=0, vmax=255)
+        ax.set_title(caption, fontsize=10)
+        ax.axis("off")
+    _save_figure(fig, path)

@@ -19,7 +19,7 @@ def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.de
         device: where to put it.
     Returns:
         G with `G(z [N, z_dim], y [N] | None) -> samples [N, *shape]`; attributes `z_dim`,
-        `num_classes`, `shape`, and from the checkpoint `class_names`, `data_kind` ("image" or "points"),
+        `num_classes`, `shape`, and from the checkpoint `class_names`, `data_kind` ("image" or "points"), `dataset`,
         `step` (training steps behind the weights) and `uses_ema` (whether they are the EMA's).
     """
     ckpt = load_checkpoint(path)
@@ -30,4 +30,5 @@ def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.de
     generator.step = int(ckpt["step"])
     generator.class_names = list(ckpt.get("data", {}).get("class_names", []))
     generator.data_kind = ckpt.get("data", {}).get("kind", "image")
+    generator.dataset = ckpt.get("data", {}).get("name", "")
     return generator.to(device).eval()

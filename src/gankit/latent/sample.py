@@ -11,14 +11,15 @@ from gankit.core.errors import GankitError
 from gankit.core.images import save_grid, save_png, save_scatter, to_uint8
 
 
-def sampler(generator: nn.Module, n: int, seed: int = 0, labels: torch.Tensor | None = None):
+def sampler(generator: nn.Module, n: int, seed: int = 0, labels: torch.Tensor | None = None, psi: float = 1.0):
     """`draw(start, count)` -> samples [count, *shape] number start.. of n drawn from z ~ N(0, I) with `seed`
     (reproducible on one device type), for consumers that stream (evaluation) rather than hold all n.
 
     Conditional generators get `labels` [n], or the classes in turn (0, 1, ..., K-1, 0, ...) when None.
+    `psi` < 1 truncates the latents toward their mean (fidelity for variety).
     """
     device = next(generator.parameters()).device
-    z = torch.randn(n, generator.z_dim, generator=torch.Generator().manual_seed(seed))
+    z = psi * torch.randn(n, generator.z_dim, generator=torch.Generator().manual_seed(seed))
     if generator.num_classes and labels is None:
         labels = torch.arange(n) % generator.num_classes
 
@@ -30,9 +31,9 @@ def sampler(generator: nn.Module, n: int, seed: int = 0, labels: torch.Tensor | 
 
 
 def sample(generator: nn.Module, n: int, seed: int = 0, labels: torch.Tensor | None = None,
-           batch_size: int = 1024) -> torch.Tensor:
-    """n samples [n, *shape] on the CPU (see `sampler` for seeds and labels)."""
-    draw = sampler(generator, n, seed, labels)
+           batch_size: int = 1024, psi: float = 1.0) -> torch.Tensor:
+    """n samples [n, *shape] on the CPU (see `sampler` for seeds, labels and psi)."""
+    draw = sampler(generator, n, seed, labels, psi)
     return torch.cat([draw(start, min(batch_size, n - start)).cpu() for start in range(0, n, batch_size)])
 
 

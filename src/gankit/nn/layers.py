@@ -32,6 +32,14 @@ def maybe_sn(module: nn.Module, enabled: bool) -> nn.Module:
     return spectral_norm(module) if enabled else module
 
 
+def embed_labels(embedding: nn.Embedding, y: torch.Tensor) -> torch.Tensor:
+    """Class labels int64 [N] -> embedding rows; or class weights float [N, K] -> the weighted mix of rows,
+    so a generator can be asked for "70% 3, 30% 8" (class interpolation and latent arithmetic)."""
+    if y.is_floating_point():
+        return y.to(embedding.weight.dtype) @ embedding.weight
+    return embedding(y)
+
+
 class ConditionalBatchNorm2d(nn.Module):
     """Batch norm whose scale and shift are looked up per class (de Vries et al. 2017; SNGAN/BigGAN)."""
 
@@ -44,7 +52,8 @@ class ConditionalBatchNorm2d(nn.Module):
         nn.init.zeros_(self.bias.weight)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.bn(x) * self.gain(y)[:, :, None, None] + self.bias(y)[:, :, None, None]
+        gain, bias = embed_labels(self.gain, y), embed_labels(self.bias, y)
+        return self.bn(x) * gain[:, :, None, None] + bias[:, :, None, None]
 
 
 class ProjectionHead(nn.Module):
@@ -84,4 +93,4 @@ class LabelConcat(nn.Module):
             return z
         if y is None:
             raise ValueError("a conditional generator needs labels y")
-        return torch.cat([z, self.embed(y)], 1)
+        return torch.cat([z, embed_labels(self.embed, y)], 1)

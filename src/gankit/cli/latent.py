@@ -1,0 +1,141 @@
+"""`gankit latent interpolate|arithmetic|edit|invert`: thin wrappers over gankit.latent.Renderer."""
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from gankit.core.errors import GankitError
+
+EXAMPLES = """examples:
+  gankit latent interpolate runs/00003-mnist-dcgan --seeds 1,5,9 --steps 8 --out walk.png --gif walk.gif
+  gankit latent interpolate runs/00004-mnist-dcgan --seeds 3 --labels 1,7 --out one_to_seven.png   # conditional
+  gankit latent arithmetic runs/00003-mnist-dcgan --group bold=judge:1 --group thin=judge:7 --group x=seeds:4 \\
+      --expr "x + bold - thin" --out result.png
+  gankit latent edit runs/00003-mnist-dcgan --seeds 1,2,3 --positive judge:0 --negative judge:1 \\
+      --alphas -1,0,1,2 --out edit.png
+  gankit latent invert runs/00003-mnist-dcgan --image digit.png --out inverted.png --latents z.npy
+"""
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError as exc:
+        raise GankitError(f"cannot read numbers from {text!r}: write e.g. -1,0,1") from exc
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="a run directory or checkpoint file")
+    p.add_argument("--out", required=True, help="the PNG to write")
+    p.add_argument("--psi", type=float, default=1.0, help="truncation toward the mean latent (1 = off)")
+    p.add_argument("--label", help="class (index or name) for a conditional generator")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("latent", help="interpolate, do arithmetic on, edit and invert latents", epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    tools = p.add_subparsers(dest="tool", required=True)
+    t = tools.add_parser("interpolate", help="a walk through seeds' latents (or, conditional, through classes)")
+    _common(t)
+    t.add_argument("--seeds", required=True, help="e.g. 1,5,9: the points, in order")
+    t.add_argument("--labels", help="classes to walk through (with one seed): e.g. 1,7 or sneaker,boot")
+    t.add_argument("--steps", type=int, default=8, help="frames per leg (default 8)")
+    t.add_argument("--mode", default="slerp", choices=["slerp", "lerp"])
+    t.add_argument("--gif", help="also write the walk as an animated GIF")
+    t = tools.add_parser("arithmetic", help='render e.g. "glasses_men - men + women" over group means')
+    _common(t)
+    t.add_argument("--group", action="append", required=True, metavar="NAME=SPEC",
+                   help="a group: seeds:1,2,3 | class:NAME (conditional) | judge:NAME (MNIST-like, by classifier)")
+    t.add_argument("--expr", required=True, help='e.g. "a - b + c" or "0.5*a + 0.5*b"')
+    t.add_argument("--n", type=int, default=16, help="latents per class:/judge: group (default 16)")
+    t = tools.add_parser("edit", help="move samples along an attribute direction (mean of one group minus another)")
+    _common(t)
+    t.add_argument("--seeds", required=True, help="the samples to edit, e.g. 1,2,3")
+    t.add_argument("--positive", required=True, help="group spec the direction points to")
+    t.add_argument("--negative", required=True, help="group spec it points away from")
+    t.add_argument("--alphas", default="-2,-1,0,1,2", help="strengths, one column each")
+    t.add_argument("--n", type=int, default=16)
+    t = tools.add_parser("invert", help="find the latent of a real image, by gradient descent through G")
+    _common(t)
+    t.add_argument("--image", action="append", required=True, help="an image file (repeatable)")
+    t.add_argument("--steps", type=int, default=300)
+    t.add_argument("--latents", help="also save the fitted latents as .npy")
+
+
+def _check(result: dict) -> dict:
+    if result["error"]:
+        raise GankitError(result["error"])
+    return result
+
+
+def _scale(images: np.ndarray, target: int = 32) -> int:
+    return max(1, target // images.shape[1])
+
+
+def _interpolate(r, args) -> dict:
+    from gankit.core.images import make_grid, save_gif, save_png
+    from gankit.latent.groups import parse_seeds
+
+    labels = args.labels.split(",") if args.labels else None
+    out = _check(r.interpolate(parse_seeds(args.seeds), labels, args.steps, args.mode, args.psi))
+    images = out["images"]
+    save_png(make_grid(images, nrow=args.steps + 1 if len(images) > args.steps + 1 else None,
+                       scale=_scale(images)), args.out)
+    if args.gif:
+        save_gif(images, args.gif, scale=_scale(images, 128))
+    return {"frames": len(images)}
+
+
+def _arithmetic(r, args) -> dict:
+    from gankit.core.images import save_panels
+
+    groups = dict(_named(g) for g in args.group)
+    out = _check(r.arithmetic(args.expr, groups, n=args.n, label=args.label, psi=args.psi))
+    panels = [(f"{name} ({out['group_sizes'][name]})", img) for name, img in out["groups"].items()]
+    save_panels(panels + [(f"= {args.expr}", out["images"][0])], args.out)
+    return {"expression": args.expr, "group_sizes": out["group_sizes"]}
+
+
+def _edit(r, args) -> dict:
+    from gankit.core.images import make_grid, save_png
+    from gankit.latent.groups import parse_seeds
+
+    alphas = _floats(args.alphas)
+    out = _check(r.edit(parse_seeds(args.seeds), args.positive, args.negative, alphas, n=args.n,
+                        label=args.label, psi=args.psi))
+    save_png(make_grid(out["images"], nrow=len(alphas), scale=_scale(out["images"])), args.out)
+    return {"rows_seeds": out["rows"], "columns_alphas": alphas}
+
+
+def _invert(r, args) -> dict:
+    from gankit.core.images import make_grid, save_png
+
+    out = _check(r.invert(args.image, steps=args.steps, label=args.label))
+    pairs = np.concatenate([out["targets"], out["images"]])  # targets on top, reconstructions below
+    save_png(make_grid(pairs, nrow=len(args.image), scale=_scale(pairs)), args.out)
+    if args.latents:
+        np.save(args.latents, np.asarray(out["latents"], dtype=np.float32))
+    return {"mse": [round(e, 5) for e in out["errors"]]}
+
+
+TOOLS = {"interpolate": _interpolate, "arithmetic": _arithmetic, "edit": _edit, "invert": _invert}
+
+
+def run(args) -> int:
+    from gankit.latent.render import Renderer
+
+    renderer = Renderer.open(args.run, device=args.device, ema=not args.no_ema)
+    summary = TOOLS[args.tool](renderer, args)
+    print(json.dumps({"tool": args.tool, "out": args.out, **summary}))
+    return 0
+
+
+def _named(text: str) -> tuple[str, str]:
+    name, sep, spec = text.partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise GankitError(f"--group {text!r}: write NAME=SPEC, e.g. men=seeds:1,2,3")
+    return name.strip(), spec.strip()

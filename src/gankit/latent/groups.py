@@ -1,0 +1,94 @@
+"""Groups of codes for latent arithmetic, named in a small text form:
+
+- `seeds:1,2,7` or `seeds:0-9` — the latents of those seeds (class from `label` for a conditional model);
+- `class:7` or `class:sneaker` — a conditional generator's class (n latents, the class one-hot);
+- `judge:7` — the generated samples gankit's classifier for the dataset assigns, confidently, to class 7
+  (any MNIST or Fashion-MNIST generator, conditional or not): the lesson's "samples a classifier puts in a group".
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gankit.core.errors import GankitError
+from gankit.latent.space import Code, one_hot, seed_latents
+from gankit.metrics import build_extractor
+
+POOL = 2000  # candidate samples a judge: group is drawn from
+CONFIDENT = 0.9
+
+
+def resolve_label(generator: nn.Module, text: str | int) -> int:
+    """A class index from an index or a class name (case-insensitive); the error lists the known ones."""
+    names = list(getattr(generator, "class_names", []) or [])
+    k = generator.num_classes or len(names)
+    text = str(text).strip()
+    lowered = [n.lower() for n in names]
+    if text.lower() in lowered:  # names first: MNIST's class "7" is index 7 either way
+        return lowered.index(text.lower())
+    if text.isdigit() and int(text) < k:
+        return int(text)
+    known = ", ".join(f"{i}={n}" for i, n in enumerate(names)) if names else f"0..{k - 1}"
+    raise GankitError(f"unknown label {text!r}; known labels: {known}" if k else
+                      "this generator has no classes; it was not trained with labels")
+
+
+def parse_seeds(text: str) -> list[int]:
+    """"1,2,7" or "0-9" or "0-4,10" -> seeds."""
+    seeds: list[int] = []
+    try:
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            lo, _, hi = part.partition("-")
+            seeds += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+    except ValueError as exc:
+        raise GankitError(f"cannot read seeds {text!r}: write e.g. 1,2,7 or 0-9") from exc
+    if not seeds:
+        raise GankitError("a seeds: group needs at least one seed")
+    return seeds
+
+
+def _classes(generator: nn.Module, label: int | None, n: int) -> torch.Tensor | None:
+    if not generator.num_classes:
+        return None
+    if label is None:
+        raise GankitError("this generator is conditional: give the group a class (class:NAME), or pass --label")
+    return one_hot([label] * n, generator.num_classes)
+
+
+def seeds_group(generator: nn.Module, seeds: list[int], label: int | None = None) -> Code:
+    return Code(seed_latents(generator.z_dim, seeds), _classes(generator, label, len(seeds)))
+
+
+def judge_group(generator: nn.Module, label: int, n: int, dataset: str, seed: int) -> Code:
+    """Up to n codes whose samples the dataset's classifier assigns to `label` with p >= 0.9."""
+    device = next(generator.parameters()).device
+    judge = build_extractor("classifier", dataset, device=device)
+    z = torch.randn(POOL, generator.z_dim, generator=torch.Generator().manual_seed(seed))
+    y = None if not generator.num_classes else one_hot(torch.arange(POOL) % generator.num_classes,
+                                                      generator.num_classes)
+    keep = []
+    with torch.no_grad():
+        for start in range(0, POOL, 500):
+            yb = None if y is None else y[start:start + 500].to(device)
+            probs = judge(generator(z[start:start + 500].to(device), yb))[1].softmax(1).cpu()
+            hit = (probs.argmax(1) == label) & (probs.max(1).values >= CONFIDENT)
+            keep += (torch.nonzero(hit).flatten() + start).tolist()
+    if not keep:
+        raise GankitError(f"none of {POOL} samples was confidently judged to be class {label}")
+    idx = torch.tensor(keep[:n])
+    return Code(z[idx], None if y is None else y[idx])
+
+
+def build_group(generator: nn.Module, spec: str, *, n: int = 16, label: str | None = None, seed: int = 0) -> Code:
+    """The codes a group spec names (see the module doc)."""
+    kind, _, arg = spec.partition(":")
+    kind = kind.strip().lower()
+    default = None if label is None else resolve_label(generator, label)
+    if kind == "seeds":
+        return seeds_group(generator, parse_seeds(arg), default)
+    if kind == "class":
+        return seeds_group(generator, list(range(seed, seed + n)), resolve_label(generator, arg))
+    if kind == "judge":
+        return judge_group(generator, resolve_label(generator, arg) if generator.class_names else int(arg),
+                           n, getattr(generator, "dataset", ""), seed)
+    raise GankitError(f"cannot read the group {spec!r}: use seeds:1,2,3, class:NAME or judge:NAME")

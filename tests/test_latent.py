@@ -1,0 +1,139 @@
+"""Latent tools: interpolation, arithmetic, directions, truncation, inversion, labels and the Renderer."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gankit.core.errors import GankitError
+from gankit.latent.groups import build_group, parse_seeds, resolve_label
+from gankit.latent.invert import invert
+from gankit.latent.render import Renderer
+from gankit.latent.space import (Code, apply_direction, direction, evaluate_expression, interpolate, lerp,
+                                 parse_expression, seed_latents, slerp, truncate)
+from gankit.models import ModelConfig, build_generator, model_kwargs
+
+
+def _generator(conditional=False, classes=("zero", "one", "two")):
+    torch.manual_seed(0)
+    kwargs = model_kwargs(ModelConfig(name="dcgan", conditional=conditional, z_dim=8, g_width=8, g_norm="none"),
+                          (1, 16, 16), len(classes))
+    g = build_generator(kwargs).eval()
+    with torch.no_grad():  # DCGAN's N(0, 0.02) init makes near-constant images; spread them for the tests
+        for p in g.parameters():
+            if p.dim() > 1:
+                torch.nn.init.xavier_normal_(p, gain=2.0)
+    g.class_names, g.data_kind, g.dataset, g.step = list(classes), "image", "toy", 0
+    return g
+
+
+def test_lerp_and_slerp_hit_their_endpoints():
+    a, b = seed_latents(16, [1]), seed_latents(16, [2])
+    for f in (lerp, slerp):
+        torch.testing.assert_close(f(a, b, 0.0), a)
+        torch.testing.assert_close(f(a, b, 1.0), b, atol=1e-5, rtol=1e-5)
+
+
+def test_slerp_keeps_the_norm_where_lerp_cuts_inside():
+    a, b = seed_latents(64, [1]), seed_latents(64, [2])
+    b = b * a.norm() / b.norm()  # equal norms: slerp must stay on the sphere
+    mid_s, mid_l = slerp(a, b, 0.5), lerp(a, b, 0.5)
+    assert mid_s.norm().item() == pytest.approx(a.norm().item(), rel=1e-5)
+    assert mid_l.norm().item() < 0.85 * a.norm().item()  # nearly orthogonal Gaussians: ~1/sqrt(2)
+
+
+def test_interpolate_walks_through_every_point():
+    pts = Code(seed_latents(4, [1, 2, 3]), torch.eye(3))
+    path = interpolate(pts, steps=4, mode="lerp")
+    assert len(path) == 9
+    for i, row in ((0, 0), (4, 1), (8, 2)):
+        torch.testing.assert_close(path.z[i], pts.z[row])
+        torch.testing.assert_close(path.y[i], pts.y[row])
+    torch.testing.assert_close(path.y[2], torch.tensor([0.5, 0.5, 0.0]))  # classes blend linearly
+    with pytest.raises(GankitError, match="lerp or slerp"):
+        interpolate(pts, 4, "cubic")
+
+
+def test_arithmetic_is_linear_over_group_means():
+    groups = {name: Code(torch.randn(n, 5, generator=torch.Generator().manual_seed(i)))
+              for i, (name, n) in enumerate((("glasses_men", 4), ("men", 6), ("women", 3)))}
+    out = evaluate_expression("glasses_men - men + women", groups)
+    expected = groups["glasses_men"].z.mean(0) - groups["men"].z.mean(0) + groups["women"].z.mean(0)
+    torch.testing.assert_close(out.z[0], expected)
+    half = evaluate_expression("0.5*men + 0.5 * men", groups)
+    torch.testing.assert_close(half.z[0], groups["men"].z.mean(0))
+    assert parse_expression("a-b+2*c") == [(1.0, "a"), (-1.0, "b"), (2.0, "c")]
+    with pytest.raises(GankitError, match="not a group; groups: glasses_men, men, women"):
+        evaluate_expression("men - kids", groups)
+    with pytest.raises(GankitError, match="cannot read the expression"):
+        parse_expression("men women")
+
+
+def test_directions_and_truncation():
+    pos, neg = Code(torch.ones(3, 4)), Code(torch.zeros(5, 4))
+    d = direction(pos, neg)
+    moved = apply_direction(Code(torch.zeros(2, 4)), d, torch.tensor([[0.0], [2.0]]))
+    torch.testing.assert_close(moved.z, torch.tensor([[0.0] * 4, [2.0] * 4]))
+    z = Code(torch.full((2, 4), 3.0))
+    torch.testing.assert_close(truncate(z, 0.5).z, torch.full((2, 4), 1.5))
+    torch.testing.assert_close(truncate(z, 1.0).z, z.z)
+
+
+def test_labels_by_name_or_index_and_a_clear_error():
+    g = _generator(conditional=True)
+    assert resolve_label(g, "two") == 2 and resolve_label(g, "One") == 1 and resolve_label(g, 0) == 0
+    with pytest.raises(GankitError, match="known labels: 0=zero, 1=one, 2=two"):
+        resolve_label(g, "seven")
+    assert parse_seeds("0-2,7") == [0, 1, 2, 7]
+
+
+def test_conditional_sampling_honours_labels_and_shapes():
+    g = _generator(conditional=True)
+    r = Renderer(g)
+    out = r.sample([1, 2], label="two")
+    assert out["error"] is None and out["images"].shape == (2, 16, 16, 1) and out["images"].dtype == np.uint8
+    with torch.no_grad():
+        direct = g(seed_latents(8, [1, 2]), torch.tensor([2, 2]))
+    assert np.array_equal(out["images"], ((direct.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy())
+    other = r.sample([1, 2], label="zero")["images"]
+    assert not np.array_equal(out["images"], other)  # the label changes the output
+    grid = r.class_grid([1, 2, 3])
+    assert grid["images"].shape == (9, 16, 16, 1) and grid["rows"] == ["zero", "one", "two"]
+    bad = r.sample([1], label="seven")
+    assert bad["images"] is None and "known labels" in bad["error"]
+
+
+def test_renderer_interpolates_and_does_arithmetic():
+    r = Renderer(_generator())
+    walk = r.interpolate([1, 2, 3], steps=5)
+    assert walk["error"] is None and walk["images"].shape == (11, 16, 16, 1)
+    assert np.array_equal(walk["images"][0], r.sample([1])["images"][0])
+    out = r.arithmetic("a - b + c", {"a": "seeds:1,2", "b": "seeds:3", "c": "seeds:4-6"})
+    assert out["error"] is None and out["images"].shape == (1, 16, 16, 1)
+    assert set(out["groups"]) == {"a", "b", "c"} and out["group_sizes"] == {"a": 2, "b": 1, "c": 3}
+    expected = seed_latents(8, [1, 2]).mean(0) - seed_latents(8, [3])[0] + seed_latents(8, [4, 5, 6]).mean(0)
+    np.testing.assert_allclose(out["latents"][0], expected.numpy(), rtol=1e-5, atol=1e-6)
+    edit = r.edit([1, 2], "seeds:3,4", "seeds:5,6", alphas=[0.0, 1.0, 2.0])
+    assert edit["images"].shape == (6, 16, 16, 1)
+    assert np.array_equal(edit["images"][0], r.sample([1])["images"][0])  # alpha 0 leaves it alone
+
+
+def test_class_groups_need_a_conditional_generator_or_a_label():
+    g = _generator(conditional=True)
+    code = build_group(g, "class:one", n=4)
+    assert len(code) == 4 and torch.equal(code.y, torch.tensor([[0.0, 1.0, 0.0]] * 4))
+    with pytest.raises(GankitError, match="give the group a class"):
+        build_group(g, "seeds:1,2")
+    with pytest.raises(GankitError, match="seeds:1,2,3, class:NAME or judge:NAME"):
+        build_group(g, "faces:1")
+
+
+def test_inversion_lowers_the_reconstruction_error():
+    g = _generator()
+    target = g(seed_latents(8, [42]), None).detach()  # an image G can make exactly
+    start = g(seed_latents(8, [7]), None).detach()
+    before = (start - target).pow(2).mean().item()
+    code, error = invert(g, target, steps=150, lr=0.05, candidates=8, seed=1)
+    assert error.shape == (1,) and error.item() < 0.2 * before
+    assert math.isfinite(code.z.norm().item())
+    assert all(p.requires_grad for p in g.parameters())  # G is given back unfrozen
