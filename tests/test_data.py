@@ -185,6 +185,25 @@ def test_image_folder_classes_from_subfolders(tmp_path):
     assert data.class_names == ["cats", "dogs"] and data.labels.tolist() == [0, 0, 0, 1, 1]
 
 
+def test_image_folder_classes_from_a_labels_csv(tmp_path, caplog):
+    for name in ("a.png", "b.png", "c.png", "d.png"):
+        _save(tmp_path / "img" / name, "L", (8, 8), 10)
+    (tmp_path / "labels.csv").write_text("id,Image,Emotion\n1,a.png,Happiness\n2,sub/b.png,neutral\n"
+                                         "3,c.png,happiness \n4,zzz.png,anger\n")
+    data = load_dataset(DataConfig(name="folder", path=str(tmp_path / "img"), labels=str(tmp_path / "labels.csv")))
+    assert data.class_names == ["happiness", "neutral"] and data.labels.tolist() == [0, 1, 0]
+    assert "1 of 4 images have no label" in caplog.text
+    (tmp_path / "bad.csv").write_text("just,two\n1,2\n")
+    with pytest.raises(GankitError, match="need a header with an image column"):
+        load_dataset(DataConfig(name="folder", path=str(tmp_path / "img"), labels=str(tmp_path / "bad.csv")))
+
+
+def test_faces_carry_their_expression_labels(shared_data):
+    data = load_dataset(DataConfig(name="faces", data_dir=str(shared_data), resolution=16))
+    assert data.class_names == ["anger", "disgust", "happiness", "neutral", "sadness", "surprise"]
+    assert len(data) == 1992 and data.labels.bincount().tolist() == [24, 3, 838, 1040, 20, 67]
+
+
 @pytest.mark.parametrize("setup,message", [
     (lambda p: None, "holds no images"),
     (lambda p: (p / "x.png").write_bytes(b"junk"), "could be read"),

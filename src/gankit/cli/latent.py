@@ -14,7 +14,7 @@ EXAMPLES = """examples:
   gankit latent arithmetic runs/00003-mnist-dcgan --group bold=judge:1 --group thin=judge:7 --group x=seeds:4 \\
       --expr "x + bold - thin" --out result.png
   gankit latent edit runs/00003-mnist-dcgan --seeds 1,2,3 --positive judge:0 --negative judge:1 \\
-      --alphas -1,0,1,2 --out edit.png
+      --alphas=-1,0,1,2 --out edit.png
   gankit latent invert runs/00003-mnist-dcgan --image digit.png --out inverted.png --latents z.npy
 """
 
@@ -57,7 +57,7 @@ def add_parser(sub) -> None:
     t.add_argument("--seeds", required=True, help="the samples to edit, e.g. 1,2,3")
     t.add_argument("--positive", required=True, help="group spec the direction points to")
     t.add_argument("--negative", required=True, help="group spec it points away from")
-    t.add_argument("--alphas", default="-2,-1,0,1,2", help="strengths, one column each")
+    t.add_argument("--alphas", default="-2,-1,0,1,2", help="strengths, one column each (write --alphas=-1,0,1)")
     t.add_argument("--n", type=int, default=16)
     t = tools.add_parser("invert", help="find the latent of a real image, by gradient descent through G")
     _common(t)

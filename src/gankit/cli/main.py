@@ -45,6 +45,8 @@ def _train_parser(sub) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--resolution", type=int, help="resize images to this square size")
     p.add_argument("--conditional", action="store_true", help="condition G and D on the dataset's labels")
+    p.add_argument("--labels", metavar="CSV", help="image folders: a CSV naming each image's class (columns "
+                                                   "image and label)")
     p.add_argument("--data-dir", help="folder holding the datasets (else $GANKIT_DATA, else the cache)")
     p.add_argument("--download", action="store_true", help="download MNIST/Fashion-MNIST if missing")
     p.add_argument("--out", help="parent folder of the numbered run directories (default: runs)")
@@ -151,7 +153,7 @@ def _flag_overrides(args) -> list[dict]:
     data: dict = {}
     if args.data is not None:
         data.update({"name": "folder", "path": args.data} if looks_like_path(args.data) else {"name": args.data})
-    for key, value in (("resolution", args.resolution), ("data_dir", args.data_dir)):
+    for key, value in (("resolution", args.resolution), ("data_dir", args.data_dir), ("labels", args.labels)):
         if value is not None:
             data[key] = value
     if args.download:

@@ -1,6 +1,7 @@
 """L1 data: readers into an in-memory Dataset, a registry of them, and the resumable batch sampler."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from gankit.core.errors import GankitError
@@ -21,10 +22,15 @@ DATASETS.add("toy_grid", toy.read_grid, aliases=("grid",))
 
 
 def _read_faces(cfg: DataConfig) -> Dataset:
-    """The LFW face crops of the shared data folder (faces-lfw-crops/images), read as an image folder."""
+    """The LFW face crops of the shared data folder (faces-lfw-crops/images), read as an image folder and
+    labelled with their facial expression (labels.csv: neutral, happiness, surprise, ...); the 8 of 2,000
+    crops without a usable label are left out."""
     for root in data_roots(cfg.data_dir):
         images = root / "faces-lfw-crops" / "images"
         if images.is_dir():
+            labels = images.parent / "labels.csv"
+            if not cfg.labels and labels.is_file():
+                cfg = replace(cfg, labels=str(labels))
             data = folder.read_folder(cfg, str(images))
             data.name = "faces"
             return data

@@ -17,6 +17,7 @@ class DataConfig:
 
     name: str = "digits"
     path: str = ""  # an image folder, for name="folder" (or a path given as --data)
+    labels: str = ""  # image folders: a CSV naming each image's class (see data/folder.py)
     data_dir: str = ""  # root holding mnist/, fashion-mnist/, cifar10/ ...; else $GANKIT_DATA, else the cache
     split: str = "train"
     resolution: int = 0

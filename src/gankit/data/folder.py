@@ -1,10 +1,13 @@
 """A folder of images of any size and mode: resized and center-cropped to one square resolution.
 
 Images directly in the folder are unlabelled; if instead the folder holds only sub-folders, each
-first-level sub-folder is a class (its name is the class name) and its images may be nested.
+first-level sub-folder is a class (its name is the class name) and its images may be nested. A labels
+CSV (`data.labels`) can name each image's class instead: a column `image` (or file/filename/path) with
+the file name, and a column `label` (or class, or else the last column) with its class.
 """
 from __future__ import annotations
 
+import csv
 import logging
 import warnings
 from pathlib import Path
@@ -58,11 +61,49 @@ def _to_array(img: Image.Image, channels: int) -> np.ndarray:
     return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
 
 
+IMAGE_COLUMNS = ("image", "file", "filename", "path")
+LABEL_COLUMNS = ("label", "class")
+
+
+def read_labels_csv(path: Path) -> dict[str, str]:
+    """{file name: class name} from a CSV with a header (see the module doc). Class names are lower-cased
+    and stripped, so "Happiness" and "happiness " are one class."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise GankitError(f"cannot read labels {path}: {exc}") from exc
+    header = [h.strip().lower() for h in (rows[0].keys() if rows else [])]
+    image_col = next((h for h in IMAGE_COLUMNS if h in header), None)
+    if image_col is None or len(header) < 2:
+        raise GankitError(f"labels {path}: need a header with an image column ({', '.join(IMAGE_COLUMNS)}) "
+                          "and a label column")
+    label_col = next((h for h in LABEL_COLUMNS if h in header), header[-1])
+    keys = {h.strip().lower(): h for h in rows[0]}
+    return {Path(r[keys[image_col]]).name: r[keys[label_col]].strip().lower() for r in rows
+            if r.get(keys[label_col]) and r.get(keys[image_col])}
+
+
+def apply_labels(paths: list[Path], table: dict[str, str], source: Path) -> tuple[list[Path], list[int], list[str]]:
+    """Keep the images the table labels (warning about the rest) and index their classes."""
+    kept = [p for p in paths if p.name in table]
+    if not kept:
+        raise GankitError(f"labels {source} name none of the images in the folder")
+    if len(kept) < len(paths):
+        log.warning("%d of %d images have no label in %s and are left out", len(paths) - len(kept), len(paths),
+                    source)
+    classes = sorted({table[p.name] for p in kept})
+    return kept, [classes.index(table[p.name]) for p in kept], classes
+
+
 def read_folder(cfg: DataConfig, path: str | None = None) -> Dataset:
     root = Path(path or cfg.path).expanduser()
     if not root.is_dir():
         raise GankitError(f"image folder {root} does not exist; pass an existing folder of images")
     paths, labels, classes = list_images(root)
+    if cfg.labels:
+        paths, labels, classes = apply_labels(paths, read_labels_csv(Path(cfg.labels).expanduser()),
+                                              Path(cfg.labels))
     if not paths:
         raise GankitError(f"image folder {root} holds no images ({', '.join(sorted(EXTENSIONS))})")
     resolution = cfg.resolution or DEFAULT_RESOLUTION
