@@ -123,3 +123,19 @@ def test_projection_term_starts_at_the_heads_scale(name):
         y = torch.randint(10, (64,)) if classes else None
         scale[classes] = D(x, y).abs().max().item()
     assert 0 < scale[10] < 3 * scale[0] + 0.5
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_acgan_heads_classify_and_ignore_labels_in_the_logit(name):
+    from gankit.nn import scores
+
+    torch.manual_seed(0)
+    shape = SHAPES[name][0]
+    cfg = ModelConfig(name=name, conditional=True, z_dim=8, g_width=16, d_width=16, d_cond="acgan")
+    D = build_discriminator(model_kwargs(cfg, shape, 10)).eval()
+    x = torch.randn(4, *shape)
+    logits, classes = scores(D, x, torch.tensor([0, 1, 2, 3]))
+    assert logits.shape == (4,) and classes.shape == (4, 10)
+    torch.testing.assert_close(logits, D(x, torch.tensor([9, 9, 9, 9])))  # the label does not enter the logit
+    plain = build_discriminator(_kwargs(name, shape, 10))
+    assert scores(plain, x, torch.tensor([0, 1, 2, 3]))[1] is None  # projection heads have no classifier

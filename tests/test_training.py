@@ -20,6 +20,8 @@ VARIANTS = {
                                                      "d_pretrain_steps": 2}}),
     "wgan_gp_conditional": ("digits_mlp", {"model": {"conditional": True},
                                            "loss": {"name": "wasserstein", "penalty": "gradient_penalty"}}),
+    "dcgan_acgan": ("digits_mlp", {"model": {"name": "dcgan", "g_width": 8, "d_width": 8, "g_depth": 0,
+                                             "d_depth": 0, "conditional": True, "d_cond": "acgan"}}),
     "resnet_hinge_r1": ("digits_mlp", {"model": {"name": "resnet_sn", "g_width": 8, "d_width": 8,
                                                  "g_depth": 0, "d_depth": 0},
                                        "loss": {"name": "hinge", "penalty": "r1", "penalty_weight": 1.0}}),
@@ -137,3 +139,14 @@ def test_short_mnist_run_learns(tmp_path, shared_data):
     acc = [(r["acc_real"] + r["acc_fake"]) / 2 for r in rows]
     assert max(acc) > 0.95
     assert 0.3 < acc[-1] < max(acc) - 0.04
+
+
+def test_checkpoints_from_before_an_option_existed_still_resume():
+    from gankit.models import ModelConfig, model_kwargs
+    from gankit.training.session import check_same_architecture
+
+    wanted = model_kwargs(ModelConfig(name="dcgan"), (1, 28, 28), 0)
+    older = {**wanted, "D": {k: v for k, v in wanted["D"].items() if k != "cond"}}  # saved before d_cond
+    check_same_architecture(older, wanted)
+    with pytest.raises(GankitError, match="has cond='projection' but this run asks for 'acgan'"):
+        check_same_architecture(older, {**wanted, "D": {**wanted["D"], "cond": "acgan"}})

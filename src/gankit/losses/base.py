@@ -33,3 +33,4 @@ class LossConfig:
     penalty: str = "none"  # none | gradient_penalty | r1
     penalty_weight: float = 10.0  # λ of WGAN-GP, or γ of R1
     label_smoothing: float = 0.0  # one-sided: real targets 1 - s (Salimans et al. 2016); BCE losses only
+    aux_weight: float = 1.0  # AC-GAN (model.d_cond=acgan): weight of the class cross-entropy in both updates

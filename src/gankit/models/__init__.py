@@ -40,6 +40,7 @@ class ModelConfig:
     d_depth: int = 0  # mlp only
     g_norm: str = ""
     d_norm: str = ""
+    d_cond: str = "projection"  # how a conditional D uses labels: projection or acgan (auxiliary classifier)
 
 
 def _complete(cls: type, given: dict, name: str, prefix: str) -> dict:
@@ -59,12 +60,20 @@ def model_kwargs(cfg: ModelConfig, shape: tuple[int, ...], num_classes: int) -> 
     family = MODELS.get(name)
     base = {"shape": list(shape), "num_classes": num_classes if cfg.conditional else 0}
     g = {"z_dim": cfg.z_dim, "width": cfg.g_width, "depth": cfg.g_depth, "norm": cfg.g_norm}
-    d = {"width": cfg.d_width, "depth": cfg.d_depth, "norm": cfg.d_norm}
+    d = {"width": cfg.d_width, "depth": cfg.d_depth, "norm": cfg.d_norm, "cond": cfg.d_cond}
     g_set = {k: v for k, v in g.items() if v}
     d_set = {k: v for k, v in d.items() if v}
     return {"name": name,
             "G": _complete(family.Generator, {**base, **g_set}, name, "model.g_"),
             "D": _complete(family.Discriminator, {**base, **d_set}, name, "model.d_")}
+
+
+def complete_kwargs(kwargs: dict) -> dict:
+    """Saved model kwargs with any constructor option added since they were saved set to its default,
+    so a checkpoint from an older gankit compares equal to the same model today."""
+    family = MODELS.get(kwargs["name"])
+    return {**kwargs, "G": _complete(family.Generator, kwargs["G"], kwargs["name"], "model.g_"),
+            "D": _complete(family.Discriminator, kwargs["D"], kwargs["name"], "model.d_")}
 
 
 def build_generator(kwargs: dict) -> nn.Module:
@@ -80,4 +89,5 @@ def _plain(kwargs: dict) -> dict:
     return {k: tuple(v) if k == "shape" else v for k, v in kwargs.items()}
 
 
-__all__ = ["MODELS", "Family", "ModelConfig", "build_discriminator", "build_generator", "model_kwargs"]
+__all__ = ["MODELS", "Family", "ModelConfig", "build_discriminator", "build_generator", "complete_kwargs",
+           "model_kwargs"]

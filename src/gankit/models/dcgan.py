@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from gankit.core.errors import GankitError
-from gankit.nn import D_NORMS, G_NORMS, LabelConcat, ProjectionHead, check_choice, feature_norm, maybe_sn
+from gankit.nn import D_NORMS, G_NORMS, DiscriminatorHead, LabelConcat, check_choice, feature_norm, maybe_sn
 
 
 def stages(resolution: int) -> tuple[int, int]:
@@ -74,7 +74,8 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    def __init__(self, shape: tuple[int, ...], num_classes: int = 0, width: int = 64, norm: str = "batch"):
+    def __init__(self, shape: tuple[int, ...], num_classes: int = 0, width: int = 64, norm: str = "batch",
+                 cond: str = "projection"):
         super().__init__()
         check_choice("discriminator norm", norm, D_NORMS)
         channels, resolution = image_shape(shape, "dcgan")
@@ -91,7 +92,7 @@ class Discriminator(nn.Module):
             c_in = c_out
         layers.append(nn.Flatten())
         self.features = nn.Sequential(*layers)
-        self.head = ProjectionHead(c_in * s0 * s0, num_classes, sn=sn)
+        self.head = DiscriminatorHead(c_in * s0 * s0, num_classes, sn=sn, cond=cond)
         self.apply(init_weights)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:

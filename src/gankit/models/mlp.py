@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-from gankit.nn import D_NORMS, G_NORMS, LabelConcat, ProjectionHead, check_choice, feature_norm, maybe_sn
+from gankit.nn import D_NORMS, G_NORMS, DiscriminatorHead, LabelConcat, check_choice, feature_norm, maybe_sn
 
 
 def _is_points(shape: tuple[int, ...]) -> bool:
@@ -46,7 +46,7 @@ class Generator(nn.Module):
 
 class Discriminator(nn.Module):
     def __init__(self, shape: tuple[int, ...], num_classes: int = 0, width: int = 512, depth: int = 2,
-                 norm: str = "none"):
+                 norm: str = "none", cond: str = "projection"):
         super().__init__()
         check_choice("discriminator norm", norm, D_NORMS)
         sn = norm == "spectral"
@@ -60,7 +60,7 @@ class Discriminator(nn.Module):
             layers.append(nn.LeakyReLU(negative_slope=0.2))
             previous = size
         self.features = nn.Sequential(*layers)
-        self.head = ProjectionHead(previous, num_classes, sn=sn)
+        self.head = DiscriminatorHead(previous, num_classes, sn=sn, cond=cond)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """samples [N, *shape] (+ labels [N]) -> logits [N], positive = real."""

@@ -12,7 +12,7 @@ from torch import nn
 
 from gankit.core.errors import GankitError
 from gankit.models.dcgan import image_shape, stages
-from gankit.nn import ConditionalBatchNorm2d, ProjectionHead, check_choice, maybe_sn
+from gankit.nn import ConditionalBatchNorm2d, DiscriminatorHead, check_choice, maybe_sn
 
 
 class _GNorm(nn.Module):
@@ -89,7 +89,8 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    def __init__(self, shape: tuple[int, ...], num_classes: int = 0, width: int = 128, norm: str = "spectral"):
+    def __init__(self, shape: tuple[int, ...], num_classes: int = 0, width: int = 128, norm: str = "spectral",
+                 cond: str = "projection"):
         super().__init__()
         check_choice("discriminator norm", norm, ("spectral", "none"))
         channels, resolution = image_shape(shape, "resnet_sn")
@@ -102,9 +103,11 @@ class Discriminator(nn.Module):
         if resolution // 2**downs < 2:
             raise GankitError(f"resolution {resolution} is too small for resnet_sn")
         self.blocks = nn.Sequential(*blocks)
-        self.head = ProjectionHead(width, num_classes, sn=sn)
+        self.head = DiscriminatorHead(width, num_classes, sn=sn, cond=cond)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.blocks(x)).sum(dim=(2, 3))  # global sum pooling, as in SNGAN
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """images [N, C, H, W] (+ labels [N]) -> logits [N], positive = real."""
-        h = F.relu(self.blocks(x)).sum(dim=(2, 3))  # global sum pooling, as in SNGAN
-        return self.head(h, y)
+        return self.head(self.features(x), y)

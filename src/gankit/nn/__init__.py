@@ -1,6 +1,6 @@
 """L1 shared layers."""
-from gankit.nn.layers import (D_NORMS, G_NORMS, ConditionalBatchNorm2d, LabelConcat, ProjectionHead,
-                              check_choice, feature_norm, maybe_sn)
+from gankit.nn.layers import (D_CONDITIONING, D_NORMS, G_NORMS, ConditionalBatchNorm2d, DiscriminatorHead, LabelConcat,
+                              check_choice, embed_labels, feature_norm, maybe_sn, scores)
 
-__all__ = ["D_NORMS", "G_NORMS", "ConditionalBatchNorm2d", "LabelConcat", "ProjectionHead", "check_choice",
-           "feature_norm", "maybe_sn"]
+__all__ = ["D_CONDITIONING", "D_NORMS", "G_NORMS", "ConditionalBatchNorm2d", "DiscriminatorHead", "LabelConcat",
+           "check_choice", "embed_labels", "feature_norm", "maybe_sn", "scores"]

@@ -56,20 +56,28 @@ class ConditionalBatchNorm2d(nn.Module):
         return self.bn(x) * gain[:, :, None, None] + bias[:, :, None, None]
 
 
-class ProjectionHead(nn.Module):
-    """Maps features [N, F] to logits [N]; with classes, adds <embed(y), h> (Miyato & Koyama 2018)."""
+D_CONDITIONING = ("projection", "acgan")
 
-    def __init__(self, features: int, num_classes: int = 0, sn: bool = False):
+
+class DiscriminatorHead(nn.Module):
+    """Maps features [N, F] to real/fake logits [N]. With classes, conditions D one of two ways:
+    "projection" adds <embed(y), h> to the logit (Miyato & Koyama 2018); "acgan" leaves the logit
+    unconditional and adds a classifier over the classes (Odena et al. 2017), read by `classes(h)`."""
+
+    def __init__(self, features: int, num_classes: int = 0, sn: bool = False, cond: str = "projection"):
         super().__init__()
+        check_choice("discriminator conditioning (model.d_cond)", cond, D_CONDITIONING)
         self.linear = maybe_sn(nn.Linear(features, 1), sn)
-        self.embed = None
-        if num_classes:
+        self.embed = self.classifier = None
+        if num_classes and cond == "projection":
             embed = nn.Embedding(num_classes, features)
             # the linear head's scale, not Embedding's N(0, 1): with thousands of features the class term
             # would otherwise swamp the logits at initialisation
             bound = features ** -0.5
             nn.init.uniform_(embed.weight, -bound, bound)
             self.embed = maybe_sn(embed, sn)
+        elif num_classes:
+            self.classifier = maybe_sn(nn.Linear(features, num_classes), sn)
 
     def forward(self, h: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         out = self.linear(h).squeeze(1)
@@ -78,6 +86,17 @@ class ProjectionHead(nn.Module):
                 raise ValueError("a conditional discriminator needs labels y")
             out = out + (self.embed(y) * h).sum(1)
         return out
+
+    def classes(self, h: torch.Tensor) -> torch.Tensor | None:
+        """Class logits [N, K] (AC-GAN), or None."""
+        return None if self.classifier is None else self.classifier(h)
+
+
+def scores(D: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A discriminator's logits [N] and, for an AC-GAN head, its class logits [N, K], from one pass.
+    Every discriminator exposes `features(x) -> h [N, F]` and `head`."""
+    h = D.features(x)
+    return D.head(h, y), D.head.classes(h)
 
 
 class LabelConcat(nn.Module):

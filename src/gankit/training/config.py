@@ -15,6 +15,7 @@ from gankit.core.registry import Registry
 from gankit.data import DATASETS, DataConfig
 from gankit.losses import LOSSES, PENALTIES, LossConfig
 from gankit.models import MODELS, ModelConfig
+from gankit.nn import D_CONDITIONING
 from gankit.training.evaluation import EvalConfig, validate_eval
 from gankit.training.health import HealthConfig
 
@@ -124,6 +125,10 @@ def validate(cfg: RunConfig) -> None:
         raise GankitError(f"loss.label_smoothing must be in [0, 0.5), got {cfg.loss.label_smoothing}")
     if cfg.loss.label_smoothing and not LOSSES.get(cfg.loss.name).smoothing_ok:
         raise GankitError(f"label smoothing applies to the minimax and nonsaturating losses, not {cfg.loss.name}")
+    if cfg.loss.aux_weight < 0:
+        raise GankitError(f"loss.aux_weight must be >= 0, got {cfg.loss.aux_weight}")
+    if cfg.model.d_cond not in D_CONDITIONING:
+        raise GankitError(f"model.d_cond must be one of {', '.join(D_CONDITIONING)}, got {cfg.model.d_cond!r}")
     if cfg.loss.penalty_weight < 0:
         raise GankitError(f"loss.penalty_weight must be >= 0, got {cfg.loss.penalty_weight}")
     if cfg.health.on_event not in ("warn", "stop"):

@@ -7,7 +7,7 @@ from gankit.core.errors import GankitError
 from gankit.core.runtime import make_generator, seed_everything
 from gankit.data import Dataset
 from gankit.losses import LOSSES, PENALTIES
-from gankit.models import build_discriminator, build_generator, model_kwargs
+from gankit.models import MODELS, build_discriminator, build_generator, complete_kwargs, model_kwargs
 from gankit.training.config import RunConfig
 from gankit.training.ema import EMA
 from gankit.training.steps import Game
@@ -40,6 +40,7 @@ def build_game(cfg: RunConfig, data: Dataset, device: torch.device) -> tuple[Gam
         penalty=PENALTIES.get(cfg.loss.penalty),
         penalty_weight=cfg.loss.penalty_weight,
         label_smoothing=cfg.loss.label_smoothing,
+        aux_weight=cfg.loss.aux_weight,
         noise=make_generator(device, t.seed + 1),
         ema=EMA(G, t.ema_decay, t.ema_start) if t.ema_decay > 0 else None,
     )
@@ -68,6 +69,7 @@ def load_game_state(game: Game, ckpt: dict) -> None:
 
 def check_same_architecture(saved: dict, wanted: dict) -> None:
     """Refuse to resume when the model kwargs differ, naming the first difference."""
+    saved = complete_kwargs(saved) if saved.get("name") in MODELS else saved
     if saved == wanted:
         return
     for part in ("name", "G", "D"):

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from gankit.nn import scores
 from gankit.training.ema import EMA
 
 
@@ -28,6 +30,7 @@ class Game:
     label_smoothing: float
     noise: torch.Generator  # all training randomness but data order: saved and restored on resume
     ema: EMA | None = None
+    aux_weight: float = 1.0  # AC-GAN: weight of the class cross-entropy (D heads with a classifier only)
 
     @property
     def z_dim(self) -> int:
@@ -53,14 +56,25 @@ def _noisy(game: Game, x: torch.Tensor, std: float) -> torch.Tensor:
     return x + std * torch.randn(x.shape, device=x.device, generator=game.noise)
 
 
+def _class_loss(class_logits: torch.Tensor | None, y: torch.Tensor | None) -> torch.Tensor | None:
+    return None if class_logits is None or y is None else F.cross_entropy(class_logits, y)
+
+
 def d_step(game: Game, real: torch.Tensor, y: torch.Tensor | None, noise_std: float = 0.0) -> dict:
-    """Update D on N reals and N fresh fakes (fakes get the reals' labels when conditional)."""
+    """Update D on N reals and N fresh fakes (fakes get the reals' labels when conditional).
+    An AC-GAN head also learns to classify both (Odena et al. 2017)."""
     with torch.no_grad():
         fake = game.G(_latents(game, real.shape[0], real.device), y)
-    real_logits = game.D(_noisy(game, real, noise_std), y)
-    fake_logits = game.D(_noisy(game, fake, noise_std), y)
+    real_logits, real_classes = scores(game.D, _noisy(game, real, noise_std), y)
+    fake_logits, fake_classes = scores(game.D, _noisy(game, fake, noise_std), y)
     loss = game.loss.d_loss(real_logits, fake_logits, smoothing=game.label_smoothing)
     stats = {"d_loss": loss.detach()}
+    aux = _class_loss(real_classes, y)
+    if aux is not None:
+        aux = aux + _class_loss(fake_classes, y)
+        loss = loss + game.aux_weight * aux
+        stats["d_aux_loss"] = aux.detach()
+        stats["aux_acc_real"] = (real_classes.detach().argmax(1) == y).float().mean()
     if game.penalty is not None and game.penalty_weight > 0:
         pen = game.penalty(game.D, real, fake, y, gen=game.noise)
         loss = loss + game.penalty_weight * pen
@@ -83,8 +97,11 @@ def g_step(game: Game, batch_size: int, y: torch.Tensor | None, device: torch.de
     game.D.requires_grad_(False)
     try:
         fake = game.G(_latents(game, batch_size, device), y)
-        logits = game.D(_noisy(game, fake, noise_std), y)
-        loss = game.loss.g_loss(logits)
+        logits, classes = scores(game.D, _noisy(game, fake, noise_std), y)
+        adversarial = loss = game.loss.g_loss(logits)
+        aux = _class_loss(classes, y)
+        if aux is not None:  # AC-GAN: G is also rewarded when D recognises the requested class
+            loss = loss + game.aux_weight * aux
         game.opt_G.zero_grad(set_to_none=True)
         loss.backward()
         norm = grad_norm(game.G)
@@ -93,4 +110,7 @@ def g_step(game: Game, batch_size: int, y: torch.Tensor | None, device: torch.de
         game.D.requires_grad_(True)
     if game.ema is not None:
         game.ema.update(game.G, step)
-    return {"g_loss": loss.detach(), "g_grad_norm": norm}
+    stats = {"g_loss": adversarial.detach(), "g_grad_norm": norm}
+    if aux is not None:
+        stats["g_aux_loss"] = aux.detach()
+    return stats
