@@ -72,7 +72,7 @@ def _check(result: dict) -> dict:
     return result
 
 
-def _scale(images: np.ndarray, target: int = 32) -> int:
+def _scale(images: np.ndarray, target: int = 56) -> int:
     return max(1, target // images.shape[1])
 
 
@@ -83,8 +83,9 @@ def _interpolate(r, args) -> dict:
     labels = args.labels.split(",") if args.labels else None
     out = _check(r.interpolate(parse_seeds(args.seeds), labels, args.steps, args.mode, args.psi))
     images = out["images"]
-    save_png(make_grid(images, nrow=args.steps + 1 if len(images) > args.steps + 1 else None,
-                       scale=_scale(images)), args.out)
+    # one strip while it fits on a screen, else one row per leg
+    save_png(make_grid(images, nrow=len(images) if len(images) <= 24 else args.steps, scale=_scale(images)),
+             args.out)
     if args.gif:
         save_gif(images, args.gif, scale=_scale(images, 128))
     return {"frames": len(images)}
