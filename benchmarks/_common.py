@@ -11,3 +11,21 @@ def emit(result: dict, out: str) -> None:
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(text + "\n")
+
+
+def train_then_score(preset: str, overrides: list[dict], score, *, steps: int = 0, seed: int = 0,
+                     device: str = "auto", keep: str = "") -> dict:
+    """Train `preset` (with `overrides`) into `keep` or a temporary folder, then return
+    {"train_seconds", **score(run_dir)}."""
+    import tempfile
+    import time
+
+    from gankit.training import fit, resolve, start_run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        train = {"seed": seed, "device": device} | ({"steps": steps} if steps else {})
+        run = start_run(resolve(preset, overrides + [{"out": keep or tmp, "train": train}]))
+        t0 = time.perf_counter()
+        fit(run)
+        seconds = round(time.perf_counter() - t0, 1)
+        return {"train_seconds": seconds, **score(str(run.dir))}

@@ -10,17 +10,15 @@ requested class, overall and per class. Targets (issue 5): >= 97% on MNIST, >= 9
 from __future__ import annotations
 
 import argparse
-import tempfile
-import time
 
 import torch
-from _common import emit
+from _common import emit, train_then_score
 
 from gankit.core.config import parse_override
 from gankit.core.runtime import resolve_device
 from gankit.latent import load_generator, sample
 from gankit.metrics import build_extractor
-from gankit.training import default_preset, fit, resolve, start_run
+from gankit.training import default_preset
 
 
 @torch.no_grad()
@@ -56,15 +54,9 @@ def main() -> None:
     if args.run:
         result.update(score(args.run, args.per_class, args.device))
     else:
-        with tempfile.TemporaryDirectory() as tmp:
-            train = {"device": args.device} | ({"steps": args.steps} if args.steps else {})
-            overrides = [parse_override(s) for s in args.set]
-            run = start_run(resolve(preset, [{"model": {"conditional": True}}] + overrides +
-                                    [{"out": args.keep or tmp, "train": train}]))
-            t0 = time.perf_counter()
-            fit(run)
-            result["train_seconds"] = round(time.perf_counter() - t0, 1)
-            result.update(score(str(run.dir), args.per_class, args.device))
+        overrides = [{"model": {"conditional": True}}] + [parse_override(s) for s in args.set]
+        result.update(train_then_score(preset, overrides, lambda run_dir: score(run_dir, args.per_class, args.device),
+                                       steps=args.steps, device=args.device, keep=args.keep))
     emit(result, args.out)
 
 

@@ -12,17 +12,14 @@ multinomial noise alone gives about (1000 - 1) / (2 * 26000) = 0.019.
 from __future__ import annotations
 
 import argparse
-import tempfile
-import time
 
-from _common import emit
+from _common import emit, train_then_score
 
 from gankit.core.config import parse_override
 from gankit.core.runtime import resolve_device
 from gankit.latent import load_generator, sampler
 from gankit.metrics import build_extractor, fake_features
 from gankit.metrics.scores import class_stats
-from gankit.training import fit, resolve, start_run
 
 
 def score(run_dir: str, n: int, device: str) -> dict:
@@ -51,14 +48,9 @@ def main() -> None:
     if args.run:
         result.update(score(args.run, args.n, args.device))
     else:
-        with tempfile.TemporaryDirectory() as tmp:
-            train = {"seed": args.seed, "device": args.device} | ({"steps": args.steps} if args.steps else {})
-            overrides = [parse_override(s) for s in args.set] + [{"out": args.keep or tmp, "train": train}]
-            run = start_run(resolve(args.preset, overrides))
-            t0 = time.perf_counter()
-            fit(run)
-            result["train_seconds"] = round(time.perf_counter() - t0, 1)
-            result.update(score(str(run.dir), args.n, args.device))
+        result.update(train_then_score(args.preset, [parse_override(s) for s in args.set],
+                                       lambda run_dir: score(run_dir, args.n, args.device), steps=args.steps,
+                                       seed=args.seed, device=args.device, keep=args.keep))
     emit(result, args.out)
 
 
