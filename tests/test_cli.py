@@ -253,6 +253,10 @@ def test_latent_tools_write_their_pictures(trained, conditional, tmp_path, capsy
                           "--steps", "5", "--out", str(tmp_path / "inv.png"), "--latents", str(tmp_path / "z.npy"))
     assert code == 0, err
     assert len(json.loads(out)["mse"]) == 1 and np.load(tmp_path / "z.npy").shape[0] == 1
+    code, out, err = _run(capsys, "latent", "edit", str(trained), "--latents", str(tmp_path / "z.npy"),
+                          "--positive", "seeds:1", "--negative", "seeds:2", "--alphas=0,1",
+                          "--out", str(tmp_path / "edited.png"))
+    assert code == 0 and json.loads(out)["rows"] == 1, err
     code, _, err = _run(capsys, "latent", "arithmetic", str(trained), "--group", "a=seeds:1", "--expr", "a - zz",
                         "--out", str(tmp_path / "bad.png"))
     assert code == 2 and "'zz', which is not a group" in err

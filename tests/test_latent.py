@@ -113,7 +113,7 @@ def test_renderer_interpolates_and_does_arithmetic():
     assert set(out["groups"]) == {"a", "b", "c"} and out["group_sizes"] == {"a": 2, "b": 1, "c": 3}
     expected = seed_latents(8, [1, 2]).mean(0) - seed_latents(8, [3])[0] + seed_latents(8, [4, 5, 6]).mean(0)
     np.testing.assert_allclose(out["latents"][0], expected.numpy(), rtol=1e-5, atol=1e-6)
-    edit = r.edit([1, 2], "seeds:3,4", "seeds:5,6", alphas=[0.0, 1.0, 2.0])
+    edit = r.edit("seeds:1,2", "seeds:3,4", "seeds:5,6", alphas=[0.0, 1.0, 2.0])
     assert edit["images"].shape == (6, 16, 16, 1)
     assert np.array_equal(edit["images"][0], r.sample([1])["images"][0])  # alpha 0 leaves it alone
 
@@ -124,7 +124,7 @@ def test_class_groups_need_a_conditional_generator_or_a_label():
     assert len(code) == 4 and torch.equal(code.y, torch.tensor([[0.0, 1.0, 0.0]] * 4))
     with pytest.raises(GankitError, match="give the group a class"):
         build_group(g, "seeds:1,2")
-    with pytest.raises(GankitError, match="seeds:1,2,3, class:NAME or judge:NAME"):
+    with pytest.raises(GankitError, match="seeds:1,2,3, class:NAME, judge:NAME or npy:PATH"):
         build_group(g, "faces:1")
 
 
@@ -137,3 +137,15 @@ def test_inversion_lowers_the_reconstruction_error():
     assert error.shape == (1,) and error.item() < 0.2 * before
     assert math.isfinite(code.z.norm().item())
     assert all(p.requires_grad for p in g.parameters())  # G is given back unfrozen
+
+
+def test_saved_latents_form_a_group(tmp_path):
+    g = _generator()
+    np.save(tmp_path / "z.npy", seed_latents(8, [4, 5]).numpy())
+    code = build_group(g, f"npy:{tmp_path / 'z.npy'}")
+    torch.testing.assert_close(code.z, seed_latents(8, [4, 5]))
+    np.save(tmp_path / "bad.npy", np.zeros((2, 3)))
+    with pytest.raises(GankitError, match=r"this generator's latents are \[N, 8\]"):
+        build_group(g, f"npy:{tmp_path / 'bad.npy'}")
+    walk = Renderer(g).interpolate([], steps=3, points=f"npy:{tmp_path / 'z.npy'}")
+    assert walk["error"] is None and walk["images"].shape == (4, 16, 16, 1)

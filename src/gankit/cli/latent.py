@@ -16,6 +16,7 @@ EXAMPLES = """examples:
   gankit latent edit runs/00003-mnist-dcgan --seeds 1,2,3 --positive judge:0 --negative judge:1 \\
       --alphas=-1,0,1,2 --out edit.png
   gankit latent invert runs/00003-mnist-dcgan --image digit.png --out inverted.png --latents z.npy
+  gankit latent edit runs/00003-mnist-dcgan --latents z.npy --positive judge:0 --negative judge:1 --out mine.png
 """
 
 
@@ -41,7 +42,8 @@ def add_parser(sub) -> None:
     tools = p.add_subparsers(dest="tool", required=True)
     t = tools.add_parser("interpolate", help="a walk through seeds' latents (or, conditional, through classes)")
     _common(t)
-    t.add_argument("--seeds", required=True, help="e.g. 1,5,9: the points, in order")
+    t.add_argument("--seeds", help="e.g. 1,5,9: the points, in order")
+    t.add_argument("--latents", help="or a .npy of latents to walk through (e.g. from invert --latents)")
     t.add_argument("--labels", help="classes to walk through (with one seed): e.g. 1,7 or sneaker,boot")
     t.add_argument("--steps", type=int, default=8, help="frames per leg (default 8)")
     t.add_argument("--mode", default="slerp", choices=["slerp", "lerp"])
@@ -54,7 +56,8 @@ def add_parser(sub) -> None:
     t.add_argument("--n", type=int, default=16, help="latents per class:/judge: group (default 16)")
     t = tools.add_parser("edit", help="move samples along an attribute direction (mean of one group minus another)")
     _common(t)
-    t.add_argument("--seeds", required=True, help="the samples to edit, e.g. 1,2,3")
+    t.add_argument("--seeds", help="the samples to edit, e.g. 1,2,3")
+    t.add_argument("--latents", help="or a .npy of latents to edit (e.g. from invert --latents)")
     t.add_argument("--positive", required=True, help="group spec the direction points to")
     t.add_argument("--negative", required=True, help="group spec it points away from")
     t.add_argument("--alphas", default="-2,-1,0,1,2", help="strengths, one column each (write --alphas=-1,0,1)")
@@ -81,7 +84,10 @@ def _interpolate(r, args) -> dict:
     from gankit.latent.groups import parse_seeds
 
     labels = args.labels.split(",") if args.labels else None
-    out = _check(r.interpolate(parse_seeds(args.seeds), labels, args.steps, args.mode, args.psi))
+    spec = _targets(args)
+    seeds = parse_seeds(args.seeds) if args.seeds else []
+    points = spec if args.latents else None
+    out = _check(r.interpolate(seeds, labels, args.steps, args.mode, args.psi, points=points))
     images = out["images"]
     # one strip while it fits on a screen, else one row per leg
     save_png(make_grid(images, nrow=len(images) if len(images) <= 24 else args.steps, scale=_scale(images)),
@@ -103,13 +109,12 @@ def _arithmetic(r, args) -> dict:
 
 def _edit(r, args) -> dict:
     from gankit.core.images import make_grid, save_png
-    from gankit.latent.groups import parse_seeds
 
     alphas = _floats(args.alphas)
-    out = _check(r.edit(parse_seeds(args.seeds), args.positive, args.negative, alphas, n=args.n,
+    out = _check(r.edit(_targets(args), args.positive, args.negative, alphas, n=args.n,
                         label=args.label, psi=args.psi))
     save_png(make_grid(out["images"], nrow=len(alphas), scale=_scale(out["images"])), args.out)
-    return {"rows_seeds": out["rows"], "columns_alphas": alphas}
+    return {"rows": out["rows"], "columns_alphas": alphas}
 
 
 def _invert(r, args) -> dict:
@@ -133,6 +138,13 @@ def run(args) -> int:
     summary = TOOLS[args.tool](renderer, args)
     print(json.dumps({"tool": args.tool, "out": args.out, **summary}))
     return 0
+
+
+def _targets(args) -> str:
+    """--seeds or --latents as a group spec."""
+    if bool(args.seeds) == bool(args.latents):
+        raise GankitError("give either --seeds or --latents")
+    return f"seeds:{args.seeds}" if args.seeds else f"npy:{args.latents}"
 
 
 def _named(text: str) -> tuple[str, str]:

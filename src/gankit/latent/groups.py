@@ -3,10 +3,12 @@
 - `seeds:1,2,7` or `seeds:0-9` — the latents of those seeds (class from `label` for a conditional model);
 - `class:7` or `class:sneaker` — a conditional generator's class (n latents, the class one-hot);
 - `judge:7` — the generated samples gankit's classifier for the dataset assigns, confidently, to class 7
-  (any MNIST or Fashion-MNIST generator, conditional or not): the lesson's "samples a classifier puts in a group".
+  (any MNIST or Fashion-MNIST generator, conditional or not): the lesson's "samples a classifier puts in a group";
+- `npy:PATH` — latents saved as a float array [N, z_dim], e.g. by `gankit latent invert --latents`.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -59,6 +61,18 @@ def seeds_group(generator: nn.Module, seeds: list[int], label: int | None = None
     return Code(seed_latents(generator.z_dim, seeds), _classes(generator, label, len(seeds)))
 
 
+def npy_group(generator: nn.Module, path: str, label: int | None = None) -> Code:
+    """Latents from a .npy file [N, z_dim] (or one latent [z_dim])."""
+    try:
+        z = torch.from_numpy(np.atleast_2d(np.load(path, allow_pickle=False)).astype(np.float32))
+    except (OSError, ValueError) as exc:
+        raise GankitError(f"cannot read latents from {path}: {exc}") from exc
+    if z.dim() != 2 or z.shape[1] != generator.z_dim:
+        raise GankitError(f"{path} holds an array of shape {tuple(z.shape)}; this generator's latents are "
+                          f"[N, {generator.z_dim}]")
+    return Code(z, _classes(generator, label, len(z)))
+
+
 def judge_group(generator: nn.Module, label: int, n: int, dataset: str, seed: int) -> Code:
     """Up to n codes whose samples the dataset's classifier assigns to `label` with p >= 0.9."""
     device = next(generator.parameters()).device
@@ -88,7 +102,9 @@ def build_group(generator: nn.Module, spec: str, *, n: int = 16, label: str | No
         return seeds_group(generator, parse_seeds(arg), default)
     if kind == "class":
         return seeds_group(generator, list(range(seed, seed + n)), resolve_label(generator, arg))
+    if kind == "npy":
+        return npy_group(generator, arg, default)
     if kind == "judge":
         return judge_group(generator, resolve_label(generator, arg) if generator.class_names else int(arg),
                            n, getattr(generator, "dataset", ""), seed)
-    raise GankitError(f"cannot read the group {spec!r}: use seeds:1,2,3, class:NAME or judge:NAME")
+    raise GankitError(f"cannot read the group {spec!r}: use seeds:1,2,3, class:NAME, judge:NAME or npy:PATH")

@@ -72,8 +72,13 @@ class Renderer:
 
     @_plain
     def interpolate(self, seeds: list[int], labels: list[str | int] | None = None, steps: int = 8,
-                    mode: str = "slerp", psi: float = 1.0) -> dict:
-        """A walk through the seeds' latents (or, with one seed and several labels, through classes)."""
+                    mode: str = "slerp", psi: float = 1.0, points: str | None = None) -> dict:
+        """A walk through the seeds' latents (or, with one seed and several labels, through classes; or
+        through the codes of the group `points`, e.g. "npy:inverted.npy")."""
+        if points:
+            label = self._label(labels[0]) if labels else None
+            path = interpolate(build_group(self.G, points, label=None if label is None else str(label)), steps, mode)
+            return {"images": self.render(path, psi), "latents": path.z.tolist()}
         if labels and len(seeds) == 1:
             seeds = seeds * len(labels)
         ys = [self._label(lb) for lb in labels] if labels else [None] * len(seeds)
@@ -97,19 +102,19 @@ class Renderer:
                 "group_sizes": {name: len(code) for name, code in built.items()}}
 
     @_plain
-    def edit(self, seeds: list[int], positive: str, negative: str, alphas: list[float], n: int = 16,
+    def edit(self, targets: str, positive: str, negative: str, alphas: list[float], n: int = 16,
              label: str | int | None = None, psi: float = 1.0) -> dict:
-        """Move each seed's code along the direction mean(positive) - mean(negative), by each alpha:
-        rows are seeds, columns alphas."""
+        """Move each code of the group `targets` (e.g. "seeds:1,2" or "npy:inverted.npy") along the direction
+        mean(positive) - mean(negative), by each alpha: rows are codes, columns alphas."""
         lab = None if label is None else str(label)
         towards = direction(build_group(self.G, positive, n=n, label=lab),
                             build_group(self.G, negative, n=n, label=lab))
-        base = seeds_group(self.G, seeds, self._label(label))
+        base = build_group(self.G, targets, n=n, label=lab)
         each = Code(base.z.repeat_interleave(len(alphas), 0),
                     None if base.y is None else base.y.repeat_interleave(len(alphas), 0))
-        strengths = torch.tensor(alphas, dtype=base.z.dtype).repeat(len(seeds)).unsqueeze(1)
+        strengths = torch.tensor(alphas, dtype=base.z.dtype).repeat(len(base)).unsqueeze(1)
         code = apply_direction(each, towards, strengths)
-        return {"images": self.render(code, psi), "rows": seeds, "columns": alphas}
+        return {"images": self.render(code, psi), "rows": len(base), "columns": alphas}
 
     @_plain
     def invert(self, paths: list[str], steps: int = 300, label: str | int | None = None, seed: int = 0) -> dict:
