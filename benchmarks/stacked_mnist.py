@@ -18,18 +18,26 @@ from _common import emit, train_then_score
 from gankit.core.config import parse_override
 from gankit.core.runtime import resolve_device
 from gankit.latent import load_generator, sampler
-from gankit.metrics import build_extractor, fake_features
+from gankit.data import DataConfig, load_dataset
+from gankit.metrics import build_extractor, extract, fake_features
 from gankit.metrics.scores import class_stats
 
 
+def _summary(logits) -> dict:
+    stats = class_stats(logits)
+    return {"modes": stats["classes_covered"], "kl": round(stats["class_kl"], 4),
+            "confident": round(stats["confident"], 4)}
+
+
 def score(run_dir: str, n: int, device: str) -> dict:
+    """The run's modes and KL, and the same for n real Stacked-MNIST test images: the judge's ceiling."""
     dev = resolve_device(device)
     generator = load_generator(run_dir, device=dev)
     judge = build_extractor("classifier", "stacked_mnist", device=dev)
     fake = fake_features(sampler(generator, n, seed=12345), n, judge, batch_size=500)
-    stats = class_stats(fake.logits)
-    return {"step": generator.step, "n_samples": n, "modes": stats["classes_covered"],
-            "kl": round(stats["class_kl"], 4), "confident": round(stats["confident"], 4)}
+    real = load_dataset(DataConfig(name="stacked_mnist", split="test", num_points=n)).x
+    real_logits = extract(judge, real.split(500))[1]
+    return {"step": generator.step, "n_samples": n, **_summary(fake.logits), "real_test_images": _summary(real_logits)}
 
 
 def main() -> None:

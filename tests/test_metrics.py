@@ -227,3 +227,15 @@ def test_eval_config_is_checked():
         resolve("digits_mlp", [{"eval": {"metric": "pr"}}])
     with pytest.raises(GankitError, match="eval.every"):
         resolve("digits_mlp", [{"eval": {"every": -1}}])
+
+
+@pytest.mark.parametrize("name,target", [("mnist", 0.993), ("fashion_mnist", 0.92)])
+def test_the_bundled_judges_meet_their_accuracy_targets(shared_data, name, target):
+    from gankit.data import DataConfig, load_dataset
+    from gankit.metrics.classifier import accuracy, bundled_classifier
+
+    model, meta = load_classifier(bundled_classifier(name))
+    assert meta["dataset"] == name and meta["test_accuracy"] >= target
+    test = load_dataset(DataConfig(name=name, data_dir=str(shared_data), split="test"))
+    test.x, test.labels = test.x[:2000], test.labels[:2000]
+    assert accuracy(model, test) == pytest.approx(meta["test_accuracy"], abs=0.01)  # the recorded figure holds

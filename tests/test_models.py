@@ -139,3 +139,19 @@ def test_acgan_heads_classify_and_ignore_labels_in_the_logit(name):
     torch.testing.assert_close(logits, D(x, torch.tensor([9, 9, 9, 9])))  # the label does not enter the logit
     plain = build_discriminator(_kwargs(name, shape, 10))
     assert scores(plain, x, torch.tensor([0, 1, 2, 3]))[1] is None  # projection heads have no classifier
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_a_packed_discriminator_judges_groups_of_samples(name):
+    torch.manual_seed(0)
+    shape = SHAPES[name][0]
+    cfg = ModelConfig(name=name, z_dim=8, g_width=16, d_width=16, pack=2)
+    D = build_discriminator(model_kwargs(cfg, shape, 0)).eval()
+    x = torch.randn(6, *shape)
+    out = D(x)
+    assert out.shape == (3,)
+    swapped = x.clone()
+    swapped[[0, 1]] = x[[1, 0]]  # the same pair in the other order is another input, a different pair is too
+    assert torch.allclose(D(swapped)[1:], out[1:]) and not torch.allclose(D(swapped)[:1], out[:1])
+    with pytest.raises(ValueError, match="multiple of 2"):
+        D(torch.randn(5, *shape))

@@ -150,3 +150,15 @@ def test_checkpoints_from_before_an_option_existed_still_resume():
     check_same_architecture(older, wanted)
     with pytest.raises(GankitError, match="has cond='projection' but this run asks for 'acgan'"):
         check_same_architecture(older, {**wanted, "D": {**wanted["D"], "cond": "acgan"}})
+
+
+def test_pacgan_trains_on_2d_data_and_draws_its_surface(tmp_path):
+    cfg = tiny_config(tmp_path, "toy_ring", data={"num_points": 1000}, model={"pack": 2},
+                      train={"grid_size": 64, "steps": 6})
+    run = start_run(cfg)
+    summary = fit(run)
+    assert summary["step"] == 6 and (run.dir / "surfaces" / "step_000006.npz").is_file()
+    with pytest.raises(GankitError, match="divide train.batch_size"):
+        tiny_config(tmp_path, model={"pack": 3})
+    with pytest.raises(GankitError, match="unconditional models only"):
+        tiny_config(tmp_path, model={"pack": 2, "conditional": True})

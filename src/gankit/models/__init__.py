@@ -41,6 +41,7 @@ class ModelConfig:
     g_norm: str = ""
     d_norm: str = ""
     d_cond: str = "projection"  # how a conditional D uses labels: projection or acgan (auxiliary classifier)
+    pack: int = 1  # PacGAN: D judges this many samples at once (1 = off); batch sizes must be multiples
 
 
 def _complete(cls: type, given: dict, name: str, prefix: str) -> dict:
@@ -60,7 +61,7 @@ def model_kwargs(cfg: ModelConfig, shape: tuple[int, ...], num_classes: int) -> 
     family = MODELS.get(name)
     base = {"shape": list(shape), "num_classes": num_classes if cfg.conditional else 0}
     g = {"z_dim": cfg.z_dim, "width": cfg.g_width, "depth": cfg.g_depth, "norm": cfg.g_norm}
-    d = {"width": cfg.d_width, "depth": cfg.d_depth, "norm": cfg.d_norm, "cond": cfg.d_cond}
+    d = {"width": cfg.d_width, "depth": cfg.d_depth, "norm": cfg.d_norm, "cond": cfg.d_cond, "pack": cfg.pack}
     g_set = {k: v for k, v in g.items() if v}
     d_set = {k: v for k, v in d.items() if v}
     return {"name": name,

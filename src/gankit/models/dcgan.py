@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from gankit.core.errors import GankitError
-from gankit.nn import D_NORMS, G_NORMS, DiscriminatorHead, LabelConcat, check_choice, feature_norm, maybe_sn
+from gankit.nn import (D_NORMS, G_NORMS, DiscriminatorHead, LabelConcat, Pack, check_choice, feature_norm,
+                       maybe_sn)
 
 
 def stages(resolution: int) -> tuple[int, int]:
@@ -75,14 +76,14 @@ class Generator(nn.Module):
 
 class Discriminator(nn.Module):
     def __init__(self, shape: tuple[int, ...], num_classes: int = 0, width: int = 64, norm: str = "batch",
-                 cond: str = "projection"):
+                 cond: str = "projection", pack: int = 1):
         super().__init__()
         check_choice("discriminator norm", norm, D_NORMS)
         channels, resolution = image_shape(shape, "dcgan")
         s0, k = stages(resolution)
         sn = norm == "spectral"
-        layers: list[nn.Module] = []
-        c_in = channels
+        layers: list[nn.Module] = [Pack(pack)] if pack > 1 else []
+        c_in = channels * pack
         for i in range(k):
             c_out = width * 2**i
             layers.append(maybe_sn(nn.Conv2d(c_in, c_out, kernel_size=4, stride=2, padding=1), sn))

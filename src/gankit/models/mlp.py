@@ -11,7 +11,8 @@ import math
 import torch
 from torch import nn
 
-from gankit.nn import D_NORMS, G_NORMS, DiscriminatorHead, LabelConcat, check_choice, feature_norm, maybe_sn
+from gankit.nn import (D_NORMS, G_NORMS, DiscriminatorHead, LabelConcat, Pack, check_choice, feature_norm,
+                       maybe_sn)
 
 
 def _is_points(shape: tuple[int, ...]) -> bool:
@@ -46,13 +47,13 @@ class Generator(nn.Module):
 
 class Discriminator(nn.Module):
     def __init__(self, shape: tuple[int, ...], num_classes: int = 0, width: int = 512, depth: int = 2,
-                 norm: str = "none", cond: str = "projection"):
+                 norm: str = "none", cond: str = "projection", pack: int = 1):
         super().__init__()
         check_choice("discriminator norm", norm, D_NORMS)
         sn = norm == "spectral"
         sizes = [width if _is_points(shape) else max(16, width // 2**i) for i in range(depth)]
-        layers: list[nn.Module] = [nn.Flatten()]
-        previous = math.prod(shape)
+        layers: list[nn.Module] = [nn.Flatten()] + ([Pack(pack)] if pack > 1 else [])
+        previous = math.prod(shape) * pack
         for i, size in enumerate(sizes):
             layers.append(maybe_sn(nn.Linear(previous, size), sn))
             if i > 0:

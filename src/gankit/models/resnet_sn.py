@@ -12,7 +12,7 @@ from torch import nn
 
 from gankit.core.errors import GankitError
 from gankit.models.dcgan import image_shape, stages
-from gankit.nn import ConditionalBatchNorm2d, DiscriminatorHead, check_choice, maybe_sn
+from gankit.nn import ConditionalBatchNorm2d, DiscriminatorHead, Pack, check_choice, maybe_sn
 
 
 class _GNorm(nn.Module):
@@ -90,14 +90,15 @@ class Generator(nn.Module):
 
 class Discriminator(nn.Module):
     def __init__(self, shape: tuple[int, ...], num_classes: int = 0, width: int = 128, norm: str = "spectral",
-                 cond: str = "projection"):
+                 cond: str = "projection", pack: int = 1):
         super().__init__()
         check_choice("discriminator norm", norm, ("spectral", "none"))
         channels, resolution = image_shape(shape, "resnet_sn")
         _, k = stages(resolution)
         sn = norm == "spectral"
         downs = max(1, k - 1)  # 32x32: 32 -> 16 -> 8, then two blocks at 8x8 (SNGAN's CIFAR layout)
-        blocks = [DBlock(channels, width, down=True, first=True, sn=sn)]
+        self.pack = Pack(pack)
+        blocks = [DBlock(channels * pack, width, down=True, first=True, sn=sn)]
         blocks += [DBlock(width, width, down=True, first=False, sn=sn) for _ in range(downs - 1)]
         blocks += [DBlock(width, width, down=False, first=False, sn=sn) for _ in range(2)]
         if resolution // 2**downs < 2:
@@ -106,7 +107,7 @@ class Discriminator(nn.Module):
         self.head = DiscriminatorHead(width, num_classes, sn=sn, cond=cond)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.blocks(x)).sum(dim=(2, 3))  # global sum pooling, as in SNGAN
+        return F.relu(self.blocks(self.pack(x))).sum(dim=(2, 3))  # global sum pooling, as in SNGAN
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """images [N, C, H, W] (+ labels [N]) -> logits [N], positive = real."""

@@ -1,6 +1,6 @@
 """L1 shared layers."""
 from gankit.nn.layers import (D_CONDITIONING, D_NORMS, G_NORMS, ConditionalBatchNorm2d, DiscriminatorHead, LabelConcat,
-                              check_choice, embed_labels, feature_norm, maybe_sn, scores)
+                              Pack, check_choice, embed_labels, feature_norm, maybe_sn, scores)
 
 __all__ = ["D_CONDITIONING", "D_NORMS", "G_NORMS", "ConditionalBatchNorm2d", "DiscriminatorHead", "LabelConcat",
-           "check_choice", "embed_labels", "feature_norm", "maybe_sn", "scores"]
+           "Pack", "check_choice", "embed_labels", "feature_norm", "maybe_sn", "scores"]

@@ -32,6 +32,22 @@ def maybe_sn(module: nn.Module, enabled: bool) -> nn.Module:
     return spectral_norm(module) if enabled else module
 
 
+class Pack(nn.Module):
+    """PacGAN (Lin et al. 2018): D judges m samples at once, concatenated along channels (features for
+    vectors), so a generator that keeps repeating itself is easy to tell from data.
+    [N, C, ...] -> [N / m, m * C, ...], grouping consecutive samples; N must be a multiple of m."""
+
+    def __init__(self, m: int):
+        super().__init__()
+        self.m = m
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        if n % self.m:
+            raise ValueError(f"a packed discriminator (pack={self.m}) needs batches of a multiple of {self.m}, got {n}")
+        return x.reshape(n // self.m, self.m * x.shape[1], *x.shape[2:])
+
+
 def embed_labels(embedding: nn.Embedding, y: torch.Tensor) -> torch.Tensor:
     """Class labels int64 [N] -> embedding rows; or class weights float [N, K] -> the weighted mix of rows,
     so a generator can be asked for "70% 3, 30% 8" (class interpolation and latent arithmetic)."""

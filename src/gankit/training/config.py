@@ -127,6 +127,11 @@ def validate(cfg: RunConfig) -> None:
         raise GankitError(f"label smoothing applies to the minimax and nonsaturating losses, not {cfg.loss.name}")
     if cfg.loss.aux_weight < 0:
         raise GankitError(f"loss.aux_weight must be >= 0, got {cfg.loss.aux_weight}")
+    if cfg.model.pack < 1 or cfg.train.batch_size % cfg.model.pack:
+        raise GankitError(f"model.pack must be >= 1 and divide train.batch_size ({cfg.train.batch_size}), "
+                          f"got {cfg.model.pack}")
+    if cfg.model.pack > 1 and cfg.model.conditional:
+        raise GankitError("model.pack (PacGAN) works on unconditional models only: a pack mixes classes")
     if cfg.model.d_cond not in D_CONDITIONING:
         raise GankitError(f"model.d_cond must be one of {', '.join(D_CONDITIONING)}, got {cfg.model.d_cond!r}")
     if cfg.loss.penalty_weight < 0:

@@ -182,7 +182,9 @@ class DecisionSurface:
         gx, gy = torch.meshgrid(xs, ys, indexing="xy")
         grid = torch.stack([gx.flatten(), gy.flatten()], 1).to(real.device)
         y = None if run.fixed_y is None else torch.zeros(len(grid), dtype=torch.long, device=real.device)
-        prob = torch.sigmoid(eval_forward(run.game.D, grid, y)).view(self.resolution, self.resolution)
+        m = run.cfg.model.pack  # a packed D judges m points at once: give it m copies of each grid point
+        logits = eval_forward(run.game.D, grid.repeat_interleave(m, 0), None if y is None else y.repeat_interleave(m))
+        prob = torch.sigmoid(logits).view(self.resolution, self.resolution)
         fake = generate(run)
         buf = io.BytesIO()
         np.savez_compressed(buf, xs=xs.numpy(), ys=ys.numpy(), prob=prob.cpu().numpy(),

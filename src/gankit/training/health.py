@@ -48,9 +48,9 @@ REMEDIES = {
         "D calls nearly every fake real. Raise D's learning rate or critic steps (--set train.n_critic=2), "
         "make D larger, or lower the gradient-penalty weight."),
     "mode_collapse": (
-        "G produces far less variety than the data. Try the wasserstein loss with gradient_penalty and "
-        "n_critic=5, or the hinge loss with resnet_sn; lower G's learning rate; or resume from an earlier "
-        "checkpoint (checkpoints/)."),
+        "G produces far less variety than the data. Let D judge samples in pairs (PacGAN: --set model.pack=2), "
+        "try the wasserstein loss with gradient_penalty and n_critic=5, or the hinge loss with resnet_sn; lower "
+        "G's learning rate; or resume from an earlier checkpoint (checkpoints/)."),
     "divergence": (
         "Values became non-finite or gradients exploded. Lower both learning rates (e.g. halve them), use "
         "Adam beta1 0.0-0.5, add a gradient penalty or spectral norm, and resume from the last good checkpoint."),
