@@ -76,18 +76,19 @@ class Renderer:
         """A walk through the seeds' latents (or, with one seed and several labels, through classes; or
         through the codes of the group `points`, e.g. "npy:inverted.npy")."""
         if points:
-            label = self._label(labels[0]) if labels else None
-            path = interpolate(build_group(self.G, points, label=None if label is None else str(label)), steps, mode)
-            return {"images": self.render(path, psi), "latents": path.z.tolist()}
-        if labels and len(seeds) == 1:
-            seeds = seeds * len(labels)
-        ys = [self._label(lb) for lb in labels] if labels else [None] * len(seeds)
-        if len(ys) != len(seeds):
-            raise GankitError("give one label per seed, or one seed and several labels")
-        points = seeds_group(self.G, seeds[:1], ys[0])
-        for s, y in zip(seeds[1:], ys[1:]):
-            points = points.cat(seeds_group(self.G, [s], y))
-        path = interpolate(points, steps, mode)
+            stops = build_group(self.G, points, label=str(labels[0]) if labels else None)
+        else:
+            if not seeds:
+                raise GankitError("an interpolation needs seeds (or a group of points)")
+            if labels and len(seeds) == 1:
+                seeds = seeds * len(labels)
+            ys = [self._label(lb) for lb in labels] if labels else [None] * len(seeds)
+            if len(ys) != len(seeds):
+                raise GankitError("give one label per seed, or one seed and several labels")
+            stops = seeds_group(self.G, seeds[:1], ys[0])
+            for s, y in zip(seeds[1:], ys[1:]):
+                stops = stops.cat(seeds_group(self.G, [s], y))
+        path = interpolate(stops, steps, mode)
         return {"images": self.render(path, psi), "latents": path.z.tolist()}
 
     @_plain
