@@ -21,16 +21,15 @@ from _common import emit
 from gankit.core.runtime import resolve_device
 from gankit.data import DataConfig, load_dataset
 from gankit.metrics import METRICS, Features, build_extractor, extract
-from gankit.metrics.evaluate import image_batches
 
 
 def images_per_sec(name: str, images: torch.Tensor, repeats: int, batch_size: int, device) -> dict:
     extractor = build_extractor(name, "mnist", device=device)
-    extract(extractor, image_batches(images[:batch_size], batch_size))  # warm-up
+    extract(extractor, images[:batch_size].split(batch_size))  # warm-up
     rates = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        extract(extractor, image_batches(images, batch_size))
+        extract(extractor, images.split(batch_size))
         rates.append(len(images) / (time.perf_counter() - t0))
     return {"extractor": name, "images": len(images), "batch_size": batch_size,
             "images_per_sec": round(statistics.median(rates), 1), "runs": [round(r, 1) for r in rates]}

@@ -14,7 +14,6 @@ from _common import emit
 
 from gankit.data import DataConfig, load_dataset
 from gankit.metrics import Features, build_extractor, compute, dataset_key, extract, parse_metrics, real_features
-from gankit.metrics.evaluate import image_batches
 
 
 def reference(name: str) -> dict:
@@ -24,7 +23,7 @@ def reference(name: str) -> dict:
     real = real_features(train, judge, 10000, key=dataset_key(cfg, train))
     test = load_dataset(DataConfig(name=name, split="test"))
     t0 = time.perf_counter()
-    fake = Features(*extract(judge, image_batches(test.x, 500)))
+    fake = Features(*extract(judge, test.x.split(500)))
     seconds = time.perf_counter() - t0
     return {"dataset": name, "judge": judge.id, "test_accuracy": judge.meta["test_accuracy"],
             "real_test_vs_train": compute(parse_metrics("", True), real, fake),

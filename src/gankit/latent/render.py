@@ -2,6 +2,7 @@
 text), so a web page or a notebook can drive every latent tool without touching torch."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +18,12 @@ from gankit.latent.space import Code, apply_direction, direction, evaluate_expre
 
 def _plain(fn):
     """Run a renderer method; a GankitError becomes {"error": text} instead of an exception."""
+    @functools.wraps(fn)
     def wrapped(self, *args, **kwargs) -> dict:
         try:
             return {"error": None, **fn(self, *args, **kwargs)}
         except GankitError as exc:
             return {"error": str(exc), "images": None}
-    wrapped.__doc__, wrapped.__name__ = fn.__doc__, fn.__name__
     return wrapped
 
 

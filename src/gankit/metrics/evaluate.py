@@ -64,11 +64,6 @@ def parse_metrics(text: str, has_logits: bool) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def image_batches(images: torch.Tensor, batch_size: int):
-    for start in range(0, len(images), batch_size):
-        yield images[start:start + batch_size]
-
-
 def _progress(what: str, total: int) -> Callable[[int], None]:
     t0, last = time.perf_counter(), [0.0]
 
@@ -95,7 +90,7 @@ def real_features(data: Dataset, extractor: Extractor, n: int, *, key: str, seed
             if str(z["name"]) == name:
                 return Features(z["feats"], z["logits"] if z["logits"].size else None)
     idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n].sort().values
-    feats, logits = extract(extractor, image_batches(data.x[idx], batch_size), _progress("real features", n))
+    feats, logits = extract(extractor, data.x[idx].split(batch_size), _progress("real features", n))
     if cache:
         buf = io.BytesIO()
         np.savez(buf, name=np.array(name), feats=feats,
