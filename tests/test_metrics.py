@@ -90,7 +90,19 @@ def test_class_stats_of_a_collapsed_and_a_balanced_set():
     balanced = np.eye(10)[np.arange(1000) % 10] * 20.0
     s = scores.class_stats(balanced)
     assert s["classes_covered"] == 10 and s["class_kl"] == pytest.approx(0.0, abs=1e-12)
-    assert s["confident"] == pytest.approx(1.0)
+    assert s["confident"] == pytest.approx(1.0) and s["confident_classes"] == 10
+
+
+def test_confident_classes_need_a_quarter_share_of_sure_predictions():
+    # 1,000 samples of 10 classes: a class counts with >= 25 confident predictions (a quarter of 100)
+    y = np.concatenate([np.repeat(np.arange(8), 120), np.full(25, 8), np.full(15, 9)])
+    logits = np.eye(10)[y] * 20.0
+    logits[-15:] = np.eye(10)[9] * 20.0
+    assert scores.class_stats(logits)["confident_classes"] == 9  # class 9 has 15, too rare
+    unsure = logits.copy()
+    unsure[:120] = np.eye(10)[0] * 1.0  # class 0 predicted, but with p = e/(e+9) ~ 0.23 < 0.9
+    s = scores.class_stats(unsure)
+    assert s["classes_covered"] == 10 and s["confident_classes"] == 8
 
 
 def test_metric_registry_names_and_errors():

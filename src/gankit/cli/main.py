@@ -5,9 +5,11 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
+from gankit.cli import bench as bench_cli
 from gankit.cli import latent as latent_cli
 from gankit.core.errors import GankitError
 
@@ -142,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     _eval_parser(sub)
     _classifier_parser(sub)
     latent_cli.add_parser(sub)
+    bench_cli.add_parser(sub)
     return parser
 
 
@@ -199,9 +202,14 @@ def cmd_train(args) -> int:
               f"gankit train --resume {run.dir}", file=sys.stderr)
         return 130
     print(json.dumps(summary))
-    if summary["stopped_by"]:
-        print(f"stopped by health event {summary['stopped_by']} (--on-event stop); the last checkpoint is in "
-              f"{run.dir}", file=sys.stderr)
+    stop = run.stopped_by or {}
+    if stop.get("event") == "interrupted":
+        print(f"stopped by {stop['signal']} at step {run.step}, checkpoint written; resume with: "
+              f"gankit train --resume {run.dir}", file=sys.stderr)
+        return 128 + signal.Signals[stop["signal"]].value  # what a shell reports for that signal
+    if stop:
+        why = "health event" + (" (--on-event stop)" if stop["event"] != "divergence" else "")
+        print(f"stopped by {why} {stop['event']}; the last good checkpoint is in {run.dir}", file=sys.stderr)
         return 3
     return 0
 
@@ -346,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return {"train": cmd_train, "sample": cmd_sample, "report": cmd_report,
-                "eval": cmd_eval, "classifier": cmd_classifier, "latent": latent_cli.run}[args.command](args)
+                "eval": cmd_eval, "classifier": cmd_classifier, "latent": latent_cli.run,
+                "bench": bench_cli.run}[args.command](args)
     except GankitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

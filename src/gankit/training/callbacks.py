@@ -13,8 +13,10 @@ from pathlib import Path
 import torch
 
 from gankit.checkpoint import save_checkpoint
+from gankit.core.errors import GankitError
 from gankit.core.files import append_jsonl
 from gankit.core.images import save_grid, save_scatter
+from gankit.training.steps import state_is_finite
 
 log = logging.getLogger("gankit")
 
@@ -78,6 +80,10 @@ class MetricsLog:
         run.last_metrics = row
         log.info(self.format(row, run))
         self.sums, self.counts, self.t0, self.step0 = {}, {}, now, run.step
+
+    def on_rollback(self, run) -> None:
+        """The steps since the restored checkpoint are trained again: forget their sums."""
+        self.sums, self.counts, self.t0, self.step0 = {}, {}, time.perf_counter(), None
 
     def format(self, row: dict, run) -> str:
         rate = row["images_per_sec"]
@@ -144,17 +150,42 @@ class Checkpoints:
     def __init__(self, every: int, snapshot_every: int):
         self.every, self.snapshot_every = every, snapshot_every
 
+    def on_start(self, run) -> None:
+        self.saved_step = run.step  # a resumed run starts from its checkpoint
+        # from the first step on there is a state to resume (after a kill) or roll back to (after NaN)
+        if run.step == 0 and not (run.dir / "checkpoint.pt").exists():
+            self._save(run, run.dir / "checkpoint.pt")
+
+    def on_rollback(self, run) -> None:
+        self.saved_step = run.step
+
     def on_step(self, run, stats: dict) -> None:
-        if run.diverged:  # never overwrite a good checkpoint with a diverged state
+        snapshot, latest = due(run.step, self.snapshot_every), due(run.step, self.every)
+        if not (snapshot or latest) or not self._good(run):
             return
-        if due(run.step, self.snapshot_every):
-            save_checkpoint(run.dir / "checkpoints" / f"step_{run.step:06d}.pt", run.payload())
-        if due(run.step, self.every):
-            save_checkpoint(run.dir / "checkpoint.pt", run.payload())
+        if snapshot:
+            self._save(run, run.dir / "checkpoints" / f"step_{run.step:06d}.pt")
+        if latest:
+            self._save(run, run.dir / "checkpoint.pt")
 
     def on_end(self, run) -> None:
-        if run.diverged:
-            log.warning("not writing a checkpoint of the diverged state; %s holds the last good one",
-                        run.dir / "checkpoint.pt")
-        elif not due(run.step, self.every):  # else on_step has just written it
-            save_checkpoint(run.dir / "checkpoint.pt", run.payload())
+        if not due(run.step, self.every) and self._good(run):  # else on_step has just written it
+            self._save(run, run.dir / "checkpoint.pt")
+
+    def _save(self, run, path: Path) -> None:
+        try:
+            save_checkpoint(path, run.payload())
+        except OSError as exc:  # disk full, quota, permissions: the atomic write left the old file as it was
+            raise GankitError(f"could not write {path} at step {run.step} ({exc}); the checkpoint of step "
+                              f"{self.saved_step} is intact: free some space and resume from it") from exc
+        if path.name == "checkpoint.pt":
+            self.saved_step = run.step
+
+    @staticmethod
+    def _good(run) -> bool:
+        """Never overwrite a good checkpoint with a diverged or non-finite state."""
+        if run.diverged or not state_is_finite(run.game):
+            log.warning("not writing a checkpoint of a diverged or non-finite state at step %d; %s holds the "
+                        "last good one", run.step, run.dir / "checkpoint.pt")
+            return False
+        return True

@@ -20,6 +20,10 @@ from gankit.training.evaluation import EvalConfig, validate_eval
 from gankit.training.health import HealthConfig
 
 
+PRECISIONS = ("fp32", "bf16")
+COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune")
+
+
 @dataclass
 class TrainConfig:
     steps: int = 2000  # generator updates; each follows n_critic discriminator updates
@@ -42,6 +46,10 @@ class TrainConfig:
     checkpoint_every: int = 1000  # steps between rewrites of checkpoint.pt (0 = only at the end)
     snapshot_every: int = 0  # also keep checkpoints/step_N.pt every N steps (0 = never)
     grid_size: int = 64  # number of fixed latents in the sample grids
+    reuse_fakes: bool = False  # n_critic = 1: the G step reuses the D step's fakes (one G forward per iteration)
+    precision: str = "fp32"  # or "bf16": autocast of G and D forward passes (weights and optimizers stay fp32)
+    compile: str = ""  # torch.compile G and D: "", "default", "reduce-overhead" (CUDA graphs), "max-autotune"
+    channels_last: bool = True  # NHWC convolutions (faster kernels on CPU and GPU); no effect on MLPs
 
 
 @dataclass
@@ -136,8 +144,16 @@ def validate(cfg: RunConfig) -> None:
         raise GankitError(f"model.d_cond must be one of {', '.join(D_CONDITIONING)}, got {cfg.model.d_cond!r}")
     if cfg.loss.penalty_weight < 0:
         raise GankitError(f"loss.penalty_weight must be >= 0, got {cfg.loss.penalty_weight}")
+    if cfg.health.max_rollbacks < 0 or not 0 < cfg.health.rollback_lr_factor < 1:
+        raise GankitError("health.max_rollbacks must be >= 0 and health.rollback_lr_factor in (0, 1), got "
+                          f"{cfg.health.max_rollbacks} and {cfg.health.rollback_lr_factor}")
     if cfg.health.on_event not in ("warn", "stop"):
         raise GankitError(f"health.on_event must be warn or stop, got {cfg.health.on_event!r}")
     validate_eval(cfg.eval)
+    if t.precision not in PRECISIONS:
+        raise GankitError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {t.precision!r}")
+    if t.compile not in COMPILE_MODES:
+        modes = ", ".join(repr(m) for m in COMPILE_MODES)
+        raise GankitError(f"train.compile must be one of {modes}, got {t.compile!r}")
     if cfg.data.resolution < 0 or cfg.data.channels not in (0, 1, 3):
         raise GankitError("data.resolution must be >= 0 and data.channels 0 (keep), 1 or 3")

@@ -102,9 +102,14 @@ class HealthCallback:
     on_event=stop ends the run. A diverged run never overwrites the last good checkpoint."""
 
     def __init__(self, cfg: HealthConfig, sign_meaningful: bool, total_steps: int):
-        self.monitor = Monitor(cfg, sign_meaningful=sign_meaningful, total_steps=total_steps)
+        self.make_monitor = lambda: Monitor(cfg, sign_meaningful=sign_meaningful, total_steps=total_steps)
+        self.monitor = self.make_monitor()
         self.on_event = cfg.on_event
         self.last_step = None
+
+    def on_rollback(self, run) -> None:
+        """Start again from the rows logged up to the restored step (replayed on the next step)."""
+        self.monitor, self.last_step = self.make_monitor(), None
 
     def on_step(self, run, stats: dict) -> None:
         if self.last_step is None:  # first call, maybe after a resume: replay the rows already logged

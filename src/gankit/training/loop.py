@@ -1,6 +1,7 @@
 """The one training loop, and how a run is started or resumed around it."""
 from __future__ import annotations
 
+import errno
 import json
 import time
 from dataclasses import dataclass, field
@@ -11,7 +12,8 @@ import torch
 from gankit.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from gankit.core.config import from_dict, merge, to_dict
 from gankit.core.errors import GankitError
-from gankit.core.files import atomic_write_bytes, atomic_write_json, new_run_dir, read_jsonl
+from gankit.core.files import (append_jsonl, atomic_write_bytes, atomic_write_json, new_run_dir, read_jsonl,
+                               remove_stale_temp_files)
 from gankit.core.runtime import resolve_device
 from gankit.data import BatchSampler, Dataset, load_dataset
 from gankit.losses import LOSSES
@@ -19,8 +21,10 @@ from gankit.training.callbacks import Checkpoints, MetricsLog, SampleGrids
 from gankit.training.config import RunConfig, validate
 from gankit.training.diagnostics import Balance, DecisionSurface, DiversityProbe, HealthCallback, StopTraining
 from gankit.training.evaluation import PeriodicEval
+from gankit.training.health import REMEDIES
+from gankit.training.safety import NanGuard, StopFlag, graceful_signals, rollback
 from gankit.training.session import build_game, check_same_architecture, game_state, load_game_state
-from gankit.training.steps import Game, d_step, g_step
+from gankit.training.steps import Game, d_step, g_step, generate
 
 
 @dataclass
@@ -41,6 +45,7 @@ class Run:
     last_metrics: dict = field(default_factory=dict)
     events: list = field(default_factory=list)  # health events raised during this session
     diverged: bool = False  # set by the health monitor; stops checkpoint writes
+    rollbacks: int = 0  # NaN/Inf rollbacks so far in this session
     stopped_by: dict | None = None
 
     @property
@@ -107,6 +112,7 @@ def resume_run(run_dir: Path, cfg: RunConfig, ckpt: dict | None = None) -> Run:
     budget or intervals, not the architecture. Nothing in the directory changes before every check passed."""
     ckpt = ckpt if ckpt is not None else load_checkpoint(run_dir)
     run_dir = run_dir if run_dir.is_dir() else run_dir.parent
+    remove_stale_temp_files(run_dir)  # left by a process killed while writing
     data = load_dataset(cfg.data)
     run = _build(cfg, run_dir, data)
     check_same_architecture(ckpt["model"], run.model_kwargs)
@@ -124,9 +130,10 @@ def resume_run(run_dir: Path, cfg: RunConfig, ckpt: dict | None = None) -> Run:
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop rows logged after the checkpoint: the resumed run logs those steps again."""
+    """Drop rows logged after the checkpoint: the resumed run logs those steps again. Rollback events stay,
+    as the record of what happened."""
     rows = read_jsonl(path)
-    kept = [r for r in rows if r.get("step", 0) <= step]
+    kept = [r for r in rows if r.get("step", 0) <= step or r.get("event") == "divergence_rollback"]
     if len(kept) != len(rows):
         atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in kept).encode())
 
@@ -165,9 +172,15 @@ def fit(run: Run, callbacks: list | None = None, until: int | None = None) -> di
         if hasattr(cb, "on_start"):
             cb.on_start(run)
     try:
-        _steps(run, callbacks, run.total_steps if until is None else min(until, run.total_steps))
+        with graceful_signals() as flag:
+            _steps(run, callbacks, run.total_steps if until is None else min(until, run.total_steps), flag)
     except StopTraining as stop:
         run.stopped_by = stop.event
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise GankitError(f"out of disk space at step {run.step} writing {exc.filename or 'a file'} ({exc}); the "
+                          f"last checkpoint in {run.dir} is intact: free some space and resume") from exc
     for cb in callbacks:
         cb.on_end(run)
     seconds = time.perf_counter() - t0
@@ -179,18 +192,44 @@ def fit(run: Run, callbacks: list | None = None, until: int | None = None) -> di
             "metrics": run.last_metrics}
 
 
-def _steps(run: Run, callbacks: list, stop: int) -> None:
+def _recover(run: Run, callbacks: list) -> None:
+    """A step produced NaN/Inf: roll back to the last good checkpoint with lower learning rates, or stop."""
+    run.rollbacks += 1
+    if run.rollbacks > run.cfg.health.max_rollbacks:
+        run.diverged = True  # the state is not finite: keep the last good checkpoint as it is
+        event = {"step": run.step, "event": "divergence", "evidence": {"rollbacks": run.rollbacks - 1},
+                 "remedy": f"still NaN/Inf after {run.rollbacks - 1} rollbacks with lower learning rates; "
+                           + REMEDIES["divergence"]}
+        append_jsonl(run.dir / "metrics.jsonl", [event])
+        run.events.append(event)
+        raise StopTraining(event)
+    event = rollback(run, callbacks, run.rollbacks)
+    _truncate_metrics(run.dir / "metrics.jsonl", run.step)
+    append_jsonl(run.dir / "metrics.jsonl", [event])
+    run.events.append(event)
+
+
+def _steps(run: Run, callbacks: list, stop: int, flag: StopFlag) -> None:
     t = run.cfg.train
+    guard = NanGuard(run.device)
     while run.step < stop:
         # instance noise anneals linearly to zero over the run
         sigma = t.instance_noise * max(0.0, 1.0 - run.step / run.total_steps)
         n_d = t.n_critic + (t.d_pretrain_steps if run.step == 0 else 0)
-        d_parts = []
+        d_parts, fake = [], None
         for _ in range(n_d):
             real, y = run.sampler.next()
-            d_parts.append(d_step(run.game, real, y, sigma))
-        g_stats = g_step(run.game, t.batch_size, y, run.device, run.step, sigma)
+            if t.reuse_fakes and n_d == 1:  # one G forward serves both updates
+                fake = generate(run.game, t.batch_size, y, run.device)
+            d_parts.append(d_step(run.game, real, y, sigma, fake))
+        g_stats = g_step(run.game, t.batch_size, y, run.device, run.step, sigma, fake)
         run.step += 1
         stats = {**_mean_stats(d_parts), **g_stats}
+        if guard.bad(stats):
+            _recover(run, callbacks)
+            guard.reset()
+            continue
         for cb in callbacks:
             cb.on_step(run, stats)
+        if flag.signum:
+            raise StopTraining({"step": run.step, "event": "interrupted", "signal": flag.name})

@@ -29,9 +29,10 @@ def build_game(cfg: RunConfig, data: Dataset, device: torch.device) -> tuple[Gam
         raise GankitError(f"model.conditional needs a labelled dataset; {data.name} has no labels")
     kwargs = model_kwargs(cfg.model, data.shape, data.num_classes)
     seed_everything(cfg.train.seed)  # weight initialisation only; training randomness has its own stream
-    G = build_generator(kwargs).to(device)
-    D = build_discriminator(kwargs).to(device)
     t = cfg.train
+    layout = torch.channels_last if t.channels_last and len(data.shape) == 3 else torch.contiguous_format
+    G = build_generator(kwargs).to(device, memory_format=layout)
+    D = build_discriminator(kwargs).to(device, memory_format=layout)
     game = Game(
         G=G, D=D,
         opt_G=_adam(G.parameters(), t.lr_g, t.beta1_g, t.beta2_g),
@@ -43,8 +44,19 @@ def build_game(cfg: RunConfig, data: Dataset, device: torch.device) -> tuple[Gam
         aux_weight=cfg.loss.aux_weight,
         noise=make_generator(device, t.seed + 1),
         ema=EMA(G, t.ema_decay, t.ema_start) if t.ema_decay > 0 else None,
+        precision=t.precision,
     )
+    if t.compile:
+        _compile(game, t.compile)
     return game, kwargs
+
+
+def _compile(game: Game, mode: str) -> None:
+    """torch.compile in place (Module.compile keeps the state_dict keys, so checkpoints do not change).
+    D is left eager when a gradient penalty needs its double backward, which compiled graphs lack."""
+    game.G.compile(mode=mode)
+    if game.penalty is None or game.penalty_weight == 0:
+        game.D.compile(mode=mode)
 
 
 def game_state(game: Game) -> dict:

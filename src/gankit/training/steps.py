@@ -31,6 +31,7 @@ class Game:
     noise: torch.Generator  # all training randomness but data order: saved and restored on resume
     ema: EMA | None = None
     aux_weight: float = 1.0  # AC-GAN: weight of the class cross-entropy (D heads with a classifier only)
+    precision: str = "fp32"  # "bf16": forward passes under autocast; losses, weights and optimizers in fp32
 
     @property
     def z_dim(self) -> int:
@@ -45,8 +46,31 @@ def grad_norm(module: nn.Module) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
+def state_is_finite(game) -> bool:
+    """Whether every weight of G and D is finite (one device sync; used before writing a checkpoint)."""
+    params = [p.detach() for net in (game.G, game.D) for p in net.parameters()]
+    return bool(torch.stack(torch._foreach_norm(params)).isfinite().all())
+
+
 def _latents(game: Game, n: int, device: torch.device) -> torch.Tensor:
     return torch.randn(n, game.z_dim, device=device, generator=game.noise)
+
+
+def _autocast(game: Game, device: torch.device):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=game.precision == "bf16")
+
+
+def generate(game: Game, n: int, y: torch.Tensor | None, device: torch.device) -> torch.Tensor:
+    """n fresh fakes from G (keeping G's graph unless called under no_grad)."""
+    with _autocast(game, device):
+        return game.G(_latents(game, n, device), y)
+
+
+def _scores(game: Game, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """D's logits (and AC-GAN class logits) in fp32, whatever precision D ran in."""
+    with _autocast(game, x.device):
+        logits, classes = scores(game.D, x, y)
+    return logits.float(), None if classes is None else classes.float()
 
 
 def _noisy(game: Game, x: torch.Tensor, std: float) -> torch.Tensor:
@@ -60,13 +84,16 @@ def _class_loss(class_logits: torch.Tensor | None, y: torch.Tensor | None) -> to
     return None if class_logits is None or y is None else F.cross_entropy(class_logits, y)
 
 
-def d_step(game: Game, real: torch.Tensor, y: torch.Tensor | None, noise_std: float = 0.0) -> dict:
-    """Update D on N reals and N fresh fakes (fakes get the reals' labels when conditional).
+def d_step(game: Game, real: torch.Tensor, y: torch.Tensor | None, noise_std: float = 0.0,
+           fake: torch.Tensor | None = None) -> dict:
+    """Update D on N reals and N fakes (fresh unless given; they get the reals' labels when conditional).
     An AC-GAN head also learns to classify both (Odena et al. 2017)."""
-    with torch.no_grad():
-        fake = game.G(_latents(game, real.shape[0], real.device), y)
-    real_logits, real_classes = scores(game.D, _noisy(game, real, noise_std), y)
-    fake_logits, fake_classes = scores(game.D, _noisy(game, fake, noise_std), y)
+    if fake is None:
+        with torch.no_grad():
+            fake = generate(game, real.shape[0], y, real.device)
+    fake = fake.detach()
+    real_logits, real_classes = _scores(game, _noisy(game, real, noise_std), y)
+    fake_logits, fake_classes = _scores(game, _noisy(game, fake, noise_std), y)
     loss = game.loss.d_loss(real_logits, fake_logits, smoothing=game.label_smoothing)
     stats = {"d_loss": loss.detach()}
     aux = _class_loss(real_classes, y)
@@ -92,12 +119,13 @@ def d_step(game: Game, real: torch.Tensor, y: torch.Tensor | None, noise_std: fl
 
 
 def g_step(game: Game, batch_size: int, y: torch.Tensor | None, device: torch.device, step: int,
-           noise_std: float = 0.0) -> dict:
-    """Update G through D with its fakes labelled real; D's weights are frozen (no weight gradients)."""
+           noise_std: float = 0.0, fake: torch.Tensor | None = None) -> dict:
+    """Update G through D with its fakes (fresh unless given with G's graph) labelled real; D's weights are
+    frozen (no weight gradients)."""
     game.D.requires_grad_(False)
     try:
-        fake = game.G(_latents(game, batch_size, device), y)
-        logits, classes = scores(game.D, _noisy(game, fake, noise_std), y)
+        fake = generate(game, batch_size, y, device) if fake is None else fake
+        logits, classes = _scores(game, _noisy(game, fake, noise_std), y)
         adversarial = loss = game.loss.g_loss(logits)
         aux = _class_loss(classes, y)
         if aux is not None:  # AC-GAN: G is also rewarded when D recognises the requested class

@@ -1,0 +1,135 @@
+"""Training throughput of a config on this device: images/s, FLOPs per iteration, the share of the device's
+measured matmul peak that achieves, and peak memory (`gankit bench`, benchmarks/throughput.py)."""
+from __future__ import annotations
+
+import resource
+import statistics
+import sys
+import tempfile
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from gankit.core.runtime import resolve_device
+from gankit.losses import LOSSES
+from gankit.training.callbacks import MetricsLog
+from gankit.training.config import RunConfig, resolve
+from gankit.training.diagnostics import DiversityProbe, HealthCallback
+from gankit.training.loop import fit, start_run
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype = torch.float32, n: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of an n x n matmul on `device` in `dtype`: the ceiling the training throughput is compared to."""
+    n = n * 2 if device.type == "cuda" else n  # a GPU needs a larger problem to reach its peak
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    a @ b  # warm-up: kernel choice, allocation
+    _sync(device)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+class _Clock:
+    """Records the time at the end of the given steps, after a device sync (so the work really finished);
+    other steps run without a sync, as in training."""
+
+    def __init__(self, at: set[int]):
+        self.at, self.marks = at, {}
+
+    def on_step(self, run, stats: dict) -> None:
+        if run.step in self.at:
+            _sync(run.device)
+            self.marks[run.step] = time.perf_counter()
+
+    def on_end(self, run) -> None:
+        pass
+
+
+def per_step_callbacks(cfg: RunConfig) -> list:
+    """The callbacks that cost something every step in a real run (no file output but metrics rows)."""
+    t = cfg.train
+    return [DiversityProbe(t.log_every), MetricsLog(t.log_every, LOSSES.get(cfg.loss.name).probabilistic),
+            HealthCallback(cfg.health, LOSSES.get(cfg.loss.name).sign_meaningful, t.steps)]
+
+
+def _peak_memory_mib(device: torch.device) -> tuple[float, str]:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20, "cuda_max_allocated"
+    # ru_maxrss is the whole process's high-water mark (KiB on Linux, bytes on macOS)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (2**20 if sys.platform == "darwin" else 2**10), "process_peak_rss"
+
+
+def measure_config(cfg: RunConfig, steps: int = 50, repeats: int = 3, warmup: int = 10) -> dict:
+    """Train `cfg` (its `out` should be a scratch folder): `warmup` steps, one step under the FLOP counter,
+    then `repeats` windows of `steps` steps; images/s is the median window."""
+    cfg.train.steps = warmup + 1 + steps * repeats
+    cfg.train.sample_every = cfg.train.checkpoint_every = 0
+    device = resolve_device(cfg.train.device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    run = start_run(cfg)
+    fit(run, callbacks=[], until=warmup)
+    with FlopCounterMode(display=False) as counter:
+        fit(run, callbacks=[], until=warmup + 1)
+    flops = counter.get_total_flops()
+    start = run.step
+    clock = _Clock({start + r * steps for r in range(repeats + 1)})
+    _sync(device)
+    clock.marks[start] = time.perf_counter()
+    fit(run, callbacks=per_step_callbacks(cfg) + [clock])
+    times = clock.marks
+    rates = [steps * cfg.train.batch_size / (times[start + (r + 1) * steps] - times[start + r * steps])
+             for r in range(repeats)]
+    rate = statistics.median(rates)
+    memory, memory_kind = _peak_memory_mib(device)
+    return {"batch_size": cfg.train.batch_size, "images_per_sec": round(rate, 1),
+            "windows": [round(r, 1) for r in rates], "flops_per_iteration": flops,
+            "gflop_per_iteration": round(flops / 1e9, 3),
+            "achieved_gflops": round(flops * rate / cfg.train.batch_size / 1e9, 1),
+            "peak_memory_mib": round(memory, 1), "memory_kind": memory_kind}
+
+
+def device_info(device: torch.device, precision: str = "fp32") -> dict:
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
+    return {"device": name, "torch": torch.__version__, "precision": precision,
+            "matmul_peak_gflops": round(matmul_peak(device, dtype), 1)}
+
+
+def bench_presets(presets: list[str], overrides: list[dict], device: str = "auto", steps: int = 50,
+                  repeats: int = 3) -> dict:
+    """measure_config for each preset (in a scratch folder), plus the device and its matmul peak."""
+    rows = []
+    for preset in presets:
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = resolve(preset, [{"train": {"device": device}}, *overrides, {"out": tmp}])
+            rows.append({"preset": preset, **measure_config(cfg, steps, repeats)})
+    info = device_info(resolve_device(device), cfg.train.precision)
+    for row in rows:
+        row["peak_fraction"] = round(row["achieved_gflops"] / info["matmul_peak_gflops"], 4)
+    return {**info, "results": rows}
+
+
+def format_table(bench: dict) -> str:
+    """bench_presets' result as a fixed-width table for the terminal."""
+    rows, peak = bench["results"], bench["matmul_peak_gflops"]
+    title = f"{bench['device']} | torch {bench['torch']} | {bench['precision']} matmul peak {peak:.0f} GFLOP/s"
+    head = f"{'preset':<24} {'batch':>5} {'img/s':>9} {'GFLOP/it':>9} {'GFLOP/s':>8} {'% peak':>7} {'mem MiB':>8}"
+    lines = [title, head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['preset']:<24} {r['batch_size']:>5} {r['images_per_sec']:>9.1f} "
+                     f"{r['gflop_per_iteration']:>9.3f} {r['achieved_gflops']:>8.1f} "
+                     f"{100 * r['achieved_gflops'] / peak:>6.1f}% {r['peak_memory_mib']:>8.0f}")
+    return "\n".join(lines)

@@ -1,0 +1,164 @@
+"""Crash safety: kills during saves, a full disk, clean stops on signals, rollback after NaN."""
+import errno
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import tiny_config
+from gankit.checkpoint import load_checkpoint, save_checkpoint
+from gankit.core import files
+from gankit.core.errors import GankitError
+from gankit.training import fit, resume_run, start_run
+from gankit.training.loop import default_callbacks
+
+
+def _rows(run):
+    return [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_sigkill_during_saves_always_leaves_a_valid_checkpoint(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, {"step": -1, "weights": torch.zeros(1)})
+    rng = random.Random(0)
+    mid_write = 0
+    # made before forking: a forked child must not start torch's thread pool
+    weights = [torch.full((600_000,), float(parity)) for parity in (0, 1)]
+    for kill in range(25):
+        pid = os.fork()
+        if pid == 0:  # child: rewrite the checkpoint (2.4 MB each time) until killed
+            try:
+                for i in range(10**6):
+                    step = 1000 * kill + i
+                    save_checkpoint(path, {"step": step, "weights": weights[step % 2]})
+            finally:
+                os._exit(0)
+        time.sleep(rng.uniform(0.02, 0.3))
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        ckpt = torch.load(path, weights_only=True)  # never half a file: the old one or a new one
+        assert ckpt["format"] == "gankit-checkpoint"
+        assert ckpt["step"] == -1 or torch.equal(ckpt["weights"], weights[ckpt["step"] % 2])
+        mid_write += files.remove_stale_temp_files(tmp_path)  # a temporary file left: killed inside a save
+    assert mid_write >= 10  # the kills really interrupted writes
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
+
+
+@pytest.mark.parametrize("sample_every, message", [(0, "step 3 is intact"), (3, "last checkpoint .* is intact")])
+def test_a_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch, sample_every, message):
+    cfg = tiny_config(tmp_path, train={"steps": 9, "checkpoint_every": 3, "sample_every": sample_every})
+    run = start_run(cfg)
+    real_fsync, calls = os.fsync, []
+
+    def fsync(fd):  # the disk fills up during the save at step 6
+        calls.append(fd)
+        if run.step == 6:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(files.os, "fsync", fsync)
+    with pytest.raises(GankitError, match="No space left on device.*" + message):
+        fit(run)
+    monkeypatch.undo()
+    assert load_checkpoint(run.dir)["step"] == 3
+    assert not [p for p in run.dir.iterdir() if p.name.endswith(".tmp")]
+    resumed = resume_run(run.dir, cfg)
+    assert resumed.step == 3 and fit(resumed)["step"] == 9
+
+
+class _Poison:
+    """Sets one of G's weights to NaN after the given steps (after the checkpoint of that step is written)."""
+
+    def __init__(self, steps):
+        self.steps = set(steps)
+
+    def on_step(self, run, stats):
+        if run.step in self.steps:
+            self.steps.discard(run.step)
+            with torch.no_grad():
+                next(run.game.G.parameters()).view(-1)[0] = float("nan")
+
+    def on_end(self, run):
+        pass
+
+
+def test_nan_rolls_back_to_the_last_checkpoint_with_lower_learning_rates(tmp_path):
+    cfg = tiny_config(tmp_path, train={"steps": 10, "checkpoint_every": 3, "lr_g": 2e-4, "lr_d": 4e-4})
+    run = start_run(cfg)
+    summary = fit(run, callbacks=default_callbacks(cfg) + [_Poison([4])])
+    assert summary["step"] == 10 and summary["stopped_by"] is None
+    events = [r for r in _rows(run) if r.get("event") == "divergence_rollback"]
+    assert len(events) == 1 and events[0]["step"] == 5 and "restored step 3" in events[0]["action"]
+    assert run.game.opt_G.param_groups[0]["lr"] == pytest.approx(1e-4)
+    assert run.game.opt_D.param_groups[0]["lr"] == pytest.approx(2e-4)
+    ckpt = load_checkpoint(run.dir)
+    assert ckpt["step"] == 10 and all(torch.isfinite(v).all() for v in ckpt["G"].values())
+    steps = [r["step"] for r in _rows(run) if "event" not in r]
+    assert steps == sorted(steps) and steps[-1] == 10  # rows after the restored step were dropped
+
+
+def test_persistent_nan_stops_after_the_rollback_limit(tmp_path):
+    cfg = tiny_config(tmp_path, train={"steps": 12, "checkpoint_every": 3}, health={"max_rollbacks": 2})
+    run = start_run(cfg)
+    summary = fit(run, callbacks=default_callbacks(cfg) + [_Poison([4, 5, 6, 7, 8, 9])])
+    assert summary["stopped_by"] == "divergence"
+    kinds = [r["event"] for r in _rows(run) if "event" in r]
+    assert kinds.count("divergence_rollback") == 2 and kinds[-1] == "divergence"
+    assert run.game.opt_G.param_groups[0]["lr"] == pytest.approx(cfg.train.lr_g / 4)  # halved twice
+    ckpt = load_checkpoint(run.dir)  # the last good state (step 6, written before the poison of step 6)
+    assert ckpt["step"] == 6 and all(torch.isfinite(v).all() for v in ckpt["G"].values())
+
+
+def test_nan_before_the_first_periodic_checkpoint_rolls_back_to_step_zero(tmp_path):
+    cfg = tiny_config(tmp_path, train={"steps": 6, "checkpoint_every": 100})
+    run = start_run(cfg)
+    summary = fit(run, callbacks=default_callbacks(cfg) + [_Poison([1])])
+    rollbacks = [r for r in _rows(run) if r.get("event") == "divergence_rollback"]
+    assert summary["step"] == 6 and "restored step 0" in rollbacks[0]["action"]
+
+
+class _Signal:
+    def __init__(self, step, signum):
+        self.step, self.signum = step, signum
+
+    def on_step(self, run, stats):
+        if run.step == self.step:
+            os.kill(os.getpid(), self.signum)
+
+    def on_end(self, run):
+        pass
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_finishes_the_step_and_checkpoints(tmp_path, signum):
+    cfg = tiny_config(tmp_path, train={"steps": 10, "checkpoint_every": 100})
+    run = start_run(cfg)
+    summary = fit(run, callbacks=default_callbacks(cfg) + [_Signal(4, signum)])
+    assert summary["stopped_by"] == "interrupted" and run.stopped_by["signal"] == signal.Signals(signum).name
+    assert load_checkpoint(run.dir)["step"] == 4
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # handlers restored after training
+    assert fit(resume_run(run.dir, cfg))["step"] == 10
+
+
+def test_sigterm_to_the_command_exits_cleanly_with_a_resume_line(tmp_path):
+    out = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "gankit", "train", "--steps", "100000", "--out", str(out),
+           "--set", "train.log_every=5", "--set", "train.checkpoint_every=100000"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 120
+    while not list(out.glob("*/metrics.jsonl")) and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    run_dir = next(out.iterdir())
+    assert f"resume with: gankit train --resume {run_dir}" in stderr
+    step = json.loads(stdout)["step"]
+    assert 0 < step < 100000 and load_checkpoint(run_dir)["step"] == step
