@@ -248,6 +248,10 @@ def test_latent_tools_write_their_pictures(trained, conditional, tmp_path, capsy
         assert code == 0, err
         assert json.loads(out)["tool"] == args[0] and Image.open(out_png).size[0] > 0
     assert Image.open(tmp_path / "walk.gif").n_frames == 2 * 9 - 2  # there and back
+    before = (tmp_path / "0.png").read_bytes()
+    code, _, err = _run(capsys, "latent", *cases[2], "--out", str(tmp_path / "0.png"))
+    assert code == 2 and "0.png already exists" in err and (tmp_path / "0.png").read_bytes() == before
+    assert _run(capsys, "latent", *cases[2], "--out", str(tmp_path / "0.png"), "--force")[0] == 0
     Image.fromarray(np.full((8, 8), 200, dtype=np.uint8)).save(tmp_path / "digit.png")
     code, out, err = _run(capsys, "latent", "invert", str(trained), "--image", str(tmp_path / "digit.png"),
                           "--steps", "5", "--out", str(tmp_path / "inv.png"), "--latents", str(tmp_path / "z.npy"))

@@ -162,3 +162,14 @@ def test_sigterm_to_the_command_exits_cleanly_with_a_resume_line(tmp_path):
     assert f"resume with: gankit train --resume {run_dir}" in stderr
     step = json.loads(stdout)["step"]
     assert 0 < step < 100000 and load_checkpoint(run_dir)["step"] == step
+
+
+def test_resume_repairs_a_metrics_line_torn_by_a_kill(tmp_path):
+    cfg = tiny_config(tmp_path, train={"steps": 8, "checkpoint_every": 4})
+    run = start_run(cfg)
+    fit(run, until=4)
+    with open(run.dir / "metrics.jsonl", "a") as fh:
+        fh.write('{"step": 5, "d_lo')  # the process died inside an append
+    resumed = resume_run(run.dir, cfg)
+    fit(resumed)
+    assert [r["step"] for r in _rows(resumed)] == [2, 4, 6, 8]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -34,6 +35,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label", help="class (index or name) for a conditional generator")
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
 
 
 def add_parser(sub) -> None:
@@ -134,6 +136,10 @@ TOOLS = {"interpolate": _interpolate, "arithmetic": _arithmetic, "edit": _edit, 
 def run(args) -> int:
     from gankit.latent.render import Renderer
 
+    outputs = [args.out, getattr(args, "gif", None)] + ([args.latents] if args.tool == "invert" else [])
+    existing = [o for o in outputs if o and Path(o).exists()]
+    if existing and not args.force:  # checked before any work, so nothing is half written
+        raise GankitError(f"{existing[0]} already exists; choose another name or pass --force to overwrite")
     renderer = Renderer.open(args.run, device=args.device, ema=not args.no_ema)
     summary = TOOLS[args.tool](renderer, args)
     print(json.dumps({"tool": args.tool, "out": args.out, **summary}))

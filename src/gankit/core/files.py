@@ -67,15 +67,20 @@ def append_jsonl(path: Path, rows: list[dict]) -> None:
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    """All rows of a JSON-lines file ([] if it does not exist); a damaged line is a GankitError."""
+    """All rows of a JSON-lines file ([] if it does not exist). A last line without its newline that does
+    not parse is an append torn by a kill and is skipped; any other damaged line is a GankitError."""
     if not path.exists():
         return []
+    text = path.read_text()
+    lines = text.splitlines()
     rows = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    for n, line in enumerate(lines, 1):
         if line.strip():
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError as exc:
+                if n == len(lines) and not text.endswith("\n"):
+                    break
                 raise GankitError(f"{path} line {n} is not JSON ({exc}); the file is damaged") from exc
     return rows
 

@@ -54,11 +54,15 @@ def load_batch(raw: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:
         raise GankitError(f"{source} is not a valid CIFAR-10 batch ({exc}); re-download the archive") from exc
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         raise GankitError(f"{source} is not a CIFAR-10 batch (no data/labels entries)")
-    data = np.asarray(batch[b"data"])
-    labels = np.asarray(batch[b"labels"], dtype=np.int64)
-    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or len(data) != len(labels):
+    try:
+        data = np.asarray(batch[b"data"])
+        labels = np.asarray(batch[b"labels"], dtype=np.int64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise GankitError(f"{source}: data or labels are not arrays ({exc})") from exc
+    if (data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or labels.ndim != 1
+            or len(data) != len(labels)):
         raise GankitError(f"{source}: expected uint8 data [N, 3072] matching the labels, got "
-                          f"{data.dtype} {data.shape} with {len(labels)} labels")
+                          f"{data.dtype} {data.shape} with labels of shape {labels.shape}")
     if labels.size and (labels.min() < 0 or labels.max() > 9):
         raise GankitError(f"{source}: labels outside 0..9")
     return data.reshape(-1, 3, 32, 32), labels

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import hashlib
 import struct
 import urllib.request
@@ -59,7 +60,7 @@ def parse_idx(raw: bytes, source: str) -> np.ndarray:
     if len(raw) < header:
         raise GankitError(f"{source} is truncated (header incomplete); re-download it")
     dims = struct.unpack(f">{ndim}I", raw[4:header])
-    expected = header + int(np.prod(dims))
+    expected = header + math.prod(dims)  # Python ints: no overflow for hostile headers
     if len(raw) != expected:
         raise GankitError(f"{source} has {len(raw)} bytes but its header promises {expected}; "
                           "the file is truncated or corrupt, re-download it")

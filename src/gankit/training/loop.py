@@ -134,7 +134,8 @@ def _truncate_metrics(path: Path, step: int) -> None:
     as the record of what happened."""
     rows = read_jsonl(path)
     kept = [r for r in rows if r.get("step", 0) <= step or r.get("event") == "divergence_rollback"]
-    if len(kept) != len(rows):
+    torn = path.exists() and path.stat().st_size and not path.read_bytes().endswith(b"\n")  # killed mid-append
+    if len(kept) != len(rows) or torn:
         atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in kept).encode())
 
 
