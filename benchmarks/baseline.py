@@ -14,6 +14,8 @@ Architectures (batch 64, MNIST):
               two blocks of 2x nearest upsampling + 3x3 conv (128, 64 channels) with BN, a 3x3 conv to the
               image; D = four stride-2 3x3 convs (16..128 channels, dropout 0.25, BN after the first) and a
               linear head.
+  peer_dcgan_folded  the same network, its "upsample + 3x3 conv" pairs computed by gankit's UpsampleConv
+              (the identical function, same parameters, 16/36 of their arithmetic).
   peer_mlp    the original MLP GAN of the same collection (= gankit's mnist_mlp architecture).
   mnist_dcgan gankit's default preset model (4x4 stride-2 transposed convolutions, 28x28).
 The gankit loop trains each through `gankit.training.fit` with the standard callbacks (metrics
@@ -35,22 +37,29 @@ from torch import nn
 
 from gankit.data import DataConfig, load_dataset
 from gankit.models import MODELS, Family, build_discriminator, build_generator, model_kwargs
-from gankit.nn import DiscriminatorHead
+from gankit.nn import DiscriminatorHead, UpsampleConv
 from gankit.training import resolve
 from gankit.training.bench import measure_config
 
 
+def _up(c_in: int, c_out: int, fold: bool) -> list[nn.Module]:
+    """2x nearest upsampling + 3x3 conv, as written or folded into gankit's UpsampleConv (the same function)."""
+    if fold:
+        return [UpsampleConv(c_in, c_out)]
+    return [nn.Upsample(scale_factor=2), nn.Conv2d(c_in, c_out, 3, stride=1, padding=1)]
+
+
 class PeerDCGANGenerator(nn.Module):
+    fold = False
+
     def __init__(self, shape, z_dim: int = 100, num_classes: int = 0):
         super().__init__()
         self.shape, self.z_dim, self.num_classes = tuple(shape), z_dim, num_classes
         self.s0 = shape[-1] // 4
         self.project = nn.Linear(z_dim, 128 * self.s0 ** 2)
         self.net = nn.Sequential(
-            nn.BatchNorm2d(128), nn.Upsample(scale_factor=2),
-            nn.Conv2d(128, 128, 3, stride=1, padding=1), nn.BatchNorm2d(128, 0.8), nn.LeakyReLU(0.2),
-            nn.Upsample(scale_factor=2),
-            nn.Conv2d(128, 64, 3, stride=1, padding=1), nn.BatchNorm2d(64, 0.8), nn.LeakyReLU(0.2),
+            nn.BatchNorm2d(128), *_up(128, 128, self.fold), nn.BatchNorm2d(128, 0.8), nn.LeakyReLU(0.2),
+            *_up(128, 64, self.fold), nn.BatchNorm2d(64, 0.8), nn.LeakyReLU(0.2),
             nn.Conv2d(64, shape[0], 3, stride=1, padding=1), nn.Tanh())
 
     def forward(self, z, y=None):
@@ -73,11 +82,19 @@ class PeerDCGANDiscriminator(nn.Module):
         return self.head(self.features(x), y)
 
 
+class FoldedPeerDCGANGenerator(PeerDCGANGenerator):
+    fold = True
+
+
 MODELS.add("peer_dcgan", Family(PeerDCGANGenerator, PeerDCGANDiscriminator))
+MODELS.add("peer_dcgan_folded", Family(FoldedPeerDCGANGenerator, PeerDCGANDiscriminator))
 
 ARCHS = {  # name -> (preset, overrides)
-    "peer_dcgan": ("mnist_dcgan", {"model": {"name": "peer_dcgan"}, "data": {"resolution": 32},
+    "peer_dcgan": ("mnist_dcgan", {"model": {"name": "peer_dcgan", "g_width": 0, "d_width": 0},
+                                   "data": {"resolution": 32},
                                    "train": {"ema_decay": 0.0}}),
+    "peer_dcgan_folded": ("mnist_dcgan", {"model": {"name": "peer_dcgan_folded", "g_width": 0, "d_width": 0},
+                                          "data": {"resolution": 32}, "train": {"ema_decay": 0.0}}),
     "peer_mlp": ("mnist_mlp", {"train": {"ema_decay": 0.0}}),
     "mnist_dcgan": ("mnist_dcgan", {}),
     "mnist_mlp": ("mnist_mlp", {}),
@@ -159,9 +176,13 @@ def main() -> None:
         row["speedup"] = round(row["gankit_images_per_sec"] / row["conventional_images_per_sec"], 2)
         print(row, flush=True)
         rows.append(row)
+    # the issue's yardstick: the peer's DCGAN as written, in the conventional loop
+    peer = next((r["conventional_images_per_sec"] for r in rows if r["arch"] == "peer_dcgan"), None)
+    versus = {r["arch"]: round(r["gankit_images_per_sec"] / peer, 2) for r in rows if peer and "dcgan" in r["arch"]}
     emit({"machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
           "torch": torch.__version__, "device": args.device,
-          "device_name": torch.cuda.get_device_name() if device.type == "cuda" else None, "results": rows}, args.out)
+          "device_name": torch.cuda.get_device_name() if device.type == "cuda" else None,
+          "gankit_over_conventional_peer_dcgan": versus, "results": rows}, args.out)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import time
 import torch
 from _common import emit
 
+from gankit.core.config import parse_override
 from gankit.core.images import _pyplot, _save_figure
 from gankit.metrics import build_extractor, compute, dataset_key, real_features
 from gankit.metrics.evaluate import fake_features
@@ -91,17 +92,19 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--target-minutes", type=float, default=5.0)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
     parser.add_argument("--out", default="")
     parser.add_argument("--plot", default="")
     args = parser.parse_args()
     clock = QualityClock(args.every, args.n, args.minutes)
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = resolve(args.preset, [{"out": tmp, "train": {"device": args.device, "steps": 10**6}}])
+        overrides = [parse_override(s) for s in args.set]
+        cfg = resolve(args.preset, [*overrides, {"out": tmp, "train": {"device": args.device, "steps": 10**6}}])
         run = start_run(cfg)
         # the per-step diagnostics of a real run, but no sample grids or checkpoints on the clock
         fit(run, callbacks=per_step_callbacks(cfg) + [clock])
     reached = next((r for r in clock.rows if r["confident_classes"] == r["num_classes"]), None)
-    result = {"preset": args.preset, "device": str(run.device), "threads": torch.get_num_threads(),
+    result = {"preset": args.preset, "overrides": args.set, "device": str(run.device), "threads": torch.get_num_threads(),
               "batch_size": cfg.train.batch_size, "target_minutes": args.target_minutes,
               "all_classes_at": None if reached is None else {k: reached[k] for k in ("step", "train_seconds")},
               "met": reached is not None and reached["train_seconds"] <= 60 * args.target_minutes,

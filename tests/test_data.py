@@ -167,6 +167,14 @@ def test_image_folder_mixed_sizes_modes_and_junk(tmp_path, caplog):
     assert data.x[0, 0].float().mean() > 250 and data.x[0, 1].float().mean() < 5  # a.png stays red
 
 
+def test_image_folder_skips_decompression_bombs(tmp_path, caplog):
+    _save(tmp_path / "ok.png", "RGB", (3000, 2000), (0, 0, 255))  # large but honest: read and resized
+    Image.new("1", (12000, 12000)).save(tmp_path / "bomb.png")  # 144 Mpixel in a few kB
+    data = load_dataset(DataConfig(name="folder", path=str(tmp_path), resolution=16))
+    assert data.x.shape == (1, 3, 16, 16) and data.extra["skipped"] == 1
+    assert "DecompressionBomb" in caplog.text
+
+
 def test_image_folder_grayscale_and_center_crop(tmp_path):
     img = Image.new("L", (60, 20), 0)
     img.paste(255, (20, 0, 40, 20))  # white only in the central third

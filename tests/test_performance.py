@@ -81,3 +81,36 @@ def test_bench_command_prints_json(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["results"][0]["preset"] == "digits_mlp" and out["matmul_peak_gflops"] > 0
     assert 0 < out["results"][0]["peak_fraction"] < 1.5
+
+
+@pytest.mark.slow  # about a minute of compilation on CPU; `gankit bench --set train.compile=default` covers it
+def test_compiled_training_keeps_checkpoints_plain(tmp_path):
+    from gankit.checkpoint import load_checkpoint
+
+    run = start_run(tiny_config(tmp_path, train={"compile": "default", "steps": 6}))
+    assert fit(run)["step"] == 6
+    keys = list(load_checkpoint(run.dir)["G"])
+    assert keys and not any("_orig_mod" in k for k in keys)  # loadable by an uncompiled model
+
+
+@pytest.mark.parametrize("size", [(7, 7), (8, 5)])
+def test_upsample_conv_is_upsample_then_conv_exactly(size):
+    from torch import nn
+
+    from gankit.nn import UpsampleConv
+
+    torch.manual_seed(0)
+    fast = UpsampleConv(5, 3)
+    slow = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(5, 3, 3, padding=1))
+    slow[1].load_state_dict(fast.state_dict())  # same parameters, same keys
+    x1 = torch.randn(4, 5, *size, requires_grad=True)
+    x2 = x1.detach().clone().requires_grad_(True)
+    a, b = fast(x1), slow(x2)
+    assert a.shape == b.shape == (4, 3, 2 * size[0], 2 * size[1])
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    g = torch.randn_like(a)
+    (a * g).sum().backward()
+    (b * g).sum().backward()
+    torch.testing.assert_close(x1.grad, x2.grad, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(fast.weight.grad, slow[1].weight.grad, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(fast.bias.grad, slow[1].bias.grad, atol=1e-4, rtol=1e-4)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
@@ -70,6 +71,29 @@ class ConditionalBatchNorm2d(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         gain, bias = embed_labels(self.gain, y), embed_labels(self.bias, y)
         return self.bn(x) * gain[:, :, None, None] + bias[:, :, None, None]
+
+
+# Nearest 2x upsampling then a 3x3 convolution (padding 1), folded: along each axis, output phase 0 sees input
+# rows (i-1, i) with taps (w0, w1 + w2) and phase 1 sees (i, i+1) with (w0 + w1, w2). As a 4x4 stride-2
+# transposed convolution with padding 1, tap k of the 4 is FOLD[k] . (w0, w1, w2).
+_FOLD = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+
+
+class UpsampleConv(nn.Module):
+    """`nn.Upsample(scale_factor=2)` followed by `nn.Conv2d(c_in, c_out, 3, padding=1)`, computed exactly
+    (same parameters, same state_dict keys as that Conv2d) as one 4x4 stride-2 transposed convolution with
+    16/36 of the arithmetic. The tutorials' "upsample + conv" generators train with it unchanged, only faster."""
+
+    def __init__(self, c_in: int, c_out: int, bias: bool = True):
+        super().__init__()
+        conv = nn.Conv2d(c_in, c_out, 3, padding=1, bias=bias)  # its initialisation, too
+        self.weight = conv.weight
+        self.bias = conv.bias
+        self.register_buffer("fold", _FOLD.clone(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kernel = torch.einsum("ku,lv,oiuv->iokl", self.fold, self.fold, self.weight)
+        return F.conv_transpose2d(x, kernel, self.bias, stride=2, padding=1)
 
 
 D_CONDITIONING = ("projection", "acgan")
