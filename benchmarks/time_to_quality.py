@@ -105,7 +105,8 @@ def main() -> None:
         fit(run, callbacks=per_step_callbacks(cfg) + [clock])
     reached = next((r for r in clock.rows if r["confident_classes"] == r["num_classes"]), None)
     result = {"preset": args.preset, "overrides": args.set, "device": str(run.device),
-              "threads": torch.get_num_threads(), "batch_size": cfg.train.batch_size, "target_minutes": args.target_minutes,
+              "threads": torch.get_num_threads(), "batch_size": cfg.train.batch_size,
+              "target_minutes": args.target_minutes,
               "all_classes_at": None if reached is None else {k: reached[k] for k in ("step", "train_seconds")},
               "met": reached is not None and reached["train_seconds"] <= 60 * args.target_minutes,
               "rows": clock.rows}
