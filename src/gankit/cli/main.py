@@ -11,6 +11,7 @@ from pathlib import Path
 
 from gankit.cli import bench as bench_cli
 from gankit.cli import latent as latent_cli
+from gankit.cli import serve as serve_cli
 from gankit.core.errors import GankitError
 
 TRAIN_EXAMPLES = """examples:
@@ -145,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     _classifier_parser(sub)
     latent_cli.add_parser(sub)
     bench_cli.add_parser(sub)
+    serve_cli.add_parser(sub)
     return parser
 
 
@@ -355,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"train": cmd_train, "sample": cmd_sample, "report": cmd_report,
                 "eval": cmd_eval, "classifier": cmd_classifier, "latent": latent_cli.run,
-                "bench": bench_cli.run}[args.command](args)
+                "bench": bench_cli.run, "serve": serve_cli.run}[args.command](args)
     except GankitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -42,12 +42,17 @@ def display_scale(height: int, target: int = 32) -> int:
     return max(1, target // height)
 
 
-def save_png(image: np.ndarray, path: str | Path) -> None:
-    """Write a uint8 [H, W, C] (C = 1 or 3) array as PNG, atomically."""
+def png_bytes(image: np.ndarray) -> bytes:
+    """A uint8 [H, W, C] (C = 1 or 3) array encoded as PNG."""
     mode_image = Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image)
     buf = io.BytesIO()
     mode_image.save(buf, format="PNG")
-    atomic_write_bytes(Path(path), buf.getvalue())
+    return buf.getvalue()
+
+
+def save_png(image: np.ndarray, path: str | Path) -> None:
+    """Write a uint8 [H, W, C] (C = 1 or 3) array as PNG, atomically."""
+    atomic_write_bytes(Path(path), png_bytes(image))
 
 
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -> None:

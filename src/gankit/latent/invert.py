@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -76,13 +77,15 @@ def _best_start(generator: nn.Module, target: torch.Tensor, y: torch.Tensor | No
     return torch.stack(starts)
 
 
-def load_target(path: str, shape: tuple[int, ...]) -> torch.Tensor:
-    """An image file as the generator sees it: [1, C, H, W] in [-1, 1], resized and center-cropped the way
-    image folders are read for training."""
+def load_target(source: str | Path | BinaryIO, shape: tuple[int, ...], name: str = "") -> torch.Tensor:
+    """An image file (a path, or an open binary file such as an upload) as the generator sees it:
+    [1, C, H, W] in [-1, 1], resized and center-cropped the way image folders are read for training."""
+    where = name or str(source)
     try:
-        img = load_image(Path(path), shape[-1]).convert("L" if shape[0] == 1 else "RGB")
-    except (OSError, ValueError, Image.DecompressionBombWarning) as exc:
-        raise GankitError(f"cannot read image {path}: {exc}") from exc
+        opened = Path(source) if isinstance(source, str) else source
+        img = load_image(opened, shape[-1]).convert("L" if shape[0] == 1 else "RGB")
+    except (OSError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise GankitError(f"cannot read image {where}: {exc}") from exc
     arr = np.asarray(img, dtype=np.uint8)
     arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
     return normalize(torch.from_numpy(arr.copy()).unsqueeze(0))

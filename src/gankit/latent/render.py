@@ -55,6 +55,24 @@ class Renderer:
     def _label(self, label: str | int | None) -> int | None:
         return None if label is None else resolve_label(self.G, label)
 
+    def _group(self, group: str | Code, n: int = 16, label: str | int | None = None) -> Code:
+        """A group given as a spec string (see latent.groups) or as codes already."""
+        if isinstance(group, Code):
+            return group
+        return build_group(self.G, group, n=n, label=None if label is None else str(label))
+
+    def codes(self, latents: list[list[float]], label: str | int | None = None) -> Code:
+        """Codes from plain latents [N][z_dim] (e.g. sent back by a web page), of class `label` if conditional."""
+        z = torch.as_tensor(latents, dtype=torch.float32)
+        if z.ndim != 2 or z.shape[1] != self.G.z_dim or not len(z):
+            raise GankitError(f"latents must be a non-empty list of {self.G.z_dim} numbers each")
+        if not torch.isfinite(z).all():
+            raise GankitError("latents must be finite numbers")
+        if not self.G.num_classes:
+            return Code(z)
+        y = self._label(label if label is not None else 0)
+        return Code(z, one_hot([y] * len(z), self.G.num_classes))
+
     @_plain
     def sample(self, seeds: list[int], label: str | int | None = None, psi: float = 1.0) -> dict:
         """One image per seed (of class `label` for a conditional generator)."""
@@ -73,11 +91,11 @@ class Renderer:
 
     @_plain
     def interpolate(self, seeds: list[int], labels: list[str | int] | None = None, steps: int = 8,
-                    mode: str = "slerp", psi: float = 1.0, points: str | None = None) -> dict:
+                    mode: str = "slerp", psi: float = 1.0, points: str | Code | None = None) -> dict:
         """A walk through the seeds' latents (or, with one seed and several labels, through classes; or
-        through the codes of the group `points`, e.g. "npy:inverted.npy")."""
-        if points:
-            stops = build_group(self.G, points, label=str(labels[0]) if labels else None)
+        through the codes of the group `points`, e.g. "npy:inverted.npy", or given codes)."""
+        if points is not None:
+            stops = self._group(points, label=labels[0] if labels else None)
         else:
             if not seeds:
                 raise GankitError("an interpolation needs seeds (or a group of points)")
@@ -93,25 +111,22 @@ class Renderer:
         return {"images": self.render(path, psi), "latents": path.z.tolist()}
 
     @_plain
-    def arithmetic(self, expression: str, groups: dict[str, str], n: int = 16, label: str | int | None = None,
-                   psi: float = 1.0) -> dict:
+    def arithmetic(self, expression: str, groups: dict[str, str | Code], n: int = 16,
+                   label: str | int | None = None, psi: float = 1.0) -> dict:
         """Evaluate e.g. "glasses_men - men + women" over group means; also renders each group's mean."""
-        built = {name: build_group(self.G, spec, n=n, label=None if label is None else str(label))
-                 for name, spec in groups.items()}
+        built = {name: self._group(spec, n, label) for name, spec in groups.items()}
         result = evaluate_expression(expression, built)
         means = {name: self.render(code.mean(), psi)[0] for name, code in built.items()}
         return {"images": self.render(result, psi), "groups": means, "latents": result.z.tolist(),
                 "group_sizes": {name: len(code) for name, code in built.items()}}
 
     @_plain
-    def edit(self, targets: str, positive: str, negative: str, alphas: list[float], n: int = 16,
-             label: str | int | None = None, psi: float = 1.0) -> dict:
+    def edit(self, targets: str | Code, positive: str | Code, negative: str | Code, alphas: list[float],
+             n: int = 16, label: str | int | None = None, psi: float = 1.0) -> dict:
         """Move each code of the group `targets` (e.g. "seeds:1,2" or "npy:inverted.npy") along the direction
         mean(positive) - mean(negative), by each alpha: rows are codes, columns alphas."""
-        lab = None if label is None else str(label)
-        towards = direction(build_group(self.G, positive, n=n, label=lab),
-                            build_group(self.G, negative, n=n, label=lab))
-        base = build_group(self.G, targets, n=n, label=lab)
+        towards = direction(self._group(positive, n, label), self._group(negative, n, label))
+        base = self._group(targets, n, label)
         each = Code(base.z.repeat_interleave(len(alphas), 0),
                     None if base.y is None else base.y.repeat_interleave(len(alphas), 0))
         strengths = torch.tensor(alphas, dtype=base.z.dtype).repeat(len(base)).unsqueeze(1)
@@ -119,9 +134,11 @@ class Renderer:
         return {"images": self.render(code, psi), "rows": len(base), "columns": alphas}
 
     @_plain
-    def invert(self, paths: list[str], steps: int = 300, label: str | int | None = None, seed: int = 0) -> dict:
-        """Fit latents to image files; returns the reconstructions, the targets and per-image MSE in [-1, 1]."""
-        target = torch.cat([load_target(p, self.G.shape) for p in paths])
+    def invert(self, paths: list, steps: int = 300, label: str | int | None = None, seed: int = 0) -> dict:
+        """Fit latents to image files (paths or open binary files); returns the reconstructions, the targets
+        and per-image MSE in [-1, 1]."""
+        target = torch.cat([load_target(p, self.G.shape, name="" if isinstance(p, (str, Path)) else f"#{i + 1}")
+                            for i, p in enumerate(paths)])
         y = None
         if self.G.num_classes:
             if label is None:

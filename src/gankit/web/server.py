@@ -1,0 +1,184 @@
+"""`gankit serve RUN_DIR`: a local page to explore one trained generator, over a JSON + PNG API that calls the
+latent Renderer. Every request is bounded and validated; the client never names a file; generation runs in
+the server's worker threads (plain `def` endpoints), one at a time, so the event loop stays responsive."""
+from __future__ import annotations
+
+import base64
+import io
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+from fastapi import FastAPI, File, Form, HTTPException, Query, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
+
+from gankit.core.images import make_grid, png_bytes
+from gankit.latent.render import Renderer
+
+MAX_BATCH = 64  # images or latents per request
+MAX_STEPS = 32  # interpolation frames
+MAX_UPLOAD = 5 * 2**20  # bytes
+MAX_INVERT_STEPS = 500
+
+Float = Annotated[float, Field(allow_inf_nan=False)]
+Seed = Annotated[int, Field(ge=0, lt=2**31)]
+Label = Annotated[str, Field(max_length=64)] | Annotated[int, Field(ge=0, lt=10_000)] | None
+Psi = Annotated[float, Field(ge=0.0, le=2.0, allow_inf_nan=False)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+
+class SampleRequest(Strict):
+    seeds: list[Seed] = Field(min_length=1, max_length=MAX_BATCH)
+    label: Label = None
+    psi: Psi = 1.0
+
+
+class Latents(Strict):
+    """Plain latents, as /api/sample returned them; their length is checked against the generator's z_dim."""
+
+    latents: list[list[Float]] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class InterpolateRequest(Strict):
+    a: list[Float] = Field(min_length=1, max_length=4096)
+    b: list[Float] = Field(min_length=1, max_length=4096)
+    steps: int = Field(8, ge=2, le=MAX_STEPS)
+    mode: Literal["slerp", "lerp"] = "slerp"
+    label: Label = None
+    psi: Psi = 1.0
+
+
+class ArithmeticRequest(Strict):
+    """Groups of latents (each averaged) and an expression over their names, e.g. "plus - minus + base"."""
+
+    groups: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")], Latents] = Field(
+        min_length=1, max_length=8)
+    expression: str = Field(min_length=1, max_length=200)
+    label: Label = None
+    psi: Psi = 1.0
+
+
+class EditRequest(Strict):
+    """Move `target` along mean(positive) - mean(negative) by each alpha."""
+
+    target: Latents
+    positive: Latents
+    negative: Latents
+    alphas: list[Annotated[float, Field(ge=-10, le=10, allow_inf_nan=False)]] = Field(min_length=1, max_length=16)
+    label: Label = None
+    psi: Psi = 1.0
+
+
+def _data_url(image: np.ndarray) -> str:
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode()
+
+
+class Explorer:
+    """The app's state: one Renderer for one run, used by one request at a time."""
+
+    def __init__(self, run_dir: Path, device: str = "cpu"):
+        self.run_dir = run_dir if run_dir.is_dir() else run_dir.parent
+        self.renderer = Renderer.open(run_dir, device=device)
+        self.lock = threading.Lock()
+
+    def call(self, method: str, *args, **kwargs) -> dict:
+        with self.lock:
+            out = getattr(self.renderer, method)(*args, **kwargs)
+        if out.get("error"):
+            raise HTTPException(status_code=400, detail=out["error"])
+        return out
+
+    def codes(self, latents: list[list[float]], label):
+        from gankit.core.errors import GankitError
+
+        try:
+            return self.renderer.codes(latents, label)
+        except GankitError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from exc
+
+
+def create_app(run_dir: str | Path, device: str = "cpu") -> FastAPI:
+    """The web app for the run in `run_dir` (and only that run)."""
+    ex = Explorer(Path(run_dir), device)
+    app = FastAPI(title="gankit explorer", docs_url=None, redoc_url=None)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(request, exc: RequestValidationError) -> JSONResponse:
+        # where and what, without echoing the input back (it may hold NaN, which JSON cannot carry)
+        errors = [{"loc": [str(part) for part in e.get("loc", ())], "msg": e.get("msg", "invalid")}
+                  for e in exc.errors()]
+        return JSONResponse(status_code=422, content={"detail": errors})
+    static = resources.files("gankit") / "web" / "static"
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    report_dir = ex.run_dir / "report"
+    if report_dir.is_dir():
+        app.mount("/report", StaticFiles(directory=str(report_dir)), name="report")
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return (static / "index.html").read_text()
+
+    @app.get("/api/info")
+    def info() -> dict:
+        return {**ex.renderer.info(), "report": (ex.run_dir / "report.html").is_file(),
+                "limits": {"batch": MAX_BATCH, "steps": MAX_STEPS, "upload_bytes": MAX_UPLOAD}}
+
+    @app.get("/report.html")
+    def report() -> FileResponse:
+        path = ex.run_dir / "report.html"
+        if not path.is_file():
+            raise HTTPException(status_code=404, detail="this run has no report yet: run `gankit report RUN_DIR`")
+        return FileResponse(path)
+
+    @app.post("/api/sample")
+    def sample(req: SampleRequest) -> dict:
+        out = ex.call("sample", req.seeds, req.label, req.psi)
+        return {"images": [_data_url(im) for im in out["images"]], "latents": out["latents"]}
+
+    @app.get("/api/grid.png")
+    def grid(seed: Seed = 0, n: int = Query(16, ge=1, le=MAX_BATCH), psi: Psi = 1.0,
+             label: str | None = Query(None, max_length=64)) -> Response:
+        out = ex.call("sample", list(range(seed, seed + n)), label, psi)
+        return Response(png_bytes(make_grid(out["images"])), media_type="image/png")
+
+    @app.post("/api/interpolate")
+    def interpolate(req: InterpolateRequest) -> dict:
+        points = ex.codes([req.a, req.b], req.label)
+        # the Renderer counts intervals per leg; the page asks for frames, both ends included
+        out = ex.call("interpolate", [], None, req.steps - 1, req.mode, req.psi, points=points)
+        return {"images": [_data_url(im) for im in out["images"]], "latents": out["latents"]}
+
+    @app.post("/api/arithmetic")
+    def arithmetic(req: ArithmeticRequest) -> dict:
+        groups = {name: ex.codes(g.latents, req.label) for name, g in req.groups.items()}
+        out = ex.call("arithmetic", req.expression, groups, label=req.label, psi=req.psi)
+        return {"images": [_data_url(im) for im in out["images"]], "latents": out["latents"],
+                "groups": {name: _data_url(im) for name, im in out["groups"].items()}}
+
+    @app.post("/api/edit")
+    def edit(req: EditRequest) -> dict:
+        target, pos, neg = (ex.codes(g.latents, req.label) for g in (req.target, req.positive, req.negative))
+        out = ex.call("edit", target, pos, neg, req.alphas, label=req.label, psi=req.psi)
+        return {"images": [_data_url(im) for im in out["images"]], "rows": out["rows"], "columns": out["columns"]}
+
+    @app.post("/api/invert")
+    def invert(file: UploadFile = File(...), steps: int = Form(200, ge=1, le=MAX_INVERT_STEPS),
+               label: str | None = Form(None, max_length=64)) -> dict:
+        raw = file.file.read(MAX_UPLOAD + 1)
+        if len(raw) > MAX_UPLOAD:
+            raise HTTPException(status_code=413, detail=f"the image is larger than {MAX_UPLOAD // 2**20} MB")
+        if not raw:
+            raise HTTPException(status_code=400, detail="the upload is empty")
+        out = ex.call("invert", [io.BytesIO(raw)], steps=steps, label=label)
+        return {"images": [_data_url(im) for im in out["images"]], "target": _data_url(out["targets"][0]),
+                "latents": out["latents"], "mse": out["errors"][0]}
+
+    return app
