@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
+from gankit.core.errors import GankitError
 from gankit.core.images import make_grid, png_bytes
 from gankit.latent.render import Renderer
 
@@ -97,8 +98,6 @@ class Explorer:
         return out
 
     def codes(self, latents: list[list[float]], label):
-        from gankit.core.errors import GankitError
-
         try:
             return self.renderer.codes(latents, label)
         except GankitError as exc:
