@@ -161,7 +161,9 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path):
     cfg = tiny_config(tmp_path, train={"steps": 12, "checkpoint_every": 4})
     run = start_run(cfg)
     summary = fit(run, callbacks=[_PoisonD(5)] + default_callbacks(cfg))
-    assert summary["events"] == ["divergence"]
+    # poisoned again after each rollback to step 4: three rollbacks (the default limit), then the stop
+    assert summary["events"] == ["divergence_rollback"] * 3 + ["divergence"]
+    assert summary["stopped_by"] == "divergence"
     ckpt = load_checkpoint(run.dir)
     assert ckpt["step"] == 4 and all(torch.isfinite(v).all() for v in ckpt["D"].values())
 
