@@ -12,11 +12,11 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from gankit.core.runtime import resolve_device
-from gankit.losses import LOSSES
-from gankit.training.callbacks import MetricsLog
+from gankit.training.callbacks import Checkpoints, SampleGrids
 from gankit.training.config import RunConfig, resolve
-from gankit.training.diagnostics import DiversityProbe, HealthCallback
-from gankit.training.loop import fit, start_run
+from gankit.training.diagnostics import DecisionSurface
+from gankit.training.evaluation import PeriodicEval
+from gankit.training.loop import default_callbacks, fit, start_run
 
 
 def _sync(device: torch.device) -> None:
@@ -57,10 +57,10 @@ class _Clock:
 
 
 def per_step_callbacks(cfg: RunConfig) -> list:
-    """The callbacks that cost something every step in a real run (no file output but metrics rows)."""
-    t = cfg.train
-    return [DiversityProbe(t.log_every), MetricsLog(t.log_every, LOSSES.get(cfg.loss.name).probabilistic),
-            HealthCallback(cfg.health, LOSSES.get(cfg.loss.name).sign_meaningful, t.steps)]
+    """A real run's callbacks minus those that write files or evaluate on a schedule (grids, surfaces,
+    checkpoints, periodic evaluation): what costs something every step."""
+    skip = (SampleGrids, DecisionSurface, Checkpoints, PeriodicEval)
+    return [cb for cb in default_callbacks(cfg) if not isinstance(cb, skip)]
 
 
 def _peak_memory_mib(device: torch.device) -> tuple[float, str]:
