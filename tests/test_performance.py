@@ -71,7 +71,7 @@ def test_bench_counts_flops_in_proportion_to_the_batch(tmp_path):
     assert rows[0]["flops_per_iteration"] > 1e5
     assert rows[1]["flops_per_iteration"] / rows[0]["flops_per_iteration"] == pytest.approx(2.0, rel=0.02)
     for row in rows:
-        assert len(row["windows"]) == 2 and row["images_per_sec"] > 0 and row["peak_memory_mib"] > 10
+        assert len(row["windows"]) == 2 and 0 < row["images_per_sec"] < 1e6 and 10 < row["peak_memory_mib"] < 1e5
     assert 0.1 < matmul_peak(torch.device("cpu"), n=256, repeats=2) < 1e5
 
 

@@ -23,7 +23,7 @@ from gankit.training.diagnostics import Balance, DecisionSurface, DiversityProbe
 from gankit.training.evaluation import PeriodicEval
 from gankit.training.health import REMEDIES
 from gankit.training.safety import NanGuard, StopFlag, graceful_signals, rollback
-from gankit.training.session import build_game, check_same_architecture, game_state, load_game_state
+from gankit.training.session import build_game, check_same_architecture, game_state, restore_position
 from gankit.training.steps import Game, d_step, g_step, generate
 
 
@@ -119,11 +119,9 @@ def resume_run(run_dir: Path, cfg: RunConfig, ckpt: dict | None = None) -> Run:
     if ckpt["step"] >= cfg.train.steps:
         raise GankitError(f"the run already finished {ckpt['step']} steps; pass --steps N with N > {ckpt['step']} "
                           "to train further")
-    load_game_state(run.game, ckpt)
-    run.sampler.load_state_dict(ckpt["sampler"])
+    restore_position(run, ckpt)
     run.fixed_z = ckpt["fixed"]["z"].to(run.device)
     run.fixed_y = None if ckpt["fixed"]["y"] is None else ckpt["fixed"]["y"].to(run.device)
-    run.step = int(ckpt["step"])
     _truncate_metrics(run_dir / "metrics.jsonl", run.step)
     atomic_write_json(run_dir / "config.json", to_dict(cfg))
     return run

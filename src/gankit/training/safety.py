@@ -18,7 +18,7 @@ import threading
 import torch
 
 from gankit.checkpoint import load_checkpoint
-from gankit.training.session import load_game_state
+from gankit.training.session import restore_position
 
 log = logging.getLogger("gankit")
 
@@ -87,10 +87,7 @@ def rollback(run, callbacks: list, rollbacks: int) -> dict:
     optimizers = {"lr_g": run.game.opt_G, "lr_d": run.game.opt_D}
     # the rates in force now (lowered by earlier rollbacks), not the checkpoint's
     before = {name: [g["lr"] for g in opt.param_groups] for name, opt in optimizers.items()}
-    ckpt = load_checkpoint(run.dir)
-    load_game_state(run.game, ckpt)
-    run.sampler.load_state_dict(ckpt["sampler"])
-    run.step = int(ckpt["step"])
+    restore_position(run, load_checkpoint(run.dir))
     lrs = {}
     for name, opt in optimizers.items():
         for group, lr in zip(opt.param_groups, before[name]):

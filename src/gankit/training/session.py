@@ -79,6 +79,14 @@ def load_game_state(game: Game, ckpt: dict) -> None:
     game.noise.set_state(ckpt["rng"]["noise"])
 
 
+def restore_position(run, ckpt: dict) -> None:
+    """Put a run back where the checkpoint was: the game's state, the data order and the step count
+    (shared by resume and by the NaN rollback)."""
+    load_game_state(run.game, ckpt)
+    run.sampler.load_state_dict(ckpt["sampler"])
+    run.step = int(ckpt["step"])
+
+
 def check_same_architecture(saved: dict, wanted: dict) -> None:
     """Refuse to resume when the model kwargs differ, naming the first difference."""
     saved = complete_kwargs(saved) if saved.get("name") in MODELS else saved

@@ -33,7 +33,7 @@ Psi = Annotated[float, Field(ge=0.0, le=2.0, allow_inf_nan=False)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False)
+    model_config = ConfigDict(extra="forbid")  # unknown fields are a 422, not ignored
 
 
 class SampleRequest(Strict):
