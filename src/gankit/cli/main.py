@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from gankit.cli import bench as bench_cli
+from gankit.cli import launch
 from gankit.cli import latent as latent_cli
 from gankit.cli import serve as serve_cli
 from gankit.core.errors import GankitError
@@ -21,6 +22,8 @@ TRAIN_EXAMPLES = """examples:
   gankit train --preset cifar10_wgan_gp --set train.n_critic=5
   gankit train --data mnist --dry-run           # print the resolved config and exit
   gankit train --resume runs/00003-mnist-dcgan --steps 10000
+  gankit train --preset mnist_dcgan --nproc 4     # 4 processes (GPUs) through torchrun; batch size is global
+  torchrun --nnodes 2 --nproc-per-node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29500 -m gankit train ...
 """
 SAMPLE_EXAMPLES = """examples:
   gankit sample runs/00003-mnist-dcgan --n 64 --out grid.png
@@ -65,7 +68,10 @@ def _train_parser(sub) -> None:
     p.add_argument("--eval-metric", help="what best.pt is chosen by: fid (default), kid, is, dc, classes")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set train.n_critic=5 (repeatable)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly where it stopped")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly where it stopped (also with "
+                                                        "another number of processes)")
+    p.add_argument("--nproc", type=int, metavar="N", help="train with N processes on this machine (one per GPU) "
+                                                          "through torchrun; --batch-size stays the global batch")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config as JSON and exit")
 
 
@@ -178,8 +184,9 @@ def _flag_overrides(args) -> list[dict]:
 def cmd_train(args) -> int:
     from gankit.checkpoint import load_checkpoint
     from gankit.core.config import to_dict
+    from gankit.core import distributed
     from gankit.data import looks_like_path
-    from gankit.training import default_preset, fit, resolve, resume_run, start_run
+    from gankit.training import default_preset, resolve
     from gankit.training.loop import resume_config
 
     overrides = _flag_overrides(args)
@@ -192,26 +199,46 @@ def cmd_train(args) -> int:
     if args.dry_run:
         print(json.dumps(to_dict(cfg), indent=2))
         return 0
-    run = resume_run(Path(args.resume), cfg, ckpt) if ckpt is not None else start_run(cfg)
+    if args.nproc:
+        if cfg.train.batch_size % args.nproc:
+            raise GankitError(f"train.batch_size {cfg.train.batch_size} is the global batch: it must be a multiple "
+                              f"of --nproc {args.nproc}")
+        launch.hand_over(args.argv, args.nproc)
+    dist = distributed.init(cfg.train.device, cfg.train.dist_timeout) if distributed.launched() else None
+    try:
+        return _train(args, cfg, ckpt, dist)
+    finally:
+        if dist is not None:
+            distributed.shutdown(dist)
+
+
+def _train(args, cfg, ckpt, dist) -> int:
+    from gankit.training import fit, resume_run, start_run
+
+    if dist is not None and not dist.main:  # rank 0 speaks for the job
+        logging.getLogger("gankit").setLevel(logging.ERROR)
+    run = resume_run(Path(args.resume), cfg, ckpt, dist) if ckpt is not None else start_run(cfg, dist)
     ckpt = None  # its tensors now live in the run; don't hold a second copy while training
-    logging.getLogger("gankit").info("run directory: %s (%s step %d of %d)", run.dir,
-                                     "resuming at" if args.resume else "starting at", run.step,
-                                     cfg.train.steps)
+    logging.getLogger("gankit").info("run directory: %s (%s step %d of %d%s)", run.dir,
+                                     "resuming at" if args.resume else "starting at", run.step, cfg.train.steps,
+                                     f", {run.dist.world} processes" if run.dist.enabled else "")
     try:
         summary = fit(run)
     except KeyboardInterrupt:
         print(f"interrupted at step {run.step}; continue from the last checkpoint with: "
               f"gankit train --resume {run.dir}", file=sys.stderr)
         return 130
-    print(json.dumps(summary))
+    # every process ends with the same exit code; rank 0 alone reports
+    say = print if run.dist.main else (lambda *a, **k: None)
+    say(json.dumps(summary))
     stop = run.stopped_by or {}
     if stop.get("event") == "interrupted":
-        print(f"stopped by {stop['signal']} at step {run.step}, checkpoint written; resume with: "
-              f"gankit train --resume {run.dir}", file=sys.stderr)
+        say(f"stopped by {stop['signal']} at step {run.step}, checkpoint written; resume with: "
+            f"gankit train --resume {run.dir}", file=sys.stderr)
         return 128 + signal.Signals[stop["signal"]].value  # what a shell reports for that signal
     if stop:
         why = "health event" + (" (--on-event stop)" if stop["event"] != "divergence" else "")
-        print(f"stopped by {why} {stop['event']}; the last good checkpoint is in {run.dir}", file=sys.stderr)
+        say(f"stopped by {why} {stop['event']}; the last good checkpoint is in {run.dir}", file=sys.stderr)
         return 3
     return 0
 
@@ -346,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.version:
         from gankit import __version__
 

@@ -12,26 +12,35 @@ class BatchSampler:
 
     The permutation, the position in it and the RNG state are saved in checkpoints, so a resumed run
     sees exactly the batches an uninterrupted one would.
+
+    Several processes (`world` > 1) share one seeded order of global batches of `batch_size`: process
+    `rank` takes its contiguous shard of each. The state is the same on every process and does not
+    depend on `world`, so a run resumes exactly with another number of processes.
     """
 
-    def __init__(self, data: Dataset, batch_size: int, seed: int):
+    def __init__(self, data: Dataset, batch_size: int, seed: int, rank: int = 0, world: int = 1):
         if batch_size > len(data):
             raise GankitError(f"batch size {batch_size} is larger than the dataset ({len(data)} samples); "
                               "lower train.batch_size")
+        if batch_size % world:
+            raise GankitError(f"train.batch_size {batch_size} is the global batch: it must be a multiple of the "
+                              f"{world} processes")
         self.data = data
         self.batch_size = batch_size
+        self.shard = slice(rank * batch_size // world, (rank + 1) * batch_size // world)
         self.gen = torch.Generator().manual_seed(seed)
         self.perm = torch.randperm(len(data), generator=self.gen)
         self.pos = 0
         self.epoch = 0
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(images or points as float [B, ...], labels [B] or None) on the dataset's device."""
+        """(images or points as float [B/world, ...], labels [B/world] or None) on the dataset's device."""
         if self.pos + self.batch_size > len(self.perm):
             self.perm = torch.randperm(len(self.data), generator=self.gen)
             self.pos = 0
             self.epoch += 1
-        idx = self.perm[self.pos:self.pos + self.batch_size].to(self.data.x.device, non_blocking=True)
+        batch = self.perm[self.pos:self.pos + self.batch_size]
+        idx = batch[self.shard].to(self.data.x.device, non_blocking=True)
         self.pos += self.batch_size
         labels = None if self.data.labels is None else self.data.labels[idx]
         return normalize(self.data.x[idx]), labels

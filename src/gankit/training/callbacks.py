@@ -14,7 +14,7 @@ import torch
 
 from gankit.checkpoint import save_checkpoint
 from gankit.core.errors import GankitError
-from gankit.core.files import append_jsonl
+from gankit.core.distributed import all_mean
 from gankit.core.images import save_grid, save_scatter
 from gankit.training.steps import state_is_finite
 
@@ -47,7 +47,8 @@ def eval_forward(net: torch.nn.Module, *args) -> torch.Tensor:
 
 class MetricsLog:
     """Sums step scalars on the device; every `every` steps reads them once (a single sync), appends the
-    interval means to metrics.jsonl and logs a progress line."""
+    interval means to metrics.jsonl and logs a progress line. With several processes the means are over
+    all of them (one all-reduce), so every process holds the same row and the health rules agree."""
 
     def __init__(self, every: int, probabilistic: bool):
         self.every = every
@@ -70,15 +71,16 @@ class MetricsLog:
         if not self.sums:
             return
         keys = sorted(self.sums)
-        values = torch.stack([self.sums[k].float() for k in keys]).tolist()  # the one device sync
+        values = all_mean(torch.stack([self.sums[k].float() for k in keys]), run.dist).tolist()  # the one sync
         now = time.perf_counter()
         steps = run.step - self.step0
         row = {"step": run.step, "epoch": run.sampler.epoch, "time": round(now - run.t_start, 3),
                "images_per_sec": round(steps * run.batch_size / max(now - self.t0, 1e-9), 1)}
         row.update({k: v / self.counts[k] for k, v in zip(keys, values)})
-        append_jsonl(run.dir / "metrics.jsonl", [row])
+        run.log_rows([row])
         run.last_metrics = row
-        log.info(self.format(row, run))
+        if run.dist.main:
+            log.info(self.format(row, run))
         self.sums, self.counts, self.t0, self.step0 = {}, {}, now, run.step
 
     def on_rollback(self, run) -> None:

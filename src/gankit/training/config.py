@@ -50,6 +50,8 @@ class TrainConfig:
     precision: str = "fp32"  # or "bf16": autocast of G and D forward passes (weights and optimizers stay fp32)
     compile: str = ""  # torch.compile G and D: "", "default", "reduce-overhead" (CUDA graphs), "max-autotune"
     channels_last: bool = True  # NHWC convolutions (faster kernels on CPU and GPU); no effect on MLPs
+    sync_bn: bool = False  # several GPUs: batch norm over the global batch (SyncBatchNorm), not each shard
+    dist_timeout: float = 600.0  # several processes: seconds a collective may wait for a peer before failing
 
 
 @dataclass
@@ -115,7 +117,7 @@ def _positive(where: str, value: float) -> None:
 def validate(cfg: RunConfig) -> None:
     """Range and consistency checks that types alone cannot express."""
     t = cfg.train
-    for name in ("steps", "batch_size", "n_critic", "lr_g", "lr_d", "grid_size", "log_every"):
+    for name in ("steps", "batch_size", "n_critic", "lr_g", "lr_d", "grid_size", "log_every", "dist_timeout"):
         _positive(f"train.{name}", getattr(t, name))
     for name in ("beta1_g", "beta2_g", "beta1_d", "beta2_d", "ema_decay"):
         if not 0 <= getattr(t, name) < 1:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gankit.core.files import append_jsonl, atomic_write_bytes, read_jsonl
+from gankit.core.files import atomic_write_bytes
 from gankit.data import normalize
 from gankit.metrics import build_extractor, default_extractor, mode_stats
 from gankit.training.callbacks import due, eval_forward, fresh_row
@@ -114,7 +114,7 @@ class HealthCallback:
     def on_step(self, run, stats: dict) -> None:
         if self.last_step is None:  # first call, maybe after a resume: replay the rows already logged
             self.last_step = -1
-            logged = read_jsonl(run.dir / "metrics.jsonl")
+            logged = run.logged_rows()
             self.monitor.replay([r for r in logged if "event" not in r and r["step"] < run.step])
         row = fresh_row(run, self.last_step)
         if row is None:
@@ -122,13 +122,14 @@ class HealthCallback:
         self.last_step = row["step"]
         events = self.monitor.update(row)
         for event in events:
-            log.warning("health: %s at step %d — %s. %s", event["event"], event["step"],
-                        ", ".join(f"{k} {v}" for k, v in event["evidence"].items()), event["remedy"])
+            if run.dist.main:
+                log.warning("health: %s at step %d — %s. %s", event["event"], event["step"],
+                            ", ".join(f"{k} {v}" for k, v in event["evidence"].items()), event["remedy"])
             run.events.append(event)
             if event["event"] == "divergence":
                 run.diverged = True
         if events:
-            append_jsonl(run.dir / "metrics.jsonl", events)
+            run.log_rows(events)
         if events and self.on_event == "stop":
             raise StopTraining(events[0])
 
@@ -163,8 +164,9 @@ class Balance:
                 group["lr"] = new
             action = {"step": run.step, "event": "balance", "evidence": {"d_accuracy": round(acc, 4)},
                       "action": f"lr_d {lr:.3g} -> {new:.3g}"}
-            log.info("balance: D accuracy %.2f, lr_d %.3g -> %.3g", acc, lr, new)
-            append_jsonl(run.dir / "metrics.jsonl", [action])
+            if run.dist.main:
+                log.info("balance: D accuracy %.2f, lr_d %.3g -> %.3g", acc, lr, new)
+            run.log_rows([action])
 
     def on_end(self, run) -> None:
         pass

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from gankit.checkpoint import save_checkpoint
+from gankit.core.distributed import from_main
 from gankit.core.errors import GankitError
 from gankit.core.files import read_jsonl
 from gankit.metrics import METRICS, build_extractor, compute, dataset_key, default_extractor, real_features
@@ -36,7 +37,8 @@ def validate_eval(cfg: EvalConfig) -> None:
 
 class PeriodicEval:
     """Adds `eval_<key>` values (e.g. eval_fid) to the step's stats every `cfg.every` steps, so they land
-    in that step's metrics row; rewrites best.pt whenever the chosen metric improves."""
+    in that step's metrics row; rewrites best.pt whenever the chosen metric improves. With several
+    processes rank 0 evaluates and the others receive its values."""
 
     def __init__(self, cfg: EvalConfig):
         self.cfg = cfg
@@ -44,6 +46,8 @@ class PeriodicEval:
         self.best = None
 
     def on_start(self, run) -> None:
+        if not run.dist.main:
+            return
         name = self.cfg.extractor or default_extractor(run.data.name, run.data.kind)
         self.extractor = build_extractor(name, run.data.name, path=self.cfg.weights,
                                          data_dir=run.cfg.data.data_dir, device=run.device)
@@ -67,16 +71,22 @@ class PeriodicEval:
     def on_step(self, run, stats: dict) -> None:
         if not due(run.step, self.cfg.every):
             return
-        fake = fake_features(self._draw(run), self.cfg.n, self.extractor, progress=False)
-        values = compute([self.cfg.metric], self.real, fake)
+        values = self._evaluate(run) if run.dist.main else None
+        values = from_main(values, run.dist)
         for key, value in values.items():
             stats[f"eval_{key}"] = torch.tensor(float(value), device=run.device)
+        if not run.dist.main:
+            return
         value = values[self.key]
         better = self.best is None or (value < self.best if self.lower_is_better else value > self.best)
         if better and not run.diverged:
             self.best = value
             save_checkpoint(run.dir / "best.pt", run.payload())
         log.info("eval at step %d: %s %.4g%s", run.step, self.key, value, " (best so far: best.pt)" if better else "")
+
+    def _evaluate(self, run) -> dict:
+        fake = fake_features(self._draw(run), self.cfg.n, self.extractor, progress=False)
+        return {k: float(v) for k, v in compute([self.cfg.metric], self.real, fake).items()}
 
     def on_end(self, run) -> None:
         pass

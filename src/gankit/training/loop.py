@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import errno
 import json
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ import torch
 
 from gankit.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from gankit.core.config import from_dict, merge, to_dict
+from gankit.core.distributed import Dist, from_main, is_comm_error
 from gankit.core.errors import GankitError
 from gankit.core.files import (append_jsonl, atomic_write_bytes, atomic_write_json, new_run_dir, read_jsonl,
                                remove_stale_temp_files)
@@ -22,7 +24,8 @@ from gankit.training.config import RunConfig, validate
 from gankit.training.diagnostics import Balance, DecisionSurface, DiversityProbe, HealthCallback, StopTraining
 from gankit.training.evaluation import PeriodicEval
 from gankit.training.health import REMEDIES
-from gankit.training.safety import NanGuard, StopFlag, graceful_signals, rollback
+from gankit.training.parallel import distribute
+from gankit.training.safety import StepGuard, StopFlag, graceful_signals, rollback
 from gankit.training.session import build_game, check_same_architecture, game_state, restore_position
 from gankit.training.steps import Game, d_step, g_step, generate
 
@@ -47,6 +50,7 @@ class Run:
     diverged: bool = False  # set by the health monitor; stops checkpoint writes
     rollbacks: int = 0  # NaN/Inf rollbacks so far in this session
     stopped_by: dict | None = None
+    dist: Dist = field(default_factory=Dist)  # this process's place in a multi-process run
 
     @property
     def total_steps(self) -> int:
@@ -54,12 +58,30 @@ class Run:
 
     @property
     def batch_size(self) -> int:
+        """The global batch: all processes together."""
         return self.cfg.train.batch_size
+
+    @property
+    def local_batch(self) -> int:
+        return self.cfg.train.batch_size // self.dist.world
+
+    def log_rows(self, rows: list[dict]) -> None:
+        """Append rows to metrics.jsonl (rank 0 only: every process computes the same rows)."""
+        if self.dist.main:
+            append_jsonl(self.dir / "metrics.jsonl", rows)
+
+    def logged_rows(self) -> list[dict]:
+        """metrics.jsonl as rank 0 reads it, on every process."""
+        return from_main(read_jsonl(self.dir / "metrics.jsonl") if self.dist.main else None, self.dist)
+
+    def latest_checkpoint(self) -> dict:
+        """checkpoint.pt as rank 0 wrote it, on every process (no storage shared between nodes needed)."""
+        return from_main(load_checkpoint(self.dir) if self.dist.main else None, self.dist)
 
     def payload(self) -> dict:
         """The checkpoint contents (see gankit.checkpoint)."""
         return {"config": to_dict(self.cfg), "model": self.model_kwargs, "data": self.data.info(),
-                "step": self.step, "sampler": self.sampler.state_dict(),
+                "step": self.step, "sampler": self.sampler.state_dict(), "processes": self.dist.world,
                 "fixed": {"z": self.fixed_z.cpu(), "y": None if self.fixed_y is None else self.fixed_y.cpu()},
                 **game_state(self.game)}
 
@@ -74,26 +96,32 @@ def _fixed_latents(cfg: RunConfig, z_dim: int, num_classes: int, conditional: bo
     return z.to(device), None if y is None else y.to(device)
 
 
-def _build(cfg: RunConfig, run_dir: Path, data: Dataset) -> Run:
-    device = resolve_device(cfg.train.device)
+def _build(cfg: RunConfig, run_dir: Path, data: Dataset, dist: Dist) -> Run:
+    device = torch.device(dist.device) if dist.enabled else resolve_device(cfg.train.device)
     data = data.to(device)
     game, kwargs = build_game(cfg, data, device)
-    sampler = BatchSampler(data, cfg.train.batch_size, seed=cfg.train.seed)
+    if dist.enabled:
+        distribute(game, dist, cfg.train.sync_bn)
+    sampler = BatchSampler(data, cfg.train.batch_size, seed=cfg.train.seed, rank=dist.rank, world=dist.world)
     z, y = _fixed_latents(cfg, game.z_dim, data.num_classes, cfg.model.conditional, device)
-    return Run(cfg, run_dir, data, game, sampler, kwargs, z, y, device)
+    return Run(cfg, run_dir, data, game, sampler, kwargs, z, y, device, dist=dist)
 
 
-def start_run(cfg: RunConfig) -> Run:
-    """Load the data (failing before anything is written), then create a new numbered run directory."""
+def start_run(cfg: RunConfig, dist: Dist | None = None) -> Run:
+    """Load the data (failing before anything is written), then create a new numbered run directory
+    (rank 0 creates it; with several processes the others learn its name)."""
+    dist = dist or Dist()
     data = load_dataset(cfg.data)
     tag = f"{data.name}-{cfg.model.name}".replace("/", "_")
-    run_dir = new_run_dir(Path(cfg.out), tag)
+    run_dir = Path(from_main(str(new_run_dir(Path(cfg.out), tag)) if dist.main else None, dist))
     try:
-        run = _build(cfg, run_dir, data)
+        run = _build(cfg, run_dir, data, dist)
     except BaseException:
-        run_dir.rmdir()  # still empty: nothing of the user's is lost
+        if dist.main:
+            run_dir.rmdir()  # still empty: nothing of the user's is lost
         raise
-    atomic_write_json(run_dir / "config.json", to_dict(cfg))
+    if dist.main:
+        atomic_write_json(run_dir / "config.json", to_dict(cfg))
     return run
 
 
@@ -107,14 +135,17 @@ def resume_config(ckpt: dict, overrides: list[dict]) -> RunConfig:
     return cfg
 
 
-def resume_run(run_dir: Path, cfg: RunConfig, ckpt: dict | None = None) -> Run:
+def resume_run(run_dir: Path, cfg: RunConfig, ckpt: dict | None = None, dist: Dist | None = None) -> Run:
     """Rebuild a run from run_dir/checkpoint.pt (or the already loaded `ckpt`); `cfg` may change the step
-    budget or intervals, not the architecture. Nothing in the directory changes before every check passed."""
+    budget or intervals, not the architecture, and `dist` the number of processes. Nothing in the directory
+    changes before every check passed."""
+    dist = dist or Dist()
     ckpt = ckpt if ckpt is not None else load_checkpoint(run_dir)
     run_dir = run_dir if run_dir.is_dir() else run_dir.parent
-    remove_stale_temp_files(run_dir)  # left by a process killed while writing
+    if dist.main:
+        remove_stale_temp_files(run_dir)  # left by a process killed while writing
     data = load_dataset(cfg.data)
-    run = _build(cfg, run_dir, data)
+    run = _build(cfg, run_dir, data, dist)
     check_same_architecture(ckpt["model"], run.model_kwargs)
     if ckpt["step"] >= cfg.train.steps:
         raise GankitError(f"the run already finished {ckpt['step']} steps; pass --steps N with N > {ckpt['step']} "
@@ -122,8 +153,9 @@ def resume_run(run_dir: Path, cfg: RunConfig, ckpt: dict | None = None) -> Run:
     restore_position(run, ckpt)
     run.fixed_z = ckpt["fixed"]["z"].to(run.device)
     run.fixed_y = None if ckpt["fixed"]["y"] is None else ckpt["fixed"]["y"].to(run.device)
-    _truncate_metrics(run_dir / "metrics.jsonl", run.step)
-    atomic_write_json(run_dir / "config.json", to_dict(cfg))
+    if dist.main:
+        _truncate_metrics(run_dir / "metrics.jsonl", run.step)
+        atomic_write_json(run_dir / "config.json", to_dict(cfg))
     return run
 
 
@@ -137,9 +169,10 @@ def _truncate_metrics(path: Path, step: int) -> None:
         atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in kept).encode())
 
 
-def default_callbacks(cfg: RunConfig, points: bool = False) -> list:
+def default_callbacks(cfg: RunConfig, points: bool = False, main: bool = True) -> list:
     """The standard callbacks, in order: probes add to the step's stats before the metrics row is made,
-    the monitors read the row, and checkpoints come last."""
+    the monitors read the row, and checkpoints come last. Processes other than rank 0 (`main` false) run
+    the ones every process must agree on, not the file writers."""
     t, h = cfg.train, cfg.health
     loss = LOSSES.get(cfg.loss.name)
     callbacks = [DiversityProbe(t.log_every)] + ([PeriodicEval(cfg.eval)] if cfg.eval.every else [])
@@ -147,6 +180,8 @@ def default_callbacks(cfg: RunConfig, points: bool = False) -> list:
                  HealthCallback(h, loss.sign_meaningful, t.steps)]
     if h.balance and loss.sign_meaningful:
         callbacks.append(Balance(h.balance_bound, t.lr_d))
+    if not main:
+        return callbacks
     callbacks.append(SampleGrids(t.sample_every))
     if points:
         callbacks.append(DecisionSurface(t.sample_every))
@@ -165,7 +200,8 @@ def fit(run: Run, callbacks: list | None = None, until: int | None = None) -> di
 
     Returns a summary dict (run directory, steps, seconds, throughput, last metrics).
     """
-    callbacks = default_callbacks(run.cfg, run.data.kind == "points") if callbacks is None else callbacks
+    if callbacks is None:
+        callbacks = default_callbacks(run.cfg, run.data.kind == "points", main=run.dist.main)
     first, t0 = run.step, time.perf_counter()
     for cb in callbacks:
         if hasattr(cb, "on_start"):
@@ -180,6 +216,13 @@ def fit(run: Run, callbacks: list | None = None, until: int | None = None) -> di
             raise
         raise GankitError(f"out of disk space at step {run.step} writing {exc.filename or 'a file'} ({exc}); the "
                           f"last checkpoint in {run.dir} is intact: free some space and resume") from exc
+    except RuntimeError as exc:
+        if run.dist.world == 1 or not is_comm_error(exc):
+            raise
+        raise GankitError(f"rank {run.dist.rank} lost contact with the other processes at step {run.step}: one of "
+                          "them died, was stopped or hangs (its own error or the launcher's report says which; "
+                          f"{exc}). The last checkpoint in {run.dir} is intact: resume with gankit train --resume "
+                          f"{run.dir}") from exc
     for cb in callbacks:
         cb.on_end(run)
     seconds = time.perf_counter() - t0
@@ -199,18 +242,19 @@ def _recover(run: Run, callbacks: list) -> None:
         event = {"step": run.step, "event": "divergence", "evidence": {"rollbacks": run.rollbacks - 1},
                  "remedy": f"still NaN/Inf after {run.rollbacks - 1} rollbacks with lower learning rates; "
                            + REMEDIES["divergence"]}
-        append_jsonl(run.dir / "metrics.jsonl", [event])
+        run.log_rows([event])
         run.events.append(event)
         raise StopTraining(event)
     event = rollback(run, callbacks, run.rollbacks)
-    _truncate_metrics(run.dir / "metrics.jsonl", run.step)
-    append_jsonl(run.dir / "metrics.jsonl", [event])
+    if run.dist.main:
+        _truncate_metrics(run.dir / "metrics.jsonl", run.step)
+    run.log_rows([event])
     run.events.append(event)
 
 
 def _steps(run: Run, callbacks: list, stop: int, flag: StopFlag) -> None:
-    t = run.cfg.train
-    guard = NanGuard(run.device)
+    t, b = run.cfg.train, run.local_batch
+    guard = StepGuard(run.device, run.dist)
     while run.step < stop:
         # instance noise anneals linearly to zero over the run
         sigma = t.instance_noise * max(0.0, 1.0 - run.step / run.total_steps)
@@ -219,16 +263,18 @@ def _steps(run: Run, callbacks: list, stop: int, flag: StopFlag) -> None:
         for _ in range(n_d):
             real, y = run.sampler.next()
             if t.reuse_fakes and n_d == 1:  # one G forward serves both updates
-                fake = generate(run.game, t.batch_size, y, run.device)
+                fake = generate(run.game, b, y, run.device)
             d_parts.append(d_step(run.game, real, y, sigma, fake))
-        g_stats = g_step(run.game, t.batch_size, y, run.device, run.step, sigma, fake)
+        g_stats = g_step(run.game, b, y, run.device, run.step, sigma, fake)
         run.step += 1
         stats = {**_mean_stats(d_parts), **g_stats}
-        if guard.bad(stats):
+        bad, agreed = guard.check(stats, flag.signum)  # every process agrees on both
+        if bad:
             _recover(run, callbacks)
             guard.reset()
             continue
         for cb in callbacks:
             cb.on_step(run, stats)
-        if flag.signum:
-            raise StopTraining({"step": run.step, "event": "interrupted", "signal": flag.name})
+        signum = agreed if run.dist.world > 1 else flag.signum  # alone, act on a signal at once
+        if signum:
+            raise StopTraining({"step": run.step, "event": "interrupted", "signal": signal.Signals(signum).name})

@@ -2,7 +2,7 @@
 
 - `graceful_signals()`: while training, SIGINT and SIGTERM only set a flag; the loop finishes the current
   step, the callbacks write the checkpoint, and the run ends resumable. A second SIGINT aborts at once.
-- `NanGuard`: checks every step's scalars (losses, D outputs, gradient norms) for NaN/Inf. On CPU the check
+- `StepGuard`: checks every step's scalars (losses, D outputs, gradient norms) for NaN/Inf. On CPU the check
   is immediate; on a GPU the flag is copied back asynchronously and read one step later, so training never
   waits on the device. Then `rollback` reloads the last good checkpoint (never written from a non-finite
   state: see `steps.state_is_finite`), multiplies both learning rates by `health.rollback_lr_factor` (0.5), and
@@ -17,7 +17,7 @@ import threading
 
 import torch
 
-from gankit.checkpoint import load_checkpoint
+from gankit.core.distributed import Dist, all_max
 from gankit.training.session import restore_position
 
 log = logging.getLogger("gankit")
@@ -55,28 +55,37 @@ def graceful_signals():
             signal.signal(s, h)
 
 
-class NanGuard:
-    """Says whether a step produced a non-finite scalar, without a device sync per step on GPUs."""
+class StepGuard:
+    """Says whether a step produced a non-finite scalar and which stop signal has arrived, without a device
+    sync per step on GPUs. With several processes the answer is agreed (a max over all of them), so every
+    process rolls back or stops at the same step: one that went its own way would hang the others."""
 
-    def __init__(self, device: torch.device):
+    def __init__(self, device: torch.device, dist: Dist | None = None):
         self.lagged = device.type == "cuda"
+        self.dist = dist or Dist()
         self.pending: tuple[torch.Tensor, object] | None = None
 
-    def bad(self, stats: dict) -> bool:
-        flag = torch.stack([v.detach().float() for v in stats.values()]).isfinite().all()
+    def check(self, stats: dict, signum: int | None) -> tuple[bool, int]:
+        """(non-finite, signal number or 0) for this step, or on GPUs for the step before."""
+        bad = ~torch.stack([v.detach().float() for v in stats.values()]).isfinite().all()
+        if self.dist.world == 1 and not self.lagged:
+            return bool(bad), signum or 0
+        flags = torch.stack([bad.float(), torch.full_like(bad, signum or 0, dtype=torch.float32)])
+        all_max(flags, self.dist)
         if not self.lagged:
-            return not bool(flag)
-        host = torch.empty((), dtype=torch.bool, pin_memory=True)
-        host.copy_(flag, non_blocking=True)
+            return bool(flags[0]), int(flags[1])
+        host = torch.empty(2, pin_memory=True)
+        host.copy_(flags, non_blocking=True)
         event = torch.cuda.Event()
         event.record()
         previous, self.pending = self.pending, (host, event)
         if previous is None:
-            return False
-        previous[1].synchronize()  # the previous step's flag; this step's work stays queued
-        return not bool(previous[0])
+            return False, 0
+        previous[1].synchronize()  # the previous step's flags; this step's work stays queued
+        return bool(previous[0][0]), int(previous[0][1])
 
     def reset(self) -> None:
+        """After a rollback (a signal is not lost: its flag stays set and the next check reports it)."""
         self.pending = None
 
 
@@ -87,7 +96,7 @@ def rollback(run, callbacks: list, rollbacks: int) -> dict:
     optimizers = {"lr_g": run.game.opt_G, "lr_d": run.game.opt_D}
     # the rates in force now (lowered by earlier rollbacks), not the checkpoint's
     before = {name: [g["lr"] for g in opt.param_groups] for name, opt in optimizers.items()}
-    restore_position(run, load_checkpoint(run.dir))
+    restore_position(run, run.latest_checkpoint())
     lrs = {}
     for name, opt in optimizers.items():
         for group, lr in zip(opt.param_groups, before[name]):

@@ -2,6 +2,10 @@
 
 Each returns a dict of detached 0-dim tensors; nothing here synchronises with the device, so the loop
 can aggregate on the device and read the numbers every few steps.
+
+With several processes (see parallel.py) each step sees this process's shard of the global batch; the
+updates that must average gradients go through the DDP wrappers (`G_sync`, `D_sync`), and every random
+draw is made for the global batch and sharded, so N processes train what one process would.
 """
 from __future__ import annotations
 
@@ -32,6 +36,9 @@ class Game:
     ema: EMA | None = None
     aux_weight: float = 1.0  # AC-GAN: weight of the class cross-entropy (D heads with a classifier only)
     precision: str = "fp32"  # "bf16": forward passes under autocast; losses, weights and optimizers in fp32
+    shard: tuple[int, int] = (0, 1)  # (rank, processes): this process's share of every global batch
+    G_sync: nn.Module | None = None  # DDP(G) in a multi-process run: G's updates go through it
+    D_sync: nn.Module | None = None  # DDP over D's scores (logits, class logits): D's updates go through it
 
     @property
     def z_dim(self) -> int:
@@ -52,8 +59,18 @@ def state_is_finite(game) -> bool:
     return bool(torch.stack(torch._foreach_norm(params)).isfinite().all())
 
 
+def _draw(game: Game, sample: Callable, shape: tuple, device: torch.device) -> torch.Tensor:
+    """`sample` (torch.randn or torch.rand) of a local `shape` from the run's stream: with several processes
+    each draws the global batch and keeps its shard, so the stream stays the same on every process."""
+    rank, world = game.shard
+    if world == 1:
+        return sample(shape, device=device, generator=game.noise)
+    full = sample((shape[0] * world,) + tuple(shape[1:]), device=device, generator=game.noise)
+    return full[rank * shape[0]:(rank + 1) * shape[0]]
+
+
 def _latents(game: Game, n: int, device: torch.device) -> torch.Tensor:
-    return torch.randn(n, game.z_dim, device=device, generator=game.noise)
+    return _draw(game, torch.randn, (n, game.z_dim), device)
 
 
 def _autocast(game: Game, device: torch.device):
@@ -61,15 +78,18 @@ def _autocast(game: Game, device: torch.device):
 
 
 def generate(game: Game, n: int, y: torch.Tensor | None, device: torch.device) -> torch.Tensor:
-    """n fresh fakes from G (keeping G's graph unless called under no_grad)."""
+    """n fresh fakes from G (keeping G's graph, through DDP when distributed, unless called under no_grad)."""
+    net = game.G_sync if game.G_sync is not None and torch.is_grad_enabled() else game.G
     with _autocast(game, device):
-        return game.G(_latents(game, n, device), y)
+        return net(_latents(game, n, device), y)
 
 
-def _scores(game: Game, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """D's logits (and AC-GAN class logits) in fp32, whatever precision D ran in."""
+def _scores(game: Game, x: torch.Tensor, y: torch.Tensor | None,
+            update: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """D's logits (and AC-GAN class logits) in fp32, whatever precision D ran in. `update`: this pass
+    trains D, so with several processes it goes through DDP, which averages D's gradients."""
     with _autocast(game, x.device):
-        logits, classes = scores(game.D, x, y)
+        logits, classes = game.D_sync(x, y) if update and game.D_sync is not None else scores(game.D, x, y)
     return logits.float(), None if classes is None else classes.float()
 
 
@@ -77,7 +97,7 @@ def _noisy(game: Game, x: torch.Tensor, std: float) -> torch.Tensor:
     """Instance noise (Sønderby et al. 2017): blur both distributions so their supports overlap."""
     if std <= 0:
         return x
-    return x + std * torch.randn(x.shape, device=x.device, generator=game.noise)
+    return x + std * _draw(game, torch.randn, x.shape, x.device)
 
 
 def _class_loss(class_logits: torch.Tensor | None, y: torch.Tensor | None) -> torch.Tensor | None:
@@ -92,8 +112,8 @@ def d_step(game: Game, real: torch.Tensor, y: torch.Tensor | None, noise_std: fl
         with torch.no_grad():
             fake = generate(game, real.shape[0], y, real.device)
     fake = fake.detach()
-    real_logits, real_classes = _scores(game, _noisy(game, real, noise_std), y)
-    fake_logits, fake_classes = _scores(game, _noisy(game, fake, noise_std), y)
+    real_logits, real_classes = _scores(game, _noisy(game, real, noise_std), y, update=True)
+    fake_logits, fake_classes = _scores(game, _noisy(game, fake, noise_std), y, update=True)
     loss = game.loss.d_loss(real_logits, fake_logits, smoothing=game.label_smoothing)
     stats = {"d_loss": loss.detach()}
     aux = _class_loss(real_classes, y)
@@ -103,7 +123,8 @@ def d_step(game: Game, real: torch.Tensor, y: torch.Tensor | None, noise_std: fl
         stats["d_aux_loss"] = aux.detach()
         stats["aux_acc_real"] = (real_classes.detach().argmax(1) == y).float().mean()
     if game.penalty is not None and game.penalty_weight > 0:
-        pen = game.penalty(game.D, real, fake, y, gen=game.noise)
+        # D itself, not DDP: the penalty's gradient joins the same backward, which DDP averages once
+        pen = game.penalty(game.D, real, fake, y, rand=lambda shape: _draw(game, torch.rand, shape, real.device))
         loss = loss + game.penalty_weight * pen
         stats["penalty"] = pen.detach()
     game.opt_D.zero_grad(set_to_none=True)
@@ -121,7 +142,7 @@ def d_step(game: Game, real: torch.Tensor, y: torch.Tensor | None, noise_std: fl
 def g_step(game: Game, batch_size: int, y: torch.Tensor | None, device: torch.device, step: int,
            noise_std: float = 0.0, fake: torch.Tensor | None = None) -> dict:
     """Update G through D with its fakes (fresh unless given with G's graph) labelled real; D's weights are
-    frozen (no weight gradients)."""
+    frozen (no weight gradients, so D's plain module, not its DDP wrapper)."""
     game.D.requires_grad_(False)
     try:
         fake = generate(game, batch_size, y, device) if fake is None else fake
