@@ -14,6 +14,7 @@ import gankit.training.callbacks as callbacks_module
 from gankit.core import distributed
 from gankit.core.config import merge
 from gankit.training import fit, resolve, start_run
+from gankit.training.loop import default_callbacks
 
 SAVED: list[Path] = []  # checkpoint writes by this process
 _save = callbacks_module.save_checkpoint
@@ -30,6 +31,7 @@ CASES = {
                                 "loss": {"name": "wasserstein", "penalty": "gradient_penalty"},
                                 "train": {"n_critic": 2, "d_pretrain_steps": 1}},
     "mlp_hinge_pack2": {"model": {"pack": 2}, "loss": {"name": "hinge"}},
+    "mlp_toy_ring_eval": {"data": {"name": "toy_ring"}, "eval": {"every": 4, "n": 64}},
     "dcgan_nonsaturating_reuse": {"model": {"name": "dcgan", **SMALL, "d_norm": "layer"},
                                   "train": {"reuse_fakes": True}},
     "dcgan_acgan": {"model": {"name": "dcgan", **SMALL, "d_norm": "spectral", "conditional": True,
@@ -87,8 +89,40 @@ def case(name: str, extra: dict, out: Path, d: distributed.Dist) -> dict:
         result["diff_G"] = (flat(run.game.G) - flat(alone.game.G)).abs().max().item()
         result["diff_D"] = (flat(run.game.D) - flat(alone.game.D)).abs().max().item()
         result["scale_G"] = flat(alone.game.G).abs().max().item()
-        result["metrics_rows"] = [json.loads(line)["step"] for line in
-                                  (run.dir / "metrics.jsonl").read_text().splitlines()]
+        rows = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
+        result["metrics_rows"] = [r["step"] for r in rows]
+        result["eval_rows"] = [r["step"] for r in rows if "eval_fid" in r]
+    return result
+
+
+class Poison:
+    """Sets one of G's weights to NaN once, after `step` (on the process it is given to)."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_step(self, run, stats):
+        if run.step == self.step:
+            self.step = None  # once
+            with torch.no_grad():
+                next(run.game.G.parameters()).view(-1)[0] = float("nan")
+
+    def on_end(self, run):
+        pass
+
+
+def rollback_case(out: Path, d: distributed.Dist) -> dict:
+    """NaN on rank 1 only: both processes must roll back at the same step, to rank 0's checkpoint."""
+    cfg = config(out / "rollback", {"train": {"steps": 10, "checkpoint_every": 3, "lr_g": 2e-4}})
+    run = start_run(cfg, d)
+    fit(run, callbacks=default_callbacks(cfg, main=d.main) + ([Poison(4)] if d.rank == 1 else []))
+    result = {"rollbacks": [int(n) for n in gather(torch.tensor([run.rollbacks]), d.world)],
+              "lr_g": [float(x) for x in gather(torch.tensor([run.game.opt_G.param_groups[0]["lr"]]), d.world)],
+              "spread_G": spread(flat(run.game.G), d.world), "step": run.step,
+              "finite": bool(torch.isfinite(flat(run.game.G)).all())}
+    if d.main:
+        rows = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
+        result["events"] = [(r["event"], r["step"]) for r in rows if "event" in r]
     return result
 
 
@@ -96,6 +130,7 @@ def main(out: Path) -> None:
     d = distributed.init("cpu", timeout_s=120)
     torch.set_num_threads(1)
     results = {name: case(name, extra, out, d) for name, extra in {**CASES, **BATCH_NORM}.items()}
+    results["rollback"] = rollback_case(out, d)
     if d.main:
         (out / "results.json").write_text(json.dumps(results, indent=1))
     distributed.shutdown(d)

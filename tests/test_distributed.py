@@ -57,6 +57,14 @@ def test_two_processes_train_what_one_process_trains(cases, name):
     assert r["spread_G"] == r["spread_D"] == r["spread_ema"] == 0.0  # replicas are identical, the EMA too
     assert r["saves_per_rank"] == [3, 0]  # steps 0, 4 and 8, by rank 0 only
     assert r["run_dirs"] == 1 and r["metrics_rows"] == [2, 4, 6, 8]  # one directory, each row once
+    assert r["eval_rows"] == ([4, 8] if "eval" in name else [])  # rank 0 evaluates, every process logs it
+
+
+def test_a_nan_on_one_process_rolls_every_process_back(cases):
+    r = cases["rollback"]
+    assert r["rollbacks"] == [1, 1] and r["lr_g"] == [pytest.approx(1e-4)] * 2
+    assert r["events"] == [["divergence_rollback", 5]]  # logged once
+    assert r["step"] == 10 and r["finite"] and r["spread_G"] == 0.0
 
 
 @pytest.mark.parametrize("name", sorted(BATCH_NORM))
