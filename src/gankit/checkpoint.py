@@ -2,8 +2,9 @@
 
 A checkpoint is one torch file holding plain containers and tensors only:
 {format, format_version, config, model: {name, G: kwargs, D: kwargs}, data: {...}, G, D, G_ema,
- opt_G, opt_D, step, rng, sampler, fixed}. It is read with `torch.load(weights_only=True)`, which
-refuses any pickle that would import or call code, and written atomically.
+ opt_G, opt_D, step, rng, sampler, fixed} (and `processes`, how many trained it, for the record). It is
+read with `torch.load(weights_only=True)`, which refuses any pickle that would import or call code, and
+written atomically.
 """
 from __future__ import annotations
 
