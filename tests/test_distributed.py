@@ -176,3 +176,9 @@ def test_sync_batch_norm_on_cpu_is_refused_clearly(tmp_path):
 def test_nproc_is_left_out_of_the_workers_command_line():
     argv = ["train", "--nproc", "4", "--steps", "10", "--nproc=2", "--preset", "mnist_dcgan"]
     assert without_nproc(argv) == ["train", "--steps", "10", "--preset", "mnist_dcgan"]
+
+
+def test_nproc_checks_the_batch_before_starting_processes(tmp_path, capsys):
+    assert main(["train", "--nproc", "3", "--steps", "5", "--out", str(tmp_path)]) == 2
+    assert "must be a multiple of --nproc 3" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())

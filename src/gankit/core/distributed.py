@@ -43,9 +43,10 @@ def launched() -> bool:
     return all(k in os.environ for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
 
 
-def _process_device(name: str, local_rank: int, world: int) -> torch.device:
+def process_device(name: str, local_rank: int, world: int) -> torch.device:
     """auto/cuda: the GPU of this process's local rank; cpu: the CPU. One fixed GPU for every process
-    would make them share it, so cuda:N is refused when there are several."""
+    would make them share it, so cuda:N is refused when there are several. (Also the check `--nproc`
+    makes before starting anything, with the highest local rank.)"""
     device = resolve_device(name)
     if device.type != "cuda":
         return device
@@ -56,7 +57,6 @@ def _process_device(name: str, local_rank: int, world: int) -> torch.device:
     if index >= torch.cuda.device_count():
         raise GankitError(f"local rank {local_rank} needs GPU {index} but this machine has "
                           f"{torch.cuda.device_count()}; start at most that many processes per node")
-    torch.cuda.set_device(index)
     return torch.device("cuda", index)
 
 
@@ -64,7 +64,9 @@ def init(device: str = "auto", timeout_s: float = 600.0) -> Dist:
     """Join the process group torchrun prepared: NCCL on GPUs, gloo on CPUs. A collective that waits
     longer than `timeout_s` (a peer died or hangs) raises instead of hanging the job."""
     rank, world, local = (int(os.environ[k]) for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
-    dev = _process_device(device, local, world)
+    dev = process_device(device, local, world)
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", rank=rank, world_size=world,
                                 timeout=datetime.timedelta(seconds=timeout_s))
