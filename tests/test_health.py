@@ -211,3 +211,59 @@ def test_a_generator_of_one_class_is_flagged_by_class_coverage(tmp_path, shared_
     assert ev["evidence"] == {"class_coverage": 0.1}
     rows = [r for r in map(json.loads, (run.dir / "metrics.jsonl").read_text().splitlines()) if "diversity" in r]
     assert rows[-1]["diversity"] > 0.35  # pixel diversity alone would not have caught it
+
+
+def test_collapse_within_classes_of_a_conditional_run():
+    rows = [_row(s, diversity=0.9, class_diversity=0.9 if s < 150 else 0.05) for s in range(10, 300, 10)]
+    events = _feed(Monitor(CFG), rows)
+    assert [(e["event"], e["step"], e["evidence"]) for e in events] == [
+        ("mode_collapse", 160, {"class_diversity_vs_real": 0.05})]
+
+
+class _OnePerClass(torch.nn.Module):
+    """A conditional 'generator' that returns the same real image for every request of a class."""
+
+    def __init__(self, x: torch.Tensor, labels: torch.Tensor, num_classes: int, z_dim: int):
+        super().__init__()
+        self.z_dim, self.num_classes = z_dim, num_classes
+        self.images = torch.stack([x[labels == c][0] for c in range(num_classes)]).float() / 127.5 - 1
+        self.scale = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, z, y=None):
+        return self.images[y] * self.scale
+
+
+def test_a_conditional_generator_of_one_image_per_class_is_flagged(tmp_path):
+    """Across classes its samples differ (diversity stays high); within a class they are all the same."""
+    cfg = tiny_config(tmp_path, health=HEALTH, model={"conditional": True}, train={"steps": 30, "ema_decay": 0.0})
+    run = start_run(cfg)
+    run.game.G = _OnePerClass(run.data.x, run.data.labels, run.data.num_classes, run.game.z_dim)
+    run.game.opt_G = torch.optim.SGD(run.game.G.parameters(), lr=0.0)
+    summary = fit(run)
+    ev = next(e for e in _events(run.dir) if e["event"] == "mode_collapse")
+    assert ev["evidence"] == {"class_diversity_vs_real": 0.0}
+    rows = [r for r in map(json.loads, (run.dir / "metrics.jsonl").read_text().splitlines()) if "diversity" in r]
+    assert rows[-1]["diversity"] > 0.35 and "mode_collapse" in summary["events"]
+
+
+class _RealPerClass(_OnePerClass):
+    """Returns a different real image of the requested class for each request: the data's own variety."""
+
+    def __init__(self, x, labels, num_classes, z_dim):
+        super().__init__(x, labels, num_classes, z_dim)
+        self.by_class = [x[labels == c].float() / 127.5 - 1 for c in range(num_classes)]
+
+    def forward(self, z, y=None):
+        picks = (z[:, 0].abs() * 1000).long()  # a different image for each latent
+        images = [self.by_class[c][i % len(self.by_class[c])] for c, i in zip(y.tolist(), picks.tolist())]
+        return torch.stack(images) * self.scale
+
+
+def test_real_images_per_class_have_the_datas_diversity_within_classes(tmp_path):
+    cfg = tiny_config(tmp_path, model={"conditional": True}, train={"steps": 4, "ema_decay": 0.0})
+    run = start_run(cfg)
+    run.game.G = _RealPerClass(run.data.x, run.data.labels, run.data.num_classes, run.game.z_dim)
+    run.game.opt_G = torch.optim.SGD(run.game.G.parameters(), lr=0.0)
+    fit(run)
+    rows = [r for r in map(json.loads, (run.dir / "metrics.jsonl").read_text().splitlines()) if "class_diversity" in r]
+    assert rows and all(0.7 < r["class_diversity"] < 1.3 for r in rows), rows

@@ -92,6 +92,8 @@ class MetricsLog:
         left = (run.total_steps - run.step) * run.batch_size / max(rate, 1e-9)
         dx, dgz = ("p_real", "p_fake") if self.probabilistic else ("d_real", "d_fake")
         extra = f" | diversity {row['diversity']:.2f}" if "diversity" in row else ""
+        if "class_diversity" in row:
+            extra += f" (within classes {row['class_diversity']:.2f})"
         if "modes" in row:
             extra += f" modes {row['modes']:.0f} hq {row['high_quality']:.2f}"
         extra += "".join(f" | {k} {v:.4g}" for k, v in row.items() if k.startswith("eval_"))

@@ -40,13 +40,16 @@ def generate(run) -> torch.Tensor:
 
 class DiversityProbe:
     """Every `every` steps adds to the step's stats: `diversity` (mean pairwise distance of samples from
-    the fixed latents over that of as many real samples), `class_coverage` where gankit ships a classifier
-    for the dataset (see health.py) and, for 2-D mixtures, `modes` and
-    `high_quality` (PacGAN's counts) and `mode_coverage` (see metrics.mode_stats) against the centers."""
+    the fixed latents over that of as many real samples), for conditional runs `class_diversity` (the
+    same ratio within each class, averaged over the classes: a generator that draws one image per class
+    has a high `diversity` across classes but none within them), `class_coverage` where gankit ships a
+    classifier for the dataset (see health.py) and, for 2-D mixtures, `modes` and `high_quality`
+    (PacGAN's counts) and `mode_coverage` (see metrics.mode_stats) against the centers."""
 
-    def __init__(self, every: int):
-        self.every = every
+    def __init__(self, every: int, per_class: int = 32):
+        self.every, self.per_class = every, per_class
         self.real_spread = None
+        self.real_class_spread: dict[int, torch.Tensor] = {}
         self.judge = None  # the dataset's classifier, where one ships (False: none)
 
     def _judge(self, run):
@@ -76,12 +79,35 @@ class DiversityProbe:
             self.real_spread = torch.pdist(diversity_features(normalize(run.data.x[idx]))).mean()
         return self.real_spread
 
+    def _real_class_spread(self, run, c: int) -> torch.Tensor:
+        if c not in self.real_class_spread:
+            gen = torch.Generator().manual_seed(run.cfg.train.seed + 5 + c)
+            idx = (run.data.labels == c).nonzero().flatten()
+            idx = idx[torch.randperm(len(idx), generator=gen)[:self.per_class].to(idx.device)]
+            self.real_class_spread[c] = torch.pdist(diversity_features(normalize(run.data.x[idx]))).mean()
+        return self.real_class_spread[c]
+
+    def _class_diversity(self, run, fake: torch.Tensor) -> torch.Tensor | None:
+        y = run.fixed_y
+        if y is None or run.data.labels is None:
+            return None
+        labels = run.data.labels
+        classes = [c for c in y.unique().tolist() if int((y == c).sum()) >= 2 and int((labels == c).sum()) >= 2]
+        if not classes:
+            return None
+        ratios = [torch.pdist(diversity_features(fake[y == c])).mean()
+                  / self._real_class_spread(run, c).clamp_min(1e-12) for c in classes]
+        return torch.stack(ratios).mean()
+
     def on_step(self, run, stats: dict) -> None:
         if not due(run.step, self.every):
             return
         fake = generate(run)
         spread = torch.pdist(diversity_features(fake)).mean()
         stats["diversity"] = spread / self._real_spread(run, len(fake)).clamp_min(1e-12)
+        within = self._class_diversity(run, fake)
+        if within is not None:
+            stats["class_diversity"] = within
         coverage = self._class_coverage(run, fake)
         if coverage is not None:
             stats["class_coverage"] = coverage

@@ -11,7 +11,8 @@ Rules (each looks at the rows of the last `window` steps, once the warm-up — `
 - `generator_winning`: D's accuracy on fakes averages ≤ `acc_low` over the window: D calls nearly every
   generated sample real. Not applied to the Wasserstein loss.
 - `mode_collapse`: the diversity of generated samples from fixed latents (mean pairwise distance in a
-  pooled-pixel feature space) falls below `diversity_low` × the real data's in the last two checks, or
+  pooled-pixel feature space) falls below `diversity_low` × the real data's in the last two checks (for
+  conditional runs also the diversity within each class, against the real images of that class), or
   fewer than `coverage_low` of the modes (2-D mixtures) or of the classes (MNIST and Fashion-MNIST, by
   gankit's bundled classifier) get their share (at least a quarter of uniform) in the last two checks.
 
@@ -133,6 +134,8 @@ def collapse(rows: list[dict], diversity_low: float, coverage_low: float) -> dic
         return None
     if all(r["diversity"] < diversity_low for r in checks):
         return {"diversity_vs_real": round(checks[-1]["diversity"], 4)}
+    if all(r.get("class_diversity", 1.0) < diversity_low for r in checks):
+        return {"class_diversity_vs_real": round(checks[-1]["class_diversity"], 4)}
     for key in ("mode_coverage", "class_coverage"):
         if all(key in r and r[key] < coverage_low for r in checks):
             evidence = {key: round(checks[-1][key], 4)}
