@@ -50,6 +50,7 @@ class DiversityProbe:
         self.every, self.per_class = every, per_class
         self.real_spread = None
         self.real_class_spread: dict[int, torch.Tensor] = {}
+        self.classes: list[int] | None = None
         self.judge = None  # the dataset's classifier, where one ships (False: none)
 
     def _judge(self, run):
@@ -87,15 +88,19 @@ class DiversityProbe:
             self.real_class_spread[c] = torch.pdist(diversity_features(normalize(run.data.x[idx]))).mean()
         return self.real_class_spread[c]
 
+    def _classes(self, run) -> list[int]:
+        """The classes with at least two fixed latents and two real images (found once: both are fixed)."""
+        if self.classes is None:
+            y, labels = run.fixed_y, run.data.labels
+            self.classes = [] if y is None or labels is None else [
+                c for c in y.unique().tolist() if int((y == c).sum()) >= 2 and int((labels == c).sum()) >= 2]
+        return self.classes
+
     def _class_diversity(self, run, fake: torch.Tensor) -> torch.Tensor | None:
-        y = run.fixed_y
-        if y is None or run.data.labels is None:
-            return None
-        labels = run.data.labels
-        classes = [c for c in y.unique().tolist() if int((y == c).sum()) >= 2 and int((labels == c).sum()) >= 2]
+        classes = self._classes(run)
         if not classes:
             return None
-        ratios = [torch.pdist(diversity_features(fake[y == c])).mean()
+        ratios = [torch.pdist(diversity_features(fake[run.fixed_y == c])).mean()
                   / self._real_class_spread(run, c).clamp_min(1e-12) for c in classes]
         return torch.stack(ratios).mean()
 
