@@ -155,3 +155,19 @@ def test_a_packed_discriminator_judges_groups_of_samples(name):
     assert torch.allclose(D(swapped)[1:], out[1:]) and not torch.allclose(D(swapped)[:1], out[:1])
     with pytest.raises(ValueError, match="multiple of 2"):
         D(torch.randn(5, *shape))
+
+
+def test_dcgan_class_batch_norm_conditions_every_layer():
+    from gankit.models import dcgan
+    from gankit.nn import ConditionalBatchNorm2d
+
+    torch.manual_seed(0)
+    G = dcgan.Generator((1, 28, 28), z_dim=8, num_classes=3, width=8, norm="class_batch")
+    cbn = [m for m in G.modules() if isinstance(m, ConditionalBatchNorm2d)]
+    assert len(cbn) == 2  # 28 = 7 · 2²: a norm after the projection and after the first upsampling
+    y = torch.tensor([0, 1, 2, 0, 1, 2])
+    G(torch.randn(6, 8), y).square().mean().backward()
+    assert all(float(m.gain.weight.grad[:3].abs().sum()) > 0 for m in cbn)  # every class's scale learns
+    # unconditional, it is plain batch norm: the same weights as norm="batch"
+    plain = dcgan.Generator((1, 28, 28), z_dim=8, width=8, norm="class_batch")
+    assert plain.state_dict().keys() == dcgan.Generator((1, 28, 28), z_dim=8, width=8).state_dict().keys()

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from gankit.core.errors import GankitError
-from gankit.nn import (D_NORMS, G_NORMS, DiscriminatorHead, LabelConcat, Pack, check_choice, feature_norm,
-                       maybe_sn)
+from gankit.nn import (D_NORMS, G_NORMS, ConditionalBatchNorm2d, DiscriminatorHead, LabelConcat, Pack, check_choice,
+                       feature_norm, maybe_sn)
 
 
 def stages(resolution: int) -> tuple[int, int]:
@@ -47,11 +47,19 @@ def init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
+def _g_norm(norm: str, channels: int, num_classes: int) -> nn.Module:
+    """class_batch: batch norm whose scale and shift depend on the label (conditional models; plain batch
+    norm otherwise): the label then shapes every layer, not only the input."""
+    if norm == "class_batch" and num_classes:
+        return ConditionalBatchNorm2d(channels, num_classes)
+    return feature_norm("batch" if norm == "class_batch" else norm, channels, conv=True)
+
+
 class Generator(nn.Module):
     def __init__(self, shape: tuple[int, ...], z_dim: int = 100, num_classes: int = 0, width: int = 64,
                  norm: str = "batch"):
         super().__init__()
-        check_choice("generator norm", norm, G_NORMS)
+        check_choice("generator norm", norm, G_NORMS + ("class_batch",))
         channels, resolution = image_shape(shape, "dcgan")
         self.shape, self.z_dim, self.num_classes = tuple(shape), z_dim, num_classes
         self.s0, k = stages(resolution)
@@ -59,11 +67,11 @@ class Generator(nn.Module):
         top = width * 2 ** (k - 1)
         self.project = nn.Linear(z_dim + self.cond.dim, top * self.s0 * self.s0)
         self.top = top
-        layers: list[nn.Module] = [feature_norm(norm, top, conv=True), nn.ReLU()]
+        layers: list[nn.Module] = [_g_norm(norm, top, num_classes), nn.ReLU()]
         for i in range(k - 1):
             c_in, c_out = top // 2**i, top // 2 ** (i + 1)
-            layers += [nn.ConvTranspose2d(c_in, c_out, kernel_size=4, stride=2, padding=1, bias=norm != "batch"),
-                       feature_norm(norm, c_out, conv=True), nn.ReLU()]
+            layers += [nn.ConvTranspose2d(c_in, c_out, kernel_size=4, stride=2, padding=1, bias=norm == "none"),
+                       _g_norm(norm, c_out, num_classes), nn.ReLU()]
         layers += [nn.ConvTranspose2d(width, channels, kernel_size=4, stride=2, padding=1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         self.apply(init_weights)
@@ -71,7 +79,9 @@ class Generator(nn.Module):
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """z [N, z_dim] (+ labels [N]) -> images [N, C, H, W] in [-1, 1]."""
         h = self.project(self.cond(z, y)).view(z.shape[0], self.top, self.s0, self.s0)
-        return self.net(h)
+        for layer in self.net:
+            h = layer(h, y) if isinstance(layer, ConditionalBatchNorm2d) else layer(h)
+        return h
 
 
 class Discriminator(nn.Module):
