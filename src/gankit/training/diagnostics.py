@@ -33,6 +33,11 @@ def diversity_features(x: torch.Tensor) -> torch.Tensor:
     return x.float()
 
 
+def spread(x: torch.Tensor) -> torch.Tensor:
+    """Mean pairwise distance of the samples in diversity-feature space."""
+    return torch.pdist(diversity_features(x)).mean()
+
+
 def generate(run) -> torch.Tensor:
     """The trained G's (not the EMA's) samples from the fixed latents, in eval mode."""
     return eval_forward(run.game.G, run.fixed_z, run.fixed_y)
@@ -77,7 +82,7 @@ class DiversityProbe:
         if self.real_spread is None:
             gen = torch.Generator().manual_seed(run.cfg.train.seed + 3)
             idx = torch.randperm(len(run.data), generator=gen)[:n].to(run.data.x.device)
-            self.real_spread = torch.pdist(diversity_features(normalize(run.data.x[idx]))).mean()
+            self.real_spread = spread(normalize(run.data.x[idx]))
         return self.real_spread
 
     def _real_class_spread(self, run, c: int) -> torch.Tensor:
@@ -85,7 +90,7 @@ class DiversityProbe:
             gen = torch.Generator().manual_seed(run.cfg.train.seed + 5 + c)
             idx = (run.data.labels == c).nonzero().flatten()
             idx = idx[torch.randperm(len(idx), generator=gen)[:self.per_class].to(idx.device)]
-            self.real_class_spread[c] = torch.pdist(diversity_features(normalize(run.data.x[idx]))).mean()
+            self.real_class_spread[c] = spread(normalize(run.data.x[idx]))
         return self.real_class_spread[c]
 
     def _classes(self, run) -> list[int]:
@@ -100,16 +105,14 @@ class DiversityProbe:
         classes = self._classes(run)
         if not classes:
             return None
-        ratios = [torch.pdist(diversity_features(fake[run.fixed_y == c])).mean()
-                  / self._real_class_spread(run, c).clamp_min(1e-12) for c in classes]
+        ratios = [spread(fake[run.fixed_y == c]) / self._real_class_spread(run, c).clamp_min(1e-12) for c in classes]
         return torch.stack(ratios).mean()
 
     def on_step(self, run, stats: dict) -> None:
         if not due(run.step, self.every):
             return
         fake = generate(run)
-        spread = torch.pdist(diversity_features(fake)).mean()
-        stats["diversity"] = spread / self._real_spread(run, len(fake)).clamp_min(1e-12)
+        stats["diversity"] = spread(fake) / self._real_spread(run, len(fake)).clamp_min(1e-12)
         within = self._class_diversity(run, fake)
         if within is not None:
             stats["class_diversity"] = within

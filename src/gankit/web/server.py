@@ -82,6 +82,10 @@ def _data_url(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode()
 
 
+def _data_urls(images) -> list[str]:
+    return [_data_url(im) for im in images]
+
+
 class Explorer:
     """The app's state: one Renderer for one run, used by one request at a time."""
 
@@ -140,7 +144,7 @@ def create_app(run_dir: str | Path, device: str = "cpu") -> FastAPI:
     @app.post("/api/sample")
     def sample(req: SampleRequest) -> dict:
         out = ex.call("sample", req.seeds, req.label, req.psi)
-        return {"images": [_data_url(im) for im in out["images"]], "latents": out["latents"]}
+        return {"images": _data_urls(out["images"]), "latents": out["latents"]}
 
     @app.get("/api/grid.png")
     def grid(seed: Seed = 0, n: int = Query(16, ge=1, le=MAX_BATCH), psi: Psi = 1.0,
@@ -153,20 +157,20 @@ def create_app(run_dir: str | Path, device: str = "cpu") -> FastAPI:
         points = ex.codes([req.a, req.b], req.label)
         # the Renderer counts intervals per leg; the page asks for frames, both ends included
         out = ex.call("interpolate", [], None, req.steps - 1, req.mode, req.psi, points=points)
-        return {"images": [_data_url(im) for im in out["images"]], "latents": out["latents"]}
+        return {"images": _data_urls(out["images"]), "latents": out["latents"]}
 
     @app.post("/api/arithmetic")
     def arithmetic(req: ArithmeticRequest) -> dict:
         groups = {name: ex.codes(g.latents, req.label) for name, g in req.groups.items()}
         out = ex.call("arithmetic", req.expression, groups, label=req.label, psi=req.psi)
-        return {"images": [_data_url(im) for im in out["images"]], "latents": out["latents"],
+        return {"images": _data_urls(out["images"]), "latents": out["latents"],
                 "groups": {name: _data_url(im) for name, im in out["groups"].items()}}
 
     @app.post("/api/edit")
     def edit(req: EditRequest) -> dict:
         target, pos, neg = (ex.codes(g.latents, req.label) for g in (req.target, req.positive, req.negative))
         out = ex.call("edit", target, pos, neg, req.alphas, label=req.label, psi=req.psi)
-        return {"images": [_data_url(im) for im in out["images"]], "rows": out["rows"], "columns": out["columns"]}
+        return {"images": _data_urls(out["images"]), "rows": out["rows"], "columns": out["columns"]}
 
     @app.post("/api/invert")
     def invert(file: UploadFile = File(...), steps: int = Form(200, ge=1, le=MAX_INVERT_STEPS),
@@ -177,7 +181,7 @@ def create_app(run_dir: str | Path, device: str = "cpu") -> FastAPI:
         if not raw:
             raise HTTPException(status_code=400, detail="the upload is empty")
         out = ex.call("invert", [io.BytesIO(raw)], steps=steps, label=label)
-        return {"images": [_data_url(im) for im in out["images"]], "target": _data_url(out["targets"][0]),
+        return {"images": _data_urls(out["images"]), "target": _data_url(out["targets"][0]),
                 "latents": out["latents"], "mse": out["errors"][0]}
 
     return app
