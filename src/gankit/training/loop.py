@@ -266,6 +266,8 @@ def _steps(run: Run, callbacks: list, stop: int, flag: StopFlag) -> None:
                 fake = generate(run.game, b, y, run.device)
             d_parts.append(d_step(run.game, real, y, sigma, fake))
         g_stats = g_step(run.game, b, y, run.device, run.step, sigma, fake)
+        if run.game.sync_buffers is not None:
+            run.game.sync_buffers()
         run.step += 1
         stats = {**_mean_stats(d_parts), **g_stats}
         bad, agreed = guard.check(stats, flag.signum)  # every process agrees on both

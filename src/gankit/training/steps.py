@@ -39,6 +39,7 @@ class Game:
     shard: tuple[int, int] = (0, 1)  # (rank, processes): this process's share of every global batch
     G_sync: nn.Module | None = None  # DDP(G) in a multi-process run: G's updates go through it
     D_sync: nn.Module | None = None  # DDP over D's scores (logits, class logits): D's updates go through it
+    sync_buffers: Callable[[], None] | None = None  # after each iteration: rank 0's BN statistics to all
 
     @property
     def z_dim(self) -> int:
