@@ -14,6 +14,7 @@ from gankit.training.callbacks import MetricsLog
 
 VARIANTS = {
     "mlp_ema": ("digits_mlp", {}),
+    "mlp_lr_decay": ("digits_mlp", {"train": {"lr_decay": "linear"}}),
     "dcgan_ncritic_noise": ("digits_mlp", {"model": {"name": "dcgan", "g_width": 8, "d_width": 8,
                                                      "g_depth": 0, "d_depth": 0},
                                            "train": {"n_critic": 2, "instance_noise": 0.1, "ema_decay": 0.9,
@@ -60,6 +61,24 @@ def test_resume_is_bit_identical(tmp_path, variant):
     assert a["opt_D"]["state"][0]["exp_avg_sq"].equal(b["opt_D"]["state"][0]["exp_avg_sq"])
     rows = [json.loads(line) for line in (run_b.dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [2, 4, 6, 8]
+
+
+def test_linear_lr_decay_reaches_the_last_step_at_one_step_of_rate(tmp_path):
+    cfg = tiny_config(tmp_path, train={"steps": 10, "lr_decay": "linear", "lr_g": 1e-3, "lr_d": 4e-4})
+    run = start_run(cfg)
+    seen = []
+
+    class Rates:
+        def on_step(self, run, stats):
+            seen.append(run.game.opt_G.param_groups[0]["lr"])
+
+        def on_end(self, run):
+            pass
+
+    fit(run, callbacks=[Rates()])
+    # the rate used at step s (0-based) is lr * (1 - s/10): 1e-3 at the first step, 1e-4 at the last
+    assert seen == pytest.approx([1e-3 * (1 - s / 10) for s in range(10)], rel=1e-9)
+    assert run.game.opt_D.param_groups[0]["lr"] == pytest.approx(4e-5, rel=1e-9)
 
 
 def test_run_directory_contents(tmp_path):

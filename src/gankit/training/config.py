@@ -21,6 +21,7 @@ from gankit.training.health import HealthConfig
 
 
 PRECISIONS = ("fp32", "bf16")
+LR_DECAYS = ("none", "linear")
 COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune")
 
 
@@ -37,6 +38,7 @@ class TrainConfig:
     beta2_d: float = 0.999
     d_pretrain_steps: int = 0  # extra D updates before the first G update
     instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, annealed linearly to 0
+    lr_decay: str = "none"  # "linear": both learning rates fall linearly to 0 at train.steps
     ema_decay: float = 0.0  # EMA of G's weights (0 = off); samples come from the EMA when on
     ema_start: int = 0  # copy G instead of averaging before this step
     seed: int = 0
@@ -152,6 +154,8 @@ def validate(cfg: RunConfig) -> None:
     if cfg.health.on_event not in ("warn", "stop"):
         raise GankitError(f"health.on_event must be warn or stop, got {cfg.health.on_event!r}")
     validate_eval(cfg.eval)
+    if t.lr_decay not in LR_DECAYS:
+        raise GankitError(f"train.lr_decay must be one of {', '.join(LR_DECAYS)}, got {t.lr_decay!r}")
     if t.precision not in PRECISIONS:
         raise GankitError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {t.precision!r}")
     if t.compile not in COMPILE_MODES:

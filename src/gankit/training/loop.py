@@ -252,6 +252,16 @@ def _recover(run: Run, callbacks: list) -> None:
     run.events.append(event)
 
 
+def _decay_lr(run: Run) -> None:
+    """Linear decay to 0 at the last step, applied as this step's ratio to the last so that it composes with
+    what rollback and --balance did to the rates (and a resumed run, whose optimizers keep their rates,
+    goes on where it stopped)."""
+    ratio = (run.total_steps - run.step) / (run.total_steps - run.step + 1)
+    for opt in (run.game.opt_G, run.game.opt_D):
+        for group in opt.param_groups:
+            group["lr"] *= ratio
+
+
 def _steps(run: Run, callbacks: list, stop: int, flag: StopFlag) -> None:
     t, b = run.cfg.train, run.local_batch
     guard = StepGuard(run.device, run.dist)
@@ -259,6 +269,8 @@ def _steps(run: Run, callbacks: list, stop: int, flag: StopFlag) -> None:
         # instance noise anneals linearly to zero over the run
         sigma = t.instance_noise * max(0.0, 1.0 - run.step / run.total_steps)
         n_d = t.n_critic + (t.d_pretrain_steps if run.step == 0 else 0)
+        if t.lr_decay == "linear" and run.step > 0:
+            _decay_lr(run)
         d_parts, fake = [], None
         for _ in range(n_d):
             real, y = run.sampler.next()
