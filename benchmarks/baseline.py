@@ -37,11 +37,11 @@ from _common import emit
 from PIL import Image
 from torch import nn
 
+from gankit.core.config import parse_override
 from gankit.data import DataConfig, load_dataset
 from gankit.models import MODELS, Family, build_discriminator, build_generator, model_kwargs
 from gankit.nn import DiscriminatorHead, UpsampleConv
 from gankit.training import resolve
-from gankit.core.config import parse_override
 from gankit.training.bench import measure_config, sync
 
 

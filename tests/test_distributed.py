@@ -173,6 +173,14 @@ def test_sync_batch_norm_on_cpu_is_refused_clearly(tmp_path):
         distribute(game, Dist(rank=0, world=2, enabled=True, device="cpu"), sync_bn=True)
 
 
+def test_one_process_is_not_wrapped_in_ddp(tmp_path):
+    cfg = tiny_config(tmp_path, "digits_mlp")
+    game, _ = build_game(cfg, load_dataset(cfg.data), torch.device("cpu"))
+    distribute(game, Dist(rank=0, world=1, enabled=True, device="cpu"), sync_bn=False)
+    assert game.shard == (0, 1)
+    assert game.G_sync is None and game.D_sync is None and game.sync_buffers is None
+
+
 def test_nproc_is_left_out_of_the_workers_command_line():
     argv = ["train", "--nproc", "4", "--steps", "10", "--nproc=2", "--preset", "mnist_dcgan"]
     assert without_nproc(argv) == ["train", "--steps", "10", "--preset", "mnist_dcgan"]

@@ -65,7 +65,7 @@ def distribute(game: Game, d: Dist, sync_bn: bool) -> None:
     game.G_sync = DDP(game.G, device_ids=ids, **sync)
     game.D_sync = DDP(Scorer(game.D), device_ids=ids, **sync)
     buffers = [b for m in (game.G, game.D) for b in m.buffers()]
-    if buffers and d.world > 1 and not sync_bn:
+    if buffers and not sync_bn:
         game.sync_buffers = partial(broadcast_buffers, buffers)
 
 
