@@ -79,6 +79,8 @@ def test_linear_lr_decay_reaches_the_last_step_at_one_step_of_rate(tmp_path):
     # the rate used at step s (0-based) is lr * (1 - s/10): 1e-3 at the first step, 1e-4 at the last
     assert seen == pytest.approx([1e-3 * (1 - s / 10) for s in range(10)], rel=1e-9)
     assert run.game.opt_D.param_groups[0]["lr"] == pytest.approx(4e-5, rel=1e-9)
+    with pytest.raises(GankitError, match="lr_decay.*linear"):
+        tiny_config(tmp_path, train={"lr_decay": "lineer"})
 
 
 def test_run_directory_contents(tmp_path):

@@ -18,10 +18,10 @@ from gankit.models import MODELS, ModelConfig
 from gankit.nn import D_CONDITIONING
 from gankit.training.evaluation import EvalConfig, validate_eval
 from gankit.training.health import HealthConfig
+from gankit.training.schedules import LR_DECAYS
 
 
 PRECISIONS = ("fp32", "bf16")
-LR_DECAYS = ("none", "linear")
 COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune")
 
 
@@ -133,6 +133,7 @@ def validate(cfg: RunConfig) -> None:
     cfg.model.name = MODELS.canonical(cfg.model.name)
     cfg.loss.name = LOSSES.canonical(cfg.loss.name)
     cfg.loss.penalty = PENALTIES.canonical(cfg.loss.penalty)
+    cfg.train.lr_decay = LR_DECAYS.canonical(cfg.train.lr_decay)
     if not 0 <= cfg.loss.label_smoothing < 0.5:
         raise GankitError(f"loss.label_smoothing must be in [0, 0.5), got {cfg.loss.label_smoothing}")
     if cfg.loss.label_smoothing and not LOSSES.get(cfg.loss.name).smoothing_ok:
@@ -154,8 +155,6 @@ def validate(cfg: RunConfig) -> None:
     if cfg.health.on_event not in ("warn", "stop"):
         raise GankitError(f"health.on_event must be warn or stop, got {cfg.health.on_event!r}")
     validate_eval(cfg.eval)
-    if t.lr_decay not in LR_DECAYS:
-        raise GankitError(f"train.lr_decay must be one of {', '.join(LR_DECAYS)}, got {t.lr_decay!r}")
     if t.precision not in PRECISIONS:
         raise GankitError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {t.precision!r}")
     if t.compile not in COMPILE_MODES:

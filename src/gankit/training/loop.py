@@ -27,6 +27,7 @@ from gankit.training.health import REMEDIES
 from gankit.training.parallel import distribute
 from gankit.training.safety import StepGuard, StopFlag, graceful_signals, rollback
 from gankit.training.session import build_game, check_same_architecture, game_state, restore_position
+from gankit.training.schedules import LR_DECAYS
 from gankit.training.steps import Game, d_step, g_step, generate
 
 
@@ -252,11 +253,11 @@ def _recover(run: Run, callbacks: list) -> None:
     run.events.append(event)
 
 
-def _decay_lr(run: Run) -> None:
-    """Linear decay to 0 at the last step, applied as this step's ratio to the last so that it composes with
-    what rollback and --balance did to the rates (and a resumed run, whose optimizers keep their rates,
-    goes on where it stopped)."""
-    ratio = (run.total_steps - run.step) / (run.total_steps - run.step + 1)
+def _follow_schedule(run: Run, schedule) -> None:
+    """This step's rates: the schedule's ratio to the last step's, applied to the optimizers' current rates,
+    so that it composes with what rollback and --balance did to them (and a resumed run, whose optimizers
+    keep their rates, goes on where it stopped)."""
+    ratio = schedule(run.step, run.total_steps) / schedule(run.step - 1, run.total_steps)
     for opt in (run.game.opt_G, run.game.opt_D):
         for group in opt.param_groups:
             group["lr"] *= ratio
@@ -264,13 +265,13 @@ def _decay_lr(run: Run) -> None:
 
 def _steps(run: Run, callbacks: list, stop: int, flag: StopFlag) -> None:
     t, b = run.cfg.train, run.local_batch
-    guard = StepGuard(run.device, run.dist)
+    guard, schedule = StepGuard(run.device, run.dist), LR_DECAYS.get(t.lr_decay)
     while run.step < stop:
         # instance noise anneals linearly to zero over the run
         sigma = t.instance_noise * max(0.0, 1.0 - run.step / run.total_steps)
         n_d = t.n_critic + (t.d_pretrain_steps if run.step == 0 else 0)
-        if t.lr_decay == "linear" and run.step > 0:
-            _decay_lr(run)
+        if schedule is not None and run.step > 0:
+            _follow_schedule(run, schedule)
         d_parts, fake = [], None
         for _ in range(n_d):
             real, y = run.sampler.next()
