@@ -206,11 +206,14 @@ def cmd_train(args) -> int:
         distributed.process_device(cfg.train.device, args.nproc - 1, args.nproc)  # fail here, not N times
         launch.hand_over(args.argv, args.nproc)
     dist = distributed.init(cfg.train.device, cfg.train.dist_timeout) if distributed.launched() else None
+    clean = False  # after an exception or Ctrl-C (130), which stop the processes at different points
     try:
-        return _train(args, cfg, ckpt, dist)
+        code = _train(args, cfg, ckpt, dist)
+        clean = code != 130
+        return code
     finally:
         if dist is not None:
-            distributed.shutdown(dist)
+            distributed.shutdown(dist, clean)
 
 
 def _train(args, cfg, ckpt, dist) -> int:

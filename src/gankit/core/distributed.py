@@ -73,8 +73,14 @@ def init(device: str = "auto", timeout_s: float = 600.0) -> Dist:
     return Dist(rank=rank, world=world, local_rank=local, enabled=True, device=str(dev))
 
 
-def shutdown(d: Dist) -> None:
+def shutdown(d: Dist, clean: bool = True) -> None:
+    """Leave the process group. After a clean finish every process waits for the others first: one that
+    tears down its gloo connections while a peer still finishes its last collective can make that peer
+    abort at exit ("terminate called without an active exception"). After a failure nobody waits: a
+    peer may be gone."""
     if d.enabled and dist.is_initialized():
+        if clean:
+            dist.barrier()
         dist.destroy_process_group()
 
 
