@@ -64,6 +64,10 @@ def parse_idx(raw: bytes, source: str) -> np.ndarray:
     if len(raw) != expected:
         raise GankitError(f"{source} has {len(raw)} bytes but its header promises {expected}; "
                           "the file is truncated or corrupt, re-download it")
+    if math.prod(d for d in dims if d) > np.iinfo(np.intp).max:
+        # a zero dimension matches an empty body, but numpy cannot describe the other dimensions
+        raise GankitError(f"{source} has impossible dimensions {dims} in its header; the file is corrupt, "
+                          "re-download it")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
