@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from gankit.core.errors import GankitError
-from gankit.metrics import scores
+from gankit.data import DataConfig, load_dataset
+from gankit.metrics import mode_stats, scores
 from gankit.metrics.classifier import Judge, load_classifier, prepare, save_classifier
 from gankit.metrics.evaluate import METRICS, Features, compute, parse_metrics, real_features
 from gankit.metrics.extractors import ClassifierExtractor, extract, inception_input
@@ -251,3 +252,19 @@ def test_the_bundled_judges_meet_their_accuracy_targets(shared_data, name, targe
     test = load_dataset(DataConfig(name=name, data_dir=str(shared_data), split="test"))
     test.x, test.labels = test.x[:2000], test.labels[:2000]
     assert accuracy(model, test) == pytest.approx(meta["test_accuracy"], abs=0.01)  # the recorded figure holds
+
+
+def test_mode_stats_on_the_grid_itself_a_collapsed_set_and_a_bridge():
+    data = load_dataset(DataConfig(name="toy_grid", num_points=20000))
+    centers, std = torch.tensor(data.extra["centers"]), data.extra["std"]
+    real = mode_stats(data.x, centers, std)
+    # a 2-D Gaussian lies within 3 std with probability 1 - exp(-4.5) = 0.989; cut there, its per-axis RMS is 0.974 std
+    assert real["modes"] == 25 and 0.984 < real["high_quality"] < 0.994 and real["kl"] < 0.01
+    assert 0.95 < real["spread"] < 1.0
+    piled = mode_stats(centers.repeat(40, 1) + 1e-4, centers, std)  # every mode reached, as points
+    assert piled["modes"] == 25 and piled["high_quality"] == 1.0 and piled["spread"] < 0.01
+    one = mode_stats(centers[:1].repeat(100, 1), centers, std)
+    assert one["modes"] == 1 and one["kl"] == pytest.approx(np.log(25), rel=1e-6)
+    assert one["coverage"] == pytest.approx(1 / 25)
+    bridge = mode_stats(torch.tensor([[1.0, 0.0], [0.0, 0.1]]), centers, std)
+    assert bridge["modes"] == 1 and bridge["high_quality"] == 0.5

@@ -1,4 +1,5 @@
 """The training loop: exact resume, what a run leaves behind, and real learning on MNIST."""
+import copy
 import json
 
 import pytest
@@ -10,11 +11,15 @@ from gankit.core.errors import GankitError
 from gankit.data import DataConfig, load_dataset
 from gankit.latent import load_generator, sample
 from gankit.training import fit, resume_run, start_run
+from gankit.nn import scores
 from gankit.training.callbacks import MetricsLog
+from gankit.training.schedules import top_k_share
+from gankit.training.steps import g_step
 
 VARIANTS = {
     "mlp_ema": ("digits_mlp", {}),
     "mlp_lr_decay": ("digits_mlp", {"train": {"lr_decay": "linear"}}),
+    "mlp_topk": ("digits_mlp", {"train": {"topk": 0.5, "topk_steps": 4}}),
     "dcgan_ncritic_noise": ("digits_mlp", {"model": {"name": "dcgan", "g_width": 8, "d_width": 8,
                                                      "g_depth": 0, "d_depth": 0},
                                            "train": {"n_critic": 2, "instance_noise": 0.1, "ema_decay": 0.9,
@@ -81,6 +86,32 @@ def test_linear_lr_decay_reaches_the_last_step_at_one_step_of_rate(tmp_path):
     assert run.game.opt_D.param_groups[0]["lr"] == pytest.approx(4e-5, rel=1e-9)
     with pytest.raises(GankitError, match="lr_decay.*linear"):
         tiny_config(tmp_path, train={"lr_decay": "lineer"})
+
+
+def test_top_k_update_trains_g_on_the_best_scored_fakes_only(tmp_path):
+    run = start_run(tiny_config(tmp_path, train={"batch_size": 16}))
+    game = run.game
+    twin = copy.deepcopy(game.G)
+    z = torch.randn(16, game.z_dim, generator=torch.Generator().manual_seed(1))
+    g_step(game, 16, None, run.device, 0, fake=game.G(z, None), keep=0.25)
+    logits = scores(game.D, twin(z, None), None)[0]
+    game.loss.g_loss(logits.topk(4).values).backward()  # 4 = a quarter of 16
+    for mine, theirs in zip(game.G.parameters(), twin.parameters()):
+        torch.testing.assert_close(mine.grad, theirs.grad)
+    full = copy.deepcopy(twin)
+    for p in full.parameters():
+        p.grad = None
+    game.loss.g_loss(scores(game.D, full(z, None), None)[0]).backward()
+    assert not all(torch.allclose(a.grad, b.grad) for a, b in zip(twin.parameters(), full.parameters()))
+
+
+def test_top_k_share_anneals_from_the_whole_batch(tmp_path):
+    assert [top_k_share(0.5, 4, s) for s in range(6)] == pytest.approx([1.0, 0.875, 0.75, 0.625, 0.5, 0.5])
+    assert top_k_share(0.6, 0, 0) == top_k_share(0.6, 0, 9) == 0.6
+    assert top_k_share(1.0, 100, 3) == 1.0
+    for bad in (0.0, 1.5):
+        with pytest.raises(GankitError, match="train.topk"):
+            tiny_config(tmp_path, train={"topk": bad})
 
 
 def test_run_directory_contents(tmp_path):

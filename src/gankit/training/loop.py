@@ -27,7 +27,7 @@ from gankit.training.health import REMEDIES
 from gankit.training.parallel import distribute
 from gankit.training.safety import StepGuard, StopFlag, graceful_signals, rollback
 from gankit.training.session import build_game, check_same_architecture, game_state, restore_position
-from gankit.training.schedules import LR_DECAYS
+from gankit.training.schedules import LR_DECAYS, top_k_share
 from gankit.training.steps import Game, d_step, g_step, generate
 
 
@@ -278,7 +278,8 @@ def _steps(run: Run, callbacks: list, stop: int, flag: StopFlag) -> None:
             if t.reuse_fakes and n_d == 1:  # one G forward serves both updates
                 fake = generate(run.game, b, y, run.device)
             d_parts.append(d_step(run.game, real, y, sigma, fake))
-        g_stats = g_step(run.game, b, y, run.device, run.step, sigma, fake)
+        keep = top_k_share(t.topk, t.topk_steps, run.step)
+        g_stats = g_step(run.game, b, y, run.device, run.step, sigma, fake, keep)
         if run.game.sync_buffers is not None:
             run.game.sync_buffers()
         run.step += 1

@@ -142,15 +142,24 @@ def d_step(game: Game, real: torch.Tensor, y: torch.Tensor | None, noise_std: fl
     return stats
 
 
+def top_k(logits: torch.Tensor, keep: float) -> torch.Tensor:
+    """The top-k update (Sinha et al. 2020): only the `keep` share of G's samples that D scores most real
+    trains G. Late in training the worst-scored samples lie between modes, and their gradients pull the
+    rest off the modes with them. With several processes each keeps its share of its own shard."""
+    if keep >= 1:
+        return logits
+    return logits.topk(max(1, round(keep * logits.shape[0]))).values
+
+
 def g_step(game: Game, batch_size: int, y: torch.Tensor | None, device: torch.device, step: int,
-           noise_std: float = 0.0, fake: torch.Tensor | None = None) -> dict:
+           noise_std: float = 0.0, fake: torch.Tensor | None = None, keep: float = 1.0) -> dict:
     """Update G through D with its fakes (fresh unless given with G's graph) labelled real; D's weights are
-    frozen (no weight gradients, so D's plain module, not its DDP wrapper)."""
+    frozen (no weight gradients, so D's plain module, not its DDP wrapper). `keep` < 1: the top-k update."""
     game.D.requires_grad_(False)
     try:
         fake = generate(game, batch_size, y, device) if fake is None else fake
         logits, classes = _scores(game, _noisy(game, fake, noise_std), y)
-        adversarial = loss = game.loss.g_loss(logits)
+        adversarial = loss = game.loss.g_loss(top_k(logits, keep))
         aux = _class_loss(classes, y)
         if aux is not None:  # AC-GAN: G is also rewarded when D recognises the requested class
             loss = loss + game.aux_weight * aux
