@@ -93,10 +93,11 @@ MODELS.add("peer_dcgan", Family(PeerDCGANGenerator, PeerDCGANDiscriminator))
 MODELS.add("peer_dcgan_folded", Family(FoldedPeerDCGANGenerator, PeerDCGANDiscriminator))
 
 ARCHS = {  # name -> (preset, overrides)
-    "peer_dcgan": ("mnist_dcgan", {"model": {"name": "peer_dcgan", "g_width": 0, "d_width": 0},
+    "peer_dcgan": ("mnist_dcgan", {"model": {"name": "peer_dcgan", "g_width": 0, "d_width": 0, "pack": 1},
                                    "data": {"resolution": 32},
                                    "train": {"ema_decay": 0.0}}),
-    "peer_dcgan_folded": ("mnist_dcgan", {"model": {"name": "peer_dcgan_folded", "g_width": 0, "d_width": 0},
+    "peer_dcgan_folded": ("mnist_dcgan", {"model": {"name": "peer_dcgan_folded", "g_width": 0, "d_width": 0,
+                                                    "pack": 1},
                                           "data": {"resolution": 32}, "train": {"ema_decay": 0.0}}),
     "peer_mlp": ("mnist_mlp", {"train": {"ema_decay": 0.0}}),
     "mnist_dcgan": ("mnist_dcgan", {}),
@@ -150,8 +151,8 @@ def conventional(arch: str, steps: int, repeats: int, device: torch.device) -> l
         for _ in range(steps):
             imgs, _ = next(batches)
             real = imgs.to(device)
-            valid = torch.ones(real.shape[0], device=device)
-            fake_label = torch.zeros(real.shape[0], device=device)
+            valid = torch.ones(real.shape[0] // cfg.model.pack, device=device)  # a packed D: one score per pack
+            fake_label = torch.zeros(real.shape[0] // cfg.model.pack, device=device)
             opt_G.zero_grad()
             fake = G(torch.randn(real.shape[0], G.z_dim, device=device))
             g_loss = bce(torch.sigmoid(D(fake)), valid)

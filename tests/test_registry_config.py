@@ -61,3 +61,12 @@ def test_default_preset_follows_data_and_model():
     assert default_preset("fashion", "dcgan") == "fashion_dcgan"
     assert default_preset("toy_ring", None) == "toy_ring"
     assert default_preset("mnist", "resnet_sn") is None
+
+
+def test_a_presets_packs_yield_to_a_conditional_model_asked_for_on_top():
+    assert resolve("stacked_mnist_pacdcgan", []).model.pack == 2
+    cfg = resolve("stacked_mnist_pacdcgan", [{"model": {"conditional": True}}])
+    assert cfg.model.conditional and cfg.model.pack == 1
+    with pytest.raises(GankitError, match="unconditional models only"):  # both asked for: refused, not guessed
+        resolve("stacked_mnist_pacdcgan", [{"model": {"conditional": True}}, {"model": {"pack": 4}}])
+    assert resolve("stacked_mnist_pacdcgan", [{"model": {"pack": 4}}]).model.pack == 4

@@ -108,6 +108,11 @@ def resolve(preset: str | None, overrides: list[dict]) -> RunConfig:
         tree["preset"] = PRESETS.canonical(preset)
     for override in overrides:
         tree = merge(tree, override)
+    asked = [override.get("model", {}) for override in overrides]
+    if any(m.get("conditional") for m in asked) and not any("pack" in m for m in asked):
+        # a preset's PacGAN packs would mix classes: they yield to a conditional model asked for on top
+        # (packs asked for together with it still reach validate(), which refuses the mix)
+        tree["model"]["pack"] = 1
     cfg = from_dict(RunConfig, tree)
     validate(cfg)
     return cfg
