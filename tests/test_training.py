@@ -4,14 +4,14 @@ import json
 
 import pytest
 import torch
-
 from conftest import tiny_config
+
 from gankit.checkpoint import load_checkpoint
 from gankit.core.errors import GankitError
 from gankit.data import DataConfig, load_dataset
 from gankit.latent import load_generator, sample
-from gankit.training import fit, resume_run, start_run
 from gankit.nn import scores
+from gankit.training import fit, resume_run, start_run
 from gankit.training.callbacks import MetricsLog
 from gankit.training.schedules import top_k_share
 from gankit.training.steps import g_step
