@@ -152,7 +152,7 @@ def conventional(arch: str, steps: int, repeats: int, device: torch.device) -> l
             imgs, _ = next(batches)
             real = imgs.to(device)
             valid = torch.ones(real.shape[0] // cfg.model.pack, device=device)  # a packed D: one score per pack
-            fake_label = torch.zeros(real.shape[0] // cfg.model.pack, device=device)
+            fake_label = torch.zeros_like(valid)
             opt_G.zero_grad()
             fake = G(torch.randn(real.shape[0], G.z_dim, device=device))
             g_loss = bce(torch.sigmoid(D(fake)), valid)

@@ -8,12 +8,12 @@ set -euo pipefail
 RUN=$1; OUT=$2; DEVICE=${3:-auto}
 L=$GANKIT_DATA/faces-lfw-crops/labels.csv; I=$GANKIT_DATA/faces-lfw-crops/images
 mkdir -p "$OUT"
-first64() { grep ",$1\$" "$L" | head -64 | cut -d, -f2 | sed "s|^|--image $I/|" | tr '\n' ' '; }
-gankit latent invert "$RUN" --device "$DEVICE" $(first64 happiness) --out "$OUT/smile_inv.png" --latents "$OUT/smile.npy"
-gankit latent invert "$RUN" --device "$DEVICE" $(first64 neutral) --out "$OUT/neutral_inv.png" --latents "$OUT/neutral.npy"
+# --image arguments for the crops labelled $1, lines $2 (a sed range) of that label's rows in labels.csv
+crops() { grep ",$1\$" "$L" | sed -n "$2p" | cut -d, -f2 | sed "s|^|--image $I/|" | tr '\n' ' '; }
+gankit latent invert "$RUN" --device "$DEVICE" $(crops happiness 1,64) --out "$OUT/smile_inv.png" --latents "$OUT/smile.npy"
+gankit latent invert "$RUN" --device "$DEVICE" $(crops neutral 1,64) --out "$OUT/neutral_inv.png" --latents "$OUT/neutral.npy"
 # held out: the 201st to 204th neutral crops, none of them in the group above
-held=$(grep ",neutral\$" "$L" | sed -n 201,204p | cut -d, -f2 | sed "s|^|--image $I/|" | tr '\n' ' ')
-gankit latent invert "$RUN" --device "$DEVICE" $held --out "$OUT/heldout_inv.png" --latents "$OUT/heldout.npy"
+gankit latent invert "$RUN" --device "$DEVICE" $(crops neutral 201,204) --out "$OUT/heldout_inv.png" --latents "$OUT/heldout.npy"
 direction=(--positive "npy:$OUT/smile.npy" --negative "npy:$OUT/neutral.npy" --alphas=-1,0,1,2,3)
 gankit latent edit "$RUN" --device "$DEVICE" --latents "$OUT/heldout.npy" "${direction[@]}" --out "$OUT/faces_edit_heldout.png"
 gankit latent edit "$RUN" --device "$DEVICE" --seeds 1,2,3,4 "${direction[@]}" --out "$OUT/faces_edit_seeds.png"
