@@ -262,7 +262,8 @@ def test_mode_stats_on_the_grid_itself_a_collapsed_set_and_a_bridge():
     assert real["modes"] == 25 and 0.984 < real["high_quality"] < 0.994 and real["kl"] < 0.01
     assert 0.95 < real["spread"] < 1.0
     piled = mode_stats(centers.repeat(40, 1) + 1e-4, centers, std)  # every mode reached, as points
-    assert piled["modes"] == 25 and piled["high_quality"] == 1.0 and piled["spread"] < 0.01
+    # each point sits 1e-4 off its mode on both axes: a per-axis RMS of 1e-4 = 0.002 std
+    assert piled["modes"] == 25 and piled["high_quality"] == 1.0 and piled["spread"] == pytest.approx(0.002, rel=0.05)
     one = mode_stats(centers[:1].repeat(100, 1), centers, std)
     assert one["modes"] == 1 and one["kl"] == pytest.approx(np.log(25), rel=1e-6)
     assert one["coverage"] == pytest.approx(1 / 25)
