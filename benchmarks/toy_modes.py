@@ -19,27 +19,48 @@ import time
 import torch
 from _common import emit
 
-from gankit.core.config import parse_override
-from gankit.latent import sample
+from gankit.checkpoint import load_checkpoint
+from gankit.core.config import from_dict, parse_override
+from gankit.data import DataConfig, load_dataset
+from gankit.latent import load_generator, sample
 from gankit.metrics import mode_stats
 from gankit.training import fit, resolve, start_run
+from gankit.training.callbacks import Checkpoints
+
+
+def _stats(G, n: int, seed: int, centers: torch.Tensor, std: float, jbt: float = 1.0) -> dict:
+    stats = mode_stats(sample(G, n, seed=10_000 + seed, jbt=jbt).cpu(), centers, std)
+    return {"modes": stats["modes"], "num_modes": stats["num_modes"], "high_quality": round(stats["high_quality"], 4),
+            "kl": round(stats["kl"], 4), "spread": round(stats["spread"], 3)}
+
+
+def score(G, seed: int, n: int, centers: torch.Tensor, std: float, jbt: float) -> dict:
+    """The protocol's numbers for G's own samples, and with Jacobian-based truncation when `jbt` < 1."""
+    result = {"seed": seed, **_stats(G, n, seed, centers, std)}
+    if jbt < 1.0:
+        result["jbt"] = {"keep": jbt, **_stats(G, n, seed, centers, std, jbt)}
+    return result
 
 
 def one_seed(preset: str, seed: int, n: int, steps: int | None, overrides: list[dict],
-             device: str) -> dict:
+             device: str, keep: str = "", jbt: float = 1.0) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         train = {"seed": seed, "device": device} | ({"steps": steps} if steps else {})
-        run = start_run(resolve(preset, overrides + [{"out": tmp, "train": train}]))
+        run = start_run(resolve(preset, overrides + [{"out": keep or tmp, "train": train}]))
         t0 = time.perf_counter()
-        fit(run, callbacks=[])
+        fit(run, callbacks=[Checkpoints(0, 0)] if keep else [])  # a checkpoint at the end only
         seconds = time.perf_counter() - t0
         G = (run.game.ema.model if run.game.ema else run.game.G).eval()
-        points = sample(G, n, seed=10_000 + seed).cpu()
-        stats = mode_stats(points, torch.tensor(run.data.extra["centers"]), run.data.extra["std"])
-    return {"seed": seed, "modes": stats["modes"], "num_modes": stats["num_modes"],
-            "high_quality": round(stats["high_quality"], 4), "kl": round(stats["kl"], 4),
-            "spread": round(stats["spread"], 3),
-            "train_seconds": round(seconds, 1)}
+        result = score(G, seed, n, torch.tensor(run.data.extra["centers"]), run.data.extra["std"], jbt)
+    return result | {"train_seconds": round(seconds, 1)}
+
+
+def score_run(run_dir: str, n: int, jbt: float) -> dict:
+    """A run kept by --keep: its seed from the checkpoint, its modes from the dataset it names."""
+    ckpt = load_checkpoint(run_dir)
+    data = load_dataset(from_dict(DataConfig, ckpt["config"]["data"]))
+    G = load_generator(run_dir)
+    return score(G, ckpt["config"]["train"]["seed"], n, torch.tensor(data.extra["centers"]), data.extra["std"], jbt)
 
 
 def main() -> None:
@@ -51,23 +72,38 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=0, help="override the preset's step count")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config overrides")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--keep", default="", help="train into this folder (one run directory per seed) and keep them")
+    parser.add_argument("--score", nargs="+", default=[], metavar="RUN",
+                        help="score these runs (kept by --keep) instead of training")
+    parser.add_argument("--jbt", type=float, default=0.95,
+                        help="also score with Jacobian-based truncation keeping this share of latents (1 = off)")
     parser.add_argument("--out", default="")
     args = parser.parse_args()
     overrides = [parse_override(s) for s in args.set]
     runs = []
-    for seed in range(args.first_seed, args.first_seed + args.seeds):
-        runs.append(one_seed(args.preset, seed, args.n, args.steps or None, overrides, args.device))
+    for seed in [] if args.score else range(args.first_seed, args.first_seed + args.seeds):
+        runs.append(one_seed(args.preset, seed, args.n, args.steps or None, overrides, args.device, args.keep,
+                             args.jbt))
+        print(runs[-1], flush=True)
+    for run_dir in args.score:
+        runs.append(score_run(run_dir, args.n, args.jbt) | {"run": run_dir})
         print(runs[-1], flush=True)
 
-    def agg(key):
-        values = [r[key] for r in runs]
+    def agg(key, rows):
+        values = [r[key] for r in rows]
         return {"mean": round(statistics.fmean(values), 4),
                 "std": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0,
                 "min": min(values), "max": max(values)}
 
-    emit({"preset": args.preset, "overrides": args.set, "n_samples": args.n, "seeds": runs,
-          "modes": agg("modes"), "high_quality": agg("high_quality"), "kl": agg("kl"),
-          "spread": agg("spread"), "all_modes_every_seed": all(r["modes"] == r["num_modes"] for r in runs)}, args.out)
+    def summary(rows):
+        return {key: agg(key, rows) for key in ("modes", "high_quality", "kl", "spread")} | {
+            "all_modes_every_seed": all(r["modes"] == r["num_modes"] for r in rows)}
+
+    result = {"preset": "" if args.score else args.preset, "overrides": args.set, "n_samples": args.n,
+              "seeds": runs, **summary(runs)}
+    if args.jbt < 1.0:
+        result["jbt"] = {"keep": args.jbt, **summary([r["jbt"] for r in runs])}
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

@@ -73,6 +73,13 @@ def test_sample_outputs(trained, tmp_path, capsys):
     assert np.array_equal(arr, np.load(tmp_path / "t.npy"))  # --seed makes samples reproducible
     code, _, err = _run(capsys, "sample", str(trained), "--n", "7", "--out", str(tmp_path / "s.npy"))
     assert code == 2 and "already exists" in err
+    for name in ("j1.npy", "j2.npy"):  # Jacobian-based truncation: other latents, as reproducible
+        assert _run(capsys, "sample", str(trained), "--n", "7", "--out", str(tmp_path / name), "--seed", "3",
+                    "--jbt", "0.9")[0] == 0
+    jbt = np.load(tmp_path / "j1.npy")
+    assert jbt.shape == arr.shape and np.array_equal(jbt, np.load(tmp_path / "j2.npy")) and not np.array_equal(jbt, arr)
+    code, _, err = _run(capsys, "sample", str(trained), "--n", "7", "--out", str(tmp_path / "j3.npy"), "--jbt", "0")
+    assert code == 2 and "in (0, 1]" in err
 
 
 def _one_line_error(capsys, *argv) -> str:
@@ -196,7 +203,11 @@ def test_eval_of_2d_points_uses_the_points_themselves(tmp_path, capsys, monkeypa
     code, out, err = _run(capsys, "eval", run, "--n", "200", "--metrics", "fid,pr", "--device", "cpu")
     assert code == 0, err
     result = json.loads(out)
-    assert result["extractor"] == "identity" and 0 < result["metrics"]["fid"] < 10
+    assert result["extractor"] == "identity" and 0 < result["metrics"]["fid"] < 10 and result["jbt"] == 1.0
+    code, out, err = _run(capsys, "eval", run, "--n", "200", "--metrics", "fid,pr", "--device", "cpu", "--jbt", "0.8")
+    assert code == 0, err
+    truncated = json.loads(out)
+    assert truncated["jbt"] == 0.8 and truncated["metrics"]["fid"] != result["metrics"]["fid"]
 
 
 def test_eval_explains_what_is_missing(trained, capsys, monkeypatch):

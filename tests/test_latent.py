@@ -149,3 +149,78 @@ def test_saved_latents_form_a_group(tmp_path):
         build_group(g, f"npy:{tmp_path / 'bad.npy'}")
     walk = Renderer(g).interpolate([], steps=3, points=f"npy:{tmp_path / 'z.npy'}")
     assert walk["error"] is None and walk["images"].shape == (4, 16, 16, 1)
+
+
+class _Step(torch.nn.Module):
+    """A 2-D 'generator' that jumps between two modes across z0 = 0 (a tanh ramp 0.1 wide), as G must
+    between separate modes; a conditional variant scales class 1's output (and Jacobian) by 10."""
+
+    def __init__(self, num_classes=0):
+        super().__init__()
+        self.z_dim, self.num_classes, self.w = 2, num_classes, torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, z, y=None):
+        out = torch.stack([torch.tanh(10 * z[:, 0]), 0.1 * z[:, 1]], 1) * self.w
+        return out if y is None else out * (1 + 9 * (y == 1).float())[:, None]
+
+
+def test_jacobian_norms_exact_and_estimated():
+    from gankit.latent.jacobian import jacobian_norms
+
+    torch.manual_seed(0)
+    A = torch.randn(5, 12)
+    linear = torch.nn.Linear(12, 5).eval()
+    with torch.no_grad():
+        linear.weight.copy_(A)
+    linear.z_dim, linear.num_classes = 12, 0
+    z = torch.randn(4000, 12)
+    exact = jacobian_norms(lambda_generator(linear), z, probes=12)
+    torch.testing.assert_close(exact, torch.full((4000,), A.norm().item()), rtol=1e-5, atol=1e-5)
+    estimate = jacobian_norms(lambda_generator(linear), z, probes=4, seed=1)  # random probes: unbiased in the square
+    assert estimate.pow(2).mean().item() == pytest.approx(A.norm().item() ** 2, rel=0.05)
+    assert estimate.std().item() > 0.05 * A.norm().item()  # single estimates do scatter
+    step = _Step().eval()
+    norms = jacobian_norms(step, torch.tensor([[0.0, 0.0], [1.0, 0.0]]))
+    torch.testing.assert_close(norms, torch.tensor([(100 + 0.01) ** 0.5, (100 / math.cosh(10) ** 4 + 0.01) ** 0.5]))
+    with pytest.raises(GankitError, match="eval mode"):
+        jacobian_norms(step.train(), z[:, :2])
+
+
+def lambda_generator(linear):
+    """nn.Linear as a generator G(z, y)."""
+    class Wrap(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner, self.z_dim, self.num_classes = linear, linear.z_dim, 0
+
+        def forward(self, z, y=None):
+            return self.inner(z)
+    return Wrap().eval()
+
+
+def test_jacobian_truncation_drops_the_ramp_between_modes_and_nothing_else():
+    from gankit.latent.jacobian import truncated_latents
+
+    step = _Step().eval()
+    z = truncated_latents(step, 20000, seed=3, keep=0.8)
+    assert z.shape == (20000, 2)
+    # the Jacobian falls with |z0| alone, so the kept set is |z0| >= t with P(|z0| < t) = 0.2: t = 0.253
+    assert z[:, 0].abs().min().item() == pytest.approx(0.253, abs=0.02)
+    assert (z[:, 0].abs() > 1).float().mean().item() == pytest.approx(0.3173 / 0.8, abs=0.015)  # rest untouched
+    assert z[:, 1].std().item() == pytest.approx(1.0, abs=0.03)  # the other axis is not truncated at all
+    torch.testing.assert_close(truncated_latents(step, 20000, seed=3, keep=0.8), z)  # reproducible
+    torch.testing.assert_close(truncated_latents(step, 50, seed=3, keep=1.0),
+                               torch.randn(50, 2, generator=torch.Generator().manual_seed(3)))
+    for bad in (0.0, 1.5):
+        with pytest.raises(GankitError, match=r"in \(0, 1\]"):
+            truncated_latents(step, 5, keep=bad)
+
+
+def test_jacobian_truncation_thresholds_each_class_on_its_own():
+    from gankit.latent.jacobian import truncated_latents
+
+    step = _Step(num_classes=2).eval()  # class 1's Jacobian is 10x class 0's everywhere
+    labels = torch.tensor([0, 1] * 2000)
+    z = truncated_latents(step, 4000, seed=0, keep=0.8, labels=labels)
+    for c in (0, 1):  # one threshold for both would reject every class-1 draw; per class, both keep 80%
+        assert z[labels == c, 0].abs().min().item() == pytest.approx(0.253, abs=0.03)

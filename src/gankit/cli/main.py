@@ -89,6 +89,9 @@ def _sample_parser(sub) -> None:
     p.add_argument("--class-grid", action="store_true",
                    help="conditional generators: one row per class, --n columns sharing their latents")
     p.add_argument("--psi", type=float, default=1.0, help="truncation toward the mean latent (1 = off)")
+    p.add_argument("--jbt", type=float, default=1.0, metavar="SHARE",
+                   help="keep only the latents where G's Jacobian norm is in its lowest JBT share, e.g. 0.95 "
+                        "(Jacobian-based truncation: drops samples drawn between separate modes; 1 = off)")
 
 
 def _report_parser(sub) -> None:
@@ -124,6 +127,9 @@ def _eval_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the generated samples' latents")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")
     p.add_argument("--no-cache", action="store_true", help="recompute the real-data features")
+    p.add_argument("--jbt", type=float, default=1.0, metavar="SHARE",
+                   help="keep only the latents where G's Jacobian norm is in its lowest JBT share, e.g. 0.95 "
+                        "(Jacobian-based truncation: drops samples drawn between separate modes; 1 = off)")
     p.add_argument("--device", default="auto")
 
 
@@ -255,6 +261,8 @@ def cmd_sample(args) -> int:
         raise GankitError(f"--n must be positive, got {args.n}")
     generator = load_generator(args.run, ema=not args.no_ema, device=resolve_device(args.device))
     if args.class_grid:
+        if args.jbt != 1.0:
+            raise GankitError("--class-grid shares each column's latent across classes; it cannot take --jbt")
         return _class_grid(generator, args)
     labels = None
     if args.label is not None:
@@ -263,7 +271,7 @@ def cmd_sample(args) -> int:
         from gankit.latent.groups import resolve_label
 
         labels = torch.full((args.n,), resolve_label(generator, args.label))
-    samples = sample(generator, args.n, seed=args.seed, labels=labels, psi=args.psi)
+    samples = sample(generator, args.n, seed=args.seed, labels=labels, psi=args.psi, jbt=args.jbt)
     written = write(samples, args.out, kind=generator.data_kind, force=args.force,
                     nrow=None if labels is not None else generator.num_classes or None)
     print(json.dumps({"n": args.n, "seed": args.seed, "out": args.out, "files": len(written)}))
@@ -346,10 +354,10 @@ def cmd_eval(args) -> int:
                          batch_size=args.batch_size, cache=not args.no_cache)
     del real_data
     generator = load_generator(ckpt_file, ema=not args.no_ema, device=device)
-    result = evaluate(sampler(generator, args.n, seed=args.seed), args.n, real, extractor, metrics,
+    result = evaluate(sampler(generator, args.n, seed=args.seed, jbt=args.jbt), args.n, real, extractor, metrics,
                       args.batch_size)
     result.update({"checkpoint": str(ckpt_file), "step": generator.step, "split": args.split,
-                   "seed": args.seed, "ema": generator.uses_ema})
+                   "seed": args.seed, "ema": generator.uses_ema, "jbt": args.jbt})
     record(ckpt_file.parent / "eval.json", result)
     print(json.dumps(result))
     return 0

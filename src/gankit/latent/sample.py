@@ -9,19 +9,26 @@ from torch import nn
 
 from gankit.core.errors import GankitError
 from gankit.core.images import save_grid, save_png, save_scatter, to_uint8
+from gankit.latent.jacobian import truncated_latents
 
 
-def sampler(generator: nn.Module, n: int, seed: int = 0, labels: torch.Tensor | None = None, psi: float = 1.0):
+def sampler(generator: nn.Module, n: int, seed: int = 0, labels: torch.Tensor | None = None, psi: float = 1.0,
+            jbt: float = 1.0):
     """`draw(start, count)` -> samples [count, *shape] number start.. of n drawn from z ~ N(0, I) with `seed`
     (reproducible on one device type), for consumers that stream (evaluation) rather than hold all n.
 
     Conditional generators get `labels` [n], or the classes in turn (0, 1, ..., K-1, 0, ...) when None.
-    `psi` < 1 truncates the latents toward their mean (fidelity for variety).
+    `psi` < 1 truncates the latents toward their mean (fidelity for variety). `jbt` < 1 keeps only latents
+    where G's Jacobian norm is within its `jbt` quantile (see gankit.latent.jacobian): it drops the samples G
+    draws between separate modes.
     """
     device = next(generator.parameters()).device
-    z = psi * torch.randn(n, generator.z_dim, generator=torch.Generator().manual_seed(seed))
     if generator.num_classes and labels is None:
         labels = torch.arange(n) % generator.num_classes
+    if jbt != 1.0:  # truncated_latents refuses a share outside (0, 1]
+        z = truncated_latents(generator, n, seed, jbt, labels, psi)
+    else:
+        z = psi * torch.randn(n, generator.z_dim, generator=torch.Generator().manual_seed(seed))
 
     @torch.no_grad()
     def draw(start: int, count: int) -> torch.Tensor:
@@ -31,9 +38,9 @@ def sampler(generator: nn.Module, n: int, seed: int = 0, labels: torch.Tensor | 
 
 
 def sample(generator: nn.Module, n: int, seed: int = 0, labels: torch.Tensor | None = None,
-           batch_size: int = 1024, psi: float = 1.0) -> torch.Tensor:
-    """n samples [n, *shape] on the CPU (see `sampler` for seeds, labels and psi)."""
-    draw = sampler(generator, n, seed, labels, psi)
+           batch_size: int = 1024, psi: float = 1.0, jbt: float = 1.0) -> torch.Tensor:
+    """n samples [n, *shape] on the CPU (see `sampler` for seeds, labels, psi and jbt)."""
+    draw = sampler(generator, n, seed, labels, psi, jbt)
     return torch.cat([draw(start, min(batch_size, n - start)).cpu() for start in range(0, n, batch_size)])
 
 
