@@ -14,9 +14,10 @@ def emit(result: dict, out: str) -> None:
 
 
 def train_then_score(preset: str, overrides: list[dict], score, *, steps: int = 0, seed: int = 0,
-                     device: str = "auto", keep: str = "") -> dict:
+                     device: str = "auto", keep: str = "", callbacks: list | None = None) -> dict:
     """Train `preset` (with `overrides`) into `keep` or a temporary folder, then return
-    {"train_seconds", **score(run_dir)}."""
+    {"train_seconds", **score(run_dir)}. `callbacks` replace the standard ones (they must write the
+    checkpoint that `score` reads)."""
     import tempfile
     import time
 
@@ -26,6 +27,6 @@ def train_then_score(preset: str, overrides: list[dict], score, *, steps: int = 
         train = {"seed": seed, "device": device} | ({"steps": steps} if steps else {})
         run = start_run(resolve(preset, overrides + [{"out": keep or tmp, "train": train}]))
         t0 = time.perf_counter()
-        fit(run)
+        fit(run, callbacks)
         seconds = round(time.perf_counter() - t0, 1)
         return {"train_seconds": seconds, **score(str(run.dir))}

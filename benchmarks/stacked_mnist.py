@@ -30,15 +30,17 @@ def _summary(logits) -> dict:
             "confident": round(stats["confident"], 4)}
 
 
-def score(run_dir: str, n: int, device: str) -> dict:
-    """The run's modes and KL, and the same for n real Stacked-MNIST test images: the judge's ceiling."""
+def score(run_dir: str, n: int, device: str, jbt: float = 1.0) -> dict:
+    """The run's modes and KL (with Jacobian-based truncation when `jbt` < 1), and the same for n real
+    Stacked-MNIST test images: the judge's ceiling."""
     dev = resolve_device(device)
     generator = load_generator(run_dir, device=dev)
     judge = build_extractor("classifier", "stacked_mnist", device=dev)
-    fake = fake_features(sampler(generator, n, seed=12345), n, judge, batch_size=500)
+    fake = fake_features(sampler(generator, n, seed=12345, jbt=jbt), n, judge, batch_size=500)
     real = load_dataset(DataConfig(name="stacked_mnist", split="test", num_points=n)).x
     real_logits = extract(judge, real.split(500))[1]
-    return {"step": generator.step, "n_samples": n, **_summary(fake.logits), "real_test_images": _summary(real_logits)}
+    return {"step": generator.step, "n_samples": n, "jbt": jbt, **_summary(fake.logits),
+            "real_test_images": _summary(real_logits)}
 
 
 def main() -> None:
@@ -51,14 +53,16 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config overrides")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--keep", default="", help="train into this folder (default: a temporary one)")
+    parser.add_argument("--jbt", type=float, default=1.0,
+                        help="sample with Jacobian-based truncation keeping this share of latents (1 = off)")
     parser.add_argument("--out", default="")
     args = parser.parse_args()
     result = {"preset": args.preset, "overrides": args.set}
     if args.run:
-        result.update(score(args.run, args.n, args.device))
+        result.update(score(args.run, args.n, args.device, args.jbt))
     else:
         result.update(train_then_score(args.preset, [parse_override(s) for s in args.set],
-                                       lambda run_dir: score(run_dir, args.n, args.device), steps=args.steps,
+                                       lambda run_dir: score(run_dir, args.n, args.device, args.jbt), steps=args.steps,
                                        seed=args.seed, device=args.device, keep=args.keep))
     emit(result, args.out)
 

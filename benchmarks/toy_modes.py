@@ -6,25 +6,25 @@ For each seed: train the preset, draw 2,500 samples from the generator (its EMA 
 one), count a sample as high-quality within 3 std of its nearest mode, a mode as captured when it is the
 nearest mode of at least one high-quality sample, and take the KL of the captured-sample histogram over
 modes to uniform, and the spread of the high-quality samples about their modes in the data's std (about
-0.97 for the data; see gankit.metrics.mode_stats). Reports each seed and the mean ± std. Published anchors
+0.97 for the data; see gankit.metrics.mode_stats). Reports each seed and the mean ± std, for G's own
+samples (the protocol as published) and, in a separate "jbt" block, for samples drawn with Jacobian-based
+truncation (--jbt, the share of latents kept; see gankit.latent.jacobian). --keep DIR keeps each seed's run;
+--score RUN... scores kept runs without training. Published anchors
 (PacGAN, Table 2/3): grid — GAN 17.3 modes / 94.8% high-quality, PacGAN4 24.8 / 93.6%; ring — PacGAN2 7.9 / 95.6%.
 """
 from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
-import time
 
 import torch
-from _common import emit
+from _common import emit, train_then_score
 
 from gankit.checkpoint import load_checkpoint
 from gankit.core.config import from_dict, parse_override
 from gankit.data import DataConfig, load_dataset
 from gankit.latent import load_generator, sample
 from gankit.metrics import mode_stats
-from gankit.training import fit, resolve, start_run
 from gankit.training.callbacks import Checkpoints
 
 
@@ -44,15 +44,9 @@ def score(G, seed: int, n: int, centers: torch.Tensor, std: float, jbt: float) -
 
 def one_seed(preset: str, seed: int, n: int, steps: int | None, overrides: list[dict],
              device: str, keep: str = "", jbt: float = 1.0) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        train = {"seed": seed, "device": device} | ({"steps": steps} if steps else {})
-        run = start_run(resolve(preset, overrides + [{"out": keep or tmp, "train": train}]))
-        t0 = time.perf_counter()
-        fit(run, callbacks=[Checkpoints(0, 0)] if keep else [])  # a checkpoint at the end only
-        seconds = time.perf_counter() - t0
-        G = (run.game.ema.model if run.game.ema else run.game.G).eval()
-        result = score(G, seed, n, torch.tensor(run.data.extra["centers"]), run.data.extra["std"], jbt)
-    return result | {"train_seconds": round(seconds, 1)}
+    # no sample grids, surfaces or health checks: only the checkpoint at the end, which score_run reads
+    return train_then_score(preset, overrides, lambda run_dir: score_run(run_dir, n, jbt), steps=steps or 0,
+                            seed=seed, device=device, keep=keep, callbacks=[Checkpoints(0, 0)])
 
 
 def score_run(run_dir: str, n: int, jbt: float) -> dict:

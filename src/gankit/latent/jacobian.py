@@ -3,10 +3,11 @@
 A generator is a continuous map from one connected latent space, so when the data falls in separate pieces
 (the modes of a toy mixture, well-separated classes) G must spend some latent mass on paths from one piece to
 the next, and it draws those samples in between, where there is no data. Those latents are where G stretches
-the most: a step of 0.01 in z moves the sample from one mode to the next (measured on the toy grid, where
-G's Jacobian there is about 100 times its norm inside a mode). Sampling only latents whose Jacobian norm is
-below a quantile drops most such samples; unlike the truncation trick (psi) it leaves the latents inside the
-modes alone, so the modes keep their weights and widths.
+the most: on the toy grid a step of about 0.01 in z moves the sample from one mode to the next, and the
+median Jacobian norm of a sample lost between modes is 150 against 0.16 inside a mode. Sampling only
+latents whose Jacobian norm is below a quantile drops most such samples; unlike the truncation trick (psi)
+it leaves the latents inside the modes alone, so the modes keep their weights (widths shrink a little: the
+edges of a mode stretch more than its centre).
 """
 from __future__ import annotations
 
