@@ -18,7 +18,7 @@ from gankit.training.steps import g_step
 
 VARIANTS = {
     "mlp_ema": ("digits_mlp", {}),
-    "mlp_lr_decay": ("digits_mlp", {"train": {"lr_decay": "linear"}}),
+    "mlp_lr_decay": ("digits_mlp", {"train": {"lr_decay": "linear", "lr_decay_start": 0.25}}),
     "mlp_topk": ("digits_mlp", {"train": {"topk": 0.5, "topk_steps": 4}}),
     "dcgan_ncritic_noise": ("digits_mlp", {"model": {"name": "dcgan", "g_width": 8, "d_width": 8,
                                                      "g_depth": 0, "d_depth": 0},
@@ -68,8 +68,7 @@ def test_resume_is_bit_identical(tmp_path, variant):
     assert [r["step"] for r in rows] == [2, 4, 6, 8]
 
 
-def test_linear_lr_decay_reaches_the_last_step_at_one_step_of_rate(tmp_path):
-    cfg = tiny_config(tmp_path, train={"steps": 10, "lr_decay": "linear", "lr_g": 1e-3, "lr_d": 4e-4})
+def _rates_seen(cfg) -> tuple[list[float], object]:
     run = start_run(cfg)
     seen = []
 
@@ -81,11 +80,27 @@ def test_linear_lr_decay_reaches_the_last_step_at_one_step_of_rate(tmp_path):
             pass
 
     fit(run, callbacks=[Rates()])
+    return seen, run
+
+
+def test_linear_lr_decay_reaches_the_last_step_at_one_step_of_rate(tmp_path):
+    seen, run = _rates_seen(tiny_config(tmp_path, train={"steps": 10, "lr_decay": "linear", "lr_g": 1e-3,
+                                                         "lr_d": 4e-4}))
     # the rate used at step s (0-based) is lr * (1 - s/10): 1e-3 at the first step, 1e-4 at the last
     assert seen == pytest.approx([1e-3 * (1 - s / 10) for s in range(10)], rel=1e-9)
     assert run.game.opt_D.param_groups[0]["lr"] == pytest.approx(4e-5, rel=1e-9)
     with pytest.raises(GankitError, match="lr_decay.*linear"):
         tiny_config(tmp_path, train={"lr_decay": "lineer"})
+
+
+def test_a_late_lr_decay_keeps_the_rates_until_it_starts(tmp_path):
+    seen, run = _rates_seen(tiny_config(tmp_path / "a", train={"steps": 10, "lr_decay": "linear",
+                                                               "lr_decay_start": 0.6, "lr_g": 1e-3}))
+    # constant for the first 6 steps, then 1e-3 * (1 - k/4) over the last 4
+    assert seen == pytest.approx([1e-3] * 6 + [1e-3 * (1 - k / 4) for k in range(4)], rel=1e-9)
+    for bad in (-0.1, 1.0):
+        with pytest.raises(GankitError, match=r"lr_decay_start must be in \[0, 1\)"):
+            tiny_config(tmp_path / "b", train={"lr_decay_start": bad})
 
 
 def test_top_k_update_trains_g_on_the_best_scored_fakes_only(tmp_path):

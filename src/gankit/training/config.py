@@ -39,6 +39,7 @@ class TrainConfig:
     d_pretrain_steps: int = 0  # extra D updates before the first G update
     instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, annealed linearly to 0
     lr_decay: str = "none"  # "linear": both learning rates fall linearly to 0 at train.steps
+    lr_decay_start: float = 0.0  # the share of train.steps before the decay begins (rates constant until then)
     topk: float = 1.0  # top-k update (Sinha et al. 2020): the share of G's batch, best-scored by D, that trains G
     topk_steps: int = 0  # steps over which that share falls linearly from 1 to train.topk (0: from the start)
     ema_decay: float = 0.0  # EMA of G's weights (0 = off); samples come from the EMA when on
@@ -131,6 +132,8 @@ def validate(cfg: RunConfig) -> None:
     for name in ("beta1_g", "beta2_g", "beta1_d", "beta2_d", "ema_decay"):
         if not 0 <= getattr(t, name) < 1:
             raise GankitError(f"train.{name} must be in [0, 1), got {getattr(t, name)}")
+    if not 0 <= t.lr_decay_start < 1:
+        raise GankitError(f"train.lr_decay_start must be in [0, 1), got {t.lr_decay_start}")
     if not 0 < t.topk <= 1:
         raise GankitError(f"train.topk must be in (0, 1], got {t.topk}")
     for name in ("d_pretrain_steps", "ema_start", "topk_steps", "sample_every", "checkpoint_every", "snapshot_every",

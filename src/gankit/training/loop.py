@@ -27,7 +27,7 @@ from gankit.training.health import REMEDIES
 from gankit.training.parallel import distribute
 from gankit.training.safety import StepGuard, StopFlag, graceful_signals, rollback
 from gankit.training.session import build_game, check_same_architecture, game_state, restore_position
-from gankit.training.schedules import LR_DECAYS, top_k_share
+from gankit.training.schedules import lr_schedule, top_k_share
 from gankit.training.steps import Game, d_step, g_step, generate
 
 
@@ -265,7 +265,7 @@ def _follow_schedule(run: Run, schedule) -> None:
 
 def _steps(run: Run, callbacks: list, stop: int, flag: StopFlag) -> None:
     t, b = run.cfg.train, run.local_batch
-    guard, schedule = StepGuard(run.device, run.dist), LR_DECAYS.get(t.lr_decay)
+    guard, schedule = StepGuard(run.device, run.dist), lr_schedule(t.lr_decay, t.lr_decay_start)
     while run.step < stop:
         # instance noise anneals linearly to zero over the run
         sigma = t.instance_noise * max(0.0, 1.0 - run.step / run.total_steps)
