@@ -51,6 +51,19 @@ def _norms(generator: nn.Module, z: torch.Tensor, y: torch.Tensor | None, probes
     return torch.cat(parts) if parts else torch.zeros(0)
 
 
+def _thresholds(generator: nn.Module, keep: float, psi: float, probes: int, calibration: int, batch_size: int,
+                rng: torch.Generator, seed: int) -> torch.Tensor:
+    """The `keep` quantile of the Jacobian norm over `calibration` draws: [1], or [K] (one per class, the
+    classes drawn in turn) for a conditional G, whose classes may stretch by different amounts."""
+    classes = generator.num_classes
+    cal_y = torch.arange(calibration) % classes if classes else None
+    cal = _norms(generator, psi * torch.randn(calibration, generator.z_dim, generator=rng), cal_y, probes, seed,
+                 batch_size)
+    if not classes:
+        return cal.quantile(keep).reshape(1)
+    return torch.stack([cal[cal_y == c].quantile(keep) for c in range(classes)])
+
+
 def truncated_latents(generator: nn.Module, n: int, seed: int = 0, keep: float = 0.95,
                       labels: torch.Tensor | None = None, psi: float = 1.0, probes: int = 8,
                       calibration: int = 4096, batch_size: int = 512, max_rounds: int = 100) -> torch.Tensor:
@@ -64,13 +77,7 @@ def truncated_latents(generator: nn.Module, n: int, seed: int = 0, keep: float =
     rng, d, classes = torch.Generator().manual_seed(seed), generator.z_dim, generator.num_classes
     if keep == 1.0:
         return psi * torch.randn(n, d, generator=rng)
-    cal_z = psi * torch.randn(calibration, d, generator=rng)
-    cal_y = torch.arange(calibration) % classes if classes else None
-    cal = _norms(generator, cal_z, cal_y, probes, seed, batch_size)
-    if classes:
-        threshold = torch.stack([cal[cal_y == c].quantile(keep) for c in range(classes)])
-    else:
-        threshold = cal.quantile(keep).reshape(1)
+    threshold = _thresholds(generator, keep, psi, probes, calibration, batch_size, rng, seed)
     labels = (labels.cpu() if labels is not None else torch.arange(n) % classes) if classes else None
     slot_class = labels if classes else torch.zeros(n, dtype=torch.long)
     out, todo = torch.empty(n, d), torch.arange(n)
