@@ -42,10 +42,11 @@ def score(G, seed: int, n: int, centers: torch.Tensor, std: float, jbt: float) -
     return result
 
 
-def one_seed(preset: str, seed: int, n: int, steps: int | None, overrides: list[dict],
+def one_seed(preset: str, seed: int, n: int, steps: int, overrides: list[dict],
              device: str, keep: str = "", jbt: float = 1.0) -> dict:
-    # no sample grids, surfaces or health checks: only the checkpoint at the end, which score_run reads
-    return train_then_score(preset, overrides, lambda run_dir: score_run(run_dir, n, jbt), steps=steps or 0,
+    """Train one seed (`steps` 0: the preset's) and score it; no sample grids, surfaces or health checks, only
+    the checkpoint at the end, which score_run reads."""
+    return train_then_score(preset, overrides, lambda run_dir: score_run(run_dir, n, jbt), steps=steps,
                             seed=seed, device=device, keep=keep, callbacks=[Checkpoints(0, 0)])
 
 
@@ -76,7 +77,7 @@ def main() -> None:
     overrides = [parse_override(s) for s in args.set]
     runs = []
     for seed in [] if args.score else range(args.first_seed, args.first_seed + args.seeds):
-        runs.append(one_seed(args.preset, seed, args.n, args.steps or None, overrides, args.device, args.keep,
+        runs.append(one_seed(args.preset, seed, args.n, args.steps, overrides, args.device, args.keep,
                              args.jbt))
         print(runs[-1], flush=True)
     for run_dir in args.score:

@@ -45,10 +45,9 @@ def jacobian_norms(generator: nn.Module, z: torch.Tensor, y: torch.Tensor | None
 def _norms(generator: nn.Module, z: torch.Tensor, y: torch.Tensor | None, probes: int, seed: int,
            batch_size: int) -> torch.Tensor:
     device = next(generator.parameters()).device
-    parts = [jacobian_norms(generator, z[i:i + batch_size].to(device),
-                            None if y is None else y[i:i + batch_size].to(device), probes, seed + i).cpu()
-             for i in range(0, z.shape[0], batch_size)]
-    return torch.cat(parts) if parts else torch.zeros(0)
+    return torch.cat([jacobian_norms(generator, z[i:i + batch_size].to(device),
+                                     None if y is None else y[i:i + batch_size].to(device), probes, seed + i).cpu()
+                      for i in range(0, z.shape[0], batch_size)])
 
 
 def _thresholds(generator: nn.Module, keep: float, psi: float, probes: int, calibration: int, batch_size: int,
