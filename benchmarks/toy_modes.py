@@ -9,13 +9,16 @@ modes to uniform, and the spread of the high-quality samples about their modes i
 0.97 for the data; see gankit.metrics.mode_stats). Reports each seed and the mean ± std, for G's own
 samples (the protocol as published) and, in a separate "jbt" block, for samples drawn with Jacobian-based
 truncation (--jbt, the share of latents kept; see gankit.latent.jacobian). --keep DIR keeps each seed's run;
---score RUN... scores kept runs without training. Published anchors
-(PacGAN, Table 2/3): grid — GAN 17.3 modes / 94.8% high-quality, PacGAN4 24.8 / 93.6%; ring — PacGAN2 7.9 / 95.6%.
+--score RUN... scores kept runs without training. --every K also keeps a snapshot every K steps and reports G's
+own samples at each (a seed's "trajectory"), to see when the modes are found and how fast they sharpen.
+Published anchors (PacGAN, Table 2/3): grid — GAN 17.3 modes / 94.8% high-quality, PacGAN4 24.8 / 93.6%;
+ring — PacGAN2 7.9 / 95.6%.
 """
 from __future__ import annotations
 
 import argparse
 import statistics
+from pathlib import Path
 
 import torch
 from _common import emit, train_then_score
@@ -43,19 +46,24 @@ def score(G, seed: int, n: int, centers: torch.Tensor, std: float, jbt: float) -
 
 
 def one_seed(preset: str, seed: int, n: int, steps: int, overrides: list[dict],
-             device: str, keep: str = "", jbt: float = 1.0) -> dict:
+             device: str, keep: str = "", jbt: float = 1.0, every: int = 0) -> dict:
     """Train one seed (`steps` 0: the preset's) and score it; no sample grids, surfaces or health checks, only
-    the checkpoint at the end, which score_run reads."""
+    the checkpoint at the end (and snapshots every `every` steps), which score_run reads."""
     return train_then_score(preset, overrides, lambda run_dir: score_run(run_dir, n, jbt), steps=steps,
-                            seed=seed, device=device, keep=keep, callbacks=[Checkpoints(0, 0)])
+                            seed=seed, device=device, keep=keep, callbacks=[Checkpoints(0, every)])
 
 
 def score_run(run_dir: str, n: int, jbt: float) -> dict:
-    """A run kept by --keep: its seed from the checkpoint, its modes from the dataset it names."""
+    """A run kept by --keep: its seed from the checkpoint, its modes from the dataset it names; with its
+    snapshots' scores as "trajectory" when it kept any."""
     ckpt = load_checkpoint(run_dir)
     data = load_dataset(from_dict(DataConfig, ckpt["config"]["data"]))
-    G = load_generator(run_dir)
-    return score(G, ckpt["config"]["train"]["seed"], n, torch.tensor(data.extra["centers"]), data.extra["std"], jbt)
+    seed, centers, std = ckpt["config"]["train"]["seed"], torch.tensor(data.extra["centers"]), data.extra["std"]
+    result = score(load_generator(run_dir), seed, n, centers, std, jbt)
+    snapshots = [load_generator(p) for p in sorted((Path(run_dir) / "checkpoints").glob("step_*.pt"))]
+    if snapshots:
+        result["trajectory"] = [{"step": G.step, **_stats(G, n, seed, centers, std)} for G in snapshots]
+    return result
 
 
 def main() -> None:
@@ -72,13 +80,15 @@ def main() -> None:
                         help="score these runs (kept by --keep) instead of training")
     parser.add_argument("--jbt", type=float, default=0.95,
                         help="also score with Jacobian-based truncation keeping this share of latents (1 = off)")
+    parser.add_argument("--every", type=int, default=0, metavar="K",
+                        help="keep a snapshot every K steps and score each (the seed's trajectory)")
     parser.add_argument("--out", default="")
     args = parser.parse_args()
     overrides = [parse_override(s) for s in args.set]
     runs = []
     for seed in [] if args.score else range(args.first_seed, args.first_seed + args.seeds):
         runs.append(one_seed(args.preset, seed, args.n, args.steps, overrides, args.device, args.keep,
-                             args.jbt))
+                             args.jbt, args.every))
         print(runs[-1], flush=True)
     for run_dir in args.score:
         runs.append(score_run(run_dir, args.n, args.jbt) | {"run": run_dir})
