@@ -40,7 +40,6 @@ from pathlib import Path
 
 import torch
 from _common import emit
-from baseline import ARCHS, conventional  # also registers the peer architectures with gankit's model registry
 
 from gankit.training import resolve
 from gankit.training.bench import measure_config
@@ -71,6 +70,8 @@ def peer_rate(python: str, script: Path, batch_size: int, warmup: int, batches: 
 
 
 def gankit_rate(arch: str, steps: int) -> float:
+    from baseline import ARCHS
+
     preset, override = ARCHS[arch]
     with tempfile.TemporaryDirectory() as tmp:
         cfg = resolve(preset, [override, {"out": tmp, "train": {"device": "cpu"}}])
@@ -83,6 +84,10 @@ def peer_versions(python: str) -> str:
 
 
 def main() -> None:
+    # imported here, not at the top: baseline registers the peer architectures in gankit's model registry,
+    # which the tests of peer_rate should not do
+    from baseline import ARCHS, conventional
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--script", required=True, help="the peer's training script, unmodified")
     parser.add_argument("--python", required=True, help="a Python with torch and torchvision for the script")
