@@ -12,7 +12,7 @@ this script times the original itself. gankit neither ships nor needs the peer's
 check out the peer's repository yourself, put the four MNIST .gz files where its script looks
 (`<repo>/data/mnist/MNIST/raw/`; torchvision then verifies them and never downloads), and name a Python
 that has torch and torchvision (`--python`). To compare on one torch, run this script with that Python
-too, with gankit installed in it; on the 2-core build machine:
+too, with gankit installed in it (these versions install on the machine the README's figures come from):
 
     python3 -m venv peerenv && peerenv/bin/pip install torch==2.14.1 torchvision==0.29.1 && peerenv/bin/pip install -e .
     peerenv/bin/python benchmarks/peer_asis.py --python peerenv/bin/python --script ... --conventional peer_mlp
@@ -103,7 +103,7 @@ def main() -> None:
     script = Path(args.script).resolve()
     peer, ours, ours_conventional = [], {arch: [] for arch in args.archs}, []
     for _ in range(args.rounds):
-        peer.append(peer_rate(args.python, script, 64, args.warmup, args.batches))
+        peer.append(peer_rate(args.python, script, 64, args.warmup, args.batches))  # both scripts' default batch
         if args.conventional:
             ours_conventional.append(conventional(args.conventional, args.batches, 1, torch.device("cpu"))[0])
         for arch in args.archs:
@@ -124,6 +124,7 @@ def main() -> None:
         result["conventional"] = {"arch": args.conventional, "rounds": [round(r, 1) for r in ours_conventional],
                                   "images_per_sec": round(statistics.median(ours_conventional), 1)}
     emit(result | {"results": rows}, args.out)
+
 
 if __name__ == "__main__":
     main()
