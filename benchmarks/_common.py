@@ -13,6 +13,13 @@ def emit(result: dict, out: str) -> None:
         Path(out).write_text(text + "\n")
 
 
+def run_header(run_dir: str) -> dict:
+    """What a scored run was: its folder and the preset it was trained from (read from its config.json,
+    so a `--run` result never reports the script's default preset instead)."""
+    config = json.loads((Path(run_dir) / "config.json").read_text())
+    return {"run": run_dir, "preset": config.get("preset", "")}
+
+
 def train_then_score(preset: str, overrides: list[dict], score, *, steps: int = 0, seed: int = 0,
                      device: str = "auto", keep: str = "", callbacks: list | None = None) -> dict:
     """Train `preset` (with `overrides`) into `keep` or a temporary folder, then return

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-from _common import emit, train_then_score
+from _common import emit, run_header, train_then_score
 
 from gankit.core.config import parse_override
 from gankit.core.runtime import resolve_device
@@ -52,7 +52,7 @@ def main() -> None:
     preset = args.preset or default_preset(args.data, "dcgan")
     result = {"preset": preset, "overrides": args.set}
     if args.run:
-        result.update(score(args.run, args.per_class, args.device))
+        result = run_header(args.run) | score(args.run, args.per_class, args.device)
     else:
         overrides = [{"model": {"conditional": True}}] + [parse_override(s) for s in args.set]
         result.update(train_then_score(preset, overrides, lambda run_dir: score(run_dir, args.per_class, args.device),

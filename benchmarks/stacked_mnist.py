@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from _common import emit, train_then_score
+from _common import emit, run_header, train_then_score
 
 from gankit.core.config import parse_override
 from gankit.core.runtime import resolve_device
@@ -59,7 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     result = {"preset": args.preset, "overrides": args.set}
     if args.run:
-        result.update(score(args.run, args.n, args.device, args.jbt))
+        result = run_header(args.run) | score(args.run, args.n, args.device, args.jbt)
     else:
         result.update(train_then_score(args.preset, [parse_override(s) for s in args.set],
                                        lambda run_dir: score(run_dir, args.n, args.device, args.jbt), steps=args.steps,
