@@ -106,6 +106,15 @@ def test_confident_classes_need_a_quarter_share_of_sure_predictions():
     assert s["classes_covered"] == 10 and s["confident_classes"] == 8
 
 
+def test_class_stats_name_the_most_and_least_drawn_classes():
+    # 1,000 predictions: class 7 on 160, class 4 on 40, the other eight on 100 each
+    y = np.concatenate([np.full(160, 7), np.full(40, 4), np.repeat([0, 1, 2, 3, 5, 6, 8, 9], 100)])
+    s = scores.class_stats(np.eye(10)[y] * 20.0)
+    assert (s["most_drawn_class"], s["least_drawn_class"]) == (7, 4)
+    assert s["most_drawn_share"] == pytest.approx(0.16, abs=1e-12)
+    assert s["least_drawn_share"] == pytest.approx(0.04, abs=1e-12)
+
+
 def test_metric_registry_names_and_errors():
     assert parse_metrics("", has_logits=False) == ["fid", "kid", "pr", "dc"]
     assert parse_metrics("FID, precision_recall", has_logits=False) == ["fid", "pr"]

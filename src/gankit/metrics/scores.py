@@ -135,7 +135,9 @@ def class_stats(logits: np.ndarray, confident: float = 0.9) -> dict:
     `num_classes`), the KL of the predicted-class histogram to uniform (0 when every class is equally
     frequent; log K when one class takes everything), the share of confident predictions, and
     `confident_classes`: the classes that receive at least a quarter of their uniform share of the samples
-    as confident predictions (e.g. 50 of 2,000 for 10 classes), i.e. that are drawn clearly and not rarely."""
+    as confident predictions (e.g. 50 of 2,000 for 10 classes), i.e. that are drawn clearly and not rarely;
+    and which class is predicted most and least often, with its share of the samples (uniform: 1/K), since
+    a KL above the sampling noise usually means a few classes drawn too often or too rarely."""
     p = _softmax(logits)
     k = p.shape[1]
     top = p.argmax(1)
@@ -147,4 +149,6 @@ def class_stats(logits: np.ndarray, confident: float = 0.9) -> dict:
     return {"classes_covered": int(nz.sum()), "num_classes": int(k),
             "class_kl": float((q[nz] * np.log(q[nz] * k)).sum()),
             "confident": float(sure.mean()),
-            "confident_classes": int((sure_counts * 4 * k >= len(p)).sum())}
+            "confident_classes": int((sure_counts * 4 * k >= len(p)).sum()),
+            "most_drawn_class": int(q.argmax()), "most_drawn_share": float(q.max()),
+            "least_drawn_class": int(q.argmin()), "least_drawn_share": float(q.min())}
