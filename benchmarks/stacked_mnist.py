@@ -24,12 +24,7 @@ from gankit.core.runtime import resolve_device
 from gankit.latent import load_generator, sampler
 from gankit.data import DataConfig, load_dataset
 from gankit.metrics import build_extractor, extract, fake_features
-from gankit.metrics.scores import class_stats
-
-
-def _kl_to_uniform(counts: np.ndarray) -> float:
-    q = counts[counts > 0] / counts.sum()
-    return float((q * np.log(q * len(counts))).sum())
+from gankit.metrics.scores import class_stats, kl_to_uniform
 
 
 def _channels(logits) -> dict:
@@ -37,8 +32,8 @@ def _channels(logits) -> dict:
     and what is left of the joint KL, the dependence between channels (the histogram's total correlation:
     e.g. G favouring some combinations). The three sum to the joint KL."""
     top = np.asarray(logits).argmax(1)
-    per_channel = [_kl_to_uniform(np.bincount(top // 10 ** (2 - c) % 10, minlength=10)) for c in range(3)]
-    joint = _kl_to_uniform(np.bincount(top, minlength=1000))
+    per_channel = [kl_to_uniform(np.bincount(top // 10 ** (2 - c) % 10, minlength=10)) for c in range(3)]
+    joint = kl_to_uniform(np.bincount(top, minlength=1000))
     return {"channel_kl": [round(k, 4) for k in per_channel], "dependence": round(joint - sum(per_channel), 4)}
 
 

@@ -5,9 +5,9 @@ captured when it is the nearest mode of at least one high-quality sample.
 """
 from __future__ import annotations
 
-import math
-
 import torch
+
+from gankit.metrics.scores import kl_to_uniform
 
 
 def mode_stats(points: torch.Tensor, centers: torch.Tensor, std: float, k: float = 3.0) -> dict:
@@ -26,12 +26,8 @@ def mode_stats(points: torch.Tensor, centers: torch.Tensor, std: float, k: float
     good = nearest <= k * std
     counts = torch.bincount(index[good], minlength=len(centers)).double()
     m = len(centers)
-    if counts.sum() > 0:
-        p = counts / counts.sum()
-        kl = float(sum(pi * math.log(pi * m) for pi in p.tolist() if pi > 0))
-    else:
-        kl = float("inf")
     share = torch.bincount(index, minlength=m).float() / max(len(points), 1)
     spread = nearest[good].pow(2).mean().div(2).sqrt().item() / std if good.any() else float("nan")
-    return {"modes": int((counts > 0).sum()), "high_quality": good.float().mean().item(), "kl": kl,
-            "num_modes": m, "coverage": (share >= 1.0 / (4 * m)).float().mean().item(), "spread": spread}
+    return {"modes": int((counts > 0).sum()), "high_quality": good.float().mean().item(),
+            "kl": kl_to_uniform(counts.cpu().numpy()), "num_modes": m,
+            "coverage": (share >= 1.0 / (4 * m)).float().mean().item(), "spread": spread}

@@ -130,6 +130,16 @@ def inception_score(logits: np.ndarray, splits: int = 10) -> dict:
     return {"is": float(np.mean(scores)), "is_std": float(np.std(scores))}
 
 
+def kl_to_uniform(counts) -> float:
+    """KL(histogram || uniform) of counts [K] (any array-like): 0 when every bin is equally full, log K when
+    one bin holds everything; inf for an empty histogram."""
+    c = np.asarray(counts, dtype=np.float64)
+    if c.sum() <= 0:
+        return float("inf")
+    q = c[c > 0] / c.sum()
+    return float((q * np.log(q * len(c))).sum())
+
+
 def class_stats(logits: np.ndarray, confident: float = 0.9) -> dict:
     """What a classifier says of generated samples: how many classes appear (`classes_covered` of
     `num_classes`), the KL of the predicted-class histogram to uniform (0 when every class is equally
@@ -143,11 +153,9 @@ def class_stats(logits: np.ndarray, confident: float = 0.9) -> dict:
     top = p.argmax(1)
     counts = np.bincount(top, minlength=k).astype(np.float64)
     q = counts / counts.sum()
-    nz = q > 0
     sure = p.max(1) >= confident
     sure_counts = np.bincount(top[sure], minlength=k)
-    return {"classes_covered": int(nz.sum()), "num_classes": int(k),
-            "class_kl": float((q[nz] * np.log(q[nz] * k)).sum()),
+    return {"classes_covered": int((counts > 0).sum()), "num_classes": int(k), "class_kl": kl_to_uniform(counts),
             "confident": float(sure.mean()),
             "confident_classes": int((sure_counts * 4 * k >= len(p)).sum()),
             "most_drawn_class": int(q.argmax()), "most_drawn_share": float(q.max()),
