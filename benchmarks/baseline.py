@@ -169,6 +169,14 @@ def conventional(arch: str, steps: int, repeats: int, device: torch.device) -> l
     return rates
 
 
+def gankit_measure(arch: str, steps: int, repeats: int, device: str, overrides: list[dict] | None = None) -> dict:
+    """gankit's loop on `arch` (with extra `overrides` for gankit's side): measure_config's result."""
+    preset, override = ARCHS[arch]
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = resolve(preset, [override, *(overrides or []), {"out": tmp, "train": {"device": device}}])
+        return measure_config(cfg, steps, repeats)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--archs", nargs="+", default=list(ARCHS), choices=list(ARCHS))
@@ -183,11 +191,8 @@ def main() -> None:
     device = torch.device(args.device)
     rows = []
     for arch in args.archs:
-        preset, override = ARCHS[arch]
         base = conventional(arch, args.steps, args.repeats, device)
-        with tempfile.TemporaryDirectory() as tmp:
-            cfg = resolve(preset, [override, *ours_overrides, {"out": tmp, "train": {"device": args.device}}])
-            ours = measure_config(cfg, args.steps, args.repeats)
+        ours = gankit_measure(arch, args.steps, args.repeats, args.device, ours_overrides)
         row = {"arch": arch, "conventional_images_per_sec": round(statistics.median(base), 1),
                "conventional_windows": [round(r, 1) for r in base],
                "gankit_images_per_sec": ours["images_per_sec"], "gankit_windows": ours["windows"],

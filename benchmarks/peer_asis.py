@@ -41,10 +41,8 @@ from pathlib import Path
 import torch
 from _common import emit
 
-from gankit.training import resolve
-from gankit.training.bench import measure_config
-
 BATCH_LINE = re.compile(r"\[Batch \d+/\d+\]")
+PEER_BATCH = 64  # gan.py's and dcgan.py's default --batch_size, and the MNIST presets' that baseline.ARCHS builds on
 
 
 def peer_rate(python: str, script: Path, batch_size: int, warmup: int, batches: int) -> float:
@@ -69,15 +67,6 @@ def peer_rate(python: str, script: Path, batch_size: int, warmup: int, batches: 
     return batches * batch_size / (marks[-1] - marks[warmup])
 
 
-def gankit_rate(arch: str, steps: int) -> float:
-    from baseline import ARCHS
-
-    preset, override = ARCHS[arch]
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = resolve(preset, [override, {"out": tmp, "train": {"device": "cpu"}}])
-        return measure_config(cfg, steps, repeats=1)["images_per_sec"]
-
-
 def peer_versions(python: str) -> str:
     code = "import torch, torchvision; print(torch.__version__, torchvision.__version__)"
     return subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
@@ -86,7 +75,7 @@ def peer_versions(python: str) -> str:
 def main() -> None:
     # imported here, not at the top: baseline registers the peer architectures in gankit's model registry,
     # which the tests of peer_rate should not do
-    from baseline import ARCHS, conventional
+    from baseline import ARCHS, conventional, gankit_measure
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--script", required=True, help="the peer's training script, unmodified")
@@ -103,11 +92,11 @@ def main() -> None:
     script = Path(args.script).resolve()
     peer, ours, ours_conventional = [], {arch: [] for arch in args.archs}, []
     for _ in range(args.rounds):
-        peer.append(peer_rate(args.python, script, 64, args.warmup, args.batches))  # both scripts' default batch
+        peer.append(peer_rate(args.python, script, PEER_BATCH, args.warmup, args.batches))
         if args.conventional:
             ours_conventional.append(conventional(args.conventional, args.batches, 1, torch.device("cpu"))[0])
         for arch in args.archs:
-            ours[arch].append(gankit_rate(arch, args.batches))
+            ours[arch].append(gankit_measure(arch, args.batches, 1, "cpu")["images_per_sec"])
         print({"peer": round(peer[-1], 1), "conventional": ours_conventional[-1:],
                **{a: round(r[-1], 1) for a, r in ours.items()}}, flush=True)
     peer_median = statistics.median(peer)
@@ -117,7 +106,7 @@ def main() -> None:
              "over_peer_by_round": [round(r / p, 2) for r, p in zip(rates, peer)]} for arch, rates in ours.items()]
     result = {"command": "python " + " ".join(sys.argv), "machine": platform.processor() or platform.machine(),
               "threads": torch.get_num_threads(), "torch": torch.__version__, "peer_script": script.name,
-              "peer_torch_torchvision": peer_versions(args.python), "batch_size": 64,
+              "peer_torch_torchvision": peer_versions(args.python), "batch_size": PEER_BATCH,
               "batches_per_round": args.batches, "peer_images_per_sec": round(peer_median, 1),
               "peer_rounds": [round(r, 1) for r in peer]}
     if args.conventional:
