@@ -106,6 +106,14 @@ def test_confident_classes_need_a_quarter_share_of_sure_predictions():
     assert s["classes_covered"] == 10 and s["confident_classes"] == 8
 
 
+def test_kl_to_uniform_of_histograms():
+    assert scores.kl_to_uniform([5, 5, 5, 5]) == pytest.approx(0.0, abs=1e-12)
+    assert scores.kl_to_uniform([0, 7, 0, 0]) == pytest.approx(np.log(4), rel=1e-12)
+    # halves on two of four bins: 2 * 0.5 * log(0.5 * 4) = log 2
+    assert scores.kl_to_uniform([3, 0, 3, 0]) == pytest.approx(np.log(2), rel=1e-12)
+    assert scores.kl_to_uniform([0, 0, 0]) == float("inf")
+
+
 def test_class_stats_name_the_most_and_least_drawn_classes():
     # 1,000 predictions: class 7 on 160, class 4 on 40, the other eight on 100 each
     y = np.concatenate([np.full(160, 7), np.full(40, 4), np.repeat([0, 1, 2, 3, 5, 6, 8, 9], 100)])
