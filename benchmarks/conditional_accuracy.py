@@ -49,11 +49,11 @@ def main() -> None:
     parser.add_argument("--keep", default="", help="train into this folder (default: a temporary one)")
     parser.add_argument("--out", default="")
     args = parser.parse_args()
-    preset = args.preset or default_preset(args.data, "dcgan")
-    result = {"preset": preset, "overrides": args.set}
     if args.run:
         result = run_header(args.run) | score(args.run, args.per_class, args.device)
     else:
+        preset = args.preset or default_preset(args.data, "dcgan")
+        result = {"preset": preset, "overrides": args.set}
         overrides = [{"model": {"conditional": True}}] + [parse_override(s) for s in args.set]
         result.update(train_then_score(preset, overrides, lambda run_dir: score(run_dir, args.per_class, args.device),
                                        steps=args.steps, device=args.device, keep=args.keep))

@@ -70,10 +70,10 @@ def main() -> None:
                         help="sample with Jacobian-based truncation keeping this share of latents (1 = off)")
     parser.add_argument("--out", default="")
     args = parser.parse_args()
-    result = {"preset": args.preset, "overrides": args.set}
     if args.run:
         result = run_header(args.run) | score(args.run, args.n, args.device, args.jbt)
     else:
+        result = {"preset": args.preset, "overrides": args.set}
         result.update(train_then_score(args.preset, [parse_override(s) for s in args.set],
                                        lambda run_dir: score(run_dir, args.n, args.device, args.jbt), steps=args.steps,
                                        seed=args.seed, device=args.device, keep=args.keep))
