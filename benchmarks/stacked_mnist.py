@@ -45,12 +45,14 @@ def _summary(logits) -> dict:
 
 def score(run_dir: str, n: int, device: str, jbt: float = 1.0) -> dict:
     """The run's modes and KL (with Jacobian-based truncation when `jbt` < 1), and the same for n real
-    Stacked-MNIST test images: the judge's ceiling."""
+    Stacked-MNIST test images at the run's resolution (so they make the same resize round trip to the judge's
+    28×28 as the samples): the judge's ceiling."""
     dev = resolve_device(device)
     generator = load_generator(run_dir, device=dev)
     judge = build_extractor("classifier", "stacked_mnist", device=dev)
     fake = fake_features(sampler(generator, n, seed=12345, jbt=jbt), n, judge, batch_size=500)
-    real = load_dataset(DataConfig(name="stacked_mnist", split="test", num_points=n)).x
+    real = load_dataset(DataConfig(name="stacked_mnist", split="test", num_points=n,
+                                   resolution=generator.shape[-1])).x
     real_logits = extract(judge, real.split(500))[1]
     return {"step": generator.step, "n_samples": n, "jbt": jbt, **_summary(fake.logits),
             "real_test_images": _summary(real_logits)}
