@@ -27,20 +27,19 @@ from gankit.metrics import build_extractor, extract, fake_features
 from gankit.metrics.scores import class_stats, kl_to_uniform
 
 
-def _channels(logits) -> dict:
-    """Where the KL comes from: the KL of each channel's digit histogram to uniform (digits drawn unevenly)
-    and what is left of the joint KL, the dependence between channels (the histogram's total correlation:
+def _channels(logits, joint_kl: float) -> dict:
+    """Where the joint KL comes from: the KL of each channel's digit histogram to uniform (digits drawn
+    unevenly) and what is left of it, the dependence between channels (the histogram's total correlation:
     e.g. G favouring some combinations). The three sum to the joint KL."""
     top = np.asarray(logits).argmax(1)
     per_channel = [kl_to_uniform(np.bincount(top // 10 ** (2 - c) % 10, minlength=10)) for c in range(3)]
-    joint = kl_to_uniform(np.bincount(top, minlength=1000))
-    return {"channel_kl": [round(k, 4) for k in per_channel], "dependence": round(joint - sum(per_channel), 4)}
+    return {"channel_kl": [round(k, 4) for k in per_channel], "dependence": round(joint_kl - sum(per_channel), 4)}
 
 
 def _summary(logits) -> dict:
     stats = class_stats(logits)
     return {"modes": stats["classes_covered"], "kl": round(stats["class_kl"], 4),
-            "confident": round(stats["confident"], 4), **_channels(logits)}
+            "confident": round(stats["confident"], 4), **_channels(logits, stats["class_kl"])}
 
 
 def score(run_dir: str, n: int, device: str, jbt: float = 1.0) -> dict:
