@@ -134,6 +134,7 @@ def main(out: Path) -> None:
     if d.main:
         (out / "results.json").write_text(json.dumps(results, indent=1))
     distributed.shutdown(d)
+    distributed.end_process(0)  # as `gankit train` ends under torchrun: no teardown race with gloo's threads
 
 
 if __name__ == "__main__":

@@ -190,3 +190,13 @@ def test_nproc_checks_the_batch_before_starting_processes(tmp_path, capsys):
     assert main(["train", "--nproc", "3", "--steps", "5", "--out", str(tmp_path)]) == 2
     assert "must be a multiple of --nproc 3" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_a_job_process_ends_with_its_code_and_its_buffered_output():
+    """end_process skips the interpreter's teardown (os._exit) but still flushes the piped streams and logs."""
+    code = ("import logging, sys; from gankit.core import distributed\n"
+            "logging.basicConfig(stream=sys.stderr); print('summary'); logging.getLogger('x').warning('log')\n"
+            "distributed.end_process(3)\nprint('never')")
+    env = {k: v for k, v in ENV.items() if k != "PYTHONUNBUFFERED"}  # so stdout is block-buffered into the pipe
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 3 and proc.stdout == "summary\n" and "log" in proc.stderr

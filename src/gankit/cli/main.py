@@ -394,6 +394,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    code = _dispatch(args)
+    distributed = sys.modules.get("gankit.core.distributed")  # imported (with torch) only by commands that use it
+    if distributed is not None and distributed.joined():  # one of torchrun's processes: see end_process
+        distributed.end_process(code)
+    return code
+
+
+def _dispatch(args) -> int:
     try:
         return {"train": cmd_train, "sample": cmd_sample, "report": cmd_report,
                 "eval": cmd_eval, "classifier": cmd_classifier, "latent": latent_cli.run,
