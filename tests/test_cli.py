@@ -208,6 +208,12 @@ def test_eval_of_2d_points_uses_the_points_themselves(tmp_path, capsys, monkeypa
     assert code == 0, err
     truncated = json.loads(out)
     assert truncated["jbt"] == 0.8 and truncated["metrics"]["fid"] != result["metrics"]["fid"]
+    # psi 0 draws every sample from the mean latent: 200 copies of one point, whose k-NN balls have radius 0
+    code, out, err = _run(capsys, "eval", run, "--n", "200", "--metrics", "fid,pr", "--device", "cpu", "--psi", "0")
+    assert code == 0, err
+    collapsed = json.loads(out)
+    assert collapsed["psi"] == 0 and result["psi"] == 1.0
+    assert collapsed["metrics"]["recall"] == 0 and collapsed["metrics"]["fid"] != result["metrics"]["fid"]
 
 
 def test_eval_explains_what_is_missing(trained, capsys, monkeypatch):

@@ -127,6 +127,8 @@ def _eval_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the generated samples' latents")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")
     p.add_argument("--no-cache", action="store_true", help="recompute the real-data features")
+    p.add_argument("--psi", type=float, default=1.0,
+                   help="truncation toward the mean latent (1 = off): precision for recall, as in BigGAN's curves")
     p.add_argument("--jbt", type=float, default=1.0, metavar="SHARE",
                    help="keep only the latents where G's Jacobian norm is in its lowest JBT share, e.g. 0.95 "
                         "(Jacobian-based truncation: drops samples drawn between separate modes; 1 = off)")
@@ -354,10 +356,10 @@ def cmd_eval(args) -> int:
                          batch_size=args.batch_size, cache=not args.no_cache)
     del real_data
     generator = load_generator(ckpt_file, ema=not args.no_ema, device=device)
-    result = evaluate(sampler(generator, args.n, seed=args.seed, jbt=args.jbt), args.n, real, extractor, metrics,
-                      args.batch_size)
+    result = evaluate(sampler(generator, args.n, seed=args.seed, psi=args.psi, jbt=args.jbt), args.n, real, extractor,
+                      metrics, args.batch_size)
     result.update({"checkpoint": str(ckpt_file), "step": generator.step, "split": args.split,
-                   "seed": args.seed, "ema": generator.uses_ema, "jbt": args.jbt})
+                   "seed": args.seed, "ema": generator.uses_ema, "psi": args.psi, "jbt": args.jbt})
     record(ckpt_file.parent / "eval.json", result)
     print(json.dumps(result))
     return 0
