@@ -93,10 +93,10 @@ MODELS.add("peer_dcgan", Family(PeerDCGANGenerator, PeerDCGANDiscriminator))
 MODELS.add("peer_dcgan_folded", Family(FoldedPeerDCGANGenerator, PeerDCGANDiscriminator))
 
 ARCHS = {  # name -> (preset, overrides)
-    "peer_dcgan": ("mnist_dcgan", {"model": {"name": "peer_dcgan", "g_width": 0, "d_width": 0, "pack": 1},
+    "peer_dcgan": ("mnist_dcgan", {"model": {"name": "peer_dcgan", "g_width": None, "d_width": None, "pack": 1},
                                    "data": {"resolution": 32},
                                    "train": {"ema_decay": 0.0}}),
-    "peer_dcgan_folded": ("mnist_dcgan", {"model": {"name": "peer_dcgan_folded", "g_width": 0, "d_width": 0,
+    "peer_dcgan_folded": ("mnist_dcgan", {"model": {"name": "peer_dcgan_folded", "g_width": None, "d_width": None,
                                                     "pack": 1},
                                           "data": {"resolution": 32}, "train": {"ema_decay": 0.0}}),
     "peer_mlp": ("mnist_mlp", {"train": {"ema_decay": 0.0}}),

@@ -11,6 +11,7 @@ import torch
 import torch.distributed as tdist
 
 import gankit.training.callbacks as callbacks_module
+import gankit.training.loop as loop_module
 from gankit.core import distributed
 from gankit.core.config import merge
 from gankit.training import fit, resolve, start_run
@@ -18,9 +19,11 @@ from gankit.training.loop import default_callbacks
 
 SAVED: list[Path] = []  # checkpoint writes by this process
 _save = callbacks_module.save_checkpoint
-callbacks_module.save_checkpoint = lambda path, payload: (SAVED.append(path), _save(path, payload))[1]
+# the step-0 checkpoint is written by start_run (into the staging folder), the others by the callback
+callbacks_module.save_checkpoint = loop_module.save_checkpoint = \
+    lambda path, payload: (SAVED.append(path), _save(path, payload))[1]
 
-SMALL = {"g_width": 8, "d_width": 8, "g_depth": 0, "d_depth": 0, "g_norm": "none"}
+SMALL = {"g_width": 8, "d_width": 8, "g_depth": None, "d_depth": None, "g_norm": "none"}
 # no batch norm (PyTorch's SyncBatchNorm needs GPUs): then DDP must reproduce one process's training
 CASES = {
     "mlp_minimax_smoothing": {"loss": {"name": "minimax", "label_smoothing": 0.1}},
@@ -39,10 +42,10 @@ CASES = {
 }
 # per-process batch norm: replicas must stay identical, but they normalise over their own shard
 # (resnet_sn's generator always has it)
-BATCH_NORM = {"dcgan_batch_norm": {"model": {"name": "dcgan", "g_width": 8, "d_width": 8, "g_depth": 0,
-                                             "d_depth": 0, "g_norm": "batch", "d_norm": "batch"}},
+BATCH_NORM = {"dcgan_batch_norm": {"model": {"name": "dcgan", "g_width": 8, "d_width": 8, "g_depth": None,
+                                             "d_depth": None, "g_norm": "batch", "d_norm": "batch"}},
               "resnet_sn_batch_norm_hinge_r1_conditional": {
-                  "model": {"name": "resnet_sn", "g_width": 8, "d_width": 8, "g_depth": 0, "d_depth": 0,
+                  "model": {"name": "resnet_sn", "g_width": 8, "d_width": 8, "g_depth": None, "d_depth": None,
                             "g_norm": "batch", "conditional": True},
                   "loss": {"name": "hinge", "penalty": "r1", "penalty_weight": 1.0}}}
 
@@ -72,9 +75,9 @@ def spread(vec: torch.Tensor, world: int) -> float:
 
 
 def case(name: str, extra: dict, out: Path, d: distributed.Dist) -> dict:
+    SAVED.clear()
     run = start_run(config(out / name / "multi", extra), d)
     start = flat(run.game.G)
-    SAVED.clear()
     fit(run)
     ema = run.game.ema.model if run.game.ema is not None else run.game.G
     result = {"spread_G": spread(flat(run.game.G, buffers=False), d.world),

@@ -142,7 +142,7 @@ def test_bad_checkpoints(tmp_path, trained, capsys):
     assert "not a gankit checkpoint or is corrupt" in _one_line_error(capsys, "sample", str(truncated),
                                                                       "--out", str(tmp_path / "x.png"))
     msg = _one_line_error(capsys, "train", "--resume", str(trained), "--model", "dcgan",
-                          "--set", "model.g_depth=0", "--set", "model.d_depth=0", "--steps", "8")
+                          "--set", "model.g_depth=null", "--set", "model.d_depth=null", "--steps", "8")
     assert "resume with the architecture the run was started with" in msg
     assert (trained / "checkpoint.pt").is_file() and (trained / "final.png").is_file()
 

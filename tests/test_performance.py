@@ -10,7 +10,7 @@ from gankit.core.errors import GankitError
 from gankit.training import fit, start_run
 from gankit.training.bench import matmul_peak, measure_config
 
-DCGAN = {"name": "dcgan", "g_width": 8, "d_width": 8, "g_depth": 0, "d_depth": 0}
+DCGAN = {"name": "dcgan", "g_width": 8, "d_width": 8, "g_depth": None, "d_depth": None}
 
 
 def _count_forwards(module: torch.nn.Module) -> list:

@@ -2,7 +2,6 @@
 import errno
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -23,30 +22,72 @@ def _rows(run):
     return [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
 
 
+def _writer_until_killed(path, weights, kill, pause_at, ready):
+    """A child that rewrites the checkpoint until killed. With `pause_at` set, the atomic write of its
+    first checkpoint stops at that point of the write (after the temporary file is opened, or after it is
+    written and synced but before the rename), tells the parent through `ready` and waits to be killed:
+    the kill lands inside a save by construction, not by timing."""
+    real_fdopen, real_replace = os.fdopen, os.replace
+
+    def pause():
+        os.write(ready, b"x")
+        time.sleep(3600)
+
+    def fdopen(fd, *args, **kwargs):
+        handle = real_fdopen(fd, *args, **kwargs)
+        handle.write(b"half a checkpoint")  # a partial temporary file on disk
+        handle.flush()
+        pause()
+
+    def replace(src, dst):
+        pause()
+        real_replace(src, dst)
+
+    if pause_at == "open":
+        files.os.fdopen = fdopen
+    elif pause_at == "rename":
+        files.os.replace = replace
+    else:
+        os.write(ready, b"x")
+    try:
+        for i in range(10**6):
+            step = 1000 * kill + i
+            save_checkpoint(path, {"step": step, "weights": weights[step % 2]})
+    finally:
+        os._exit(0)
+
+
 def test_sigkill_during_saves_always_leaves_a_valid_checkpoint(tmp_path):
     path = tmp_path / "checkpoint.pt"
     save_checkpoint(path, {"step": -1, "weights": torch.zeros(1)})
-    rng = random.Random(0)
-    mid_write = 0
     # made before forking: a forked child must not start torch's thread pool
-    weights = [torch.full((600_000,), float(parity)) for parity in (0, 1)]
-    for kill in range(25):
+    weights = [torch.full((60_000,), float(parity)) for parity in (0, 1)]
+    plan = ["open", "rename", None] * 4  # 8 kills inside a write by construction, 4 wherever they land
+    left = 0
+    for kill, pause_at in enumerate(plan):
+        before = torch.load(path, weights_only=True)["step"]
+        ready, tell = os.pipe()
         pid = os.fork()
-        if pid == 0:  # child: rewrite the checkpoint (2.4 MB each time) until killed
-            try:
-                for i in range(10**6):
-                    step = 1000 * kill + i
-                    save_checkpoint(path, {"step": step, "weights": weights[step % 2]})
-            finally:
-                os._exit(0)
-        time.sleep(rng.uniform(0.02, 0.3))
+        if pid == 0:
+            os.close(ready)
+            _writer_until_killed(path, weights, kill, pause_at, tell)
+        os.close(tell)
+        assert os.read(ready, 1) == b"x"  # the child is inside the write (or, unpaused, writing in a loop)
+        os.close(ready)
+        if pause_at is None:
+            time.sleep(0.05)
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         ckpt = torch.load(path, weights_only=True)  # never half a file: the old one or a new one
         assert ckpt["format"] == "gankit-checkpoint"
         assert ckpt["step"] == -1 or torch.equal(ckpt["weights"], weights[ckpt["step"] % 2])
-        mid_write += files.remove_stale_temp_files(tmp_path)  # a temporary file left: killed inside a save
-    assert mid_write >= 10  # the kills really interrupted writes
+        if pause_at is not None:  # killed inside its first save: the previous checkpoint is still the one there
+            assert ckpt["step"] == before
+        stale = files.remove_stale_temp_files(tmp_path)
+        if pause_at is not None:
+            assert stale == 1  # its temporary file, left by the kill; the checkpoint itself untouched
+        left += stale
+    assert left >= 8
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
 
 

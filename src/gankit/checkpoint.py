@@ -59,4 +59,48 @@ def load_checkpoint(path: str | Path) -> dict:
     missing = sorted(REQUIRED - set(ckpt))
     if missing:
         raise GankitError(f"{p} is an incomplete gankit checkpoint (no {', '.join(missing)})")
+    try:
+        check_structure(ckpt)
+    except GankitError as exc:
+        raise GankitError(f"{p} is damaged: {exc}") from exc
     return ckpt
+
+
+def _require(ok: bool, what: str) -> None:
+    if not ok:
+        raise GankitError(what)
+
+
+def _is_tensor_dict(value) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                           for k, v in value.items())
+
+
+def check_structure(ckpt: dict) -> None:
+    """The types and plain values every reader relies on (a tampered file must not reach them as anything
+    else). The networks' option values and tensor shapes are checked by gankit.models against the
+    architecture the file names, before anything is built."""
+    step = ckpt["step"]
+    _require(isinstance(step, int) and not isinstance(step, bool) and step >= 0,
+             f"its step must be a whole number >= 0, got {step!r:.40}")
+    for key in ("config", "model", "data", "sampler", "rng", "opt_G", "opt_D", "fixed"):
+        _require(isinstance(ckpt[key], dict), f"its {key} must be a mapping, got {type(ckpt[key]).__name__}")
+    for key in ("G", "D"):
+        _require(_is_tensor_dict(ckpt[key]), f"its {key} weights must map names to tensors")
+    _require(ckpt["G_ema"] is None or _is_tensor_dict(ckpt["G_ema"]), "its G_ema weights must map names to tensors")
+    data = ckpt["data"]
+    names = data.get("class_names", [])
+    _require(isinstance(names, list) and len(names) <= 10_000 and all(isinstance(n, str) and len(n) <= 200
+                                                                       for n in names),
+             "its data.class_names must be a list of short strings")
+    _require(data.get("kind", "image") in ("image", "points"), "its data.kind must be image or points")
+    _require(isinstance(data.get("name", ""), str), "its data.name must be a string")
+    _check_fixed(ckpt["fixed"])
+
+
+def _check_fixed(fixed: dict) -> None:
+    z, y = fixed.get("z"), fixed.get("y")
+    _require(isinstance(z, torch.Tensor) and z.dim() == 2 and z.is_floating_point() and z.shape[0] >= 1,
+             "its fixed latents must be a float tensor [N, z_dim]")
+    _require(y is None or (isinstance(y, torch.Tensor) and y.dtype == torch.int64 and tuple(y.shape) == (len(z),)),
+             "its fixed labels must be None or int64 [N]")

@@ -193,6 +193,7 @@ def cmd_train(args) -> int:
     from gankit.checkpoint import load_checkpoint
     from gankit.core.config import to_dict
     from gankit.core import distributed
+    from gankit.core.files import check_output_folder
     from gankit.data import looks_like_path
     from gankit.training import default_preset, resolve
     from gankit.training.loop import resume_config
@@ -204,6 +205,7 @@ def cmd_train(args) -> int:
     else:
         data_name = "folder" if args.data and looks_like_path(args.data) else args.data
         cfg = resolve(args.preset or default_preset(data_name, args.model), overrides)
+        check_output_folder(Path(cfg.out))
     if args.dry_run:
         print(json.dumps(to_dict(cfg), indent=2))
         return 0

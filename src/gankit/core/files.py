@@ -1,9 +1,11 @@
 """Atomic file writes and numbered run directories."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -85,15 +87,66 @@ def read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
-def new_run_dir(root: Path, tag: str) -> Path:
-    """Create `root/NNNNN-tag`, one past the highest number there; never reuses an existing directory."""
-    root.mkdir(parents=True, exist_ok=True)
+STAGING_PREFIX = ".incomplete-"  # a run directory being made: hidden, named after the process making it
+PSEUDO_FILESYSTEMS = ("/proc", "/sys", "/dev")
+
+
+def check_output_folder(root: Path) -> None:
+    """Refuse an output folder that cannot hold run directories, before anything is written (so a dry run
+    refuses it too): an existing file, a kernel pseudo-filesystem, or a path under a folder we cannot write."""
+    root = Path(root).expanduser()
+    if root.exists() and not root.is_dir():
+        raise GankitError(f"--out {root} is a file, not a folder; pass a folder to hold the run directories")
+    resolved = root.resolve()
+    if any(resolved == Path(p) or Path(p) in resolved.parents for p in PSEUDO_FILESYSTEMS):
+        raise GankitError(f"--out {root} is in a system pseudo-filesystem; pass a folder on a disk")
+    existing = next(p for p in (resolved, *resolved.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise GankitError(f"--out {root}: cannot create folders in {existing}; pass a folder you can write to")
+
+
+def staging_dir(root: Path) -> Path:
+    """An empty hidden folder in `root` to assemble a run directory in (see publish_run_dir). Staging
+    folders left by killed processes are removed first."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned_staging(root)
+        return Path(tempfile.mkdtemp(dir=root, prefix=f"{STAGING_PREFIX}{os.getpid()}-"))
+    except OSError as exc:
+        raise GankitError(f"cannot create a run directory in {root}: {exc.strerror or exc}") from exc
+
+
+def _remove_abandoned_staging(root: Path) -> None:
+    for path in root.glob(f"{STAGING_PREFIX}*"):
+        m = re.match(rf"{re.escape(STAGING_PREFIX)}(\d+)-", path.name)
+        if m and not _alive(int(m.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def publish_run_dir(staging: Path, tag: str) -> Path:
+    """Rename a complete staging folder to `NNNNN-tag` beside it, one past the highest number there: a run
+    directory appears whole or not at all, and never replaces an existing one."""
+    root = staging.parent
     numbers = [int(m.group(1)) for p in root.iterdir() if (m := re.match(r"(\d{5})-", p.name))]
     number = max(numbers, default=-1) + 1
     while True:
         path = root / f"{number:05d}-{tag}"
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:  # another process took this number meanwhile
-            number += 1
+        if not path.exists():
+            try:
+                os.rename(staging, path)  # fails on a non-empty target: another process took the number
+                _fsync_dir(root)
+                return path
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+        number += 1

@@ -48,10 +48,27 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     return DATASETS.get(cfg.name)(cfg)
 
 
+MAX_RESOLUTION = 1024
+MAX_POINTS = 5_000_000  # drawn once into memory: 5 million Stacked-MNIST images are about 12 GB
+
+
+def validate_data(cfg: DataConfig) -> None:
+    """Names and ranges of the data section; rewrites a dataset's name to its canonical form."""
+    if cfg.name != "folder":
+        cfg.name = DATASETS.canonical(cfg.name)
+    if not 0 <= cfg.resolution <= MAX_RESOLUTION:
+        raise GankitError(f"data.resolution must be between 1 and {MAX_RESOLUTION} (0 keeps the dataset's own), "
+                          f"got {cfg.resolution}")
+    if cfg.channels not in (0, 1, 3):
+        raise GankitError(f"data.channels must be 0 (keep), 1 or 3, got {cfg.channels}")
+    if not 1 <= cfg.num_points <= MAX_POINTS:
+        raise GankitError(f"data.num_points must be between 1 and {MAX_POINTS}, got {cfg.num_points}")
+
+
 def looks_like_path(text: str) -> bool:
     """A --data value naming a folder rather than a registered dataset."""
     return text not in DATASETS and ("/" in text or Path(text).expanduser().is_dir())
 
 
 __all__ = ["DATASETS", "BatchSampler", "DataConfig", "Dataset", "load_dataset", "looks_like_path",
-           "normalize"]
+           "normalize", "validate_data"]

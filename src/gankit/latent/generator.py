@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from gankit.checkpoint import load_checkpoint
-from gankit.models import build_generator
+from gankit.models import build_generator, check_kwargs, check_weights
 
 
 def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.device = "cpu") -> nn.Module:
@@ -23,12 +23,15 @@ def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.de
         `step` (training steps behind the weights) and `uses_ema` (whether they are the EMA's).
     """
     ckpt = load_checkpoint(path)
-    generator = build_generator(ckpt["model"])
+    kwargs = check_kwargs(ckpt["model"])  # a file's sizes are checked before anything of that size is built
     uses_ema = ema and ckpt.get("G_ema") is not None
-    generator.load_state_dict(ckpt["G_ema"] if uses_ema else ckpt["G"])
+    weights = ckpt["G_ema"] if uses_ema else ckpt["G"]
+    check_weights(kwargs, "G_ema" if uses_ema else "G", weights)
+    generator = build_generator(kwargs)
+    generator.load_state_dict(weights)
     generator.uses_ema = uses_ema
     generator.step = int(ckpt["step"])
-    generator.class_names = list(ckpt.get("data", {}).get("class_names", []))
-    generator.data_kind = ckpt.get("data", {}).get("kind", "image")
-    generator.dataset = ckpt.get("data", {}).get("name", "")
+    generator.class_names = list(ckpt["data"].get("class_names", []))
+    generator.data_kind = ckpt["data"].get("kind", "image")
+    generator.dataset = ckpt["data"].get("name", "")
     return generator.to(device).eval()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from gankit.core.errors import GankitError
@@ -27,28 +28,53 @@ MODELS.add("dcgan", Family(dcgan.Generator, dcgan.Discriminator))
 MODELS.add("resnet_sn", Family(resnet_sn.Generator, resnet_sn.Discriminator), aliases=("sngan", "resnet"))
 
 
+# Upper bounds on sizes, checked on the command line and in checkpoints alike: far above any GAN gankit trains
+# (a DCGAN of width 4096 has billions of weights), low enough that a typo or a tampered file is refused
+# before it asks for terabytes.
+LIMITS = {"z_dim": 4096, "width": 4096, "depth": 32, "pack": 64, "num_classes": 10_000, "resolution": 1024,
+          "channels": 4}
+SIZE_FIELDS = ("z_dim", "g_width", "d_width", "g_depth", "d_depth")
+
+
 @dataclass
 class ModelConfig:
-    """Architecture choice. 0 / "" mean "the family's own default" (see each constructor)."""
+    """Architecture choice. null / "" mean "the family's own default" (see each constructor)."""
 
     name: str = "dcgan"
     conditional: bool = False  # condition G and D on the dataset's labels
-    z_dim: int = 0
-    g_width: int = 0
-    d_width: int = 0
-    g_depth: int = 0  # mlp only
-    d_depth: int = 0  # mlp only
+    z_dim: int | None = None
+    g_width: int | None = None
+    d_width: int | None = None
+    g_depth: int | None = None  # mlp only
+    d_depth: int | None = None  # mlp only
     g_norm: str = ""
     d_norm: str = ""
     d_cond: str = "projection"  # how a conditional D uses labels: projection or acgan (auxiliary classifier)
     pack: int = 1  # PacGAN: D judges this many samples at once (1 = off); batch sizes must be multiples
+
+    def validate(self) -> None:
+        """Names and ranges; rewrites the name to its canonical form."""
+        self.name = MODELS.canonical(self.name)
+        for key in SIZE_FIELDS:
+            value = getattr(self, key)
+            limit = LIMITS["z_dim" if key == "z_dim" else key[2:]]
+            if value is not None and not 1 <= value <= limit:
+                raise GankitError(f"model.{key} must be between 1 and {limit} (or null for the family's default), "
+                                  f"got {value}")
+        if not 1 <= self.pack <= LIMITS["pack"]:
+            raise GankitError(f"model.pack must be between 1 and {LIMITS['pack']}, got {self.pack}")
+
+
+def upgrade_model_section(section: dict) -> dict:
+    """A model section written before sizes defaulted to null (0 meant "the family's default" then)."""
+    return {k: (None if k in SIZE_FIELDS and v == 0 else v) for k, v in section.items()}
 
 
 def _complete(cls: type, given: dict, name: str, prefix: str) -> dict:
     """`given` plus every other constructor default, after checking each given key exists."""
     params = inspect.signature(cls.__init__).parameters
     for key in given:
-        if key not in params:
+        if key not in params or key == "self":
             raise GankitError(f"model {name} has no option {prefix}{key}")
     kwargs = {k: p.default for k, p in params.items() if k != "self" and p.default is not inspect.Parameter.empty}
     kwargs.update(given)
@@ -77,6 +103,76 @@ def complete_kwargs(kwargs: dict) -> dict:
             "D": _complete(family.Discriminator, kwargs["D"], kwargs["name"], "model.d_")}
 
 
+def _check_shape(where: str, shape) -> None:
+    ok = isinstance(shape, (list, tuple)) and len(shape) in (1, 3) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in shape)
+    if not ok:
+        raise GankitError(f"{where} must be a list of 1 or 3 integers, got {shape!r}")
+    limits = [LIMITS["resolution"]] if len(shape) == 1 else [LIMITS["channels"]] + [LIMITS["resolution"]] * 2
+    if not all(1 <= v <= limit for v, limit in zip(shape, limits)):
+        raise GankitError(f"{where} {list(shape)} is out of range (channels 1-{LIMITS['channels']}, sizes "
+                          f"1-{LIMITS['resolution']})")
+
+
+def _check_option(where: str, key: str, value, default) -> None:
+    """One constructor option of saved kwargs: the type of its default, and within LIMITS."""
+    if key == "shape":
+        return _check_shape(where, value)
+    if type(value) is not type(default):
+        raise GankitError(f"{where} must be a {type(default).__name__}, got {value!r}")
+    if isinstance(value, str) and len(value) > 64:
+        raise GankitError(f"{where} is not a known option ({value[:64]!r}...)")
+    if isinstance(value, int) and not isinstance(value, bool) and key in LIMITS:
+        low = 0 if key == "num_classes" else 1
+        if not low <= value <= LIMITS[key]:
+            raise GankitError(f"{where} must be between {low} and {LIMITS[key]}, got {value}")
+
+
+def check_kwargs(kwargs) -> dict:
+    """Model kwargs read from a file (untrusted): the family registered, every option known, of its type and
+    within LIMITS. Returns them completed with today's defaults; raises GankitError naming the first fault."""
+    if not isinstance(kwargs, dict) or not isinstance(kwargs.get("name"), str) or kwargs["name"] not in MODELS:
+        name = kwargs.get("name") if isinstance(kwargs, dict) else kwargs
+        raise GankitError(f"the model {name!r} is not one gankit knows ({', '.join(MODELS.names())})")
+    name = MODELS.canonical(kwargs["name"])
+    family, out = MODELS.get(name), {"name": name}
+    for part, cls in (("G", family.Generator), ("D", family.Discriminator)):
+        given = kwargs.get(part)
+        if not isinstance(given, dict) or not all(isinstance(k, str) for k in given):
+            raise GankitError(f"the model's {part} settings must be a mapping of option names, got {given!r:.80}")
+        full = _complete(cls, given, name, f"model.{part.lower()}_")
+        defaults = inspect.signature(cls.__init__).parameters
+        for key, value in full.items():
+            _check_option(f"the model's {part} option {key}", key, value, defaults[key].default)
+        out[part] = full
+    return out
+
+
+def check_weights(kwargs: dict, part: str, state) -> None:
+    """Refuse weights whose names, shapes or dtypes differ from the network `kwargs` (checked) describe,
+    before anything the size of the network is allocated: the network is built on the meta device."""
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in state.items()):
+        raise GankitError(f"the checkpoint's {part} weights are not a mapping of names to tensors")
+    build = build_generator if part.startswith("G") else build_discriminator
+    try:
+        with torch.device("meta"):
+            expected = build(kwargs).state_dict()
+    except GankitError as exc:
+        raise GankitError(f"the checkpoint's model settings do not make a network: {exc}") from exc
+    except (ValueError, RuntimeError, TypeError) as exc:
+        raise GankitError(f"the checkpoint's model settings do not make a network ({exc.__class__.__name__}: "
+                          f"{str(exc)[:120]})") from exc
+    for key in sorted(set(expected) | set(state)):
+        want, got = expected.get(key), state.get(key)
+        if want is None or got is None:
+            raise GankitError(f"the checkpoint's {part} weights {'lack' if got is None else 'have an unknown'} "
+                              f"tensor {key!r}; the file does not match its own model settings")
+        if want.shape != got.shape or want.dtype != got.dtype:
+            raise GankitError(f"the checkpoint's {part} tensor {key!r} is {got.dtype} {list(got.shape)} but its "
+                              f"model settings make {want.dtype} {list(want.shape)}; the file is damaged")
+
+
 def build_generator(kwargs: dict) -> nn.Module:
     """Rebuild a generator from the kwargs dict that `model_kwargs` produced (and checkpoints hold)."""
     return MODELS.get(kwargs["name"]).Generator(**_plain(kwargs["G"]))
@@ -90,5 +186,6 @@ def _plain(kwargs: dict) -> dict:
     return {k: tuple(v) if k == "shape" else v for k, v in kwargs.items()}
 
 
-__all__ = ["MODELS", "Family", "ModelConfig", "build_discriminator", "build_generator", "complete_kwargs",
+__all__ = ["LIMITS", "MODELS", "Family", "ModelConfig", "build_discriminator", "build_generator", "check_kwargs",
+           "check_weights", "complete_kwargs", "upgrade_model_section",
            "model_kwargs"]

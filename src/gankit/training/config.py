@@ -12,9 +12,9 @@ from importlib import resources
 from gankit.core.config import from_dict, merge, to_dict
 from gankit.core.errors import GankitError
 from gankit.core.registry import Registry
-from gankit.data import DATASETS, DataConfig
+from gankit.data import DATASETS, DataConfig, validate_data
 from gankit.losses import LOSSES, PENALTIES, LossConfig
-from gankit.models import MODELS, ModelConfig
+from gankit.models import MODELS, ModelConfig, upgrade_model_section
 from gankit.nn import D_CONDITIONING
 from gankit.training.evaluation import EvalConfig, validate_eval
 from gankit.training.health import HealthConfig
@@ -119,9 +119,32 @@ def resolve(preset: str | None, overrides: list[dict]) -> RunConfig:
     return cfg
 
 
+def upgrade_config(tree: dict) -> dict:
+    """A config dict as an older gankit wrote it (config.json, a checkpoint), in today's form."""
+    if not isinstance(tree, dict):
+        raise GankitError(f"the stored config must be a mapping, got {type(tree).__name__}")
+    if isinstance(tree.get("model"), dict):
+        tree = {**tree, "model": upgrade_model_section(tree["model"])}
+    return tree
+
+
 def _positive(where: str, value: float) -> None:
     if value <= 0:
         raise GankitError(f"{where} must be positive, got {value}")
+
+
+# Bounds on counts, so that a slip (an extra zero, a pasted number) is refused by --dry-run rather than by
+# the allocator or an OverflowError mid-run.
+TRAIN_LIMITS = {"steps": 10**9, "batch_size": 2**16, "n_critic": 1000, "grid_size": 100_000, "d_pretrain_steps": 10**6}
+MAX_SEED = 2**63 - 2**20  # torch seeds are 64-bit; the runs' own streams add small offsets to it
+
+
+def _check_train_bounds(t: TrainConfig) -> None:
+    for name, limit in TRAIN_LIMITS.items():
+        if getattr(t, name) > limit:
+            raise GankitError(f"train.{name} must be at most {limit}, got {getattr(t, name)}")
+    if not 0 <= t.seed <= MAX_SEED:
+        raise GankitError(f"train.seed must be between 0 and {MAX_SEED}, got {t.seed}")
 
 
 def validate(cfg: RunConfig) -> None:
@@ -140,9 +163,9 @@ def validate(cfg: RunConfig) -> None:
                  "instance_noise"):
         if getattr(t, name) < 0:
             raise GankitError(f"train.{name} must be >= 0, got {getattr(t, name)}")
-    if cfg.data.name != "folder":
-        cfg.data.name = DATASETS.canonical(cfg.data.name)
-    cfg.model.name = MODELS.canonical(cfg.model.name)
+    _check_train_bounds(t)
+    validate_data(cfg.data)
+    cfg.model.validate()
     cfg.loss.name = LOSSES.canonical(cfg.loss.name)
     cfg.loss.penalty = PENALTIES.canonical(cfg.loss.penalty)
     cfg.train.lr_decay = LR_DECAYS.canonical(cfg.train.lr_decay)
@@ -152,7 +175,7 @@ def validate(cfg: RunConfig) -> None:
         raise GankitError(f"label smoothing applies to the minimax and nonsaturating losses, not {cfg.loss.name}")
     if cfg.loss.aux_weight < 0:
         raise GankitError(f"loss.aux_weight must be >= 0, got {cfg.loss.aux_weight}")
-    if cfg.model.pack < 1 or cfg.train.batch_size % cfg.model.pack:
+    if cfg.train.batch_size % cfg.model.pack:
         raise GankitError(f"model.pack must be >= 1 and divide train.batch_size ({cfg.train.batch_size}), "
                           f"got {cfg.model.pack}")
     if cfg.model.pack > 1 and cfg.model.conditional:
@@ -172,5 +195,3 @@ def validate(cfg: RunConfig) -> None:
     if t.compile not in COMPILE_MODES:
         modes = ", ".join(repr(m) for m in COMPILE_MODES)
         raise GankitError(f"train.compile must be one of {modes}, got {t.compile!r}")
-    if cfg.data.resolution < 0 or cfg.data.channels not in (0, 1, 3):
-        raise GankitError("data.resolution must be >= 0 and data.channels 0 (keep), 1 or 3")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import errno
 import json
+import shutil
 import signal
 import time
 from dataclasses import dataclass, field
@@ -10,17 +11,17 @@ from pathlib import Path
 
 import torch
 
-from gankit.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from gankit.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from gankit.core.config import from_dict, merge, to_dict
 from gankit.core.distributed import Dist, from_main, is_comm_error
 from gankit.core.errors import GankitError
-from gankit.core.files import (append_jsonl, atomic_write_bytes, atomic_write_json, new_run_dir, read_jsonl,
-                               remove_stale_temp_files)
+from gankit.core.files import (STAGING_PREFIX, append_jsonl, atomic_write_bytes, atomic_write_json,
+                               publish_run_dir, read_jsonl, remove_stale_temp_files, staging_dir)
 from gankit.core.runtime import resolve_device
 from gankit.data import BatchSampler, Dataset, load_dataset
 from gankit.losses import LOSSES
 from gankit.training.callbacks import Checkpoints, MetricsLog, SampleGrids
-from gankit.training.config import RunConfig, validate
+from gankit.training.config import RunConfig, upgrade_config, validate
 from gankit.training.diagnostics import Balance, DecisionSurface, DiversityProbe, HealthCallback, StopTraining
 from gankit.training.evaluation import PeriodicEval
 from gankit.training.health import REMEDIES
@@ -109,26 +110,35 @@ def _build(cfg: RunConfig, run_dir: Path, data: Dataset, dist: Dist) -> Run:
 
 
 def start_run(cfg: RunConfig, dist: Dist | None = None) -> Run:
-    """Load the data (failing before anything is written), then create a new numbered run directory
-    (rank 0 creates it; with several processes the others learn its name)."""
+    """Load the data (failing before anything is written), then create a new numbered run directory whole:
+    rank 0 assembles config.json and the step-0 checkpoint in a hidden staging folder and renames it, so a
+    kill or a full disk at any moment leaves either a complete run directory or none (with several
+    processes the others learn its name)."""
     dist = dist or Dist()
     data = load_dataset(cfg.data)
     tag = f"{data.name}-{cfg.model.name}".replace("/", "_")
-    run_dir = Path(from_main(str(new_run_dir(Path(cfg.out), tag)) if dist.main else None, dist))
+    staging = staging_dir(Path(cfg.out)) if dist.main else None
     try:
-        run = _build(cfg, run_dir, data, dist)
-    except BaseException:
+        run = _build(cfg, staging, data, dist)
         if dist.main:
-            run_dir.rmdir()  # still empty: nothing of the user's is lost
+            atomic_write_json(staging / "config.json", to_dict(cfg))
+            save_checkpoint(staging / CHECKPOINT_NAME, run.payload())
+            staging = publish_run_dir(staging, tag)
+    except OSError as exc:
+        if staging is not None and staging.name.startswith(STAGING_PREFIX):
+            shutil.rmtree(staging, ignore_errors=True)
+        raise GankitError(f"cannot create a run directory in {cfg.out}: {exc.strerror or exc}") from exc
+    except BaseException:
+        if staging is not None and staging.name.startswith(STAGING_PREFIX):
+            shutil.rmtree(staging, ignore_errors=True)  # nothing of the user's is in it
         raise
-    if dist.main:
-        atomic_write_json(run_dir / "config.json", to_dict(cfg))
+    run.dir = Path(from_main(str(staging) if dist.main else None, dist))
     return run
 
 
 def resume_config(ckpt: dict, overrides: list[dict]) -> RunConfig:
     """The config a checkpoint was trained with, updated by `overrides` (e.g. a larger step budget)."""
-    tree = ckpt["config"]
+    tree = upgrade_config(ckpt["config"])
     for override in overrides:
         tree = merge(tree, override)
     cfg = from_dict(RunConfig, tree)
