@@ -76,3 +76,251 @@ def test_a_full_disk_at_start_is_one_line_and_leaves_nothing(tmp_path, capsys, m
 def test_an_output_folder_that_cannot_be_made_is_refused_by_the_dry_run(out, capsys):
     code, _, err = _run(capsys, "train", "--out", out, "--dry-run")
     assert out in _one_error_line(code, err)
+
+
+# ---- a fuzz pass over tampered checkpoints, through every command that loads one ----
+
+def _set(path, value):
+    """A tampering that sets ckpt[path[0]][path[1]]... to value (or deletes it for _DELETE)."""
+    def tamper(ckpt):
+        node = ckpt
+        for key in path[:-1]:
+            node = node[key]
+        if value is _DELETE:
+            del node[path[-1]]
+        else:
+            node[path[-1]] = value(node.get(path[-1])) if callable(value) else value
+        return ckpt
+    return tamper
+
+
+_DELETE = object()
+
+
+def _first(name):
+    return lambda state: {k: (v if i else v.new_zeros([3] + list(v.shape))) if name == "shape" else v
+                          for i, (k, v) in enumerate(state.items())}
+
+
+TAMPERINGS = {
+    # sizes
+    "huge width": _set(["model", "G", "width"], 10**6),
+    "huge z_dim": _set(["model", "G", "z_dim"], 10**9),
+    "negative z_dim": _set(["model", "G", "z_dim"], -5),
+    "zero width": _set(["model", "D", "width"], 0),
+    "huge shape": _set(["model", "G", "shape"], [1, 10**6, 10**6]),
+    "huge class count": _set(["model", "G", "num_classes"], 10**9),
+    "width as float": _set(["model", "G", "width"], 16.0),
+    # types
+    "string width": _set(["model", "G", "width"], "16"),
+    "bool width": _set(["model", "G", "width"], True),
+    "shape as string": _set(["model", "G", "shape"], "1x8x8"),
+    "extra __class__ option": _set(["model", "G", "__class__"], "os.system"),
+    "extra self option": _set(["model", "G", "self"], 1),
+    "unknown family": _set(["model", "name"], "nope"),
+    "family as number": _set(["model", "name"], 5),
+    "model not a dict": _set(["model"], "dcgan"),
+    "G kwargs not a dict": _set(["model", "G"], [1, 2]),
+    "config not a dict": _set(["config"], "x"),
+    "config without data": _set(["config", "data"], _DELETE),
+    "config with a string size": _set(["config", "model", "g_width"], "16"),
+    "config with an unknown key": _set(["config", "train", "evil"], 1),
+    "data not a dict": _set(["data"], 3),
+    "class names not strings": _set(["data", "class_names"], [1, 2]),
+    "unknown data kind": _set(["data", "kind"], "video"),
+    # steps
+    "step -1": _set(["step"], -1),
+    "step as string": _set(["step"], "3"),
+    "step as float": _set(["step"], 1.5),
+    "step as bool": _set(["step"], True),
+    # shapes of stored tensors
+    "G tensor of another shape": lambda c: {**c, "G": {k: torch.zeros(3, 3) for k in c["G"]}},
+    "G_ema tensor of another shape": lambda c: {**c, "G_ema": {k: torch.zeros(2) for k in c["G_ema"]}},
+    "D tensor of another shape": lambda c: {**c, "D": {k: torch.zeros(1) for k in c["D"]}},
+    "G tensor missing": lambda c: {**c, "G": dict(list(c["G"].items())[1:]),
+                                   "G_ema": dict(list(c["G_ema"].items())[1:])},
+    "G tensor extra": lambda c: {**c, "G": {**c["G"], "evil": torch.zeros(1)}, "G_ema": {**c["G_ema"], "x": torch.zeros(1)}},
+    "G tensor of ints": lambda c: {**c, "G": {k: v.long() for k, v in c["G"].items()},
+                                   "G_ema": {k: v.long() for k, v in c["G_ema"].items()}},
+    "weights not a dict": _set(["G"], [torch.zeros(1)]),
+    "optimizer moment of another shape": lambda c: {**c, "opt_D": {**c["opt_D"], "state": {
+        k: {**v, "exp_avg": torch.zeros(7)} for k, v in c["opt_D"]["state"].items()}}},
+    "optimizer without groups": _set(["opt_G", "param_groups"], []),
+    "optimizer not a dict": _set(["opt_G"], 5),
+    "rng state of another size": _set(["rng", "noise"], torch.zeros(3, dtype=torch.uint8)),
+    "rng missing": _set(["rng"], {}),
+    "sampler order too short": _set(["sampler", "perm"], torch.arange(5)),
+    "sampler order repeats": _set(["sampler", "perm"], lambda p: torch.zeros_like(p)),
+    "sampler position negative": _set(["sampler", "pos"], -4),
+    "sampler not a dict": _set(["sampler"], None),
+    "fixed latents of another width": _set(["fixed", "z"], lambda z: torch.zeros(len(z), 3)),
+    "fixed latents 1-D": _set(["fixed", "z"], torch.zeros(4)),
+    "fixed labels out of range": _set(["fixed", "y"], lambda y: torch.full((16,), 99)),
+    "fixed missing": _set(["fixed"], {}),
+    # missing and extra keys
+    "no step": _set(["step"], _DELETE),
+    "no G": _set(["G"], _DELETE),
+    "extra top-level key": _set(["notes"], "harmless"),
+    "format version as string": _set(["format_version"], "1"),
+    "untouched": lambda c: c,
+}
+
+
+def _commands(ckpt, tmp):
+    image = tmp / "digit.png"
+    return {
+        "sample": ["sample", ckpt, "--n", "2", "--out", str(tmp / "s.png"), "--force"],
+        "eval": ["eval", ckpt, "--extractor", "identity", "--n", "4", "--metrics", "fid", "--no-cache"],
+        "interpolate": ["latent", "interpolate", ckpt, "--seeds", "1,2", "--steps", "2", "--out", str(tmp / "i.png"),
+                        "--force"],
+        "arithmetic": ["latent", "arithmetic", ckpt, "--group", "a=seeds:1", "--expr", "a", "--out",
+                       str(tmp / "a.png"), "--force"],
+        "edit": ["latent", "edit", ckpt, "--seeds", "1", "--positive", "seeds:2", "--negative", "seeds:3",
+                 "--alphas=0,1", "--out", str(tmp / "e.png"), "--force"],
+        "invert": ["latent", "invert", ckpt, "--image", str(image), "--steps", "1", "--out", str(tmp / "v.png"),
+                   "--force"],
+        "serve": ["serve", ckpt, "--port", "1"],
+        "resume": ["train", "--resume", ckpt, "--steps", "6"],
+    }
+
+
+@pytest.fixture(scope="module")
+def fuzz_base(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fuzz")
+    assert main(["train", "--out", str(tmp / "runs"), *TINY, "--set", "train.ema_decay=0.9",
+                 "--set", "train.checkpoint_every=4"]) == 0
+    from PIL import Image
+    import numpy as np
+    Image.fromarray(np.full((8, 8), 200, dtype=np.uint8)).save(tmp / "digit.png")
+    return tmp, next((tmp / "runs").iterdir()) / "checkpoint.pt"
+
+
+def test_tampered_checkpoints_give_one_line_or_a_result_through_every_command(fuzz_base, capsys, monkeypatch):
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)  # serve builds its app, then would listen
+    tmp, original = fuzz_base
+    outcomes, failures = {"ok": 0, "error": 0, "results": []}, []
+    for name, tamper in TAMPERINGS.items():
+        folder = tmp / "cases" / name.replace(" ", "_")
+        folder.mkdir(parents=True)
+        torch.save(tamper(torch.load(original, weights_only=True)), folder / "checkpoint.pt")
+        for command, argv in _commands(str(folder / "checkpoint.pt"), tmp).items():
+            try:
+                code = main(argv)
+            except BaseException as exc:  # noqa: BLE001 - any escape is the failure this test looks for
+                failures.append(f"{name} / {command}: {exc.__class__.__name__}: {str(exc)[:100]}")
+                continue
+            _, err = capsys.readouterr()
+            errors = [line for line in err.splitlines() if line.startswith("error:")]
+            if code == 0 and not errors:
+                outcomes["ok"] += 1
+                outcomes.setdefault("results", []).append(f"{name} / {command}")
+            elif code == 2 and len(errors) == 1 and "Traceback" not in err:
+                outcomes["error"] += 1
+            else:
+                failures.append(f"{name} / {command}: exit {code}: {err[-200:]!r}")
+    capsys.readouterr()
+    with capsys.disabled():
+        print("\n".join(outcomes["results"]) if os.environ.get("FUZZ_VERBOSE") else "")
+        print(f"tampered-checkpoint fuzz: {outcomes['ok'] + outcomes['error'] + len(failures)} tries, {outcomes['ok']} results, "
+              f"{outcomes['error']} one-line errors, {len(failures)} failures")
+    assert not failures, "\n".join(failures)
+    assert outcomes["ok"] >= 2 * len(_commands("x", tmp))  # the untouched and harmless files still work
+
+
+# ---- data files ----
+
+def _idx(arr):
+    import struct
+    return bytes([0, 0, 0x08, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.astype("uint8").tobytes()
+
+
+def _mnist_files(folder, labels):
+    import gzip
+    import numpy as np
+    folder.mkdir(parents=True)
+    images = np.zeros((len(labels), 28, 28), dtype=np.uint8)
+    (folder / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx(images)))
+    (folder / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(_idx(np.array(labels))))
+
+
+def test_a_label_beyond_the_classes_is_refused_when_read(tmp_path, capsys):
+    _mnist_files(tmp_path / "mnist", [1, 2, 200, 3])
+    out = tmp_path / "runs"
+    code, _, err = _run(capsys, "train", "--data", "mnist", "--data-dir", str(tmp_path), "--conditional",
+                        "--out", str(out), *TINY)
+    assert "label 200" in _one_error_line(code, err) and not out.exists()
+
+
+def test_a_gzip_bomb_is_refused_after_reading_what_its_header_promises(tmp_path, monkeypatch):
+    """The stream stops one byte past the promised size: here a header promising 4 images of 28×28 followed
+    by 64 MB of zeros; the reader must ask the stream for no more than 4·784 + 16 + 1 bytes."""
+    import gzip
+    import zlib
+
+    from gankit.core.errors import GankitError
+    from gankit.data import DataConfig, idx, load_dataset
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    co = zlib.compressobj(9, zlib.DEFLATED, 31)
+    body = co.compress(_idx(__import__("numpy").zeros((4, 28, 28))))
+    body += b"".join(co.compress(bytes(2**20)) for _ in range(64)) + co.flush()
+    (folder / "train-images-idx3-ubyte.gz").write_bytes(body)
+    asked = []
+    real_open = gzip.open
+
+    class Counting:
+        def __init__(self, stream):
+            self.stream = stream
+
+        def read(self, n=-1):
+            asked.append(n)
+            return self.stream.read(n)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.stream.close()
+
+    monkeypatch.setattr(idx.gzip, "open", lambda *a, **k: Counting(real_open(*a, **k)))
+    with pytest.raises(GankitError, match="more data than its header promises"):
+        load_dataset(DataConfig(name="mnist", data_dir=str(tmp_path)))
+    assert all(n >= 0 for n in asked) and sum(asked) <= 16 + 4 * 784 + 1
+
+
+def test_a_header_promising_too_much_is_refused_unread(tmp_path):
+    import gzip
+    import struct
+
+    from gankit.core.errors import GankitError
+    from gankit.data import idx
+    path = tmp_path / "x.gz"
+    path.write_bytes(gzip.compress(bytes([0, 0, 8, 3]) + struct.pack(">3I", 10**6, 2000, 2000)))
+    with pytest.raises(GankitError, match="promises 4,000,000,000,016 bytes"):
+        idx.read_idx_file(path)
+
+
+def test_a_labels_csv_with_a_byte_order_mark_is_read(tmp_path):
+    from gankit.data.folder import read_labels_csv
+    path = tmp_path / "labels.csv"
+    path.write_bytes("image,label\na.png,Happy\nb.png,sad\n".encode("utf-8-sig"))
+    assert read_labels_csv(path) == {"a.png": "happy", "b.png": "sad"}
+
+
+@pytest.mark.parametrize("dtype, mode_file", [("uint16", "g.png"), ("int32", "g.tif"), ("float32", "g.tif")])
+def test_high_bit_depth_images_are_scaled_to_8_bits(tmp_path, dtype, mode_file):
+    import numpy as np
+    from PIL import Image
+
+    from gankit.data import DataConfig, load_dataset
+    ramp = np.linspace(35, 65522, 32 * 32).reshape(32, 32)
+    values = ramp / 65535 if dtype == "float32" else ramp
+    Image.fromarray(values.astype(dtype)).save(tmp_path / mode_file)
+    data = load_dataset(DataConfig(name="folder", path=str(tmp_path), resolution=32))
+    got = data.x[0, 0].numpy().astype(float)
+    want = ramp / 257
+    assert data.x.shape == (1, 1, 32, 32)
+    assert np.abs(got - want).max() <= 1.0  # not clipped to 255: the ramp survives to within a level
+    assert 0 <= got.min() <= 1 and 254 <= got.max() <= 255

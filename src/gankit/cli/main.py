@@ -335,7 +335,7 @@ def cmd_eval(args) -> int:
     from gankit.checkpoint import checkpoint_path, load_checkpoint
     from gankit.core.config import from_dict
     from gankit.core.runtime import resolve_device
-    from gankit.data import DataConfig, load_dataset
+    from gankit.data import DataConfig, load_dataset, validate_data
     from gankit.latent import load_generator, sampler
     from gankit.metrics import (build_extractor, dataset_key, default_extractor, evaluate, parse_metrics,
                                 real_features, record)
@@ -345,9 +345,10 @@ def cmd_eval(args) -> int:
     device = resolve_device(args.device)
     ckpt_file = checkpoint_path(args.run)
     ckpt = load_checkpoint(ckpt_file)
-    data_cfg = replace(from_dict(DataConfig, ckpt["config"]["data"]), split=args.split)
+    data_cfg = replace(from_dict(DataConfig, ckpt["config"].get("data", {}), "data"), split=args.split)
     if args.data_dir is not None:
         data_cfg.data_dir = args.data_dir
+    validate_data(data_cfg)
     del ckpt
     real_data = load_dataset(data_cfg)
     name = args.extractor or default_extractor(real_data.name, real_data.kind)

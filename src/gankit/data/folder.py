@@ -43,6 +43,30 @@ def list_images(root: Path) -> tuple[list[Path], list[int] | None, list[str]]:
     return paths, labels, classes
 
 
+DEEP_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
+
+
+def to_8bit(img: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit or float grayscale image scaled to 8 bits over its type's range (PIL's own convert
+    clips at 255, so a 16-bit gradient would come out white). 32-bit integers holding values up to 65,535
+    are 16-bit data (how PIL opens many 16-bit PNGs and TIFFs); floats in [0, 1] are scaled by 255."""
+    if img.mode not in DEEP_MODES:
+        return img
+    arr = np.asarray(img, dtype=np.float64)
+    low, high = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+    if img.mode.startswith("I;16") or (img.mode == "I" and low >= 0 and high <= 65535):
+        scaled = arr / 257.0
+    elif img.mode == "I":
+        scaled = np.clip(arr, 0, None) / (2**31 - 1) * 255.0
+    elif low >= 0 and high <= 1:
+        scaled = arr * 255.0
+    else:  # floats on another scale: stretch what is there
+        scaled = (arr - low) / max(high - low, 1e-12) * 255.0
+    out = Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), mode="L")
+    out.info["scaled_from"] = img.mode
+    return out
+
+
 def load_image(path: Path, resolution: int) -> Image.Image:
     """Open, apply EXIF orientation, resize the shorter side to `resolution` and center-crop a square."""
     with warnings.catch_warnings():
@@ -51,8 +75,10 @@ def load_image(path: Path, resolution: int) -> Image.Image:
             img.draft("RGB", (resolution, resolution))  # JPEG: decode at reduced size when possible
             img = ImageOps.exif_transpose(img)
             img.load()
-    return ImageOps.fit(img, (resolution, resolution), method=Image.Resampling.BICUBIC,
-                        centering=(0.5, 0.5))
+    img = to_8bit(img)
+    fitted = ImageOps.fit(img, (resolution, resolution), method=Image.Resampling.BICUBIC, centering=(0.5, 0.5))
+    fitted.info["scaled_from"] = img.info.get("scaled_from")
+    return fitted
 
 
 def _to_array(img: Image.Image, channels: int) -> np.ndarray:
@@ -69,7 +95,7 @@ def read_labels_csv(path: Path) -> dict[str, str]:
     """{file name: class name} from a CSV with a header (see the module doc). Class names are lower-cased
     and stripped, so "Happiness" and "happiness " are one class."""
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: spreadsheets start with a BOM
             rows = list(csv.DictReader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise GankitError(f"cannot read labels {path}: {exc}") from exc
@@ -116,6 +142,9 @@ def read_folder(cfg: DataConfig, path: str | None = None) -> Dataset:
             skipped.append(f"{p.name}: {exc.__class__.__name__}")
     if skipped:
         log.warning("skipped %d unreadable image(s) in %s, e.g. %s", len(skipped), root, skipped[0])
+    deep = sum(1 for im in images if im.info.get("scaled_from"))
+    if deep:
+        log.info("%d image(s) in %s have 16 or 32 bits per pixel: scaled to 8 bits over their range", deep, root)
     if not images:
         raise GankitError(f"none of the {len(paths)} images in {root} could be read")
     channels = cfg.channels or (1 if all(im.mode in GRAY_MODES for im in images) else 3)

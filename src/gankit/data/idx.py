@@ -71,14 +71,45 @@ def parse_idx(raw: bytes, source: str) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
+MAX_IDX_BYTES = 2**31  # 40 times MNIST's training images; a header promising more is refused unread
+
+
+def _read_header(stream) -> bytes:
+    """The magic number and dimensions of an IDX stream (the body is left unread)."""
+    head = stream.read(4)
+    if len(head) == 4 and head[:3] == b"\x00\x00\x08" and 1 <= head[3] <= 4:
+        head += stream.read(4 * head[3])
+    return head
+
+
 def read_idx_file(path: Path) -> np.ndarray:
-    """Read an IDX file, gzip-compressed (.gz) or not."""
+    """Read an IDX file, gzip-compressed (.gz) or not. A compressed file is decompressed as a stream that
+    stops one byte past the size its header promises, so a decompression bomb costs no more memory than
+    an honest file of that header."""
+    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        with opener(path, "rb") as stream:
+            raw = _read_header(stream)
+            promised = _promised_size(raw)
+            if promised > MAX_IDX_BYTES:
+                raise GankitError(f"{path} promises {promised:,} bytes in its header (at most {MAX_IDX_BYTES:,} "
+                                  "are read); the file is corrupt or not a dataset, re-download it")
+            raw += stream.read(max(promised - len(raw), 0) + 1)
     except (OSError, EOFError, zlib.error) as exc:
         raise GankitError(f"{path} could not be decompressed ({exc}); the file is corrupt, "
                           "re-download it") from exc
+    if promised and len(raw) > promised:
+        raise GankitError(f"{path} holds more data than its header promises ({promised:,} bytes); the file is "
+                          "corrupt, re-download it")
     return parse_idx(raw, str(path))
+
+
+def _promised_size(head: bytes) -> int:
+    """Header plus body bytes an IDX header describes (0 when the header is not one: parse_idx says why)."""
+    if len(head) < 4 or head[:3] != b"\x00\x00\x08" or not 1 <= head[3] <= 4 or len(head) < 4 + 4 * head[3]:
+        return 0
+    dims = struct.unpack(f">{head[3]}I", head[4:4 + 4 * head[3]])
+    return 4 + 4 * head[3] + math.prod(dims)
 
 
 def _find(spec: IdxSpec, stem: str, data_dir: str) -> Path | None:
@@ -127,6 +158,10 @@ def read_idx_dataset(name: str, spec: IdxSpec, cfg: DataConfig) -> Dataset:
     images, labels = arrays
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise GankitError(f"{name}: image and label files do not match ({images.shape} vs {labels.shape})")
+    if len(labels) and int(labels.max()) >= len(spec.class_names):
+        raise GankitError(f"{name}: the label file holds label {int(labels.max())} but the dataset has "
+                          f"{len(spec.class_names)} classes (0-{len(spec.class_names) - 1}); the file is corrupt, "
+                          "re-download it")
     x = torch.from_numpy(images.copy()).unsqueeze(1)
     x = resize_images(x, cfg.resolution, cfg.channels)
     y = torch.from_numpy(labels.astype(np.int64))

@@ -49,10 +49,20 @@ class BatchSampler:
         return {"gen": self.gen.get_state(), "perm": self.perm.clone(), "pos": self.pos, "epoch": self.epoch}
 
     def load_state_dict(self, state: dict) -> None:
+        perm, pos, epoch = state.get("perm"), state.get("pos"), state.get("epoch")
+        if not (isinstance(perm, torch.Tensor) and perm.dtype == torch.int64 and perm.dim() == 1
+                and isinstance(pos, int) and isinstance(epoch, int) and 0 <= pos <= len(perm) and epoch >= 0
+                and isinstance(state.get("gen"), torch.Tensor)):
+            raise GankitError("the checkpoint's data order is damaged (sampler state of the wrong form)")
         if len(state["perm"]) != len(self.data):
             raise GankitError(f"the checkpoint's data order covers {len(state['perm'])} samples but the "
                               f"dataset has {len(self.data)}; resume with the same data")
-        self.gen.set_state(state["gen"])
+        if not torch.equal(torch.sort(perm).values, torch.arange(len(perm))):
+            raise GankitError("the checkpoint's data order is damaged (not a permutation of the dataset)")
+        try:
+            self.gen.set_state(state["gen"])
+        except (RuntimeError, TypeError) as exc:
+            raise GankitError("the checkpoint's data order is damaged (its random state does not load)") from exc
         self.perm = state["perm"].clone()
         self.pos = int(state["pos"])
         self.epoch = int(state["epoch"])

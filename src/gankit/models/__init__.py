@@ -173,6 +173,19 @@ def check_weights(kwargs: dict, part: str, state) -> None:
                               f"model settings make {want.dtype} {list(want.shape)}; the file is damaged")
 
 
+MAX_PARAMETERS = 2 * 10**9  # 8 GB of fp32 weights, 32 GB with Adam's moments and the gradients
+
+
+def check_size(kwargs: dict) -> None:
+    """Refuse networks too large to train here before allocating them (counted on the meta device)."""
+    with torch.device("meta"):
+        count = sum(p.numel() for build in (build_generator, build_discriminator)
+                    for p in build(kwargs).parameters())
+    if count > MAX_PARAMETERS:
+        raise GankitError(f"G and D together would have {count:,} weights (at most {MAX_PARAMETERS:,}); choose "
+                          "smaller model.g_width / model.d_width")
+
+
 def build_generator(kwargs: dict) -> nn.Module:
     """Rebuild a generator from the kwargs dict that `model_kwargs` produced (and checkpoints hold)."""
     return MODELS.get(kwargs["name"]).Generator(**_plain(kwargs["G"]))
@@ -187,5 +200,5 @@ def _plain(kwargs: dict) -> dict:
 
 
 __all__ = ["LIMITS", "MODELS", "Family", "ModelConfig", "build_discriminator", "build_generator", "check_kwargs",
-           "check_weights", "complete_kwargs", "upgrade_model_section",
+           "check_size", "check_weights", "complete_kwargs", "upgrade_model_section",
            "model_kwargs"]

@@ -27,7 +27,9 @@ from gankit.training.evaluation import PeriodicEval
 from gankit.training.health import REMEDIES
 from gankit.training.parallel import distribute
 from gankit.training.safety import StepGuard, StopFlag, graceful_signals, rollback
-from gankit.training.session import build_game, check_same_architecture, game_state, restore_position
+from gankit.models import model_kwargs
+from gankit.training.session import (build_game, check_same_architecture, check_saved_networks, game_state,
+                                      restore_position)
 from gankit.training.schedules import lr_schedule, top_k_share
 from gankit.training.steps import Game, d_step, g_step, generate
 
@@ -153,14 +155,16 @@ def resume_run(run_dir: Path, cfg: RunConfig, ckpt: dict | None = None, dist: Di
     dist = dist or Dist()
     ckpt = ckpt if ckpt is not None else load_checkpoint(run_dir)
     run_dir = run_dir if run_dir.is_dir() else run_dir.parent
+    saved = check_saved_networks(ckpt)  # before anything the size the file claims is built
     if dist.main:
         remove_stale_temp_files(run_dir)  # left by a process killed while writing
     data = load_dataset(cfg.data)
-    run = _build(cfg, run_dir, data, dist)
-    check_same_architecture(ckpt["model"], run.model_kwargs)
+    check_same_architecture(saved, model_kwargs(cfg.model, data.shape, data.num_classes))
     if ckpt["step"] >= cfg.train.steps:
         raise GankitError(f"the run already finished {ckpt['step']} steps; pass --steps N with N > {ckpt['step']} "
                           "to train further")
+    _check_fixed(ckpt["fixed"], saved["G"])
+    run = _build(cfg, run_dir, data, dist)
     restore_position(run, ckpt)
     run.fixed_z = ckpt["fixed"]["z"].to(run.device)
     run.fixed_y = None if ckpt["fixed"]["y"] is None else ckpt["fixed"]["y"].to(run.device)
@@ -168,6 +172,15 @@ def resume_run(run_dir: Path, cfg: RunConfig, ckpt: dict | None = None, dist: Di
         _truncate_metrics(run_dir / "metrics.jsonl", run.step)
         atomic_write_json(run_dir / "config.json", to_dict(cfg))
     return run
+
+
+def _check_fixed(fixed: dict, g_kwargs: dict) -> None:
+    """The sample grids' saved latents and labels must fit the generator they are fed to."""
+    z, y = fixed["z"], fixed["y"]
+    if z.shape[1] != g_kwargs["z_dim"] or (y is not None and not 0 <= int(y.min()) <= int(y.max()) <
+                                           max(g_kwargs["num_classes"], 1)):
+        raise GankitError(f"the checkpoint's fixed latents {list(z.shape)} or labels do not fit its generator "
+                          f"(z_dim {g_kwargs['z_dim']}, {g_kwargs['num_classes']} classes); the file is damaged")
 
 
 def _truncate_metrics(path: Path, step: int) -> None:

@@ -7,7 +7,8 @@ from gankit.core.errors import GankitError
 from gankit.core.runtime import make_generator, seed_everything
 from gankit.data import Dataset
 from gankit.losses import LOSSES, PENALTIES
-from gankit.models import MODELS, build_discriminator, build_generator, complete_kwargs, model_kwargs
+from gankit.models import (MODELS, build_discriminator, build_generator, check_kwargs, check_size, check_weights,
+                           complete_kwargs, model_kwargs)
 from gankit.training.config import RunConfig
 from gankit.training.ema import EMA
 from gankit.training.steps import Game
@@ -28,6 +29,7 @@ def build_game(cfg: RunConfig, data: Dataset, device: torch.device) -> tuple[Gam
     if cfg.model.conditional and not data.num_classes:
         raise GankitError(f"model.conditional needs a labelled dataset; {data.name} has no labels")
     kwargs = model_kwargs(cfg.model, data.shape, data.num_classes)
+    check_size(kwargs)
     seed_everything(cfg.train.seed)  # weight initialisation only; training randomness has its own stream
     t = cfg.train
     layout = torch.channels_last if t.channels_last and len(data.shape) == 3 else torch.contiguous_format
@@ -79,10 +81,42 @@ def load_game_state(game: Game, ckpt: dict) -> None:
     game.noise.set_state(ckpt["rng"]["noise"])
 
 
+def check_saved_networks(ckpt: dict) -> dict:
+    """A checkpoint's model kwargs and every network's tensors, checked against each other before anything
+    is built from them; returns the completed kwargs."""
+    saved = check_kwargs(ckpt["model"])
+    for part in ("G", "D", "G_ema"):
+        if ckpt[part] is not None:
+            check_weights(saved, part, ckpt[part])
+    return saved
+
+
+def _check_optimizer(name: str, opt: torch.optim.Optimizer, state) -> None:
+    """Adam's saved moments must have the shapes of the parameters they belong to."""
+    params = [p for group in opt.param_groups for p in group["params"]]
+    groups = state.get("param_groups") if isinstance(state.get("state"), dict) else None
+    ids = [i for g in groups for i in g.get("params", [])] if isinstance(groups, list) and all(
+        isinstance(g, dict) for g in groups) else None
+    if ids is None or len(ids) != len(params):
+        raise GankitError(f"the checkpoint's {name} state does not fit the model (parameter groups differ)")
+    for index, entry in state["state"].items():
+        param = params[ids.index(index)] if index in ids else None
+        tensors = entry.items() if isinstance(entry, dict) else None
+        if param is None or tensors is None or any(
+                not isinstance(v, torch.Tensor) or (k != "step" and v.shape != param.shape) for k, v in tensors):
+            raise GankitError(f"the checkpoint's {name} state does not fit the model (moment {index!r})")
+
+
 def restore_position(run, ckpt: dict) -> None:
     """Put a run back where the checkpoint was: the game's state, the data order and the step count
     (shared by resume and by the NaN rollback)."""
-    load_game_state(run.game, ckpt)
+    _check_optimizer("opt_G", run.game.opt_G, ckpt["opt_G"])
+    _check_optimizer("opt_D", run.game.opt_D, ckpt["opt_D"])
+    try:
+        load_game_state(run.game, ckpt)
+    except (RuntimeError, KeyError, TypeError, ValueError) as exc:  # the checks above leave few ways here
+        raise GankitError(f"the checkpoint's training state does not load ({exc.__class__.__name__}: "
+                          f"{str(exc).splitlines()[0][:120] if str(exc) else ''})") from exc
     run.sampler.load_state_dict(ckpt["sampler"])
     run.step = int(ckpt["step"])
 
