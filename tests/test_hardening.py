@@ -324,3 +324,32 @@ def test_high_bit_depth_images_are_scaled_to_8_bits(tmp_path, dtype, mode_file):
     assert data.x.shape == (1, 1, 32, 32)
     assert np.abs(got - want).max() <= 1.0  # not clipped to 255: the ramp survives to within a level
     assert 0 <= got.min() <= 1 and 254 <= got.max() <= 255
+
+
+# ---- messages ----
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("true",))
+
+
+def test_a_code_running_classifier_is_one_line_without_torchs_advice(fuzz_base, tmp_path, capsys):
+    _, ckpt = fuzz_base
+    torch.save({"x": _Evil()}, tmp_path / "evil.pt")
+    code, _, err = _run(capsys, "eval", str(ckpt), "--classifier", str(tmp_path / "evil.pt"), "--extractor",
+                        "classifier", "--n", "4")
+    line = _one_error_line(code, err)
+    assert "not a gankit classifier" in line and "could run code" in line
+    assert "weights_only" not in err and "\x1b[" not in err  # no advice to disable the safety, no colour codes
+
+
+@pytest.mark.parametrize("damage", ["truncated", "zeroed middle", "empty"])
+def test_a_corrupt_checkpoint_is_one_sentence(fuzz_base, tmp_path, capsys, damage):
+    _, ckpt = fuzz_base
+    raw = ckpt.read_bytes()
+    broken = {"truncated": raw[:5000], "zeroed middle": raw[:200] + bytes(len(raw) - 400) + raw[-200:],
+              "empty": b""}[damage]
+    (tmp_path / "bad.pt").write_bytes(broken)
+    code, _, err = _run(capsys, "sample", str(tmp_path / "bad.pt"), "--out", str(tmp_path / "x.png"))
+    line = _one_error_line(code, err)
+    assert "is not a gankit checkpoint or is corrupt" in line and line.endswith(")") and len(line) < 300

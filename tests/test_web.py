@@ -158,3 +158,56 @@ def test_no_path_reaches_the_file_system(client):
                  "/report/../checkpoint.pt"):
         res = client.get(path)
         assert res.status_code == 404 and b"gankit-checkpoint" not in res.content
+
+
+def test_ragged_and_overflowing_latents_are_4xx_with_the_reason(client):
+    z_dim = client.get("/api/info").json()["z_dim"]
+    ragged = client.post("/api/interpolate", json={"a": [0.0] * z_dim, "b": [0.0] * (z_dim + 1)})
+    assert ragged.status_code == 400 and f"{z_dim} numbers" in ragged.json()["detail"]
+    groups = {"a": {"latents": [[0.0] * z_dim, [0.0] * (z_dim - 1)]}}
+    res = client.post("/api/arithmetic", json={"groups": groups, "expression": "a"})
+    assert res.status_code == 400 and f"{z_dim} numbers" in res.json()["detail"]
+    one = {"a": {"latents": [[1.0] * z_dim]}}
+    for expression, reason in (("1e39*a", "cannot read the expression"), ("9" * 190 + "*a", "too large"),
+                               ("999*a + 999*a + 999*a", None)):
+        res = client.post("/api/arithmetic", json={"groups": one, "expression": expression})
+        assert res.status_code == (200 if reason is None else 400), res.text
+        if reason:
+            assert reason in res.json()["detail"]
+        else:
+            assert None not in res.json()["latents"][0]
+
+
+def test_oversized_bodies_are_refused_before_they_are_read(client):
+    from gankit.web import server
+
+    big = b"{" + b" " * (server.MAX_BODY + 10) + b"}"
+    res = client.post("/api/sample", content=big, headers={"content-type": "application/json"})
+    assert res.status_code == 413 and "larger than" in res.json()["detail"]
+    res = client.post("/api/invert", files={"file": ("x.png", b"\0" * (server.MAX_BODY + 1), "image/png")})
+    assert res.status_code == 413
+    ok = client.post("/api/sample", content=(b'{"seeds": [1]}' for _ in range(1)),
+                     headers={"content-type": "application/json"})
+    assert ok.status_code == 200  # a small chunked body still reaches the endpoint whole
+
+
+def test_a_chunked_body_is_read_only_up_to_the_limit():
+    import asyncio
+
+    from gankit.web.server import BodyLimit
+
+    received, sent, reached = [], [], []
+
+    async def endless():  # a client streaming 100-byte chunks without end
+        received.append(1)
+        return {"type": "http.request", "body": b"x" * 100, "more_body": True}
+
+    async def send(message):
+        sent.append(message)
+
+    async def app(scope, receive, send):
+        reached.append(1)
+
+    scope = {"type": "http", "method": "POST", "headers": [(b"transfer-encoding", b"chunked")]}
+    asyncio.run(BodyLimit(app, limit=1000)(scope, endless, send))
+    assert sent[0]["status"] == 413 and not reached and len(received) == 11  # 1,100 bytes read, no more

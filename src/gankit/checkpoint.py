@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from gankit.core.errors import GankitError
-from gankit.core.files import atomic_write_bytes
+from gankit.core.files import atomic_write_bytes, load_tensor_file
 
 FORMAT = "gankit-checkpoint"
 FORMAT_VERSION = 1
@@ -43,13 +43,7 @@ def save_checkpoint(path: Path, payload: dict) -> None:
 def load_checkpoint(path: str | Path) -> dict:
     """Read and validate a checkpoint (tensors on CPU). Never executes code from the file."""
     p = checkpoint_path(path)
-    try:
-        ckpt = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a foreign or damaged file can fail inside torch.load in many ways
-        if isinstance(exc, MemoryError):
-            raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise GankitError(f"{p} is not a gankit checkpoint or is corrupt ({first[:160]})") from exc
+    ckpt = load_tensor_file(p, "a gankit checkpoint")
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise GankitError(f"{p} is not a gankit checkpoint (no '{FORMAT}' tag)")
     version = ckpt.get("format_version")

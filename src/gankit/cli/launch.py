@@ -1,7 +1,11 @@
-"""`gankit train --nproc N`: hand the command over to torchrun, which starts and watches the N processes."""
+"""`gankit train --nproc N`: start and watch the N processes with torchrun's launcher, run in this process so
+that its failures and Ctrl-C end in one gankit line and an exit code that says what happened, not in a
+launcher traceback."""
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import sys
 
 from gankit.core.distributed import launched
@@ -21,19 +25,57 @@ def without_nproc(argv: list[str]) -> list[str]:
     return out
 
 
+def torchrun_args(argv: list[str], nproc: int) -> list[str]:
+    # the workers run `python -m gankit` with this very interpreter (and so this gankit)
+    return ["--standalone", f"--nproc-per-node={nproc}", "-m", "gankit", *without_nproc(argv)]
+
+
 def torchrun_command(argv: list[str], nproc: int) -> list[str]:
-    # the module form runs torchrun with this very interpreter (and so this gankit)
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-            "-m", "gankit", *without_nproc(argv)]
+    """The equivalent torchrun command line (what the docs show for several machines)."""
+    return [sys.executable, "-m", "torch.distributed.run", *torchrun_args(argv, nproc)]
 
 
-def hand_over(argv: list[str], nproc: int) -> None:
-    """Replace this process by torchrun (so signals reach it directly). Does not return."""
+def _signal_name(code: int) -> str:
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return f"signal {-code}"
+
+
+def launch(argv: list[str], nproc: int) -> int:
+    """Run the job in `nproc` processes; returns the exit code for the whole job. A worker's own message
+    (rank 0's resume line, or a survivor's 'lost contact' line) has been printed by the worker itself."""
     if nproc < 1:
         raise GankitError(f"--nproc must be >= 1, got {nproc}")
     if launched():
         raise GankitError("--nproc starts the processes through torchrun; this process is already one of them")
-    command = torchrun_command(argv, nproc)
+    from torch.distributed import run as torchrun
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # its shutdown chatter: we say it once
+    # torchrun sets one thread per worker when this is unset, with a five-line banner saying so
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(command[0], command)
+    try:
+        torchrun.run(torchrun.parse_args(torchrun_args(argv, nproc)))
+    except SignalException as exc:
+        code = 128 + exc.sigval
+        print(f"stopped by {exc.sigval.name}: the {nproc} processes were told to checkpoint and stop; resume "
+              "with the command printed above", file=sys.stderr)
+        return code
+    except ChildFailedError as exc:
+        # a process killed by a signal is the cause; the others then fail on losing contact with it
+        killed = {r: f for r, f in exc.failures.items() if f.exitcode < 0}
+        rank, failure = min(killed.items()) if killed else exc.get_first_failure()
+        if failure.exitcode < 0:
+            print(f"error: process {rank} of {nproc} was killed by {_signal_name(failure.exitcode)}; the others "
+                  "stopped and the last checkpoint is intact: resume with the command printed above",
+                  file=sys.stderr)
+            return 128 - failure.exitcode
+        if failure.exitcode not in (2, 3):  # 2 and 3: the worker already said why in one line
+            print(f"error: process {rank} of {nproc} failed with exit code {failure.exitcode} (its message is "
+                  "above)", file=sys.stderr)
+        return failure.exitcode
+    return 0

@@ -214,7 +214,7 @@ def cmd_train(args) -> int:
             raise GankitError(f"train.batch_size {cfg.train.batch_size} is the global batch: it must be a multiple "
                               f"of --nproc {args.nproc}")
         distributed.process_device(cfg.train.device, args.nproc - 1, args.nproc)  # fail here, not N times
-        launch.hand_over(args.argv, args.nproc)
+        return launch.launch(args.argv, args.nproc)
     dist = distributed.init(cfg.train.device, cfg.train.dist_timeout) if distributed.launched() else None
     clean = False  # after an exception or Ctrl-C (130), which stop the processes at different points
     try:

@@ -57,6 +57,30 @@ def remove_stale_temp_files(folder: Path) -> int:
     return len(stale)
 
 
+def load_tensor_file(path: Path, what: str):
+    """torch.load with weights_only=True (plain containers and tensors; a pickle that would import or call
+    code is refused), every failure said in one sentence naming `what` the file was meant to be. Never
+    suggests loading without weights_only, as torch's own message does."""
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError as exc:
+        raise GankitError(f"no {what} at {path}") from exc
+    except IsADirectoryError as exc:
+        raise GankitError(f"{path} is a folder, not {what}") from exc
+    except MemoryError:
+        raise
+    except pickle.UnpicklingError as exc:
+        raise GankitError(f"{path} is not {what}: it holds objects other than tensors and plain data, which "
+                          "gankit refuses to load because they could run code") from exc
+    except Exception as exc:  # a truncated, corrupt or foreign file fails inside torch in many ways
+        raise GankitError(f"{path} is not {what} or is corrupt (torch could not read it: "
+                          f"{exc.__class__.__name__})") from exc
+
+
 def atomic_write_json(path: Path, obj: object) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 

@@ -48,6 +48,8 @@ class Renderer:
     def render(self, code: Code, psi: float = 1.0) -> np.ndarray:
         """Images of the codes, truncated by psi (1 = off)."""
         code = truncate(code, psi) if psi != 1.0 else code
+        if not torch.isfinite(code.z).all() or (code.y is not None and not torch.isfinite(code.y).all()):
+            raise GankitError("the latents to render are not finite numbers (a weight or a latent too large?)")
         device = next(self.G.parameters()).device
         y = None if code.y is None else code.y.to(device)
         return to_uint8(self.G(code.z.to(device), y))
@@ -63,9 +65,9 @@ class Renderer:
 
     def codes(self, latents: list[list[float]], label: str | int | None = None) -> Code:
         """Codes from plain latents [N][z_dim] (e.g. sent back by a web page), of class `label` if conditional."""
-        z = torch.as_tensor(latents, dtype=torch.float32)
-        if z.ndim != 2 or z.shape[1] != self.G.z_dim or not len(z):
+        if not latents or any(not isinstance(row, (list, tuple)) or len(row) != self.G.z_dim for row in latents):
             raise GankitError(f"latents must be a non-empty list of {self.G.z_dim} numbers each")
+        z = torch.as_tensor(latents, dtype=torch.float32)
         if not torch.isfinite(z).all():
             raise GankitError("latents must be finite numbers")
         if not self.G.num_classes:

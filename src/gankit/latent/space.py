@@ -109,6 +109,7 @@ def apply_direction(code: Code, towards: Code, alpha: float | torch.Tensor) -> C
     return Code(code.z + alpha * towards.z, y)
 
 
+MAX_WEIGHT = 1000.0  # latents live near a sphere of radius sqrt(z_dim); a weight beyond this only overflows
 _TERM = re.compile(r"\s*([+-])?\s*(?:(\d+(?:\.\d*)?|\.\d+)\s*\*\s*)?([A-Za-z_][\w]*)\s*")
 
 
@@ -121,6 +122,8 @@ def parse_expression(text: str) -> list[tuple[float, str]]:
             raise GankitError(f"cannot read the expression {text!r} at {text[pos:]!r}: write terms like "
                               "'a - b + 0.5*c' with group names")
         weight = float(m.group(2)) if m.group(2) else 1.0
+        if weight > MAX_WEIGHT:
+            raise GankitError(f"the expression's weight {m.group(2)[:20]} is too large: use weights up to {MAX_WEIGHT:g}")
         terms.append((-weight if m.group(1) == "-" else weight, m.group(3)))
         pos = m.end()
     if not terms:

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gankit.core.errors import GankitError
-from gankit.core.files import atomic_write_bytes
+from gankit.core.files import atomic_write_bytes, load_tensor_file
 from gankit.core.runtime import make_generator
 from gankit.data import Dataset, normalize
 
@@ -139,17 +139,29 @@ def save_classifier(model: Judge, path: str | Path, meta: dict) -> None:
 
 def load_classifier(path: str | Path) -> tuple[Judge, dict]:
     """A judge saved by save_classifier, in eval mode, and its meta dict."""
-    try:
-        blob = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # a missing, truncated or foreign file: say which
-        raise GankitError(f"cannot read classifier {path}: {exc}") from exc
+    blob = load_tensor_file(Path(path), "a gankit classifier")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise GankitError(f"{path} is not a gankit classifier")
     if blob.get("version") != VERSION:
-        raise GankitError(f"{path}: classifier version {blob.get('version')}, this gankit reads {VERSION}")
-    model = Judge(**blob["kwargs"])
-    model.load_state_dict(blob["state_dict"])
-    return model.eval(), dict(blob["meta"])
+        raise GankitError(f"{path}: classifier version {blob.get('version')!r:.20}, this gankit reads {VERSION}")
+    kwargs, meta, state = blob.get("kwargs"), blob.get("meta"), blob.get("state_dict")
+    if not (isinstance(kwargs, dict) and isinstance(meta, dict) and isinstance(state, dict)
+            and set(kwargs) <= set(JUDGE_LIMITS) and all(_within(kwargs[k], JUDGE_LIMITS[k]) for k in kwargs)):
+        raise GankitError(f"{path} is a damaged gankit classifier (its settings are missing or out of range)")
+    model = Judge(**kwargs)
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise GankitError(f"{path} is a damaged gankit classifier (its weights do not fit its settings)") from exc
+    return model.eval(), dict(meta)
+
+
+JUDGE_LIMITS = {"num_classes": (int, 1, 10_000), "width": (int, 1, 1024), "dropout": (float, 0.0, 1.0)}
+
+
+def _within(value, limit: tuple) -> bool:
+    kind, low, high = limit
+    return type(value) is kind and low <= value <= high
 
 
 def bundled_classifier(dataset: str) -> Path | None:

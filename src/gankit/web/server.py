@@ -25,6 +25,9 @@ MAX_BATCH = 64  # images or latents per request
 MAX_STEPS = 32  # interpolation frames
 MAX_UPLOAD = 5 * 2**20  # bytes
 MAX_INVERT_STEPS = 500
+# the largest request body: an upload and its form fields, or JSON of 8 groups of 64 latents of a few hundred
+# numbers; larger bodies are refused before they are read (Content-Length) or as soon as they pass it (chunked)
+MAX_BODY = MAX_UPLOAD + 3 * 2**20
 
 Float = Annotated[float, Field(allow_inf_nan=False)]
 Seed = Annotated[int, Field(ge=0, lt=2**31)]
@@ -78,6 +81,54 @@ class EditRequest(Strict):
     psi: Psi = 1.0
 
 
+class BodyLimit:
+    """ASGI middleware: a request body over `limit` bytes is answered 413 without being read. A declared
+    Content-Length is checked up front; a chunked body is read into memory only up to the limit, then
+    handed on as one piece."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if length is not None:
+            if not length.isdigit() or int(length) > self.limit:
+                return await self._refuse(send)
+            return await self.app(scope, receive, send)
+        if b"chunked" not in headers.get(b"transfer-encoding", b""):
+            return await self.app(scope, receive, send)
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None  # the client went away
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                return await self._refuse(send)
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body, sent = b"".join(chunks), False
+
+        async def replay():
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await self.app(scope, replay, send)
+
+    async def _refuse(self, send) -> None:
+        detail = f'{{"detail": "the request body is larger than {self.limit // 2**20} MB"}}'.encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
+                                (b"content-length", str(len(detail)).encode())]})
+        await send({"type": "http.response.body", "body": detail})
+
+
 def _data_url(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode()
 
@@ -112,6 +163,7 @@ def create_app(run_dir: str | Path, device: str = "cpu") -> FastAPI:
     """The web app for the run in `run_dir` (and only that run)."""
     ex = Explorer(Path(run_dir), device)
     app = FastAPI(title="gankit explorer", docs_url=None, redoc_url=None)
+    app.add_middleware(BodyLimit, limit=MAX_BODY)
 
     @app.exception_handler(RequestValidationError)
     def invalid(request, exc: RequestValidationError) -> JSONResponse:
