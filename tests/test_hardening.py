@@ -353,3 +353,29 @@ def test_a_corrupt_checkpoint_is_one_sentence(fuzz_base, tmp_path, capsys, damag
     code, _, err = _run(capsys, "sample", str(tmp_path / "bad.pt"), "--out", str(tmp_path / "x.png"))
     line = _one_error_line(code, err)
     assert "is not a gankit checkpoint or is corrupt" in line and line.endswith(")") and len(line) < 300
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("model.z_dim=-3", "model.z_dim must be between 1 and 4096"),
+    ("model.z_dim=0", "model.z_dim must be between 1 and 4096"),
+    ("model.g_width=0", "model.g_width must be between 1"),
+    ("model.g_depth=0", "model.g_depth must be between 1"),
+    ("model.g_width=100000", "model.g_width must be between 1 and 4096"),
+    ("data.num_points=-1", "data.num_points must be between 1"),
+    ("train.seed=1180591620717411303424", "train.seed must be between 0 and"),
+    ("train.seed=-1", "train.seed must be between 0 and"),
+    ("train.batch_size=100000000", "train.batch_size must be at most"),
+    ("data.resolution=100000", "data.resolution must be between 1 and 1024"),
+])
+def test_values_the_real_run_cannot_take_are_refused_by_the_dry_run(setting, message, capsys):
+    code, out, err = _run(capsys, "train", "--set", setting, "--dry-run")
+    assert message in _one_error_line(code, err) and out == ""
+
+
+def test_a_network_too_large_to_allocate_is_refused_before_it_is_built(tmp_path, capsys):
+    code, _, err = _run(capsys, "train", "--data", "mnist", "--model", "dcgan", "--set", "model.g_width=4096",
+                        "--set", "model.d_width=4096", "--out", str(tmp_path / "runs"), "--device", "cpu",
+                        "--set", "data.name=digits", "--set", "data.resolution=64")
+    assert "weights (at most" in _one_error_line(code, err)
+    root = tmp_path / "runs"
+    assert not root.exists() or list(root.iterdir()) == []  # nothing left behind
