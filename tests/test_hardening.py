@@ -31,6 +31,12 @@ def _one_error_line(code, err):
     return lines[0]
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def test_a_kill_before_the_first_checkpoint_leaves_no_run_directory(tmp_path):
     """The kill lands after the run's networks are built and before its step-0 checkpoint exists, by
     construction: the child stops inside save_checkpoint and waits to be killed."""
@@ -57,6 +63,7 @@ def test_a_kill_before_the_first_checkpoint_leaves_no_run_directory(tmp_path):
     assert not [p for p in root.iterdir() if not p.name.startswith(files.STAGING_PREFIX)]  # no run directory
     run = loop.start_run(cfg)  # the next run clears the abandoned staging folder and starts at 00000
     assert sorted(p.name for p in root.iterdir()) == ["00000-digits-mlp"]
+    assert run.dir.stat().st_mode & 0o777 == 0o777 & ~_umask()  # as mkdir would make it, not mkdtemp's 0700
     assert {"config.json", "checkpoint.pt"} <= {p.name for p in run.dir.iterdir()}
 
 

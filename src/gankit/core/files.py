@@ -135,7 +135,9 @@ def staging_dir(root: Path) -> Path:
     try:
         root.mkdir(parents=True, exist_ok=True)
         _remove_abandoned_staging(root)
-        return Path(tempfile.mkdtemp(dir=root, prefix=f"{STAGING_PREFIX}{os.getpid()}-"))
+        staging = Path(tempfile.mkdtemp(dir=root, prefix=f"{STAGING_PREFIX}{os.getpid()}-"))
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700; a run directory gets what mkdir gives
+        return staging
     except OSError as exc:
         raise GankitError(f"cannot create a run directory in {root}: {exc.strerror or exc}") from exc
 
