@@ -38,7 +38,7 @@ def _channels(logits, joint_kl: float) -> dict:
 
 def _summary(logits) -> dict:
     stats = class_stats(logits)
-    return {"modes": stats["classes_covered"], "kl": round(stats["class_kl"], 4),
+    return {"modes": stats["classes_seen"], "kl": round(stats["class_kl"], 4),
             "confident": round(stats["confident"], 4), **_channels(logits, stats["class_kl"])}
 
 

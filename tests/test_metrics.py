@@ -103,7 +103,7 @@ def test_confident_classes_need_a_quarter_share_of_sure_predictions():
     unsure = logits.copy()
     unsure[:120] = np.eye(10)[0] * 1.0  # class 0 predicted, but with p = e/(e+9) ~ 0.23 < 0.9
     s = scores.class_stats(unsure)
-    assert s["classes_covered"] == 10 and s["confident_classes"] == 8
+    assert s["classes_seen"] == 10 and s["classes_covered"] == s["confident_classes"] == 8
 
 
 def test_kl_to_uniform_of_histograms():

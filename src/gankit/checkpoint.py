@@ -5,10 +5,15 @@ A checkpoint is one torch file holding plain containers and tensors only:
  opt_G, opt_D, step, rng, sampler, fixed} (and `processes`, how many trained it, for the record). It is
 read with `torch.load(weights_only=True)`, which refuses any pickle that would import or call code, and
 written atomically.
+
+A generator file ("gankit-generator") holds only what sampling needs: {format, format_version, config,
+model, data, G (the EMA weights where the run kept them), ema, step, source}. The demo generators shipped
+with gankit (`demo:mnist`, `demo:fashion`) are such files.
 """
 from __future__ import annotations
 
 import io
+from importlib import resources
 from pathlib import Path
 
 import torch
@@ -20,11 +25,24 @@ FORMAT = "gankit-checkpoint"
 FORMAT_VERSION = 1
 CHECKPOINT_NAME = "checkpoint.pt"
 REQUIRED = {"config", "model", "data", "G", "D", "G_ema", "opt_G", "opt_D", "step", "rng", "sampler", "fixed"}
+GENERATOR_FORMAT = "gankit-generator"
+GENERATOR_REQUIRED = {"config", "model", "data", "G", "step"}
+DEMOS = {"mnist": "mnist.pt", "fashion": "fashion.pt"}  # demo:NAME, files in gankit/demos/
+
+
+def demo_path(spec: str) -> Path | None:
+    """The packaged file of `demo:NAME`, or None when `spec` does not name a demo."""
+    if not str(spec).startswith("demo:"):
+        return None
+    name = str(spec)[5:]
+    if name not in DEMOS:
+        raise GankitError(f"no demo generator {name!r}; the demos are {', '.join('demo:' + d for d in DEMOS)}")
+    return Path(str(resources.files("gankit") / "demos" / DEMOS[name]))
 
 
 def checkpoint_path(path: str | Path) -> Path:
-    """A run directory's latest checkpoint, or the given file."""
-    p = Path(path)
+    """A run directory's latest checkpoint, a demo generator (`demo:mnist`), or the given file."""
+    p = demo_path(path) or Path(path)
     if p.is_dir():
         p = p / CHECKPOINT_NAME
     if not p.is_file():
@@ -40,10 +58,26 @@ def save_checkpoint(path: Path, payload: dict) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def load_checkpoint(path: str | Path) -> dict:
-    """Read and validate a checkpoint (tensors on CPU). Never executes code from the file."""
+def save_generator(path: Path, ckpt: dict, source: str) -> None:
+    """Write the generator file of a checkpoint: the EMA weights where the run kept them, else G's."""
+    ema = ckpt.get("G_ema") is not None
+    buf = io.BytesIO()
+    torch.save({"format": GENERATOR_FORMAT, "format_version": FORMAT_VERSION, "config": ckpt["config"],
+                "model": ckpt["model"], "data": ckpt["data"], "G": ckpt["G_ema"] if ema else ckpt["G"],
+                "ema": ema, "step": ckpt["step"], "source": source}, buf)
+    atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def load_checkpoint(path: str | Path, generator_only: bool = False) -> dict:
+    """Read and validate a checkpoint (tensors on CPU). Never executes code from the file. With
+    `generator_only`, a generator file (a demo) is accepted too, normalised to G_ema = None."""
     p = checkpoint_path(path)
     ckpt = load_tensor_file(p, "a gankit checkpoint")
+    if generator_only and isinstance(ckpt, dict) and ckpt.get("format") == GENERATOR_FORMAT:
+        return _generator_file(p, ckpt)
+    if isinstance(ckpt, dict) and ckpt.get("format") == GENERATOR_FORMAT:
+        raise GankitError(f"{p} holds a generator alone (no discriminator or optimizer state): it samples, it "
+                          "cannot be resumed")
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise GankitError(f"{p} is not a gankit checkpoint (no '{FORMAT}' tag)")
     version = ckpt.get("format_version")
@@ -58,6 +92,20 @@ def load_checkpoint(path: str | Path) -> dict:
     except GankitError as exc:
         raise GankitError(f"{p} is damaged: {exc}") from exc
     return ckpt
+
+
+def _generator_file(p: Path, ckpt: dict) -> dict:
+    missing = sorted(GENERATOR_REQUIRED - set(ckpt))
+    if missing or ckpt.get("format_version") != FORMAT_VERSION:
+        raise GankitError(f"{p} is an incomplete or unknown gankit generator file")
+    out = {**ckpt, "G_ema": None, "D": {}, "opt_G": {}, "opt_D": {}, "rng": {}, "sampler": {},
+           "fixed": {"z": torch.zeros(1, 1), "y": None}}
+    try:
+        check_structure(out)
+    except GankitError as exc:
+        raise GankitError(f"{p} is damaged: {exc}") from exc
+    _require(isinstance(ckpt.get("ema", False), bool), f"{p} is damaged: its ema flag must be true or false")
+    return out
 
 
 def _require(ok: bool, what: str) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 
 EXAMPLES = """examples:
   gankit bench                                   # mnist_dcgan and mnist_mlp on the default device
@@ -30,6 +31,8 @@ def run(args) -> int:
     from gankit.core.config import parse_override
     from gankit.training.bench import bench_presets, format_table
 
+    # the table (or JSON) is the whole output: no training progress lines in between
+    logging.getLogger("gankit").setLevel(logging.WARNING)
     overrides = [parse_override(s) for s in args.set]
     if args.data_dir:
         overrides.insert(0, {"data": {"data_dir": args.data_dir}})

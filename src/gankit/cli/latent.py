@@ -31,7 +31,7 @@ def _floats(text: str) -> list[float]:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="a run directory or checkpoint file")
     p.add_argument("--out", required=True, help="the PNG to write")
-    p.add_argument("--psi", type=float, default=1.0, help="truncation toward the mean latent (1 = off)")
+    p.add_argument("--psi", type=float, default=1.0, help="truncation toward the mean latent, 0 to 2 (1 = off; below 1: closer to the average sample)")
     p.add_argument("--label", help="class (index or name) for a conditional generator")
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")
@@ -53,7 +53,8 @@ def add_parser(sub) -> None:
     t = tools.add_parser("arithmetic", help='render e.g. "glasses_men - men + women" over group means')
     _common(t)
     t.add_argument("--group", action="append", required=True, metavar="NAME=SPEC",
-                   help="a group: seeds:1,2,3 | class:NAME (conditional) | judge:NAME (MNIST-like, by classifier)")
+                   help="a group: seeds:1,2,3 | class:NAME (conditional) | judge:NAME (MNIST-like, by classifier) | "
+                        "npy:PATH (latents saved by invert --latents)")
     t.add_argument("--expr", required=True, help='e.g. "a - b + c" or "0.5*a + 0.5*b"')
     t.add_argument("--n", type=int, default=16, help="latents per class:/judge: group (default 16)")
     t = tools.add_parser("edit", help="move samples along an attribute direction (mean of one group minus another)")
@@ -63,7 +64,7 @@ def add_parser(sub) -> None:
     t.add_argument("--positive", required=True, help="group spec the direction points to")
     t.add_argument("--negative", required=True, help="group spec it points away from")
     t.add_argument("--alphas", default="-2,-1,0,1,2", help="strengths, one column each (write --alphas=-1,0,1)")
-    t.add_argument("--n", type=int, default=16)
+    t.add_argument("--n", type=int, default=16, help="latents per class:/judge: group (default 16)")
     t = tools.add_parser("invert", help="find the latent of a real image, by gradient descent through G")
     _common(t)
     t.add_argument("--image", action="append", required=True, help="an image file (repeatable)")

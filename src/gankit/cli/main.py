@@ -55,7 +55,8 @@ def _train_parser(sub) -> None:
                                                    "image and label)")
     p.add_argument("--data-dir", help="folder holding the datasets (else $GANKIT_DATA, else the cache)")
     p.add_argument("--download", action="store_true", help="download MNIST/Fashion-MNIST if missing")
-    p.add_argument("--out", help="parent folder of the numbered run directories (default: runs)")
+    p.add_argument("--out", help="parent folder of the run directories (default: runs)")
+    p.add_argument("--name", help="name the run directory OUT/NAME (default: the next NNNNN-dataset-model)")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--on-event", choices=["warn", "stop"],
@@ -80,7 +81,8 @@ def _sample_parser(sub) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", help="a run directory or checkpoint file")
     p.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
-    p.add_argument("--out", required=True, help="grid.png, a folder/ (one PNG each) or samples.npy")
+    p.add_argument("--out", required=True, help="grid.png, a folder/ (one PNG each) or samples.npy (uint8, "
+                                                "[N, H, W, C] images; float32 [N, 2] for 2-D points)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")
     p.add_argument("--device", default="cpu")
@@ -88,7 +90,7 @@ def _sample_parser(sub) -> None:
     p.add_argument("--label", help="conditional generators: the class to draw, by index or name (e.g. 7, sneaker)")
     p.add_argument("--class-grid", action="store_true",
                    help="conditional generators: one row per class, --n columns sharing their latents")
-    p.add_argument("--psi", type=float, default=1.0, help="truncation toward the mean latent (1 = off)")
+    p.add_argument("--psi", type=float, default=1.0, help="truncation toward the mean latent, 0 to 2 (1 = off; below 1: closer to the average sample)")
     p.add_argument("--jbt", type=float, default=1.0, metavar="SHARE",
                    help="keep only the latents where G's Jacobian norm is in its lowest JBT share, e.g. 0.95 "
                         "(Jacobian-based truncation: drops samples drawn between separate modes; 1 = off)")
@@ -128,7 +130,8 @@ def _eval_parser(sub) -> None:
     p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")
     p.add_argument("--no-cache", action="store_true", help="recompute the real-data features")
     p.add_argument("--psi", type=float, default=1.0,
-                   help="truncation toward the mean latent (1 = off): precision for recall, as in BigGAN's curves")
+                   help="truncation toward the mean latent, 0 to 2 (1 = off): precision for recall, as in BigGAN's "
+                        "curves")
     p.add_argument("--jbt", type=float, default=1.0, metavar="SHARE",
                    help="keep only the latents where G's Jacobian norm is in its lowest JBT share, e.g. 0.95 "
                         "(Jacobian-based truncation: drops samples drawn between separate modes; 1 = off)")
@@ -184,8 +187,9 @@ def _flag_overrides(args) -> list[dict]:
     evaluation = {k: v for k, v in (("every", args.eval_every), ("metric", args.eval_metric)) if v is not None}
     tree = {"data": data, "model": model, "train": train, "health": health, "eval": evaluation,
             "loss": {"name": args.loss} if args.loss else {}}
-    if args.out is not None:
-        tree["out"] = args.out
+    for key in ("out", "name"):
+        if getattr(args, key) is not None:
+            tree[key] = getattr(args, key)
     return [tree] + [parse_override(s) for s in args.set]
 
 
@@ -205,7 +209,7 @@ def cmd_train(args) -> int:
     else:
         data_name = "folder" if args.data and looks_like_path(args.data) else args.data
         cfg = resolve(args.preset or default_preset(data_name, args.model), overrides)
-        check_output_folder(Path(cfg.out))
+        check_output_folder(Path(cfg.out), cfg.name)
     if args.dry_run:
         print(json.dumps(to_dict(cfg), indent=2))
         return 0
@@ -227,15 +231,23 @@ def cmd_train(args) -> int:
 
 
 def _train(args, cfg, ckpt, dist) -> int:
+    import torch
+
+    from gankit.core.runtime import busy_cpu_note
     from gankit.training import fit, resume_run, start_run
 
     if dist is not None and not dist.main:  # rank 0 speaks for the job
         logging.getLogger("gankit").setLevel(logging.ERROR)
+    on_cpu = cfg.train.device == "cpu" or (cfg.train.device == "auto" and not torch.cuda.is_available())
+    note = busy_cpu_note() if on_cpu and dist is None else None
+    if note:
+        logging.getLogger("gankit").warning(note)
     run = resume_run(Path(args.resume), cfg, ckpt, dist) if ckpt is not None else start_run(cfg, dist)
     ckpt = None  # its tensors now live in the run; don't hold a second copy while training
-    logging.getLogger("gankit").info("run directory: %s (%s step %d of %d%s)", run.dir,
-                                     "resuming at" if args.resume else "starting at", run.step, cfg.train.steps,
-                                     f", {run.dist.world} processes" if run.dist.enabled else "")
+    log = logging.getLogger("gankit").info
+    log("run directory: %s (%s step %d of %d%s)", run.dir, "resuming at" if args.resume else "starting at",
+        run.step, cfg.train.steps, f", {run.dist.world} processes" if run.dist.enabled else "")
+    _say_data(run, log, resumed=bool(args.resume))
     try:
         summary = fit(run)
     except KeyboardInterrupt:
@@ -255,6 +267,16 @@ def _train(args, cfg, ckpt, dist) -> int:
         say(f"stopped by {why} {stop['event']}; the last good checkpoint is in {run.dir}", file=sys.stderr)
         return 3
     return 0
+
+
+def _say_data(run, log, resumed: bool) -> None:
+    """Where the data was actually read from (--data-dir, $GANKIT_DATA or the cache: the config alone
+    does not say), and where the list of skipped images is."""
+    extra = run.data.extra
+    source = extra.get("root") or ", ".join(sorted({str(Path(f).parent) for f in extra.get("files", {})}))
+    log("data: %s, %d samples%s", run.data.name, len(run.data), f", read from {source}" if source else "")
+    if extra.get("skipped_files") and not resumed:
+        log("the %d skipped images are listed in %s", len(extra["skipped_files"]), run.dir / "skipped_images.txt")
 
 
 def cmd_sample(args) -> int:
@@ -332,7 +354,7 @@ def cmd_report(args) -> int:
 def cmd_eval(args) -> int:
     from dataclasses import replace
 
-    from gankit.checkpoint import checkpoint_path, load_checkpoint
+    from gankit.checkpoint import checkpoint_path, demo_path, load_checkpoint
     from gankit.core.config import from_dict
     from gankit.core.runtime import resolve_device
     from gankit.data import DataConfig, load_dataset, validate_data
@@ -344,7 +366,7 @@ def cmd_eval(args) -> int:
         raise GankitError(f"--n must be at least 2, got {args.n}")
     device = resolve_device(args.device)
     ckpt_file = checkpoint_path(args.run)
-    ckpt = load_checkpoint(ckpt_file)
+    ckpt = load_checkpoint(ckpt_file, generator_only=True)
     data_cfg = replace(from_dict(DataConfig, ckpt["config"].get("data", {}), "data"), split=args.split)
     if args.data_dir is not None:
         data_cfg.data_dir = args.data_dir
@@ -363,7 +385,8 @@ def cmd_eval(args) -> int:
                       metrics, args.batch_size)
     result.update({"checkpoint": str(ckpt_file), "step": generator.step, "split": args.split,
                    "seed": args.seed, "ema": generator.uses_ema, "psi": args.psi, "jbt": args.jbt})
-    record(ckpt_file.parent / "eval.json", result)
+    if demo_path(args.run) is None:  # a demo lives inside the installed package: print, don't write there
+        record(ckpt_file.parent / "eval.json", result)
     print(json.dumps(result))
     return 0
 

@@ -115,7 +115,7 @@ STAGING_PREFIX = ".incomplete-"  # a run directory being made: hidden, named aft
 PSEUDO_FILESYSTEMS = ("/proc", "/sys", "/dev")
 
 
-def check_output_folder(root: Path) -> None:
+def check_output_folder(root: Path, name: str = "") -> None:
     """Refuse an output folder that cannot hold run directories, before anything is written (so a dry run
     refuses it too): an existing file, a kernel pseudo-filesystem, or a path under a folder we cannot write."""
     root = Path(root).expanduser()
@@ -127,6 +127,9 @@ def check_output_folder(root: Path) -> None:
     existing = next(p for p in (resolved, *resolved.parents) if p.exists())
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         raise GankitError(f"--out {root}: cannot create folders in {existing}; pass a folder you can write to")
+    if name and (root / name).exists():
+        raise GankitError(f"a run named {name} already exists in {root}: continue it with gankit train --resume "
+                          f"{root / name}, or choose another --name")
 
 
 def staging_dir(root: Path) -> Path:
@@ -159,10 +162,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def publish_run_dir(staging: Path, tag: str) -> Path:
-    """Rename a complete staging folder to `NNNNN-tag` beside it, one past the highest number there: a run
-    directory appears whole or not at all, and never replaces an existing one."""
+def publish_run_dir(staging: Path, tag: str, name: str = "") -> Path:
+    """Rename a complete staging folder to `name`, or else to `NNNNN-tag` one past the highest number there:
+    a run directory appears whole or not at all, and never replaces an existing one."""
     root = staging.parent
+    if name:
+        path = root / name
+        try:
+            if path.exists():
+                raise OSError(errno.EEXIST, "exists")
+            os.rename(staging, path)
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            raise GankitError(f"a run named {name} already exists in {root}: continue it with gankit train "
+                              f"--resume {path}, or choose another --name") from exc
+        _fsync_dir(root)
+        return path
     numbers = [int(m.group(1)) for p in root.iterdir() if (m := re.match(r"(\d{5})-", p.name))]
     number = max(numbers, default=-1) + 1
     while True:

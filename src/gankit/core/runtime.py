@@ -34,3 +34,22 @@ def make_generator(device: torch.device, seed: int) -> torch.Generator:
     gen = torch.Generator(device=device)
     gen.manual_seed(seed)
     return gen
+
+
+def busy_cpu_note(threads: int | None = None) -> str | None:
+    """One line when the machine is already busy: a multi-threaded torch process on oversubscribed cores
+    slows down many times over (13-16 against 94-248 img/s measured side by side on a loaded 2-core machine),
+    and one thread per process is the remedy. None when the 1-minute load average is within the cores."""
+    import os
+
+    try:
+        load = os.getloadavg()[0]
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    except OSError:
+        return None
+    threads = torch.get_num_threads() if threads is None else threads
+    if load <= cores or threads <= 1:
+        return None
+    return (f"note: this machine is busy (load average {load:.1f} on {cores} cores) and torch uses {threads} "
+            "threads, which then slow each other down many times over; OMP_NUM_THREADS=1 in front of the "
+            "command keeps a CPU run steady")

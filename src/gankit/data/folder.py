@@ -81,6 +81,18 @@ def load_image(path: Path, resolution: int) -> Image.Image:
     return fitted
 
 
+def _channels(asked: int, images: list[Image.Image], root: Path) -> int:
+    """data.channels if set, else what most images are: one colour photo among grayscale scans would
+    otherwise turn the whole run RGB (and tint its samples). Says what it chose when the folder is mixed."""
+    colour = sum(1 for im in images if im.mode not in GRAY_MODES)
+    chosen = asked or (3 if colour > len(images) - colour else 1)
+    if 0 < colour < len(images):
+        log.info("%d of %d images in %s are colour: training in %s%s", colour, len(images), root,
+                 "RGB" if chosen == 3 else "grayscale",
+                 "" if asked else f" (the majority; --set data.channels={1 if chosen == 3 else 3} forces the other)")
+    return chosen
+
+
 def _to_array(img: Image.Image, channels: int) -> np.ndarray:
     converted = img.convert("L" if channels == 1 else "RGB")
     arr = np.asarray(converted, dtype=np.uint8)
@@ -141,14 +153,15 @@ def read_folder(cfg: DataConfig, path: str | None = None) -> Dataset:
         except Exception as exc:  # PIL raises many types for corrupt, truncated or bomb files
             skipped.append(f"{p.name}: {exc.__class__.__name__}")
     if skipped:
-        log.warning("skipped %d unreadable image(s) in %s, e.g. %s", len(skipped), root, skipped[0])
+        log.warning("skipped %d unreadable image(s) in %s, e.g. %s (the run directory's skipped_images.txt "
+                    "lists them all)", len(skipped), root, skipped[0])
     deep = sum(1 for im in images if im.info.get("scaled_from"))
     if deep:
         log.info("%d image(s) in %s have 16 or 32 bits per pixel: scaled to 8 bits over their range", deep, root)
     if not images:
         raise GankitError(f"none of the {len(paths)} images in {root} could be read")
-    channels = cfg.channels or (1 if all(im.mode in GRAY_MODES for im in images) else 3)
+    channels = _channels(cfg.channels, images, root)
     x = torch.from_numpy(np.stack([_to_array(im, channels) for im in images]))
     y = torch.tensor([labels[i] for i in kept], dtype=torch.int64) if labels is not None else None
-    extra = {"root": str(root), "skipped": len(skipped)}
+    extra = {"root": str(root), "skipped": len(skipped), "skipped_files": skipped}
     return Dataset(root.name or "folder", x, y, classes, "image", extra)

@@ -144,7 +144,7 @@ def read_idx_dataset(name: str, spec: IdxSpec, cfg: DataConfig) -> Dataset:
     """Load one split of an IDX dataset as uint8 [N, 1, 28, 28] (then resized if asked) with labels."""
     if cfg.split not in _FILES:
         raise GankitError(f"{name} has splits 'train' and 'test', not {cfg.split!r}")
-    arrays = []
+    arrays, files = [], {}
     for stem in _FILES[cfg.split]:
         path = _find(spec, stem, cfg.data_dir)
         if path is None and cfg.download:
@@ -155,6 +155,7 @@ def read_idx_dataset(name: str, spec: IdxSpec, cfg: DataConfig) -> Dataset:
                               f"{', '.join(spec.folders)}). Point --data-dir or GANKIT_DATA at the "
                               "folder holding it, or pass --download")
         arrays.append(read_idx_file(path))
+        files[str(path)] = hashlib.md5(path.read_bytes()).hexdigest()  # what was read, where it was found
     images, labels = arrays
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise GankitError(f"{name}: image and label files do not match ({images.shape} vs {labels.shape})")
@@ -165,7 +166,7 @@ def read_idx_dataset(name: str, spec: IdxSpec, cfg: DataConfig) -> Dataset:
     x = torch.from_numpy(images.copy()).unsqueeze(1)
     x = resize_images(x, cfg.resolution, cfg.channels)
     y = torch.from_numpy(labels.astype(np.int64))
-    return Dataset(name, x, y, list(spec.class_names), "image")
+    return Dataset(name, x, y, list(spec.class_names), "image", {"files": files})
 
 
 def read_mnist(cfg: DataConfig) -> Dataset:

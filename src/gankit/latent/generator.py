@@ -22,14 +22,14 @@ def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.de
         `num_classes`, `shape`, and from the checkpoint `class_names`, `data_kind` ("image" or "points"), `dataset`,
         `step` (training steps behind the weights) and `uses_ema` (whether they are the EMA's).
     """
-    ckpt = load_checkpoint(path)
+    ckpt = load_checkpoint(path, generator_only=True)
     kwargs = check_kwargs(ckpt["model"])  # a file's sizes are checked before anything of that size is built
     uses_ema = ema and ckpt.get("G_ema") is not None
     weights = ckpt["G_ema"] if uses_ema else ckpt["G"]
     check_weights(kwargs, "G_ema" if uses_ema else "G", weights)
     generator = build_generator(kwargs)
     generator.load_state_dict(weights)
-    generator.uses_ema = uses_ema
+    generator.uses_ema = uses_ema or bool(ckpt.get("ema", False))  # a generator file holds the EMA's weights
     generator.step = int(ckpt["step"])
     generator.class_names = list(ckpt["data"].get("class_names", []))
     generator.data_kind = ckpt["data"].get("kind", "image")

@@ -20,8 +20,14 @@ POOL = 2000  # candidate samples a judge: group is drawn from
 CONFIDENT = 0.9
 
 
-def resolve_label(generator: nn.Module, text: str | int) -> int:
-    """A class index from an index or a class name (case-insensitive); the error lists the known ones."""
+def resolve_label(generator: nn.Module, text: str | int, drawn: bool = True) -> int:
+    """A class index from an index or a class name (case-insensitive); the error lists the known ones.
+    `drawn`: the class is for G to draw, which an unconditional generator cannot (a judge: group can still
+    pick samples of a class by what the classifier says)."""
+    if drawn and not generator.num_classes:
+        raise GankitError(f"this generator is unconditional (trained without --conditional): it cannot draw a "
+                          f"chosen class such as {str(text)[:20]!r}; drop the label, or pick samples of a class "
+                          "with a judge:NAME group (MNIST-like data)")
     names = list(getattr(generator, "class_names", []) or [])
     k = generator.num_classes or len(names)
     text = str(text).strip()
@@ -105,6 +111,6 @@ def build_group(generator: nn.Module, spec: str, *, n: int = 16, label: str | No
     if kind == "npy":
         return npy_group(generator, arg, default)
     if kind == "judge":
-        return judge_group(generator, resolve_label(generator, arg) if generator.class_names else int(arg),
-                           n, getattr(generator, "dataset", ""), seed)
+        judged = resolve_label(generator, arg, drawn=False) if generator.class_names else int(arg)
+        return judge_group(generator, judged, n, getattr(generator, "dataset", ""), seed)
     raise GankitError(f"cannot read the group {spec!r}: use seeds:1,2,3, class:NAME, judge:NAME or npy:PATH")

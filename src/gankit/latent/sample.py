@@ -10,6 +10,7 @@ from torch import nn
 from gankit.core.errors import GankitError
 from gankit.core.images import save_grid, save_png, save_scatter, to_uint8
 from gankit.latent.jacobian import truncated_latents
+from gankit.latent.space import check_psi
 
 
 def sampler(generator: nn.Module, n: int, seed: int = 0, labels: torch.Tensor | None = None, psi: float = 1.0,
@@ -18,10 +19,11 @@ def sampler(generator: nn.Module, n: int, seed: int = 0, labels: torch.Tensor | 
     (reproducible on one device type), for consumers that stream (evaluation) rather than hold all n.
 
     Conditional generators get `labels` [n], or the classes in turn (0, 1, ..., K-1, 0, ...) when None.
-    `psi` < 1 truncates the latents toward their mean (fidelity for variety). `jbt` < 1 keeps only latents
-    where G's Jacobian norm is within its `jbt` quantile (see gankit.latent.jacobian): it drops the samples G
-    draws between separate modes.
+    `psi` (in space.PSI_RANGE) < 1 truncates the latents toward their mean (fidelity for variety). `jbt` < 1
+    keeps only latents where G's Jacobian norm is within its `jbt` quantile (see gankit.latent.jacobian): it
+    drops the samples G draws between separate modes.
     """
+    check_psi(psi)
     device = next(generator.parameters()).device
     if generator.num_classes and labels is None:
         labels = torch.arange(n) % generator.num_classes

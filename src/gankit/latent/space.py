@@ -92,8 +92,20 @@ def interpolate(points: Code, steps: int, mode: str = "slerp") -> Code:
     return Code(torch.cat(zs), torch.cat(ys) if ys else None)
 
 
+PSI_RANGE = (0.0, 2.0)  # the truncation factor everywhere: command line, Python and the web API
+
+
+def check_psi(psi: float) -> float:
+    if not PSI_RANGE[0] <= psi <= PSI_RANGE[1]:
+        raise GankitError(f"psi (truncation) must be between {PSI_RANGE[0]:g} and {PSI_RANGE[1]:g} (1 = off, "
+                          f"below 1 = closer to the average sample), got {psi}")
+    return psi
+
+
 def truncate(code: Code, psi: float, center: torch.Tensor | None = None) -> Code:
-    """The truncation trick: pull z toward `center` (default the prior's mean, 0) by psi in [0, 1]."""
+    """The truncation trick: pull z toward `center` (default the prior's mean, 0) by psi (see PSI_RANGE;
+    below 1 trades variety for fidelity, above 1 the reverse)."""
+    check_psi(psi)
     center = torch.zeros_like(code.z[:1]) if center is None else center
     return Code(center + psi * (code.z - center), code.y)
 

@@ -6,6 +6,7 @@ types are rejected with the offending key named.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -22,6 +23,7 @@ from gankit.training.schedules import LR_DECAYS
 
 
 PRECISIONS = ("fp32", "bf16")
+RUN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
 COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune")
 
 
@@ -68,6 +70,7 @@ class RunConfig:
     health: HealthConfig = field(default_factory=HealthConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     out: str = "runs"  # parent of the numbered run directories
+    name: str = ""  # the run directory's name under `out` (default: the next NNNNN-dataset-model)
     preset: str = ""  # the preset this config started from, for the record
 
 
@@ -190,6 +193,9 @@ def validate(cfg: RunConfig) -> None:
     if cfg.health.on_event not in ("warn", "stop"):
         raise GankitError(f"health.on_event must be warn or stop, got {cfg.health.on_event!r}")
     validate_eval(cfg.eval)
+    if cfg.name and not RUN_NAME.fullmatch(cfg.name):
+        raise GankitError(f"--name {cfg.name!r}: use letters, digits, '.', '_' and '-' (at most 100, not starting "
+                          "with '.')")
     if t.precision not in PRECISIONS:
         raise GankitError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {t.precision!r}")
     if t.compile not in COMPILE_MODES:

@@ -15,7 +15,7 @@ from gankit.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from gankit.core.config import from_dict, merge, to_dict
 from gankit.core.distributed import Dist, from_main, is_comm_error
 from gankit.core.errors import GankitError
-from gankit.core.files import (STAGING_PREFIX, append_jsonl, atomic_write_bytes, atomic_write_json,
+from gankit.core.files import (STAGING_PREFIX, append_jsonl, check_output_folder, atomic_write_bytes, atomic_write_json,
                                publish_run_dir, read_jsonl, remove_stale_temp_files, staging_dir)
 from gankit.core.runtime import resolve_device
 from gankit.data import BatchSampler, Dataset, load_dataset
@@ -117,6 +117,8 @@ def start_run(cfg: RunConfig, dist: Dist | None = None) -> Run:
     kill or a full disk at any moment leaves either a complete run directory or none (with several
     processes the others learn its name)."""
     dist = dist or Dist()
+    if dist.main:
+        check_output_folder(Path(cfg.out), cfg.name)  # before the data is read: a clash is cheap to say
     data = load_dataset(cfg.data)
     tag = f"{data.name}-{cfg.model.name}".replace("/", "_")
     staging = staging_dir(Path(cfg.out)) if dist.main else None
@@ -124,8 +126,9 @@ def start_run(cfg: RunConfig, dist: Dist | None = None) -> Run:
         run = _build(cfg, staging, data, dist)
         if dist.main:
             atomic_write_json(staging / "config.json", to_dict(cfg))
+            _write_data_record(staging, data)
             save_checkpoint(staging / CHECKPOINT_NAME, run.payload())
-            staging = publish_run_dir(staging, tag)
+            staging = publish_run_dir(staging, tag, cfg.name)
     except OSError as exc:
         if staging is not None and staging.name.startswith(STAGING_PREFIX):
             shutil.rmtree(staging, ignore_errors=True)
@@ -136,6 +139,17 @@ def start_run(cfg: RunConfig, dist: Dist | None = None) -> Run:
         raise
     run.dir = Path(from_main(str(staging) if dist.main else None, dist))
     return run
+
+
+def _write_data_record(folder: Path, data: Dataset) -> None:
+    """data.json: what was read and from where (the files found, with their md5, which --data-dir or
+    $GANKIT_DATA alone do not say); skipped_images.txt: every unreadable file of an image folder."""
+    info = {k: v for k, v in data.info().items() if k != "extra"}
+    info.update({k: v for k, v in data.extra.items() if k in ("files", "root", "skipped")})
+    atomic_write_json(folder / "data.json", info)
+    skipped = data.extra.get("skipped_files") or []
+    if skipped:
+        atomic_write_bytes(folder / "skipped_images.txt", "".join(f"{line}\n" for line in skipped).encode())
 
 
 def resume_config(ckpt: dict, overrides: list[dict]) -> RunConfig:

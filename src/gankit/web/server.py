@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gankit.core.errors import GankitError
 from gankit.core.images import make_grid, png_bytes
 from gankit.latent.render import Renderer
+from gankit.latent.space import PSI_RANGE
 
 MAX_BATCH = 64  # images or latents per request
 MAX_STEPS = 32  # interpolation frames
@@ -32,7 +33,7 @@ MAX_BODY = MAX_UPLOAD + 3 * 2**20
 Float = Annotated[float, Field(allow_inf_nan=False)]
 Seed = Annotated[int, Field(ge=0, lt=2**31)]
 Label = Annotated[str, Field(max_length=64)] | Annotated[int, Field(ge=0, lt=10_000)] | None
-Psi = Annotated[float, Field(ge=0.0, le=2.0, allow_inf_nan=False)]
+Psi = Annotated[float, Field(ge=PSI_RANGE[0], le=PSI_RANGE[1], allow_inf_nan=False)]  # the one range, from latent
 
 
 class Strict(BaseModel):
