@@ -1,11 +1,65 @@
-"""Shared by the benchmark scripts: print results as JSON and optionally write them to a file."""
+"""Shared by the benchmark scripts: print results as JSON and optionally write them to a file, every result
+stamped with how it was made (see `stamp`)."""
 from __future__ import annotations
 
+import datetime
 import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_name() -> str:
+    """The GPU's name when one is used, else the CPU's model and the cores this process may use."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{_cpu()} ({cores} cores, {torch.get_num_threads()} torch threads)"
+
+
+def stamp() -> dict:
+    """How a result was made: the command line, the commit (+dirty when the tree had changes), torch, the
+    device and the UTC date. The results page of the docs is generated from these."""
+    import torch
+
+    script = Path(sys.argv[0])
+    try:
+        script = script.resolve().relative_to(REPO)
+    except ValueError:
+        pass
+    commit = _git("rev-parse", "--short=12", "HEAD")
+    dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    return {"command": shlex.join(["python", str(script), *sys.argv[1:]]), "argv": list(sys.argv),
+            "commit": commit + ("+dirty" if dirty and commit else ""), "torch": torch.__version__,
+            "device": device_name(), "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ")}
 
 
 def emit(result: dict, out: str) -> None:
+    result = {**result, "stamp": stamp()}
     text = json.dumps(result, indent=2)
     print(text)
     if out:

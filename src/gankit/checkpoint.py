@@ -58,12 +58,16 @@ def save_checkpoint(path: Path, payload: dict) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def save_generator(path: Path, ckpt: dict, source: str) -> None:
-    """Write the generator file of a checkpoint: the EMA weights where the run kept them, else G's."""
+def save_generator(path: Path, ckpt: dict, source: str, half: bool = True) -> None:
+    """Write the generator file of a checkpoint: the EMA weights where the run kept them, else G's; with
+    `half`, stored as float16 (half the size; read back as float32)."""
     ema = ckpt.get("G_ema") is not None
+    weights = ckpt["G_ema"] if ema else ckpt["G"]
+    if half:
+        weights = {k: v.half() if v.dtype == torch.float32 else v for k, v in weights.items()}
     buf = io.BytesIO()
     torch.save({"format": GENERATOR_FORMAT, "format_version": FORMAT_VERSION, "config": ckpt["config"],
-                "model": ckpt["model"], "data": ckpt["data"], "G": ckpt["G_ema"] if ema else ckpt["G"],
+                "model": ckpt["model"], "data": ckpt["data"], "G": weights,
                 "ema": ema, "step": ckpt["step"], "source": source}, buf)
     atomic_write_bytes(Path(path), buf.getvalue())
 
@@ -98,7 +102,11 @@ def _generator_file(p: Path, ckpt: dict) -> dict:
     missing = sorted(GENERATOR_REQUIRED - set(ckpt))
     if missing or ckpt.get("format_version") != FORMAT_VERSION:
         raise GankitError(f"{p} is an incomplete or unknown gankit generator file")
-    out = {**ckpt, "G_ema": None, "D": {}, "opt_G": {}, "opt_D": {}, "rng": {}, "sampler": {},
+    weights = ckpt["G"]
+    if isinstance(weights, dict):  # stored as float16 to halve the file: computed in float32
+        weights = {k: v.float() if isinstance(v, torch.Tensor) and v.dtype == torch.float16 else v
+                   for k, v in weights.items()}
+    out = {**ckpt, "G": weights, "G_ema": None, "D": {}, "opt_G": {}, "opt_D": {}, "rng": {}, "sampler": {},
            "fixed": {"z": torch.zeros(1, 1), "y": None}}
     try:
         check_structure(out)

@@ -2,7 +2,7 @@
 # The README's faces pictures: the direction mean(smiling) - mean(neutral), from real photographs inverted into
 # a trained faces generator, applied with alpha -1..3 to four held-out neutral faces and to four seeds.
 #   gankit train --preset faces_dcgan --device cuda --out runs       # 5,000 steps: about 3 minutes on an H100
-#   bash benchmarks/faces_smile_direction.sh runs/00000-faces-dcgan out/ cuda
+#   bash docs/scripts/faces_smile_direction.sh runs/00000-faces-dcgan out/ cuda
 # Needs $GANKIT_DATA/faces-lfw-crops (images and labels.csv). Latents go to OUT_DIR too.
 set -euo pipefail
 RUN=$1; OUT=$2; DEVICE=${3:-auto}
