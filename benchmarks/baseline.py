@@ -1,6 +1,6 @@
 """The conventional tutorial training loop, side by side with gankit's, on the same architectures.
 
-    python benchmarks/baseline.py --out benchmarks/results/baseline_cpu.json
+    python benchmarks/baseline.py --out benchmarks/results/baseline/baseline_cpu.json
     python benchmarks/baseline.py --archs peer_dcgan --steps 30 --device cuda
 
 The conventional loop is written here the way most GAN tutorials and example collections write it:

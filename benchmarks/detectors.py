@@ -1,6 +1,6 @@
 """How well the health monitor detects broken runs, and that it stays quiet on healthy ones.
 
-    python benchmarks/detectors.py --out benchmarks/results/detectors.json
+    python benchmarks/detectors.py --out benchmarks/results/detectors/detectors.json
 
 Healthy: the presets `digits_mlp` and `toy_ring` trained to the end with the default health settings;
 every event counts as a false alarm. Broken: `digits_mlp` trained normally until step ONSET (1,000), then

@@ -1,9 +1,9 @@
 """What data-parallel training costs and gains: the same preset trained by `gankit train` alone, under
 torchrun with one process (DDP with world size 1: its overhead alone) and with N processes.
 
-    python benchmarks/distributed.py --preset mnist_dcgan --steps 200 --nproc 1 2 --out results/distributed_cpu.json
+    python benchmarks/distributed.py --preset mnist_dcgan --steps 200 --nproc 1 2 --out benchmarks/results/distributed/distributed_cpu.json
     python benchmarks/distributed.py --preset mnist_dcgan --steps 400 --nproc 1 --device cuda \\
-        --set train.batch_size=512 --out results/distributed_gpu.json
+        --set train.batch_size=512 --out benchmarks/results/distributed/distributed_gpu.json
 
 Each setting runs `--repeats` times in alternation (so drifts of a shared machine hit all settings alike);
 a run's throughput is the median images/s of its metrics rows after the first (warm-up) row, and the

@@ -1,6 +1,6 @@
 """Speed of the feature extractors and of the metric arithmetic on this machine.
 
-    python benchmarks/extractors.py --out benchmarks/results/extractors_cpu.json
+    python benchmarks/extractors.py --out benchmarks/results/extractors/extractors_cpu.json
 
 Extractors: images/s over MNIST test images (the classifier on 10,000, Inception on --inception-n),
 batched as `gankit eval` does, median of `--repeats` runs. Metrics: seconds for FID, KID, PR and DC on

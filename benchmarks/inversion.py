@@ -1,6 +1,6 @@
 """How well does inversion find held-out real images in a generator's latent space?
 
-    python benchmarks/inversion.py runs/00000-mnist-dcgan --n 64 --out benchmarks/results/inversion_mnist.json
+    python benchmarks/inversion.py runs/00000-mnist-dcgan --n 64 --out benchmarks/results/inversion/inversion_mnist.json
 
 Takes `--n` images of the run's dataset's test split (never seen in training), fits a latent to each
 (gankit.latent.invert: Adam through the frozen generator, best of 64 random starts) and reports the

@@ -1,7 +1,7 @@
 """gankit against a peer's training script run exactly as published, side by side on this machine.
 
     python benchmarks/peer_asis.py --script PyTorch-GAN/implementations/gan/gan.py \
-        --python /path/to/venv/bin/python --archs peer_mlp --out benchmarks/results/peer_asis_gan_cpu.json
+        --python /path/to/venv/bin/python --archs peer_mlp --out benchmarks/results/peer_asis/peer_asis_gan_cpu.json
     python benchmarks/peer_asis.py --script PyTorch-GAN/implementations/dcgan/dcgan.py \
         --python /path/to/venv/bin/python --archs peer_dcgan peer_dcgan_folded mnist_dcgan
 

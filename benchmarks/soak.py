@@ -1,6 +1,6 @@
 """Soak test: train with random SIGKILLs and resumes, then check the result equals an uninterrupted run's.
 
-    python benchmarks/soak.py --preset mnist_mlp --steps 6000 --max-gap 40 --out benchmarks/results/soak_cpu.json
+    python benchmarks/soak.py --preset mnist_mlp --steps 6000 --max-gap 40 --out benchmarks/results/soak/soak_cpu.json
 
 1. Trains `--preset` for `--steps` steps without interruption (the reference).
 2. Trains the same config again as `gankit train` subprocesses killed with SIGKILL after a random min-gap..max-gap

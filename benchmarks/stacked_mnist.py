@@ -1,6 +1,6 @@
 """Stacked MNIST mode coverage (1,000 modes: three MNIST digits as R, G, B), as in VEEGAN and PacGAN.
 
-    python benchmarks/stacked_mnist.py --steps 20000 --out benchmarks/results/stacked_mnist.json
+    python benchmarks/stacked_mnist.py --steps 20000 --out benchmarks/results/stacked_mnist/stacked_mnist.json
     python benchmarks/stacked_mnist.py --preset stacked_mnist_pacdcgan   # PacGAN2: D judges pairs
     python benchmarks/stacked_mnist.py --run runs/00004-stacked_mnist-dcgan     # score a trained run
 

@@ -1,8 +1,8 @@
 """Training throughput of presets on this machine: `gankit bench` with its results written as JSON.
 
-    python benchmarks/throughput.py --presets mnist_dcgan mnist_mlp digits_mlp --out results/throughput_cpu.json
+    python benchmarks/throughput.py --presets mnist_dcgan mnist_mlp digits_mlp --out benchmarks/results/throughput/throughput_cpu.json
     python benchmarks/throughput.py --presets mnist_dcgan --device cuda --set train.precision=bf16 \\
-        --set train.batch_size=512 --out results/throughput_gpu_bf16.json
+        --set train.batch_size=512 --out benchmarks/results/throughput/throughput_gpu_bf16.json
 
 Each preset: 10 warm-up steps, one step under torch's FLOP counter, then `--repeats` timed windows of
 `--steps` steps with the per-step diagnostics of a real run (no sample grids or checkpoints); the median

@@ -1,6 +1,6 @@
 """Mode collapse on 2-D mixtures, the protocol of the PacGAN paper (Lin et al. 2018).
 
-    python benchmarks/toy_modes.py --preset toy_grid --seeds 10 --out benchmarks/results/toy_grid.json
+    python benchmarks/toy_modes.py --preset toy_grid --seeds 10 --out benchmarks/results/toy_modes/toy_grid.json
 
 For each seed: train the preset, draw 2,500 samples from the generator (its EMA when the preset keeps
 one), count a sample as high-quality within 3 std of its nearest mode, a mode as captured when it is the

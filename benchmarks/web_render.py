@@ -1,6 +1,6 @@
 """How long the web explorer takes to render a grid of 16, per run (a request through the real app).
 
-    python benchmarks/web_render.py RUN_28 RUN_64 --out benchmarks/results/web_render_cpu.json \\
+    python benchmarks/web_render.py RUN_28 RUN_64 --out benchmarks/results/web_render/web_render_cpu.json \\
         --screenshot docs/images/explorer.png
 
 For each run: 3 warm-up requests, then `--repeats` POST /api/sample with 16 fresh seeds; the median time of

@@ -64,7 +64,8 @@ class Renderer:
         return build_group(self.G, group, n=n, label=None if label is None else str(label))
 
     def codes(self, latents: list[list[float]], label: str | int | None = None) -> Code:
-        """Codes from plain latents [N][z_dim] (e.g. sent back by a web page), of class `label` if conditional."""
+        """Codes from plain latents, N lists of z_dim numbers (e.g. sent back by a web page), of class `label` if
+        conditional."""
         if not latents or any(not isinstance(row, (list, tuple)) or len(row) != self.G.z_dim for row in latents):
             raise GankitError(f"latents must be a non-empty list of {self.G.z_dim} numbers each")
         z = torch.as_tensor(latents, dtype=torch.float32)
