@@ -10,14 +10,14 @@ import numpy as np
 from gankit.core.errors import GankitError
 
 EXAMPLES = """examples:
-  gankit latent interpolate runs/00003-mnist-dcgan --seeds 1,5,9 --steps 8 --out walk.png --gif walk.gif
-  gankit latent interpolate runs/00004-mnist-dcgan --seeds 3 --labels 1,7 --out one_to_seven.png   # conditional
-  gankit latent arithmetic runs/00003-mnist-dcgan --group bold=judge:1 --group thin=judge:7 --group x=seeds:4 \\
+  gankit latent interpolate demo:mnist --seeds 1,5,9 --steps 8 --out walk.png --gif walk.gif
+  gankit latent interpolate demo:fashion --seeds 3 --labels sneaker,ankle-boot --out sneaker_to_boot.png   # conditional
+  gankit latent arithmetic demo:mnist --group bold=judge:1 --group thin=judge:7 --group x=seeds:4 \\
       --expr "x + bold - thin" --out result.png
-  gankit latent edit runs/00003-mnist-dcgan --seeds 1,2,3 --positive judge:0 --negative judge:1 \\
+  gankit latent edit demo:mnist --seeds 1,2,3 --positive judge:0 --negative judge:1 \\
       --alphas=-1,0,1,2 --out edit.png
-  gankit latent invert runs/00003-mnist-dcgan --image digit.png --out inverted.png --latents z.npy
-  gankit latent edit runs/00003-mnist-dcgan --latents z.npy --positive judge:0 --negative judge:1 --out mine.png
+  gankit latent invert demo:mnist --image digit.png --out inverted.png --latents z.npy
+  gankit latent edit demo:mnist --latents z.npy --positive judge:0 --negative judge:1 --out mine.png
 """
 
 

