@@ -1,6 +1,7 @@
 """Does a conditional generator draw the class it is asked for?
 
-    python benchmarks/conditional_accuracy.py --data mnist --steps 3000 --out benchmarks/results/conditional_accuracy/conditional_mnist.json
+    python benchmarks/conditional_accuracy.py --data mnist --steps 3000 \\
+        --out benchmarks/results/conditional_accuracy/conditional_mnist.json
     python benchmarks/conditional_accuracy.py --run runs/00006-fashion_mnist-dcgan     # score a trained run
 
 Trains `--preset` (default: the dataset's DCGAN preset) with --conditional (or takes a finished run), draws

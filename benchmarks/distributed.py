@@ -1,7 +1,8 @@
 """What data-parallel training costs and gains: the same preset trained by `gankit train` alone, under
 torchrun with one process (DDP with world size 1: its overhead alone) and with N processes.
 
-    python benchmarks/distributed.py --preset mnist_dcgan --steps 200 --nproc 1 2 --out benchmarks/results/distributed/distributed_cpu.json
+    python benchmarks/distributed.py --preset mnist_dcgan --steps 200 --nproc 1 2 \\
+        --out benchmarks/results/distributed/distributed_cpu.json
     python benchmarks/distributed.py --preset mnist_dcgan --steps 400 --nproc 1 --device cuda \\
         --set train.batch_size=512 --out benchmarks/results/distributed/distributed_gpu.json
 

@@ -1,6 +1,7 @@
 """What the bundled judge says of real data: the ceiling a generator's classifier metrics are read against.
 
-    python benchmarks/judge_reference.py mnist fashion_mnist --out benchmarks/results/judge_reference/judge_real_reference.json
+    python benchmarks/judge_reference.py mnist fashion_mnist \\
+        --out benchmarks/results/judge_reference/judge_real_reference.json
 
 For each dataset: the metrics of `gankit eval --extractor classifier` with the 10,000 test images in the
 generator's place (against 10,000 training images, as `gankit eval` compares), and the judge's speed.

@@ -1,6 +1,7 @@
 """Training throughput of presets on this machine: `gankit bench` with its results written as JSON.
 
-    python benchmarks/throughput.py --presets mnist_dcgan mnist_mlp digits_mlp --out benchmarks/results/throughput/throughput_cpu.json
+    python benchmarks/throughput.py --presets mnist_dcgan mnist_mlp digits_mlp \\
+        --out benchmarks/results/throughput/throughput_cpu.json
     python benchmarks/throughput.py --presets mnist_dcgan --device cuda --set train.precision=bf16 \\
         --set train.batch_size=512 --out benchmarks/results/throughput/throughput_gpu_bf16.json
 

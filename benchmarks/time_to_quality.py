@@ -1,7 +1,8 @@
 """Quality against wall-clock training time: when does a preset draw every class, clearly?
 
     python benchmarks/time_to_quality.py --preset mnist_dcgan --minutes 6 --every 100 \\
-        --out benchmarks/results/time_to_quality/time_to_quality_mnist_dcgan_cpu.json --plot docs/images/time_to_quality.png
+        --out benchmarks/results/time_to_quality/time_to_quality_mnist_dcgan_cpu.json \\
+        --plot docs/images/time_to_quality.png
 
 Trains `--preset` and every `--every` steps stops the clock, draws `--n` samples from the fixed evaluation
 latents (EMA generator when the preset has one), and scores them with the dataset's judge: classes drawn

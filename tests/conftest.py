@@ -31,3 +31,25 @@ def tiny_config(tmp_path: Path, preset: str = "digits_mlp", **sections):
             "train": {"steps": 6, "batch_size": 16, "log_every": 2, "sample_every": 3,
                       "checkpoint_every": 3, "grid_size": 16, "device": "cpu"}}
     return resolve(preset, [merge(base, sections)])
+
+
+# a seconds-long `gankit train` on the embedded digits, for command-line tests
+TINY_ARGS = ["--steps", "4", "--set", "model.g_width=16", "--set", "model.d_width=32", "--set",
+             "train.batch_size=16", "--set", "train.log_every=2", "--set", "train.grid_size=16", "--device", "cpu"]
+
+
+def run_cli(capsys, *argv):
+    """`gankit ARGV` in this process: (exit code, stdout, stderr)."""
+    from gankit.cli.main import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error_line(code: int, err: str) -> str:
+    """The single `error:` line a refused command must print (exit 2, no traceback); returns it."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    return lines[0]

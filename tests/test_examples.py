@@ -1,7 +1,7 @@
 """Every command shown in a `--help` epilog, in the README and in the docs' code blocks runs (so examples
-cannot rot): `runs/<run>` stands for small trained runs and `$R` for demo:mnist (as latent.md sets it), `gankit train` examples run as --dry-run
-(or resume a tiny run), sample counts are cut down, and `serve` builds its app without listening. Only
-what cannot run here is skipped, each with its reason."""
+cannot rot): `runs/<run>` stands for small trained runs and `$R` for demo:mnist (as latent.md sets it),
+`gankit train` examples run as --dry-run (or resume a tiny run), sample counts are cut down, and `serve`
+builds its app without listening. Only what cannot run here is skipped, each with its reason."""
 import argparse
 import re
 import shlex
@@ -64,7 +64,8 @@ def _adapt(argv: list[str], runs: dict, tmp: Path) -> list[str]:
     """The example as it can run here on tiny runs."""
     conditional = any(a in ("--label", "--class-grid", "--labels") for a in argv)
     run = str(runs["cond" if conditional else "plain"])
-    argv = [run if a in ("runs/<run>", "runs/mnist") else "demo:mnist" if a == "$R" else a for a in argv]  # R=demo:mnist
+    # latent.md sets R=demo:mnist
+    argv = [run if a in ("runs/<run>", "runs/mnist") else "demo:mnist" if a == "$R" else a for a in argv]
     argv = [str(runs["cond"]) if a == "demo:fashion" and not runs["fashion_demo"] else a for a in argv]
     if argv[0] == "train":
         if "--resume" in argv:

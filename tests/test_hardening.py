@@ -1,6 +1,5 @@
 """Hostile and unlucky inputs: each gets one `error:` line (or a correct result) and leaves nothing behind."""
 import errno
-import json
 import os
 import signal
 import time
@@ -9,27 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import tiny_config
+from conftest import TINY_ARGS, one_error_line, run_cli, tiny_config
 from gankit.cli.main import main
 from gankit.core import files
 from gankit.training import loop
-
-TINY = ["--steps", "4", "--set", "model.g_width=16", "--set", "model.d_width=32", "--set", "train.batch_size=16",
-        "--set", "train.log_every=2", "--set", "train.grid_size=16", "--device", "cpu"]
-
-
-def _run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _one_error_line(code, err):
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "Traceback" not in err
-    return lines[0]
-
 
 def _umask():
     mask = os.umask(0)
@@ -73,16 +55,16 @@ def test_a_full_disk_at_start_is_one_line_and_leaves_nothing(tmp_path, capsys, m
 
     monkeypatch.setattr(files.os, "fsync", fsync)
     out = tmp_path / "runs"
-    code, _, err = _run(capsys, "train", "--out", str(out), *TINY)
-    line = _one_error_line(code, err)
+    code, _, err = run_cli(capsys, "train", "--out", str(out), *TINY_ARGS)
+    line = one_error_line(code, err)
     assert "No space left on device" in line and str(out) in line
     assert list(out.iterdir()) == []
 
 
 @pytest.mark.parametrize("out", ["/etc/passwd", "/proc/x", "/proc/self/x/y"])
 def test_an_output_folder_that_cannot_be_made_is_refused_by_the_dry_run(out, capsys):
-    code, _, err = _run(capsys, "train", "--out", out, "--dry-run")
-    assert out in _one_error_line(code, err)
+    code, _, err = run_cli(capsys, "train", "--out", out, "--dry-run")
+    assert out in one_error_line(code, err)
 
 
 # ---- a fuzz pass over tampered checkpoints, through every command that loads one ----
@@ -146,7 +128,8 @@ TAMPERINGS = {
     "D tensor of another shape": lambda c: {**c, "D": {k: torch.zeros(1) for k in c["D"]}},
     "G tensor missing": lambda c: {**c, "G": dict(list(c["G"].items())[1:]),
                                    "G_ema": dict(list(c["G_ema"].items())[1:])},
-    "G tensor extra": lambda c: {**c, "G": {**c["G"], "evil": torch.zeros(1)}, "G_ema": {**c["G_ema"], "x": torch.zeros(1)}},
+    "G tensor extra": lambda c: {**c, "G": {**c["G"], "evil": torch.zeros(1)},
+                                 "G_ema": {**c["G_ema"], "x": torch.zeros(1)}},
     "G tensor of ints": lambda c: {**c, "G": {k: v.long() for k, v in c["G"].items()},
                                    "G_ema": {k: v.long() for k, v in c["G_ema"].items()}},
     "weights not a dict": _set(["G"], [torch.zeros(1)]),
@@ -194,7 +177,7 @@ def _commands(ckpt, tmp):
 @pytest.fixture(scope="module")
 def fuzz_base(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fuzz")
-    assert main(["train", "--out", str(tmp / "runs"), *TINY, "--set", "train.ema_decay=0.9",
+    assert main(["train", "--out", str(tmp / "runs"), *TINY_ARGS, "--set", "train.ema_decay=0.9",
                  "--set", "train.checkpoint_every=4"]) == 0
     from PIL import Image
     import numpy as np
@@ -230,7 +213,8 @@ def test_tampered_checkpoints_give_one_line_or_a_result_through_every_command(fu
     capsys.readouterr()
     with capsys.disabled():
         print("\n".join(outcomes["results"]) if os.environ.get("FUZZ_VERBOSE") else "")
-        print(f"tampered-checkpoint fuzz: {outcomes['ok'] + outcomes['error'] + len(failures)} tries, {outcomes['ok']} results, "
+        tries = outcomes["ok"] + outcomes["error"] + len(failures)
+        print(f"tampered-checkpoint fuzz: {tries} tries, {outcomes['ok']} results, "
               f"{outcomes['error']} one-line errors, {len(failures)} failures")
     assert not failures, "\n".join(failures)
     assert outcomes["ok"] >= 2 * len(_commands("x", tmp))  # the untouched and harmless files still work
@@ -255,9 +239,9 @@ def _mnist_files(folder, labels):
 def test_a_label_beyond_the_classes_is_refused_when_read(tmp_path, capsys):
     _mnist_files(tmp_path / "mnist", [1, 2, 200, 3])
     out = tmp_path / "runs"
-    code, _, err = _run(capsys, "train", "--data", "mnist", "--data-dir", str(tmp_path), "--conditional",
-                        "--out", str(out), *TINY)
-    assert "label 200" in _one_error_line(code, err) and not out.exists()
+    code, _, err = run_cli(capsys, "train", "--data", "mnist", "--data-dir", str(tmp_path), "--conditional",
+                        "--out", str(out), *TINY_ARGS)
+    assert "label 200" in one_error_line(code, err) and not out.exists()
 
 
 def test_a_gzip_bomb_is_refused_after_reading_what_its_header_promises(tmp_path, monkeypatch):
@@ -343,9 +327,9 @@ class _Evil:
 def test_a_code_running_classifier_is_one_line_without_torchs_advice(fuzz_base, tmp_path, capsys):
     _, ckpt = fuzz_base
     torch.save({"x": _Evil()}, tmp_path / "evil.pt")
-    code, _, err = _run(capsys, "eval", str(ckpt), "--classifier", str(tmp_path / "evil.pt"), "--extractor",
+    code, _, err = run_cli(capsys, "eval", str(ckpt), "--classifier", str(tmp_path / "evil.pt"), "--extractor",
                         "classifier", "--n", "4")
-    line = _one_error_line(code, err)
+    line = one_error_line(code, err)
     assert "not a gankit classifier" in line and "could run code" in line
     assert "weights_only" not in err and "\x1b[" not in err  # no advice to disable the safety, no colour codes
 
@@ -357,8 +341,8 @@ def test_a_corrupt_checkpoint_is_one_sentence(fuzz_base, tmp_path, capsys, damag
     broken = {"truncated": raw[:5000], "zeroed middle": raw[:200] + bytes(len(raw) - 400) + raw[-200:],
               "empty": b""}[damage]
     (tmp_path / "bad.pt").write_bytes(broken)
-    code, _, err = _run(capsys, "sample", str(tmp_path / "bad.pt"), "--out", str(tmp_path / "x.png"))
-    line = _one_error_line(code, err)
+    code, _, err = run_cli(capsys, "sample", str(tmp_path / "bad.pt"), "--out", str(tmp_path / "x.png"))
+    line = one_error_line(code, err)
     assert "is not a gankit checkpoint or is corrupt" in line and line.endswith(")") and len(line) < 300
 
 
@@ -375,14 +359,14 @@ def test_a_corrupt_checkpoint_is_one_sentence(fuzz_base, tmp_path, capsys, damag
     ("data.resolution=100000", "data.resolution must be between 1 and 1024"),
 ])
 def test_values_the_real_run_cannot_take_are_refused_by_the_dry_run(setting, message, capsys):
-    code, out, err = _run(capsys, "train", "--set", setting, "--dry-run")
-    assert message in _one_error_line(code, err) and out == ""
+    code, out, err = run_cli(capsys, "train", "--set", setting, "--dry-run")
+    assert message in one_error_line(code, err) and out == ""
 
 
 def test_a_network_too_large_to_allocate_is_refused_before_it_is_built(tmp_path, capsys):
-    code, _, err = _run(capsys, "train", "--data", "mnist", "--model", "dcgan", "--set", "model.g_width=4096",
+    code, _, err = run_cli(capsys, "train", "--data", "mnist", "--model", "dcgan", "--set", "model.g_width=4096",
                         "--set", "model.d_width=4096", "--out", str(tmp_path / "runs"), "--device", "cpu",
                         "--set", "data.name=digits", "--set", "data.resolution=64")
-    assert "weights (at most" in _one_error_line(code, err)
+    assert "weights (at most" in one_error_line(code, err)
     root = tmp_path / "runs"
     assert not root.exists() or list(root.iterdir()) == []  # nothing left behind

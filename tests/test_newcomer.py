@@ -4,37 +4,21 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 
+from conftest import TINY_ARGS, one_error_line, run_cli
 from gankit.cli.main import main
-
-TINY = ["--steps", "4", "--set", "model.g_width=16", "--set", "model.d_width=32", "--set", "train.batch_size=16",
-        "--set", "train.log_every=2", "--set", "train.grid_size=16", "--device", "cpu"]
-
-
-def _run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _one_error_line(code, err):
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
-
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tiny")
-    assert main(["train", "--out", str(tmp), "--name", "digits", *TINY]) == 0
+    assert main(["train", "--out", str(tmp), "--name", "digits", *TINY_ARGS]) == 0
     return tmp / "digits"
 
 
 def test_a_label_for_an_unconditional_generator_is_an_error(tiny_run, tmp_path, capsys):
     ckpt = tiny_run
-    code, _, err = _run(capsys, "sample", str(ckpt), "--label", "3", "--out", str(tmp_path / "x.png"))
-    assert "unconditional" in _one_error_line(code, err) and not (tmp_path / "x.png").exists()
+    code, _, err = run_cli(capsys, "sample", str(ckpt), "--label", "3", "--out", str(tmp_path / "x.png"))
+    assert "unconditional" in one_error_line(code, err) and not (tmp_path / "x.png").exists()
 
 
 def test_serve_on_a_busy_port_is_one_line_and_no_url(tiny_run, capsys):
@@ -44,8 +28,8 @@ def test_serve_on_a_busy_port_is_one_line_and_no_url(tiny_run, capsys):
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
         port = busy.getsockname()[1]
-        code, _, err = _run(capsys, "serve", str(ckpt), "--port", str(port))
-    assert f"cannot listen on 127.0.0.1:{port}" in _one_error_line(code, err) and "http://" not in err
+        code, _, err = run_cli(capsys, "serve", str(ckpt), "--port", str(port))
+    assert f"cannot listen on 127.0.0.1:{port}" in one_error_line(code, err) and "http://" not in err
 
 
 def _help(capsys, *argv):
@@ -85,7 +69,8 @@ def test_a_mixed_folder_follows_the_majority_and_says_so(tmp_path, caplog, gray,
     with caplog.at_level("INFO", logger="gankit"):
         data = load_dataset(DataConfig(name="folder", path=str(tmp_path), resolution=16))
     assert data.x.shape[1] == channels
-    assert f"{colour} of {gray + colour} images" in caplog.text and ("RGB" if channels == 3 else "grayscale") in caplog.text
+    assert f"{colour} of {gray + colour} images" in caplog.text
+    assert ("RGB" if channels == 3 else "grayscale") in caplog.text
     forced = load_dataset(DataConfig(name="folder", path=str(tmp_path), resolution=16, channels=3))
     assert forced.x.shape[1] == 3
 
@@ -94,7 +79,7 @@ def test_every_skipped_image_is_listed_in_the_run_directory(tmp_path, capsys):
     folder = tmp_path / "pics"
     folder.mkdir()
     _folder(folder, 8, 0, broken=("notes.jpg", "bad.png", "x.gif"))
-    code, out, err = _run(capsys, "train", "--data", str(folder), "--resolution", "16", "--out", str(tmp_path / "r"),
+    code, out, err = run_cli(capsys, "train", "--data", str(folder), "--resolution", "16", "--out", str(tmp_path / "r"),
                           "--name", "pics", "--steps", "1", "--batch-size", "4", "--set", "train.grid_size=4",
                           "--device", "cpu")
     assert code == 0, err
@@ -109,9 +94,9 @@ def test_psi_has_one_range_everywhere(tiny_run, tmp_path, capsys):
     assert PSI_RANGE == (0.0, 2.0)
     for command in (["sample", str(tiny_run), "--out", str(tmp_path / "x.png")],
                     ["latent", "interpolate", str(tiny_run), "--seeds", "1,2", "--out", str(tmp_path / "y.png")]):
-        code, _, err = _run(capsys, *command, "--psi", "5")
-        assert "psi (truncation) must be between 0 and 2" in _one_error_line(code, err)
-    assert _run(capsys, "sample", str(tiny_run), "--out", str(tmp_path / "ok.png"), "--psi", "2")[0] == 0
+        code, _, err = run_cli(capsys, *command, "--psi", "5")
+        assert "psi (truncation) must be between 0 and 2" in one_error_line(code, err)
+    assert run_cli(capsys, "sample", str(tiny_run), "--out", str(tmp_path / "ok.png"), "--psi", "2")[0] == 0
     with pytest.raises(ValueError):
         SampleRequest(seeds=[1], psi=2.5)
 
@@ -123,14 +108,15 @@ def test_the_data_actually_read_is_recorded(tmp_path, capsys, monkeypatch):
     import numpy as np
     elsewhere = tmp_path / "env" / "mnist"
     elsewhere.mkdir(parents=True)
-    for stem, arr in (("train-images-idx3-ubyte", np.zeros((16, 28, 28))), ("train-labels-idx1-ubyte", np.arange(16) % 10)):
+    for stem, arr in (("train-images-idx3-ubyte", np.zeros((16, 28, 28))),
+                      ("train-labels-idx1-ubyte", np.arange(16) % 10)):
         raw = bytes([0, 0, 8, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.astype("uint8").tobytes()
         (elsewhere / f"{stem}.gz").write_bytes(gzip.compress(raw))
     monkeypatch.setenv("GANKIT_DATA", str(tmp_path / "env"))
     empty = tmp_path / "empty"
     empty.mkdir()
-    code, _, err = _run(capsys, "train", "--data", "mnist", "--model", "mlp", "--data-dir", str(empty), "--out",
-                        str(tmp_path / "r"), "--name", "m", *TINY)
+    code, _, err = run_cli(capsys, "train", "--data", "mnist", "--model", "mlp", "--data-dir", str(empty), "--out",
+                        str(tmp_path / "r"), "--name", "m", *TINY_ARGS)
     assert code == 0, err
     record = json.loads((tmp_path / "r" / "m" / "data.json").read_text())
     images = str(elsewhere / "train-images-idx3-ubyte.gz")
@@ -148,7 +134,7 @@ def test_classes_covered_counts_only_classes_drawn_clearly():
 
 
 def test_bench_output_is_only_the_table(capsys):
-    code, out, err = _run(capsys, "bench", "--presets", "digits_mlp", "--steps", "2", "--repeats", "1",
+    code, out, err = run_cli(capsys, "bench", "--presets", "digits_mlp", "--steps", "2", "--repeats", "1",
                           "--device", "cpu", "--set", "model.g_width=16", "--set", "model.d_width=16")
     assert code == 0 and "step " not in out + err and "img/s" in out
     assert "D loss" not in err

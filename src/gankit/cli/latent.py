@@ -31,7 +31,8 @@ def _floats(text: str) -> list[float]:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="a run directory or checkpoint file")
     p.add_argument("--out", required=True, help="the PNG to write")
-    p.add_argument("--psi", type=float, default=1.0, help="truncation toward the mean latent, 0 to 2 (1 = off; below 1: closer to the average sample)")
+    p.add_argument("--psi", type=float, default=1.0,
+                   help="truncation toward the mean latent, 0 to 2 (1 = off; below 1: closer to the average sample)")
     p.add_argument("--label", help="class (index or name) for a conditional generator")
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")

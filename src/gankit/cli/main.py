@@ -91,7 +91,8 @@ def _sample_parser(sub) -> None:
     p.add_argument("--label", help="conditional generators: the class to draw, by index or name (e.g. 7, sneaker)")
     p.add_argument("--class-grid", action="store_true",
                    help="conditional generators: one row per class, --n columns sharing their latents")
-    p.add_argument("--psi", type=float, default=1.0, help="truncation toward the mean latent, 0 to 2 (1 = off; below 1: closer to the average sample)")
+    p.add_argument("--psi", type=float, default=1.0,
+                   help="truncation toward the mean latent, 0 to 2 (1 = off; below 1: closer to the average sample)")
     p.add_argument("--jbt", type=float, default=1.0, metavar="SHARE",
                    help="keep only the latents where G's Jacobian norm is in its lowest JBT share, e.g. 0.95 "
                         "(Jacobian-based truncation: drops samples drawn between separate modes; 1 = off)")

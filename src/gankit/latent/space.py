@@ -135,7 +135,8 @@ def parse_expression(text: str) -> list[tuple[float, str]]:
                               "'a - b + 0.5*c' with group names")
         weight = float(m.group(2)) if m.group(2) else 1.0
         if weight > MAX_WEIGHT:
-            raise GankitError(f"the expression's weight {m.group(2)[:20]} is too large: use weights up to {MAX_WEIGHT:g}")
+            raise GankitError(f"the expression's weight {m.group(2)[:20]} is too large: use weights up to "
+                              f"{MAX_WEIGHT:g}")
         terms.append((-weight if m.group(1) == "-" else weight, m.group(3)))
         pos = m.end()
     if not terms:
