@@ -45,8 +45,10 @@ BATCH_LINE = re.compile(r"\[Batch \d+/\d+\]")
 PEER_BATCH = 64  # gan.py's and dcgan.py's default --batch_size, and the MNIST presets' that baseline.ARCHS builds on
 
 
-def peer_rate(python: str, script: Path, batch_size: int, warmup: int, batches: int) -> float:
-    """images/s of `script` over `batches` progress lines after `warmup` of them (one process per call)."""
+def peer_rate(python: str, script: Path, batch_size: int, warmup: int, batches: int,
+              clock=time.perf_counter) -> float:
+    """images/s of `script` over `batches` progress lines after `warmup` of them (one process per call);
+    `clock` is read once per progress line (the tests pass a fake one)."""
     env = os.environ | {"PYTHONUNBUFFERED": "1"}
     with tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen([python, script.name], cwd=script.parent, stdout=subprocess.PIPE, stderr=err,
@@ -55,7 +57,7 @@ def peer_rate(python: str, script: Path, batch_size: int, warmup: int, batches: 
         try:
             for line in proc.stdout:
                 if BATCH_LINE.search(line):
-                    marks.append(time.perf_counter())
+                    marks.append(clock())
                     if len(marks) > warmup + batches:
                         break
         finally:

@@ -23,10 +23,14 @@ def _script(tmp_path: Path, lines: int, pause: float) -> Path:
     return path
 
 
-def test_rate_follows_the_scripts_pace_and_stops_it(tmp_path):
-    # 64 images per line, one line per 20 ms: 3,200 images/s; sleeping never runs fast, a loaded machine runs slow
-    rate = peer_rate(sys.executable, _script(tmp_path, 100_000, 0.02), 64, warmup=5, batches=40)
-    assert 0.5 * 3200 < rate < 1.15 * 3200
+def test_rate_counts_progress_lines_only_and_stops_the_script(tmp_path):
+    # a clock that advances 20 ms per reading, read once per progress line: 64 images per 20 ms = 3,200 images/s
+    # exactly, however fast or loaded the machine (the unrelated lines must not be clocked)
+    ticks = iter(range(10**6))
+    rate = peer_rate(sys.executable, _script(tmp_path, 100_000, 0.0), 64, warmup=5, batches=40,
+                     clock=lambda: 0.02 * next(ticks))
+    assert rate == pytest.approx(3200, rel=1e-9)
+    assert next(ticks) == 46  # 5 warm-up lines + 41 marks, then the script was stopped
 
 
 def test_a_script_that_stops_early_is_reported(tmp_path):
