@@ -94,7 +94,7 @@ def test_unknown_option_and_bad_resolution_are_clear():
 
 @pytest.mark.parametrize("resolution,expected", [(8, (4, 1)), (28, (7, 2)), (32, (4, 3)), (64, (4, 4))])
 def test_dcgan_stages(resolution, expected):
-    from gankit.models.dcgan import stages
+    from gankit.nn import stages
 
     assert stages(resolution) == expected
 

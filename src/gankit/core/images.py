@@ -64,7 +64,7 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -
 def save_scatter(points: np.ndarray, path: str | Path, real: np.ndarray | None = None,
                  centers: np.ndarray | None = None, title: str = "") -> None:
     """Plot 2-D points (generated in red, optional real in grey, mode centers as crosses) to a PNG."""
-    fig, ax = _pyplot().subplots(figsize=(5, 5), dpi=100)
+    fig, ax = pyplot().subplots(figsize=(5, 5), dpi=100)
     if real is not None:
         ax.scatter(real[:, 0], real[:, 1], s=2, c="0.6", alpha=0.5, label="real")
     ax.scatter(points[:, 0], points[:, 1], s=2, c="tab:red", alpha=0.6, label="generated")
@@ -77,7 +77,8 @@ def save_scatter(points: np.ndarray, path: str | Path, real: np.ndarray | None =
     _save_figure(fig, path)
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (no display needed; safe to call repeatedly)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)  # no display needed; safe to call repeatedly
@@ -89,7 +90,7 @@ def _pyplot():
 def _save_figure(fig, path: str | Path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")
-    _pyplot().close(fig)
+    pyplot().close(fig)
     atomic_write_bytes(Path(path), buf.getvalue())
 
 
@@ -106,7 +107,7 @@ def save_gif(frames: np.ndarray, path: str | Path, ms: int = 120, scale: int = 1
 
 def save_panels(panels: list[tuple[str, np.ndarray]], path: str | Path) -> None:
     """Captioned images side by side (e.g. the terms of a latent-arithmetic expression and its result)."""
-    fig, axes = _pyplot().subplots(1, len(panels), figsize=(2.2 * len(panels), 2.6), dpi=100, squeeze=False)
+    fig, axes = pyplot().subplots(1, len(panels), figsize=(2.2 * len(panels), 2.6), dpi=100, squeeze=False)
     for ax, (caption, img) in zip(axes[0], panels):
         ax.imshow(img[:, :, 0] if img.shape[2] == 1 else img, cmap="gray", vmin=0, vmax=255)
         ax.set_title(caption, fontsize=10)

@@ -1,13 +1,12 @@
 """L1 data: readers into an in-memory Dataset, a registry of them, and the resumable batch sampler."""
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from gankit.core.errors import GankitError
 from gankit.core.registry import Registry
-from gankit.data import cifar, embedded, folder, idx, toy
-from gankit.data.dataset import DataConfig, Dataset, data_roots, normalize
+from gankit.data import cifar, embedded, faces, folder, idx, toy
+from gankit.data.dataset import DataConfig, Dataset, normalize
 from gankit.data.loader import BatchSampler
 
 DATASETS: Registry = Registry("dataset")
@@ -19,26 +18,7 @@ DATASETS.add("cifar10", cifar.read_cifar10, aliases=("cifar", "cifar-10"))
 DATASETS.add("folder", folder.read_folder)
 DATASETS.add("toy_ring", toy.read_ring, aliases=("ring",))
 DATASETS.add("toy_grid", toy.read_grid, aliases=("grid",))
-
-
-def _read_faces(cfg: DataConfig) -> Dataset:
-    """The LFW face crops of the shared data folder (faces-lfw-crops/images), read as an image folder and
-    labelled with their facial expression (labels.csv: neutral, happiness, surprise, ...); the 8 of 2,000
-    crops without a usable label are left out."""
-    for root in data_roots(cfg.data_dir):
-        images = root / "faces-lfw-crops" / "images"
-        if images.is_dir():
-            labels = images.parent / "labels.csv"
-            if not cfg.labels and labels.is_file():
-                cfg = replace(cfg, labels=str(labels))
-            data = folder.read_folder(cfg, str(images))
-            data.name = "faces"
-            return data
-    raise GankitError("faces: faces-lfw-crops/images not found; point --data-dir or GANKIT_DATA at the "
-                      "folder holding it, or train on any folder with --data PATH")
-
-
-DATASETS.add("faces", _read_faces, aliases=("lfw",))
+DATASETS.add("faces", faces.read_faces, aliases=("lfw",))
 
 
 def load_dataset(cfg: DataConfig) -> Dataset:

@@ -10,27 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gankit.core.errors import GankitError
 from gankit.nn import (D_NORMS, G_NORMS, ConditionalBatchNorm2d, DiscriminatorHead, LabelConcat, Pack, check_choice,
-                       feature_norm, maybe_sn)
-
-
-def stages(resolution: int) -> tuple[int, int]:
-    """(s0, k) with resolution = s0 · 2^k, 4 <= s0 <= 7, k >= 1."""
-    s0, k = resolution, 0
-    while s0 % 2 == 0 and s0 // 2 >= 4:
-        s0, k = s0 // 2, k + 1
-    if k == 0 or s0 > 7:
-        raise GankitError(f"resolution {resolution} is not s0·2^k with s0 in 4..7 (e.g. 8, 16, 28, 32, 64)")
-    return s0, k
-
-
-def image_shape(shape: tuple[int, ...], model: str) -> tuple[int, int]:
-    """(channels, resolution) of square image data, or a clear error for other shapes."""
-    if len(shape) != 3 or shape[1] != shape[2]:
-        raise GankitError(f"model {model} needs square images [C, H, W], got data of shape {list(shape)}; "
-                          "use --model mlp for 2-D points")
-    return shape[0], shape[1]
+                       feature_norm, image_shape, maybe_sn, stages)
 
 
 def init_weights(module: nn.Module) -> None:

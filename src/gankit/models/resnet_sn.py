@@ -11,8 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gankit.core.errors import GankitError
-from gankit.models.dcgan import image_shape, stages
-from gankit.nn import ConditionalBatchNorm2d, DiscriminatorHead, Pack, check_choice, maybe_sn
+from gankit.nn import ConditionalBatchNorm2d, DiscriminatorHead, Pack, check_choice, image_shape, maybe_sn, stages
 
 
 class _GNorm(nn.Module):

@@ -1,7 +1,8 @@
-"""L1 shared layers."""
+"""L1 shared layers, and the image-shape helpers every convolutional family uses."""
 from gankit.nn.layers import (D_CONDITIONING, D_NORMS, G_NORMS, ConditionalBatchNorm2d, DiscriminatorHead, LabelConcat,
-                              Pack, UpsampleConv, check_choice, embed_labels, feature_norm, maybe_sn,
-                              scores)
+                              Pack, UpsampleConv, check_choice, embed_labels, feature_norm, image_shape, maybe_sn,
+                              scores, stages)
 
 __all__ = ["D_CONDITIONING", "D_NORMS", "G_NORMS", "ConditionalBatchNorm2d", "DiscriminatorHead", "LabelConcat",
-           "Pack", "UpsampleConv", "check_choice", "embed_labels", "feature_norm", "maybe_sn", "scores"]
+           "Pack", "UpsampleConv", "check_choice", "embed_labels", "feature_norm", "image_shape", "maybe_sn", "scores",
+           "stages"]

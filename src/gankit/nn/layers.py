@@ -153,3 +153,21 @@ class LabelConcat(nn.Module):
         if y is None:
             raise ValueError("a conditional generator needs labels y")
         return torch.cat([z, embed_labels(self.embed, y)], 1)
+
+
+def stages(resolution: int) -> tuple[int, int]:
+    """(s0, k) with resolution = s0 · 2^k, 4 <= s0 <= 7, k >= 1."""
+    s0, k = resolution, 0
+    while s0 % 2 == 0 and s0 // 2 >= 4:
+        s0, k = s0 // 2, k + 1
+    if k == 0 or s0 > 7:
+        raise GankitError(f"resolution {resolution} is not s0·2^k with s0 in 4..7 (e.g. 8, 16, 28, 32, 64)")
+    return s0, k
+
+
+def image_shape(shape: tuple[int, ...], model: str) -> tuple[int, int]:
+    """(channels, resolution) of square image data, or a clear error for other shapes."""
+    if len(shape) != 3 or shape[1] != shape[2]:
+        raise GankitError(f"model {model} needs square images [C, H, W], got data of shape {list(shape)}; "
+                          "use --model mlp for 2-D points")
+    return shape[0], shape[1]

@@ -8,23 +8,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from gankit.core.images import pyplot
+
 EVENT_COLORS = {"discriminator_overpowering": "tab:red", "generator_winning": "tab:purple",
                 "mode_collapse": "tab:orange", "divergence": "black", "balance": "tab:gray"}
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    _plt().close(fig)
+    pyplot().close(fig)
     return buf.getvalue()
 
 
@@ -43,7 +36,7 @@ def curves(rows: list[dict], events: list[dict], series: list[tuple[str, str]], 
     present = [(k, label) for k, label in series if any(k in r for r in rows)]
     if not present:
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.2))
     for key, label in present:
         pts = [(r["step"], r[key]) for r in rows if key in r]
@@ -64,7 +57,7 @@ def curves(rows: list[dict], events: list[dict], series: list[tuple[str, str]], 
 def _panels(items: list, max_panels: int, width: float, height: float):
     """Up to `max_panels` items evenly spaced over `items` (first and last kept), and a row of axes."""
     picks = [items[round(i)] for i in np.linspace(0, len(items) - 1, min(max_panels, len(items)))]
-    fig, axes = _plt().subplots(1, len(picks), figsize=(width * len(picks), height), squeeze=False)
+    fig, axes = pyplot().subplots(1, len(picks), figsize=(width * len(picks), height), squeeze=False)
     return fig, list(zip(axes[0], picks, strict=True))
 
 
@@ -108,7 +101,7 @@ def surface_panel(ax, data: dict) -> None:
 
 
 def surface_frame(data: dict) -> bytes:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.2, 4))
     mesh = surface_panel(ax, data)
     fig.colorbar(mesh, ax=ax, label="D(x) = P(real)", fraction=0.046)
