@@ -20,8 +20,10 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _threads():
+def _threads(monkeypatch):
     torch.set_num_threads(2)
+    # what a command prints must not depend on how busy the machine is (gankit train notes a high load)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
 
 
 def tiny_config(tmp_path: Path, preset: str = "digits_mlp", **sections):

@@ -232,18 +232,16 @@ def cmd_train(args) -> int:
 
 
 def _train(args, cfg, ckpt, dist) -> int:
-    import torch
-
     from gankit.core.runtime import busy_cpu_note
     from gankit.training import fit, resume_run, start_run
 
     if dist is not None and not dist.main:  # rank 0 speaks for the job
         logging.getLogger("gankit").setLevel(logging.ERROR)
-    on_cpu = cfg.train.device == "cpu" or (cfg.train.device == "auto" and not torch.cuda.is_available())
-    note = busy_cpu_note() if on_cpu and dist is None else None
+    run = resume_run(Path(args.resume), cfg, ckpt, dist) if ckpt is not None else start_run(cfg, dist)
+    on_cpu = run.device.type == "cpu"
+    note = busy_cpu_note() if on_cpu and dist is None else None  # once the run has started: not on refusals
     if note:
         logging.getLogger("gankit").warning(note)
-    run = resume_run(Path(args.resume), cfg, ckpt, dist) if ckpt is not None else start_run(cfg, dist)
     ckpt = None  # its tensors now live in the run; don't hold a second copy while training
     log = logging.getLogger("gankit").info
     log("run directory: %s (%s step %d of %d%s)", run.dir, "resuming at" if args.resume else "starting at",
