@@ -154,6 +154,5 @@ def test_a_busy_machine_is_said_once_with_the_remedy(monkeypatch):
 def test_training_on_a_busy_machine_says_so_once(tmp_path, capsys, monkeypatch):
     busy = 4.0 * len(os.sched_getaffinity(0))
     monkeypatch.setattr(os, "getloadavg", lambda: (busy, busy, busy))
-    torch.set_num_threads(2)
     code, _, err = run_cli(capsys, "train", "--out", str(tmp_path), *TINY_ARGS)
     assert code == 0 and err.count("note: this machine is busy") == 1 and "OMP_NUM_THREADS=1" in err
