@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from _common import emit  # noqa: E402
 
 from gankit.checkpoint import DEMOS, load_checkpoint, save_generator  # noqa: E402
-from gankit.cli.main import main as gankit  # noqa: E402
+from gankit.latent.evaluate import EvalOptions, evaluate_run  # noqa: E402
 
 
 def main() -> None:
@@ -31,17 +31,11 @@ def main() -> None:
     target = Path(__file__).resolve().parents[2] / "src" / "gankit" / "demos" / DEMOS[args.name]
     save_generator(target, ckpt, source=f"{Path(args.run).name} (preset {ckpt['config'].get('preset', '')}, "
                                        f"step {ckpt['step']})")
-    import contextlib
-    import io
-    captured = io.StringIO()
-    with contextlib.redirect_stdout(captured):
-        code = gankit(["eval", f"demo:{args.name}", "--n", str(args.n)])
-    if code:
-        sys.exit(code)
+    events = [r["event"] for r in map(json.loads, (Path(args.run) / "metrics.jsonl").read_text().splitlines())
+              if "event" in r]
     result = {"demo": f"demo:{args.name}", "file_bytes": target.stat().st_size, "run": str(args.run),
-              "preset": ckpt["config"].get("preset", ""), "config_overrides_note": "see config",
-              "config": ckpt["config"], "step": ckpt["step"],
-              "eval": json.loads(captured.getvalue().strip().splitlines()[-1])}
+              "preset": ckpt["config"].get("preset", ""), "config": ckpt["config"], "step": ckpt["step"],
+              "health_events": events, "eval": evaluate_run(f"demo:{args.name}", EvalOptions(n=args.n), write=False)}
     emit(result, args.out)
 
 

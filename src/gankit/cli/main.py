@@ -351,42 +351,13 @@ def cmd_report(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from dataclasses import replace
+    from gankit.latent.evaluate import EvalOptions, evaluate_run
 
-    from gankit.checkpoint import checkpoint_path, demo_path, load_checkpoint
-    from gankit.core.config import from_dict
-    from gankit.core.runtime import resolve_device
-    from gankit.data import DataConfig, load_dataset, validate_data
-    from gankit.latent import load_generator, sampler
-    from gankit.metrics import (build_extractor, dataset_key, default_extractor, evaluate, parse_metrics,
-                                real_features, record)
-
-    if args.n < 2:
-        raise GankitError(f"--n must be at least 2, got {args.n}")
-    device = resolve_device(args.device)
-    ckpt_file = checkpoint_path(args.run)
-    ckpt = load_checkpoint(ckpt_file, generator_only=True)
-    data_cfg = replace(from_dict(DataConfig, ckpt["config"].get("data", {}), "data"), split=args.split)
-    if args.data_dir is not None:
-        data_cfg.data_dir = args.data_dir
-    validate_data(data_cfg)
-    del ckpt
-    real_data = load_dataset(data_cfg)
-    name = args.extractor or default_extractor(real_data.name, real_data.kind)
-    extractor = build_extractor(name, real_data.name, path=args.inception or args.classifier,
-                                data_dir=data_cfg.data_dir, device=device)
-    metrics = parse_metrics(args.metrics, extractor.has_logits)
-    real = real_features(real_data, extractor, args.n_real or args.n, key=dataset_key(data_cfg, real_data),
-                         batch_size=args.batch_size, cache=not args.no_cache)
-    del real_data
-    generator = load_generator(ckpt_file, ema=not args.no_ema, device=device)
-    result = evaluate(sampler(generator, args.n, seed=args.seed, psi=args.psi, jbt=args.jbt), args.n, real, extractor,
-                      metrics, args.batch_size)
-    result.update({"checkpoint": str(ckpt_file), "step": generator.step, "split": args.split,
-                   "seed": args.seed, "ema": generator.uses_ema, "psi": args.psi, "jbt": args.jbt})
-    if demo_path(args.run) is None:  # a demo lives inside the installed package: print, don't write there
-        record(ckpt_file.parent / "eval.json", result)
-    print(json.dumps(result))
+    opts = EvalOptions(n=args.n, n_real=args.n_real or 0, metrics=args.metrics, extractor=args.extractor or "",
+                       split=args.split, extractor_file=args.inception or args.classifier, data_dir=args.data_dir,
+                       batch_size=args.batch_size, seed=args.seed, ema=not args.no_ema, cache=not args.no_cache,
+                       psi=args.psi, jbt=args.jbt, device=args.device)
+    print(json.dumps(evaluate_run(args.run, opts)))
     return 0
 
 

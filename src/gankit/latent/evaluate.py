@@ -1,0 +1,74 @@
+"""Evaluating a trained generator the way `gankit eval` does, as one library call (the CLI and the
+benchmarks share it): the run's own dataset as the reference, the extractor the data calls for, cached
+real features, and a result recorded beside the checkpoint."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from gankit.checkpoint import checkpoint_path, demo_path, load_checkpoint
+from gankit.core.config import from_dict
+from gankit.core.errors import GankitError
+from gankit.core.runtime import resolve_device
+from gankit.data import DataConfig, load_dataset, validate_data
+from gankit.latent.generator import load_generator
+from gankit.latent.sample import sampler
+from gankit.metrics import (build_extractor, dataset_key, default_extractor, evaluate, parse_metrics, real_features,
+                            record)
+
+
+@dataclass
+class EvalOptions:
+    """What `gankit eval` takes besides the run (see its --help for each)."""
+
+    n: int = 10000
+    n_real: int = 0  # 0: as many as n, at most the dataset
+    metrics: str = ""  # comma-separated; "" = all the extractor supports
+    extractor: str = ""  # "" = the default for the data
+    split: str = "train"
+    extractor_file: str = ""  # an Inception file or a classifier from `gankit classifier train`
+    data_dir: str | None = None
+    batch_size: int = 100
+    seed: int = 0
+    ema: bool = True
+    cache: bool = True
+    psi: float = 1.0
+    jbt: float = 1.0
+    device: str = "auto"
+
+
+def _reference_data(ckpt_file: Path, opts: EvalOptions) -> DataConfig:
+    """The data section the run trained on, with the split and data folder asked for."""
+    ckpt = load_checkpoint(ckpt_file, generator_only=True)
+    data_cfg = replace(from_dict(DataConfig, ckpt["config"].get("data", {}), "data"), split=opts.split)
+    if opts.data_dir is not None:
+        data_cfg.data_dir = opts.data_dir
+    validate_data(data_cfg)
+    return data_cfg
+
+
+def evaluate_run(run: str | Path, opts: EvalOptions | None = None, write: bool = True) -> dict:
+    """Score the generator of `run` (a run directory, a checkpoint file or `demo:NAME`) against its own
+    dataset. Returns the result dict (metrics plus what was measured: checkpoint, step, split, seed, ema,
+    psi, jbt); with `write`, also records it in the run's eval.json (never inside the package, for a demo)."""
+    opts = opts or EvalOptions()
+    if opts.n < 2:
+        raise GankitError(f"--n must be at least 2, got {opts.n}")
+    device = resolve_device(opts.device)
+    ckpt_file = checkpoint_path(run)
+    data_cfg = _reference_data(ckpt_file, opts)
+    real_data = load_dataset(data_cfg)
+    extractor = build_extractor(opts.extractor or default_extractor(real_data.name, real_data.kind), real_data.name,
+                                path=opts.extractor_file, data_dir=data_cfg.data_dir, device=device)
+    metrics = parse_metrics(opts.metrics, extractor.has_logits)
+    real = real_features(real_data, extractor, opts.n_real or opts.n, key=dataset_key(data_cfg, real_data),
+                         batch_size=opts.batch_size, cache=opts.cache)
+    del real_data
+    generator = load_generator(ckpt_file, ema=opts.ema, device=device)
+    draw = sampler(generator, opts.n, seed=opts.seed, psi=opts.psi, jbt=opts.jbt)
+    result = evaluate(draw, opts.n, real, extractor, metrics, opts.batch_size)
+    result.update({"checkpoint": str(ckpt_file), "step": generator.step, "split": opts.split, "seed": opts.seed,
+                   "ema": generator.uses_ema, "psi": opts.psi, "jbt": opts.jbt})
+    if write and demo_path(run) is None:  # a demo lives inside the installed package: don't write there
+        record(ckpt_file.parent / "eval.json", result)
+    return result
