@@ -18,6 +18,7 @@ import torch
 from _common import emit
 
 from gankit.training import fit, resolve, start_run
+from gankit.training.hooks import Callback
 from gankit.training.loop import default_callbacks
 
 ONSET = 1000
@@ -29,7 +30,7 @@ def _set_lr(opt, lr: float) -> None:
         group["lr"] = lr
 
 
-class Sabotage:
+class Sabotage(Callback):
     def __init__(self, kind: str, at: int):
         self.kind, self.at = kind, at
 
@@ -48,9 +49,6 @@ class Sabotage:
         elif self.kind == "diverge":
             _set_lr(game.opt_G, 10.0)
             _set_lr(game.opt_D, 10.0)
-
-    def on_end(self, run) -> None:
-        pass
 
 
 def trial(preset: str, kind: str | None, seed: int) -> dict:

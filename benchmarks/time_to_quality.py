@@ -27,10 +27,10 @@ from gankit.metrics.evaluate import fake_features
 from gankit.training import fit, resolve, start_run
 from gankit.training.bench import per_step_callbacks
 from gankit.training.callbacks import eval_forward
-from gankit.training.diagnostics import StopTraining
+from gankit.training.hooks import Callback, StopTraining
 
 
-class QualityClock:
+class QualityClock(Callback):
     """Every `every` steps: book the training time since the last visit, then score samples off the clock."""
 
     def __init__(self, every: int, n: int, minutes: float):
@@ -62,9 +62,6 @@ class QualityClock:
         self.t_last = time.perf_counter()
         if self.train_seconds >= self.limit:
             raise StopTraining({"event": "time_limit", "step": run.step})
-
-    def on_end(self, run) -> None:
-        pass
 
 
 def plot(rows: list[dict], target_s: float, path: str, title: str) -> None:

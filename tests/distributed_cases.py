@@ -15,6 +15,7 @@ import gankit.training.loop as loop_module
 from gankit.core import distributed
 from gankit.core.config import merge
 from gankit.training import fit, resolve, start_run
+from gankit.training.hooks import Callback
 from gankit.training.loop import default_callbacks
 
 SAVED: list[Path] = []  # checkpoint writes by this process
@@ -98,7 +99,7 @@ def case(name: str, extra: dict, out: Path, d: distributed.Dist) -> dict:
     return result
 
 
-class Poison:
+class Poison(Callback):
     """Sets one of G's weights to NaN once, after `step` (on the process it is given to)."""
 
     def __init__(self, step: int):
@@ -109,9 +110,6 @@ class Poison:
             self.step = None  # once
             with torch.no_grad():
                 next(run.game.G.parameters()).view(-1)[0] = float("nan")
-
-    def on_end(self, run):
-        pass
 
 
 def rollback_case(out: Path, d: distributed.Dist) -> dict:

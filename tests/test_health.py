@@ -11,6 +11,7 @@ from gankit.cli.main import main
 from gankit.report import build_report
 from gankit.training import fit, start_run
 from gankit.training.health import HealthConfig, Monitor
+from gankit.training.hooks import Callback
 
 CFG = HealthConfig(warmup=100, window=100)
 
@@ -139,7 +140,7 @@ def test_on_event_stop_ends_the_run_with_a_checkpoint(tmp_path, capsys):
     assert (tmp_path / "runs" / "00000-digits-mlp" / "checkpoint.pt").is_file()
 
 
-class _PoisonD:
+class _PoisonD(Callback):
     """A callback that puts a NaN into D's weights at a given step (an injected divergence)."""
 
     def __init__(self, at):
@@ -149,9 +150,6 @@ class _PoisonD:
         if run.step == self.at:
             with torch.no_grad():
                 next(run.game.D.parameters()).fill_(math.nan)
-
-    def on_end(self, run):
-        pass
 
 
 def test_divergence_keeps_the_last_good_checkpoint(tmp_path):

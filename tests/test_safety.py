@@ -15,6 +15,7 @@ from gankit.checkpoint import load_checkpoint, save_checkpoint
 from gankit.core import files
 from gankit.core.errors import GankitError
 from gankit.training import fit, resume_run, start_run
+from gankit.training.hooks import Callback
 from gankit.training.loop import default_callbacks
 
 
@@ -113,7 +114,7 @@ def test_a_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch, sample
     assert resumed.step == 3 and fit(resumed)["step"] == 9
 
 
-class _Poison:
+class _Poison(Callback):
     """Sets one of G's weights to NaN after the given steps (after the checkpoint of that step is written)."""
 
     def __init__(self, steps):
@@ -124,9 +125,6 @@ class _Poison:
             self.steps.discard(run.step)
             with torch.no_grad():
                 next(run.game.G.parameters()).view(-1)[0] = float("nan")
-
-    def on_end(self, run):
-        pass
 
 
 def test_nan_rolls_back_to_the_last_checkpoint_with_lower_learning_rates(tmp_path):
@@ -164,16 +162,13 @@ def test_nan_before_the_first_periodic_checkpoint_rolls_back_to_step_zero(tmp_pa
     assert summary["step"] == 6 and "restored step 0" in rollbacks[0]["action"]
 
 
-class _Signal:
+class _Signal(Callback):
     def __init__(self, step, signum):
         self.step, self.signum = step, signum
 
     def on_step(self, run, stats):
         if run.step == self.step:
             os.kill(os.getpid(), self.signum)
-
-    def on_end(self, run):
-        pass
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

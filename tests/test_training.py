@@ -14,6 +14,7 @@ from gankit.nn import scores
 from gankit.training import fit, resume_run, start_run
 from gankit.training.callbacks import MetricsLog
 from gankit.training.schedules import top_k_share
+from gankit.training.hooks import Callback
 from gankit.training.steps import g_step
 
 VARIANTS = {
@@ -72,12 +73,9 @@ def _rates_seen(cfg) -> tuple[list[float], object]:
     run = start_run(cfg)
     seen = []
 
-    class Rates:
+    class Rates(Callback):
         def on_step(self, run, stats):
             seen.append(run.game.opt_G.param_groups[0]["lr"])
-
-        def on_end(self, run):
-            pass
 
     fit(run, callbacks=[Rates()])
     return seen, run

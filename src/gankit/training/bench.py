@@ -16,6 +16,7 @@ from gankit.training.callbacks import Checkpoints, SampleGrids
 from gankit.training.config import RunConfig, resolve
 from gankit.training.diagnostics import DecisionSurface
 from gankit.training.evaluation import PeriodicEval
+from gankit.training.hooks import Callback
 from gankit.training.loop import default_callbacks, fit, start_run
 
 
@@ -44,7 +45,7 @@ def matmul_peak(device: torch.device, dtype: torch.dtype = torch.float32, n: int
     return 2 * n**3 / statistics.median(times) / 1e9
 
 
-class _Clock:
+class _Clock(Callback):
     """Records the time at the end of the given steps, after a device sync (so the work really finished);
     other steps run without a sync, as in training."""
 
@@ -55,9 +56,6 @@ class _Clock:
         if run.step in self.at:
             sync(run.device)
             self.marks[run.step] = time.perf_counter()
-
-    def on_end(self, run) -> None:
-        pass
 
 
 def per_step_callbacks(cfg: RunConfig) -> list:

@@ -16,6 +16,7 @@ from gankit.checkpoint import save_checkpoint
 from gankit.core.errors import GankitError
 from gankit.core.distributed import all_mean
 from gankit.core.images import save_grid, save_scatter
+from gankit.training.hooks import Callback
 from gankit.training.steps import state_is_finite
 
 log = logging.getLogger("gankit")
@@ -45,7 +46,7 @@ def eval_forward(net: torch.nn.Module, *args) -> torch.Tensor:
         net.train(was_training)
 
 
-class MetricsLog:
+class MetricsLog(Callback):
     """Sums step scalars on the device; every `every` steps reads them once (a single sync), appends the
     interval means to metrics.jsonl and logs a progress line. With several processes the means are over
     all of them (one all-reduce), so every process holds the same row and the health rules agree."""
@@ -111,7 +112,7 @@ def _duration(seconds: float) -> str:
     return f"{m // 60}h{m % 60:02d}m" if m >= 60 else f"{m}m{s:02d}s"
 
 
-class SampleGrids:
+class SampleGrids(Callback):
     """Writes samples/step_NNNNNN.png from the FIXED latents, so the same samples can be watched forming."""
 
     def __init__(self, every: int):
@@ -147,7 +148,7 @@ def write_samples(run, path: Path) -> None:
         save_grid(out, path, nrow=run.data.num_classes if run.fixed_y is not None else None)
 
 
-class Checkpoints:
+class Checkpoints(Callback):
     """Rewrites checkpoint.pt every `every` steps and at the end; keeps checkpoints/step_N.pt every
     `snapshot_every` steps."""
 

@@ -14,16 +14,9 @@ from gankit.data import normalize
 from gankit.metrics import build_extractor, default_extractor, mode_stats
 from gankit.training.callbacks import due, eval_forward, fresh_row
 from gankit.training.health import HealthConfig, Monitor
+from gankit.training.hooks import Callback, StopTraining
 
 log = logging.getLogger("gankit")
-
-
-class StopTraining(Exception):
-    """Raised by a callback to end the run cleanly (the loop still runs every on_end)."""
-
-    def __init__(self, event: dict):
-        super().__init__(event["event"])
-        self.event = event
 
 
 def diversity_features(x: torch.Tensor) -> torch.Tensor:
@@ -43,7 +36,7 @@ def generate(run) -> torch.Tensor:
     return eval_forward(run.game.G, run.fixed_z, run.fixed_y)
 
 
-class DiversityProbe:
+class DiversityProbe(Callback):
     """Every `every` steps adds to the step's stats: `diversity` (mean pairwise distance of samples from
     the fixed latents over that of as many real samples), for conditional runs `class_diversity` (the
     same ratio within each class, averaged over the classes: a generator that draws one image per class
@@ -127,11 +120,8 @@ class DiversityProbe:
                                ("high_quality", m["high_quality"])):
                 stats[key] = torch.tensor(float(value), device=run.device)
 
-    def on_end(self, run) -> None:
-        pass
 
-
-class HealthCallback:
+class HealthCallback(Callback):
     """Feeds each new metrics row to the Monitor; logs events, appends them to metrics.jsonl, and with
     on_event=stop ends the run. A diverged run never overwrites the last good checkpoint."""
 
@@ -167,11 +157,8 @@ class HealthCallback:
         if events and self.on_event == "stop":
             raise StopTraining(events[0])
 
-    def on_end(self, run) -> None:
-        pass
 
-
-class Balance:
+class Balance(Callback):
     """--balance: while D's accuracy (each metrics row's mean of real and fake) stays ≥ `bound`, halve D's
     learning rate (down to 1/64 of the configured one); once it falls below bound - 0.1, double it back.
     Each change is logged and recorded in metrics.jsonl. The rates live in the optimizer state, so resume
@@ -202,11 +189,8 @@ class Balance:
                 log.info("balance: D accuracy %.2f, lr_d %.3g -> %.3g", acc, lr, new)
             run.log_rows([action])
 
-    def on_end(self, run) -> None:
-        pass
 
-
-class DecisionSurface:
+class DecisionSurface(Callback):
     """2-D data only: every `every` steps saves surfaces/step_N.npz with D's probability of "real" on a
     grid over the data's range and the generated points, for the report's heat maps."""
 

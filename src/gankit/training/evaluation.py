@@ -14,6 +14,7 @@ from gankit.core.files import read_jsonl
 from gankit.metrics import METRICS, build_extractor, compute, dataset_key, default_extractor, real_features
 from gankit.metrics.evaluate import BEST_KEY, fake_features
 from gankit.training.callbacks import due, eval_forward
+from gankit.training.hooks import Callback
 
 log = logging.getLogger("gankit")
 
@@ -35,7 +36,7 @@ def validate_eval(cfg: EvalConfig) -> None:
         raise GankitError(f"eval.metric {cfg.metric!r} cannot rank checkpoints; use one of {', '.join(BEST_KEY)}")
 
 
-class PeriodicEval:
+class PeriodicEval(Callback):
     """Adds `eval_<key>` values (e.g. eval_fid) to the step's stats every `cfg.every` steps, so they land
     in that step's metrics row; rewrites best.pt whenever the chosen metric improves. With several
     processes rank 0 evaluates and the others receive its values."""
@@ -87,6 +88,3 @@ class PeriodicEval:
     def _evaluate(self, run) -> dict:
         fake = fake_features(self._draw(run), self.cfg.n, self.extractor, progress=False)
         return {k: float(v) for k, v in compute([self.cfg.metric], self.real, fake).items()}
-
-    def on_end(self, run) -> None:
-        pass

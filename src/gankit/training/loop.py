@@ -22,7 +22,8 @@ from gankit.data import BatchSampler, Dataset, load_dataset
 from gankit.losses import LOSSES
 from gankit.training.callbacks import Checkpoints, MetricsLog, SampleGrids
 from gankit.training.config import RunConfig, upgrade_config, validate
-from gankit.training.diagnostics import Balance, DecisionSurface, DiversityProbe, HealthCallback, StopTraining
+from gankit.training.diagnostics import Balance, DecisionSurface, DiversityProbe, HealthCallback
+from gankit.training.hooks import StopTraining
 from gankit.training.evaluation import PeriodicEval
 from gankit.training.health import REMEDIES
 from gankit.training.parallel import distribute
@@ -242,8 +243,7 @@ def fit(run: Run, callbacks: list | None = None, until: int | None = None) -> di
         callbacks = default_callbacks(run.cfg, run.data.kind == "points", main=run.dist.main)
     first, t0 = run.step, time.perf_counter()
     for cb in callbacks:
-        if hasattr(cb, "on_start"):
-            cb.on_start(run)
+        cb.on_start(run)
     try:
         with graceful_signals() as flag:
             _steps(run, callbacks, run.total_steps if until is None else min(until, run.total_steps), flag)

@@ -104,8 +104,7 @@ def rollback(run, callbacks: list, rollbacks: int) -> dict:
         lrs[name] = opt.param_groups[0]["lr"]
     run.diverged = False
     for cb in callbacks:
-        if hasattr(cb, "on_rollback"):
-            cb.on_rollback(run)
+        cb.on_rollback(run)
     event = {"step": bad_step, "event": "divergence_rollback",
              "evidence": {"non_finite_at_step": bad_step, "rollback": f"{rollbacks} of {h.max_rollbacks}"},
              "action": f"restored step {run.step}; learning rates x{h.rollback_lr_factor}: "
