@@ -21,7 +21,7 @@ import torch
 from _common import emit
 
 from gankit.core.config import parse_override
-from gankit.core.images import _pyplot, _save_figure
+from gankit.core.images import _save_figure, pyplot
 from gankit.metrics import build_extractor, compute, dataset_key, real_features
 from gankit.metrics.evaluate import fake_features
 from gankit.training import fit, resolve, start_run
@@ -65,7 +65,7 @@ class QualityClock(Callback):
 
 
 def plot(rows: list[dict], target_s: float, path: str, title: str) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.6))
     t = [r["train_seconds"] / 60 for r in rows]
     ax.plot(t, [r["confident_classes"] for r in rows], "o-", label="classes drawn confidently (of 10)")
