@@ -1,6 +1,7 @@
 """L2 losses: one file per family, one registry line each; penalties in their own registry."""
 from __future__ import annotations
 
+from gankit.core.errors import GankitError
 from gankit.core.registry import Registry
 from gankit.losses.base import Loss, LossConfig
 from gankit.losses.bce import Minimax, NonSaturating
@@ -21,4 +22,20 @@ PENALTIES.add("none", None)
 PENALTIES.add("gradient_penalty", gradient_penalty, aliases=("gp", "wgan_gp"))
 PENALTIES.add("r1", r1)
 
-__all__ = ["LOSSES", "PENALTIES", "Loss", "LossConfig"]
+
+
+def validate_loss(cfg: LossConfig) -> None:
+    """Names and ranges of the loss section; rewrites the names to their canonical forms."""
+    cfg.name = LOSSES.canonical(cfg.name)
+    cfg.penalty = PENALTIES.canonical(cfg.penalty)
+    if not 0 <= cfg.label_smoothing < 0.5:
+        raise GankitError(f"loss.label_smoothing must be in [0, 0.5), got {cfg.label_smoothing}")
+    if cfg.label_smoothing and not LOSSES.get(cfg.name).smoothing_ok:
+        raise GankitError(f"label smoothing applies to the minimax and nonsaturating losses, not {cfg.name}")
+    if cfg.aux_weight < 0:
+        raise GankitError(f"loss.aux_weight must be >= 0, got {cfg.aux_weight}")
+    if cfg.penalty_weight < 0:
+        raise GankitError(f"loss.penalty_weight must be >= 0, got {cfg.penalty_weight}")
+
+
+__all__ = ["LOSSES", "PENALTIES", "Loss", "LossConfig", "validate_loss"]

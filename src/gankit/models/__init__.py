@@ -13,6 +13,7 @@ from torch import nn
 
 from gankit.core.errors import GankitError
 from gankit.core.registry import Registry
+from gankit.nn import D_CONDITIONING
 from gankit.models import dcgan, mlp, resnet_sn
 
 
@@ -63,6 +64,10 @@ class ModelConfig:
                                   f"got {value}")
         if not 1 <= self.pack <= LIMITS["pack"]:
             raise GankitError(f"model.pack must be between 1 and {LIMITS['pack']}, got {self.pack}")
+        if self.pack > 1 and self.conditional:
+            raise GankitError("model.pack (PacGAN) works on unconditional models only: a pack mixes classes")
+        if self.d_cond not in D_CONDITIONING:
+            raise GankitError(f"model.d_cond must be one of {', '.join(D_CONDITIONING)}, got {self.d_cond!r}")
 
 
 def upgrade_model_section(section: dict) -> dict:

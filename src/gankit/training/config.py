@@ -14,9 +14,8 @@ from gankit.core.config import from_dict, merge, to_dict
 from gankit.core.errors import GankitError
 from gankit.core.registry import Registry
 from gankit.data import DATASETS, DataConfig, validate_data
-from gankit.losses import LOSSES, PENALTIES, LossConfig
+from gankit.losses import LossConfig, validate_loss
 from gankit.models import MODELS, ModelConfig, upgrade_model_section
-from gankit.nn import D_CONDITIONING
 from gankit.training.evaluation import EvalConfig, validate_eval
 from gankit.training.health import HealthConfig
 from gankit.training.schedules import LR_DECAYS
@@ -150,9 +149,7 @@ def _check_train_bounds(t: TrainConfig) -> None:
         raise GankitError(f"train.seed must be between 0 and {MAX_SEED}, got {t.seed}")
 
 
-def validate(cfg: RunConfig) -> None:
-    """Range and consistency checks that types alone cannot express."""
-    t = cfg.train
+def _validate_train(t: TrainConfig) -> None:
     for name in ("steps", "batch_size", "n_critic", "lr_g", "lr_d", "grid_size", "log_every", "dist_timeout"):
         _positive(f"train.{name}", getattr(t, name))
     for name in ("beta1_g", "beta2_g", "beta1_d", "beta2_d", "ema_decay"):
@@ -167,37 +164,26 @@ def validate(cfg: RunConfig) -> None:
         if getattr(t, name) < 0:
             raise GankitError(f"train.{name} must be >= 0, got {getattr(t, name)}")
     _check_train_bounds(t)
-    validate_data(cfg.data)
-    cfg.model.validate()
-    cfg.loss.name = LOSSES.canonical(cfg.loss.name)
-    cfg.loss.penalty = PENALTIES.canonical(cfg.loss.penalty)
-    cfg.train.lr_decay = LR_DECAYS.canonical(cfg.train.lr_decay)
-    if not 0 <= cfg.loss.label_smoothing < 0.5:
-        raise GankitError(f"loss.label_smoothing must be in [0, 0.5), got {cfg.loss.label_smoothing}")
-    if cfg.loss.label_smoothing and not LOSSES.get(cfg.loss.name).smoothing_ok:
-        raise GankitError(f"label smoothing applies to the minimax and nonsaturating losses, not {cfg.loss.name}")
-    if cfg.loss.aux_weight < 0:
-        raise GankitError(f"loss.aux_weight must be >= 0, got {cfg.loss.aux_weight}")
-    if cfg.train.batch_size % cfg.model.pack:
-        raise GankitError(f"model.pack must be >= 1 and divide train.batch_size ({cfg.train.batch_size}), "
-                          f"got {cfg.model.pack}")
-    if cfg.model.pack > 1 and cfg.model.conditional:
-        raise GankitError("model.pack (PacGAN) works on unconditional models only: a pack mixes classes")
-    if cfg.model.d_cond not in D_CONDITIONING:
-        raise GankitError(f"model.d_cond must be one of {', '.join(D_CONDITIONING)}, got {cfg.model.d_cond!r}")
-    if cfg.loss.penalty_weight < 0:
-        raise GankitError(f"loss.penalty_weight must be >= 0, got {cfg.loss.penalty_weight}")
-    if cfg.health.max_rollbacks < 0 or not 0 < cfg.health.rollback_lr_factor < 1:
-        raise GankitError("health.max_rollbacks must be >= 0 and health.rollback_lr_factor in (0, 1), got "
-                          f"{cfg.health.max_rollbacks} and {cfg.health.rollback_lr_factor}")
-    if cfg.health.on_event not in ("warn", "stop"):
-        raise GankitError(f"health.on_event must be warn or stop, got {cfg.health.on_event!r}")
-    validate_eval(cfg.eval)
-    if cfg.name and not RUN_NAME.fullmatch(cfg.name):
-        raise GankitError(f"--name {cfg.name!r}: use letters, digits, '.', '_' and '-' (at most 100, not starting "
-                          "with '.')")
+    t.lr_decay = LR_DECAYS.canonical(t.lr_decay)
     if t.precision not in PRECISIONS:
         raise GankitError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {t.precision!r}")
     if t.compile not in COMPILE_MODES:
         modes = ", ".join(repr(m) for m in COMPILE_MODES)
         raise GankitError(f"train.compile must be one of {modes}, got {t.compile!r}")
+
+
+def validate(cfg: RunConfig) -> None:
+    """Range and consistency checks that types alone cannot express: each section checks itself, this
+    function composes them and checks what spans sections."""
+    _validate_train(cfg.train)
+    validate_data(cfg.data)
+    cfg.model.validate()
+    validate_loss(cfg.loss)
+    cfg.health.validate()
+    validate_eval(cfg.eval)
+    if cfg.train.batch_size % cfg.model.pack:
+        raise GankitError(f"model.pack must be >= 1 and divide train.batch_size ({cfg.train.batch_size}), "
+                          f"got {cfg.model.pack}")
+    if cfg.name and not RUN_NAME.fullmatch(cfg.name):
+        raise GankitError(f"--name {cfg.name!r}: use letters, digits, '.', '_' and '-' (at most 100, not starting "
+                          "with '.')")

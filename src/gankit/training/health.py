@@ -24,6 +24,8 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
+from gankit.core.errors import GankitError
+
 
 @dataclass
 class HealthConfig:
@@ -40,6 +42,13 @@ class HealthConfig:
     balance_bound: float = 0.9
     max_rollbacks: int = 3  # NaN/Inf: roll back to the last checkpoint this often, then stop
     rollback_lr_factor: float = 0.5  # each rollback multiplies both learning rates by this
+
+    def validate(self) -> None:
+        if self.max_rollbacks < 0 or not 0 < self.rollback_lr_factor < 1:
+            raise GankitError("health.max_rollbacks must be >= 0 and health.rollback_lr_factor in (0, 1), got "
+                              f"{self.max_rollbacks} and {self.rollback_lr_factor}")
+        if self.on_event not in ("warn", "stop"):
+            raise GankitError(f"health.on_event must be warn or stop, got {self.on_event!r}")
 
 
 REMEDIES = {
