@@ -1,5 +1,6 @@
 """Hostile and unlucky inputs: each gets one `error:` line (or a correct result) and leaves nothing behind."""
 import errno
+import json
 import os
 import signal
 import time
@@ -370,3 +371,27 @@ def test_a_network_too_large_to_allocate_is_refused_before_it_is_built(tmp_path,
     assert "weights (at most" in one_error_line(code, err)
     root = tmp_path / "runs"
     assert not root.exists() or list(root.iterdir()) == []  # nothing left behind
+
+
+# ---- files written by an older gankit ----
+
+OLD_RUN = Path(__file__).parent / "data" / "run_0016799"  # made by commit 0016799, when 0 meant "default size"
+
+
+def test_a_config_and_checkpoint_of_the_older_format_load_and_resume(tmp_path, capsys):
+    import shutil
+
+    from gankit.core.config import from_dict
+    from gankit.training.config import RunConfig, upgrade_config, validate
+    old = json.loads((OLD_RUN / "config.json").read_text())
+    assert old["model"]["z_dim"] == 0 and old["model"]["g_depth"] == 0  # the old sentinel
+    cfg = from_dict(RunConfig, upgrade_config(old))
+    validate(cfg)
+    assert cfg.model.z_dim is None and cfg.model.g_depth is None and cfg.model.g_width == 8
+    run = tmp_path / "old"
+    shutil.copytree(OLD_RUN, run)
+    code, out, err = run_cli(capsys, "train", "--resume", str(run), "--steps", "6")
+    assert code == 0, err
+    assert json.loads(out)["step"] == 6
+    code, _, err = run_cli(capsys, "sample", str(run), "--n", "4", "--out", str(tmp_path / "x.png"))
+    assert code == 0, err
