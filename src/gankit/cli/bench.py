@@ -5,6 +5,8 @@ import argparse
 import json
 import logging
 
+from gankit.cli.common import add_device
+
 EXAMPLES = """examples:
   gankit bench                                   # mnist_dcgan and mnist_mlp on the default device
   gankit bench --presets mnist_dcgan faces_dcgan --device cuda --set train.precision=bf16
@@ -21,7 +23,7 @@ def add_parser(sub) -> None:
                    help=f"presets to measure: {', '.join(PRESETS.names())}")
     p.add_argument("--steps", type=int, default=50, help="steps per timed window (default 50)")
     p.add_argument("--repeats", type=int, default=3, help="timed windows; the median is reported (default 3)")
-    p.add_argument("--device", default="auto")
+    add_device(p)
     p.add_argument("--data-dir", help="folder holding the datasets (else $GANKIT_DATA)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gankit.cli.common import add_device
 from gankit.core.errors import GankitError
 
 EXAMPLES = """examples:
@@ -34,7 +35,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--psi", type=float, default=1.0,
                    help="truncation toward the mean latent, 0 to 2 (1 = off; below 1: closer to the average sample)")
     p.add_argument("--label", help="class (index or name) for a conditional generator")
-    p.add_argument("--device", default="cpu")
+    add_device(p)
     p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
 

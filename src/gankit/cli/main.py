@@ -13,6 +13,7 @@ from gankit.cli import bench as bench_cli
 from gankit.cli import launch
 from gankit.cli import latent as latent_cli
 from gankit.cli import serve as serve_cli
+from gankit.cli.common import add_device
 from gankit.core.errors import GankitError
 
 TRAIN_EXAMPLES = """examples:
@@ -59,7 +60,7 @@ def _train_parser(sub) -> None:
     p.add_argument("--out", help="parent folder of the run directories (default: runs)")
     p.add_argument("--name", help="name the run directory OUT/NAME (default: the next NNNNN-dataset-model)")
     p.add_argument("--seed", type=int)
-    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
+    add_device(p, default=None)
     p.add_argument("--on-event", choices=["warn", "stop"],
                    help="what a health event (overpowering D, mode collapse, divergence...) does (default warn)")
     p.add_argument("--balance", action="store_true",
@@ -86,7 +87,7 @@ def _sample_parser(sub) -> None:
                                                 "[N, H, W, C] images; float32 [N, 2] for 2-D points)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")
-    p.add_argument("--device", default="cpu")
+    add_device(p)
     p.add_argument("--force", action="store_true", help="overwrite existing files")
     p.add_argument("--label", help="conditional generators: the class to draw, by index or name (e.g. 7, sneaker)")
     p.add_argument("--class-grid", action="store_true",
@@ -136,7 +137,7 @@ def _eval_parser(sub) -> None:
     p.add_argument("--jbt", type=float, default=1.0, metavar="SHARE",
                    help="keep only the latents where G's Jacobian norm is in its lowest JBT share, e.g. 0.95 "
                         "(Jacobian-based truncation: drops samples drawn between separate modes; 1 = off)")
-    p.add_argument("--device", default="auto")
+    add_device(p)
 
 
 def _classifier_parser(sub) -> None:
@@ -150,7 +151,7 @@ def _classifier_parser(sub) -> None:
     t.add_argument("--data-dir", default="", help="folder holding the datasets (else $GANKIT_DATA)")
     t.add_argument("--epochs", type=int, default=8)
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default="auto")
+    add_device(t)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import socket
 import sys
 
+from gankit.cli.common import add_device
 from gankit.core.errors import GankitError
 
 
@@ -12,7 +13,7 @@ def add_parser(sub) -> None:
     p.add_argument("run", help="a run directory or checkpoint file")
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=0, help="port (default: a free one, printed)")
-    p.add_argument("--device", default="cpu")
+    add_device(p)
 
 
 def free_port(host: str) -> int:

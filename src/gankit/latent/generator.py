@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from gankit.checkpoint import load_checkpoint
+from gankit.core.runtime import resolve_device
 from gankit.models import build_generator, check_kwargs, check_weights
 
 
@@ -16,7 +17,7 @@ def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.de
     Args:
         path: a checkpoint file or a run directory.
         ema: use the EMA weights when the run kept them.
-        device: where to put it.
+        device: where to put it ("auto": a CUDA GPU when there is one, else the CPU).
     Returns:
         G with `G(z [N, z_dim], y [N] | None) -> samples [N, *shape]`; attributes `z_dim`,
         `num_classes`, `shape`, and from the checkpoint `class_names`, `data_kind` ("image" or "points"), `dataset`,
@@ -34,4 +35,4 @@ def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.de
     generator.class_names = list(ckpt["data"].get("class_names", []))
     generator.data_kind = ckpt["data"].get("kind", "image")
     generator.dataset = ckpt["data"].get("name", "")
-    return generator.to(device).eval()
+    return generator.to(resolve_device(str(device))).eval()
