@@ -1,0 +1,52 @@
+"""`gankit eval`: measure a trained generator (gankit.latent.evaluate does the work)."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from gankit.cli.common import add_device
+
+
+EVAL_EXAMPLES = """examples:
+  gankit eval demo:mnist --n 2000             # the MNIST judge: FID in its features, KID, PR, DC, IS, classes
+  gankit eval runs/<run> --extractor inception --metrics fid,kid --n 10000
+  gankit eval runs/<run> --inception INCEPTION.pt      # the TorchScript Inception-v3 file, if not in the data dir
+"""
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("eval", help="measure a trained generator: FID, KID, precision/recall, density/coverage",
+                       epilog=EVAL_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", help="a run directory or checkpoint file")
+    p.add_argument("--metrics", default="", help="comma-separated: fid, kid, pr, dc, is, classes "
+                                                 "(default: all the extractor supports)")
+    p.add_argument("--extractor", help="inception, classifier (MNIST-like data) or identity (2-D points); "
+                                       "default: classifier where one ships, identity for points, else inception")
+    p.add_argument("--n", type=int, default=10000, help="generated samples (default 10000)")
+    p.add_argument("--n-real", type=int, help="real samples (default: as many as --n, at most the dataset)")
+    p.add_argument("--split", default="train", help="real data split to compare with (default train)")
+    p.add_argument("--inception", default="", help="the Inception file (else $GANKIT_INCEPTION or the data dir)")
+    p.add_argument("--classifier", default="", help="a judge from `gankit classifier train` (else the bundled one)")
+    p.add_argument("--data-dir", help="folder holding the datasets (else the run's, else $GANKIT_DATA)")
+    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated samples' latents")
+    p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")
+    p.add_argument("--no-cache", action="store_true", help="recompute the real-data features")
+    p.add_argument("--psi", type=float, default=1.0,
+                   help="truncation toward the mean latent, 0 to 2 (1 = off): precision for recall, as in BigGAN's "
+                        "curves")
+    p.add_argument("--jbt", type=float, default=1.0, metavar="SHARE",
+                   help="keep only the latents where G's Jacobian norm is in its lowest JBT share, e.g. 0.95 "
+                        "(Jacobian-based truncation: drops samples drawn between separate modes; 1 = off)")
+    add_device(p)
+
+
+def run(args) -> int:
+    from gankit.latent.evaluate import EvalOptions, evaluate_run
+
+    opts = EvalOptions(n=args.n, n_real=args.n_real or 0, metrics=args.metrics, extractor=args.extractor or "",
+                       split=args.split, extractor_file=args.inception or args.classifier, data_dir=args.data_dir,
+                       batch_size=args.batch_size, seed=args.seed, ema=not args.no_ema, cache=not args.no_cache,
+                       psi=args.psi, jbt=args.jbt, device=args.device)
+    print(json.dumps(evaluate_run(args.run, opts)))
+    return 0
