@@ -106,13 +106,12 @@ def _generator_file(p: Path, ckpt: dict) -> dict:
     if isinstance(weights, dict):  # stored as float16 to halve the file: computed in float32
         weights = {k: v.float() if isinstance(v, torch.Tensor) and v.dtype == torch.float16 else v
                    for k, v in weights.items()}
-    out = {**ckpt, "G": weights, "G_ema": None, "D": {}, "opt_G": {}, "opt_D": {}, "rng": {}, "sampler": {},
-           "fixed": {"z": torch.zeros(1, 1), "y": None}}
+    out = {**ckpt, "G": weights, "G_ema": None}
     try:
-        check_structure(out)
+        _check_generator_part(out)
+        _require(isinstance(ckpt.get("ema", False), bool), "its ema flag must be true or false")
     except GankitError as exc:
         raise GankitError(f"{p} is damaged: {exc}") from exc
-    _require(isinstance(ckpt.get("ema", False), bool), f"{p} is damaged: its ema flag must be true or false")
     return out
 
 
@@ -130,14 +129,22 @@ def check_structure(ckpt: dict) -> None:
     """The types and plain values every reader relies on (a tampered file must not reach them as anything
     else). The networks' option values and tensor shapes are checked by gankit.models against the
     architecture the file names, before anything is built."""
+    _check_generator_part(ckpt)
+    for key in ("sampler", "rng", "opt_G", "opt_D", "fixed"):
+        _require(isinstance(ckpt[key], dict), f"its {key} must be a mapping, got {type(ckpt[key]).__name__}")
+    _require(_is_tensor_dict(ckpt["D"]), "its D weights must map names to tensors")
+    _require(ckpt["G_ema"] is None or _is_tensor_dict(ckpt["G_ema"]), "its G_ema weights must map names to tensors")
+    _check_fixed(ckpt["fixed"])
+
+
+def _check_generator_part(ckpt: dict) -> None:
+    """What sampling reads, in a checkpoint and in a generator file alike."""
     step = ckpt["step"]
     _require(isinstance(step, int) and not isinstance(step, bool) and step >= 0,
              f"its step must be a whole number >= 0, got {step!r:.40}")
-    for key in ("config", "model", "data", "sampler", "rng", "opt_G", "opt_D", "fixed"):
+    for key in ("config", "model", "data"):
         _require(isinstance(ckpt[key], dict), f"its {key} must be a mapping, got {type(ckpt[key]).__name__}")
-    for key in ("G", "D"):
-        _require(_is_tensor_dict(ckpt[key]), f"its {key} weights must map names to tensors")
-    _require(ckpt["G_ema"] is None or _is_tensor_dict(ckpt["G_ema"]), "its G_ema weights must map names to tensors")
+    _require(_is_tensor_dict(ckpt["G"]), "its G weights must map names to tensors")
     data = ckpt["data"]
     names = data.get("class_names", [])
     _require(isinstance(names, list) and len(names) <= 10_000 and all(isinstance(n, str) and len(n) <= 200
@@ -145,7 +152,6 @@ def check_structure(ckpt: dict) -> None:
              "its data.class_names must be a list of short strings")
     _require(data.get("kind", "image") in ("image", "points"), "its data.kind must be image or points")
     _require(isinstance(data.get("name", ""), str), "its data.name must be a string")
-    _check_fixed(ckpt["fixed"])
 
 
 def _check_fixed(fixed: dict) -> None:

@@ -128,8 +128,12 @@ def check_output_folder(root: Path, name: str = "") -> None:
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         raise GankitError(f"--out {root}: cannot create folders in {existing}; pass a folder you can write to")
     if name and (root / name).exists():
-        raise GankitError(f"a run named {name} already exists in {root}: continue it with gankit train --resume "
-                          f"{root / name}, or choose another --name")
+        raise _name_taken(root, name)
+
+
+def _name_taken(root: Path, name: str) -> GankitError:
+    return GankitError(f"a run named {name} already exists in {root}: continue it with gankit train --resume "
+                       f"{root / name}, or choose another --name")
 
 
 def staging_dir(root: Path) -> Path:
@@ -168,15 +172,9 @@ def publish_run_dir(staging: Path, tag: str, name: str = "") -> Path:
     root = staging.parent
     if name:
         path = root / name
-        try:
-            if path.exists():
-                raise OSError(errno.EEXIST, "exists")
-            os.rename(staging, path)
-        except OSError as exc:
-            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-                raise
-            raise GankitError(f"a run named {name} already exists in {root}: continue it with gankit train "
-                              f"--resume {path}, or choose another --name") from exc
+        if path.exists():  # another process took the name since check_output_folder
+            raise _name_taken(root, name)
+        os.rename(staging, path)
         _fsync_dir(root)
         return path
     numbers = [int(m.group(1)) for p in root.iterdir() if (m := re.match(r"(\d{5})-", p.name))]
