@@ -11,6 +11,11 @@ from gankit.training import resolve
 @pytest.fixture
 def shared_data() -> Path:
     """The shared data folder ($GANKIT_DATA); skips when absent unless GANKIT_REQUIRE_DATA=1."""
+    return require_shared_data()
+
+
+def require_shared_data() -> Path:
+    """$GANKIT_DATA when it holds MNIST; else a skip, or a failure under GANKIT_REQUIRE_DATA=1 (as in CI)."""
     root = os.environ.get("GANKIT_DATA", "")
     if root and (Path(root) / "mnist" / "train-images-idx3-ubyte.gz").is_file():
         return Path(root)

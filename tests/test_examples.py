@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import require_shared_data
 from gankit.cli.main import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,13 +99,7 @@ def runs(tmp_path_factory, shared_data_module):
 
 @pytest.fixture(scope="module")
 def shared_data_module():
-    import os
-    root = os.environ.get("GANKIT_DATA", "")
-    if not (root and (Path(root) / "mnist").is_dir()):
-        if os.environ.get("GANKIT_REQUIRE_DATA") == "1":
-            pytest.fail("GANKIT_REQUIRE_DATA=1 but $GANKIT_DATA does not hold mnist/")
-        pytest.skip("the examples train on MNIST and Fashion-MNIST: set GANKIT_DATA")
-    return Path(root)
+    return require_shared_data()  # the examples train on MNIST and Fashion-MNIST
 
 
 def test_examples_are_found():

@@ -88,7 +88,7 @@ def test_sigkill_during_saves_always_leaves_a_valid_checkpoint(tmp_path):
         if pause_at is not None:
             assert stale == 1  # its temporary file, left by the kill; the checkpoint itself untouched
         left += stale
-    assert left >= 8
+    assert 8 <= left <= len(plan)  # the paused kills' files, and any an unpaused kill happened to leave
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
 
 
