@@ -2,7 +2,8 @@
 
 A checkpoint is one torch file holding plain containers and tensors only:
 {format, format_version, config, model: {name, G: kwargs, D: kwargs}, data: {...}, G, D, G_ema,
- opt_G, opt_D, step, rng, sampler, fixed} (and `processes`, how many trained it, for the record). It is
+ opt_G, opt_D, step, rng, sampler, fixed, controllers} (and `processes`, how many trained it, for the record;
+`controllers` is absent from files older than the rate controller). It is
 read with `torch.load(weights_only=True)`, which refuses any pickle that would import or call code, and
 written atomically.
 
@@ -135,6 +136,7 @@ def check_structure(ckpt: dict) -> None:
     _require(_is_tensor_dict(ckpt["D"]), "its D weights must map names to tensors")
     _require(ckpt["G_ema"] is None or _is_tensor_dict(ckpt["G_ema"]), "its G_ema weights must map names to tensors")
     _check_fixed(ckpt["fixed"])
+    _require(isinstance(ckpt.get("controllers", {}), dict), "its controllers must be a mapping")
 
 
 def _check_generator_part(ckpt: dict) -> None:

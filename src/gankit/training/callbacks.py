@@ -78,6 +78,7 @@ class MetricsLog(Callback):
         row = {"step": run.step, "epoch": run.sampler.epoch, "time": round(now - run.t_start, 3),
                "images_per_sec": round(steps * run.batch_size / max(now - self.t0, 1e-9), 1)}
         row.update({k: v / self.counts[k] for k, v in zip(keys, values)})
+        row.update({"lr_g": run.rates.current("G"), "lr_d": run.rates.current("D")})  # in force at this step
         run.log_rows([row])
         run.last_metrics = row
         if run.dist.main:

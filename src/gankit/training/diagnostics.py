@@ -160,12 +160,12 @@ class HealthCallback(Callback):
 
 class Balance(Callback):
     """--balance: while D's accuracy (each metrics row's mean of real and fake) stays ≥ `bound`, halve D's
-    learning rate (down to 1/64 of the configured one); once it falls below bound - 0.1, double it back.
-    Each change is logged and recorded in metrics.jsonl. The rates live in the optimizer state, so resume
-    keeps them."""
+    learning rate (down to 1/64 of its scheduled value); once it falls below bound - 0.1, double it back.
+    It sets the `balance` factor of the rate controller, which the checkpoint saves; each change is logged
+    and recorded in metrics.jsonl."""
 
-    def __init__(self, bound: float, base_lr: float):
-        self.bound, self.base_lr = bound, base_lr
+    def __init__(self, bound: float):
+        self.bound = bound
         self.last_step = None
 
     def on_step(self, run, stats: dict) -> None:
@@ -174,20 +174,21 @@ class Balance(Callback):
             return
         self.last_step = row["step"]
         acc = (row["acc_real"] + row["acc_fake"]) / 2
-        lr = run.game.opt_D.param_groups[0]["lr"]
-        new = lr
-        if acc >= self.bound and lr > self.base_lr / 64:
-            new = lr / 2
-        elif acc < self.bound - 0.1 and lr < self.base_lr:
-            new = min(lr * 2, self.base_lr)
-        if new != lr:
-            for group in run.game.opt_D.param_groups:
-                group["lr"] = new
-            action = {"step": run.step, "event": "balance", "evidence": {"d_accuracy": round(acc, 4)},
-                      "action": f"lr_d {lr:.3g} -> {new:.3g}"}
-            if run.dist.main:
-                log.info("balance: D accuracy %.2f, lr_d %.3g -> %.3g", acc, lr, new)
-            run.log_rows([action])
+        factor = run.rates.factors.get("balance", {}).get("D", 1.0)
+        new = factor
+        if acc >= self.bound and factor > 1 / 64:
+            new = factor / 2
+        elif acc < self.bound - 0.1 and factor < 1:
+            new = min(factor * 2, 1.0)
+        if new == factor:
+            return
+        lr = run.rates.current("D")
+        run.rates.set_factor("balance", {"D": new}, why=f"D accuracy {acc:.2f}")
+        action = {"step": run.step, "event": "balance", "evidence": {"d_accuracy": round(acc, 4)},
+                  "action": f"lr_d {lr:.3g} -> {lr * new / factor:.3g}"}
+        if run.dist.main:
+            log.info("balance: D accuracy %.2f, lr_d %.3g -> %.3g", acc, lr, lr * new / factor)
+        run.log_rows([action])
 
 
 class DecisionSurface(Callback):

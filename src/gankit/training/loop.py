@@ -22,6 +22,7 @@ from gankit.data import BatchSampler, Dataset, load_dataset
 from gankit.losses import LOSSES
 from gankit.training.callbacks import Checkpoints, MetricsLog, SampleGrids
 from gankit.training.config import RunConfig, upgrade_config, validate
+from gankit.training.controllers import Rates
 from gankit.training.diagnostics import Balance, DecisionSurface, DiversityProbe, HealthCallback
 from gankit.training.hooks import StopTraining
 from gankit.training.evaluation import PeriodicEval
@@ -56,6 +57,7 @@ class Run:
     rollbacks: int = 0  # NaN/Inf rollbacks so far in this session
     stopped_by: dict | None = None
     dist: Dist = field(default_factory=Dist)  # this process's place in a multi-process run
+    rates: Rates | None = None  # the learning-rate controller (see controllers.py)
 
     @property
     def total_steps(self) -> int:
@@ -88,7 +90,7 @@ class Run:
         return {"config": to_dict(self.cfg), "model": self.model_kwargs, "data": self.data.info(),
                 "step": self.step, "sampler": self.sampler.state_dict(), "processes": self.dist.world,
                 "fixed": {"z": self.fixed_z.cpu(), "y": None if self.fixed_y is None else self.fixed_y.cpu()},
-                **game_state(self.game)}
+                "controllers": {self.rates.name: self.rates.state_dict()}, **game_state(self.game)}
 
 
 def _fixed_latents(cfg: RunConfig, z_dim: int, num_classes: int, conditional: bool,
@@ -109,7 +111,10 @@ def _build(cfg: RunConfig, run_dir: Path, data: Dataset, dist: Dist) -> Run:
         distribute(game, dist, cfg.train.sync_bn)
     sampler = BatchSampler(data, cfg.train.batch_size, seed=cfg.train.seed, rank=dist.rank, world=dist.world)
     z, y = _fixed_latents(cfg, game.z_dim, data.num_classes, cfg.model.conditional, device)
-    return Run(cfg, run_dir, data, game, sampler, kwargs, z, y, device, dist=dist)
+    t = cfg.train
+    rates = Rates({"G": game.opt_G, "D": game.opt_D}, {"G": t.lr_g, "D": t.lr_d},
+                  lr_schedule(t.lr_decay, t.lr_decay_start))
+    return Run(cfg, run_dir, data, game, sampler, kwargs, z, y, device, dist=dist, rates=rates)
 
 
 def start_run(cfg: RunConfig, dist: Dist | None = None) -> Run:
@@ -218,7 +223,7 @@ def default_callbacks(cfg: RunConfig, points: bool = False, main: bool = True) -
     callbacks += [MetricsLog(t.log_every, loss.probabilistic),
                  HealthCallback(h, loss.sign_meaningful, t.steps)]
     if h.balance and loss.sign_meaningful:
-        callbacks.append(Balance(h.balance_bound, t.lr_d))
+        callbacks.append(Balance(h.balance_bound))
     if not main:
         return callbacks
     callbacks.append(SampleGrids(t.sample_every))
@@ -290,25 +295,14 @@ def _recover(run: Run, callbacks: list) -> None:
     run.events.append(event)
 
 
-def _follow_schedule(run: Run, schedule) -> None:
-    """This step's rates: the schedule's ratio to the last step's, applied to the optimizers' current rates,
-    so that it composes with what rollback and --balance did to them (and a resumed run, whose optimizers
-    keep their rates, goes on where it stopped)."""
-    ratio = schedule(run.step, run.total_steps) / schedule(run.step - 1, run.total_steps)
-    for opt in (run.game.opt_G, run.game.opt_D):
-        for group in opt.param_groups:
-            group["lr"] *= ratio
-
-
 def _steps(run: Run, callbacks: list, stop: int, flag: StopFlag) -> None:
     t, b = run.cfg.train, run.local_batch
-    guard, schedule = StepGuard(run.device, run.dist), lr_schedule(t.lr_decay, t.lr_decay_start)
+    guard = StepGuard(run.device, run.dist)
     while run.step < stop:
         # instance noise anneals linearly to zero over the run
         sigma = t.instance_noise * max(0.0, 1.0 - run.step / run.total_steps)
         n_d = t.n_critic + (t.d_pretrain_steps if run.step == 0 else 0)
-        if schedule is not None and run.step > 0:
-            _follow_schedule(run, schedule)
+        run.rates.apply(run.step, run.total_steps)
         d_parts, fake = [], None
         for _ in range(n_d):
             real, y = run.sampler.next()

@@ -90,18 +90,15 @@ class StepGuard:
 
 
 def rollback(run, callbacks: list, rollbacks: int) -> dict:
-    """Restore the last good checkpoint into `run` with lowered learning rates; returns the event."""
+    """Restore the last good checkpoint into `run`, keeping the rates in force (lowered by earlier rollbacks
+    and --balance), and lower both by health.rollback_lr_factor; returns the event."""
     h = run.cfg.health
     bad_step = run.step
-    optimizers = {"lr_g": run.game.opt_G, "lr_d": run.game.opt_D}
-    # the rates in force now (lowered by earlier rollbacks), not the checkpoint's
-    before = {name: [g["lr"] for g in opt.param_groups] for name, opt in optimizers.items()}
-    restore_position(run, run.latest_checkpoint())
-    lrs = {}
-    for name, opt in optimizers.items():
-        for group, lr in zip(opt.param_groups, before[name]):
-            group["lr"] = lr * h.rollback_lr_factor
-        lrs[name] = opt.param_groups[0]["lr"]
+    restore_position(run, run.latest_checkpoint(), controllers=False)
+    lowered = run.rates.factors.get("rollback", {}).get("G", 1.0) * h.rollback_lr_factor
+    run.rates.set_factor("rollback", {"G": lowered, "D": lowered}, why=f"NaN/Inf at step {bad_step}")
+    run.rates.apply(run.step, run.total_steps)
+    lrs = {"lr_g": run.rates.current("G"), "lr_d": run.rates.current("D")}
     run.diverged = False
     for cb in callbacks:
         cb.on_rollback(run)

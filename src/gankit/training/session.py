@@ -107,9 +107,10 @@ def _check_optimizer(name: str, opt: torch.optim.Optimizer, state) -> None:
             raise GankitError(f"the checkpoint's {name} state does not fit the model (moment {index!r})")
 
 
-def restore_position(run, ckpt: dict) -> None:
+def restore_position(run, ckpt: dict, controllers: bool = True) -> None:
     """Put a run back where the checkpoint was: the game's state, the data order and the step count
-    (shared by resume and by the NaN rollback)."""
+    (shared by resume and by the NaN rollback, which keeps the controllers' values in force: `controllers`
+    false)."""
     _check_optimizer("opt_G", run.game.opt_G, ckpt["opt_G"])
     _check_optimizer("opt_D", run.game.opt_D, ckpt["opt_D"])
     try:
@@ -119,6 +120,18 @@ def restore_position(run, ckpt: dict) -> None:
                           f"{str(exc).splitlines()[0][:120] if str(exc) else ''})") from exc
     run.sampler.load_state_dict(ckpt["sampler"])
     run.step = int(ckpt["step"])
+    if controllers:
+        _restore_controllers(run, ckpt)
+
+
+def _restore_controllers(run, ckpt: dict) -> None:
+    saved = ckpt.get("controllers")
+    if saved is None:  # written before controllers were saved: the rates are in the optimizers
+        run.rates.infer_from_optimizers(run.step, run.total_steps)
+    elif not isinstance(saved, dict) or not isinstance(saved.get(run.rates.name), dict):
+        raise GankitError("the checkpoint's controllers entry is damaged")
+    else:
+        run.rates.load_state_dict(saved[run.rates.name])
 
 
 def check_same_architecture(saved: dict, wanted: dict) -> None:
