@@ -60,7 +60,7 @@ def trial(preset: str, kind: str | None, seed: int) -> dict:
         if kind:
             callbacks.insert(0, Sabotage(kind, ONSET))
         fit(run, callbacks=callbacks, until=ONSET + 1000 if kind else None)
-    events = [(e["event"], e["step"]) for e in run.events]
+    events = [(e.name, e.step) for e in run.session.events]
     result = {"preset": preset, "sabotage": kind, "seed": seed, "events": events}
     if kind:
         hits = [step for name, step in events if name == EXPECTED[kind] and step >= ONSET]

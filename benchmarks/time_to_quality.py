@@ -27,7 +27,7 @@ from gankit.metrics.evaluate import fake_features
 from gankit.training import fit, resolve, start_run
 from gankit.training.bench import per_step_callbacks
 from gankit.training.callbacks import eval_forward
-from gankit.training.hooks import Callback, StopTraining
+from gankit.training.hooks import Callback, Event, StopTraining
 
 
 class QualityClock(Callback):
@@ -61,7 +61,7 @@ class QualityClock(Callback):
         self.score(run)
         self.t_last = time.perf_counter()
         if self.train_seconds >= self.limit:
-            raise StopTraining({"event": "time_limit", "step": run.step})
+            raise StopTraining(Event(run.step, "time_limit"))
 
 
 def plot(rows: list[dict], target_s: float, path: str, title: str) -> None:

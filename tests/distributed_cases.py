@@ -117,7 +117,7 @@ def rollback_case(out: Path, d: distributed.Dist) -> dict:
     cfg = config(out / "rollback", {"train": {"steps": 10, "checkpoint_every": 3, "lr_g": 2e-4}})
     run = start_run(cfg, d)
     fit(run, callbacks=default_callbacks(cfg, main=d.main) + ([Poison(4)] if d.rank == 1 else []))
-    result = {"rollbacks": [int(n) for n in gather(torch.tensor([run.rollbacks]), d.world)],
+    result = {"rollbacks": [int(n) for n in gather(torch.tensor([run.session.rollbacks]), d.world)],
               "lr_g": [float(x) for x in gather(torch.tensor([run.game.opt_G.param_groups[0]["lr"]]), d.world)],
               "spread_G": spread(flat(run.game.G), d.world), "step": run.step,
               "finite": bool(torch.isfinite(flat(run.game.G)).all())}

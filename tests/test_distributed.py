@@ -184,8 +184,8 @@ def test_one_process_is_not_wrapped_in_ddp(tmp_path):
     cfg = tiny_config(tmp_path, "digits_mlp")
     game, _ = build_game(cfg, load_dataset(cfg.data), torch.device("cpu"))
     distribute(game, Dist(rank=0, world=1, enabled=True, device="cpu"), sync_bn=False)
-    assert game.shard == (0, 1)
-    assert game.G_sync is None and game.D_sync is None and game.sync_buffers is None
+    assert game.sync.shard == (0, 1)
+    assert game.sync.G_sync is None and game.sync.D_sync is None and game.sync.sync_buffers is None
 
 
 def test_nproc_is_left_out_of_the_workers_command_line():

@@ -24,7 +24,7 @@ def _row(step, acc_real=0.6, acc_fake=0.55, **extra):
 
 
 def _feed(monitor, rows):
-    return [e for row in rows for e in monitor.update(row)]
+    return [e.row() for row in rows for e in monitor.update(row)]
 
 
 def test_warmup_grows_with_long_runs():

@@ -176,7 +176,7 @@ def test_a_signal_finishes_the_step_and_checkpoints(tmp_path, signum):
     cfg = tiny_config(tmp_path, train={"steps": 10, "checkpoint_every": 100})
     run = start_run(cfg)
     summary = fit(run, callbacks=default_callbacks(cfg) + [_Signal(4, signum)])
-    assert summary["stopped_by"] == "interrupted" and run.stopped_by["signal"] == signal.Signals(signum).name
+    assert summary["stopped_by"] == "interrupted" and run.session.stopped_by.signal == signal.Signals(signum).name
     assert load_checkpoint(run.dir)["step"] == 4
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # handlers restored after training
     assert fit(resume_run(run.dir, cfg))["step"] == 10

@@ -108,13 +108,13 @@ def test_top_k_update_trains_g_on_the_best_scored_fakes_only(tmp_path):
     z = torch.randn(16, game.z_dim, generator=torch.Generator().manual_seed(1))
     g_step(game, 16, None, run.device, 0, fake=game.G(z, None), keep=0.25)
     logits = scores(game.D, twin(z, None), None)[0]
-    game.loss.g_loss(logits.topk(4).values).backward()  # 4 = a quarter of 16
+    game.rules.loss.g_loss(logits.topk(4).values).backward()  # 4 = a quarter of 16
     for mine, theirs in zip(game.G.parameters(), twin.parameters()):
         torch.testing.assert_close(mine.grad, theirs.grad)
     full = copy.deepcopy(twin)
     for p in full.parameters():
         p.grad = None
-    game.loss.g_loss(scores(game.D, full(z, None), None)[0]).backward()
+    game.rules.loss.g_loss(scores(game.D, full(z, None), None)[0]).backward()
     assert not all(torch.allclose(a.grad, b.grad) for a, b in zip(twin.parameters(), full.parameters()))
 
 

@@ -153,14 +153,14 @@ def _train(args, cfg, ckpt, dist) -> int:
     # every process ends with the same exit code; rank 0 alone reports
     say = print if run.dist.main else (lambda *a, **k: None)
     say(json.dumps(summary))
-    stop = run.stopped_by or {}
-    if stop.get("event") == "interrupted":
-        say(f"stopped by {stop['signal']} at step {run.step}, checkpoint written; resume with: "
+    stop = run.session.stopped_by
+    if stop is not None and stop.name == "interrupted":
+        say(f"stopped by {stop.signal} at step {run.step}, checkpoint written; resume with: "
             f"gankit train --resume {run.dir}", file=sys.stderr)
-        return 128 + signal.Signals[stop["signal"]].value  # what a shell reports for that signal
-    if stop:
-        why = "health event" + (" (--on-event stop)" if stop["event"] != "divergence" else "")
-        say(f"stopped by {why} {stop['event']}; the last good checkpoint is in {run.dir}", file=sys.stderr)
+        return 128 + signal.Signals[stop.signal].value  # what a shell reports for that signal
+    if stop is not None:
+        why = "health event" + (" (--on-event stop)" if stop.name != "divergence" else "")
+        say(f"stopped by {why} {stop.name}; the last good checkpoint is in {run.dir}", file=sys.stderr)
         return 3
     return 0
 

@@ -29,7 +29,7 @@ def due(step: int, every: int) -> bool:
 
 def fresh_row(run, last_step: int | None) -> dict | None:
     """The metrics row MetricsLog made at this very step, unless the caller has already seen it."""
-    row = run.last_metrics
+    row = run.session.last_metrics
     if not row or row.get("step") != run.step or row["step"] == last_step:
         return None
     return row
@@ -75,12 +75,12 @@ class MetricsLog(Callback):
         values = all_mean(torch.stack([self.sums[k].float() for k in keys]), run.dist).tolist()  # the one sync
         now = time.perf_counter()
         steps = run.step - self.step0
-        row = {"step": run.step, "epoch": run.sampler.epoch, "time": round(now - run.t_start, 3),
+        row = {"step": run.step, "epoch": run.sampler.epoch, "time": round(now - run.session.t_start, 3),
                "images_per_sec": round(steps * run.batch_size / max(now - self.t0, 1e-9), 1)}
         row.update({k: v / self.counts[k] for k, v in zip(keys, values)})
         row.update({"lr_g": run.rates.current("G"), "lr_d": run.rates.current("D")})  # in force at this step
         run.log_rows([row])
-        run.last_metrics = row
+        run.session.last_metrics = row
         if run.dist.main:
             log.info(self.format(row, run))
         self.sums, self.counts, self.t0, self.step0 = {}, {}, now, run.step
@@ -190,7 +190,7 @@ class Checkpoints(Callback):
     @staticmethod
     def _good(run) -> bool:
         """Never overwrite a good checkpoint with a diverged or non-finite state."""
-        if run.diverged or not state_is_finite(run.game):
+        if run.session.diverged or not state_is_finite(run.game):
             log.warning("not writing a checkpoint of a diverged or non-finite state at step %d; %s holds the "
                         "last good one", run.step, run.dir / "checkpoint.pt")
             return False

@@ -14,7 +14,7 @@ from gankit.data import normalize
 from gankit.metrics import build_extractor, default_extractor, mode_stats
 from gankit.training.callbacks import due, eval_forward, fresh_row
 from gankit.training.health import HealthConfig, Monitor
-from gankit.training.hooks import Callback, StopTraining
+from gankit.training.hooks import Callback, Event, StopTraining
 
 log = logging.getLogger("gankit")
 
@@ -147,13 +147,11 @@ class HealthCallback(Callback):
         events = self.monitor.update(row)
         for event in events:
             if run.dist.main:
-                log.warning("health: %s at step %d — %s. %s", event["event"], event["step"],
-                            ", ".join(f"{k} {v}" for k, v in event["evidence"].items()), event["remedy"])
-            run.events.append(event)
-            if event["event"] == "divergence":
-                run.diverged = True
-        if events:
-            run.log_rows(events)
+                log.warning("health: %s at step %d — %s. %s", event.name, event.step,
+                            ", ".join(f"{k} {v}" for k, v in event.evidence.items()), event.remedy)
+            if event.name == "divergence":
+                run.session.diverged = True
+        run.record(*events)
         if events and self.on_event == "stop":
             raise StopTraining(events[0])
 
@@ -184,11 +182,10 @@ class Balance(Callback):
             return
         lr = run.rates.current("D")
         run.rates.set_factor("balance", {"D": new}, why=f"D accuracy {acc:.2f}")
-        action = {"step": run.step, "event": "balance", "evidence": {"d_accuracy": round(acc, 4)},
-                  "action": f"lr_d {lr:.3g} -> {lr * new / factor:.3g}"}
         if run.dist.main:
             log.info("balance: D accuracy %.2f, lr_d %.3g -> %.3g", acc, lr, lr * new / factor)
-        run.log_rows([action])
+        run.log_rows([Event(run.step, "balance", evidence={"d_accuracy": round(acc, 4)},
+                            action=f"lr_d {lr:.3g} -> {lr * new / factor:.3g}").row()])
 
 
 class DecisionSurface(Callback):

@@ -80,7 +80,7 @@ class PeriodicEval(Callback):
             return
         value = values[self.key]
         better = self.best is None or (value < self.best if self.lower_is_better else value > self.best)
-        if better and not run.diverged:
+        if better and not run.session.diverged:
             self.best = value
             save_checkpoint(run.dir / "best.pt", run.payload())
         log.info("eval at step %d: %s %.4g%s", run.step, self.key, value, " (best so far: best.pt)" if better else "")

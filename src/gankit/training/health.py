@@ -25,6 +25,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from gankit.core.errors import GankitError
+from gankit.training.hooks import Event
 
 
 @dataclass
@@ -84,10 +85,10 @@ class Monitor:
         for row in rows:
             self.update(row)
 
-    def update(self, row: dict) -> list[dict]:
+    def update(self, row: dict) -> list[Event]:
         self.rows.append(row)
         findings = {name: evidence for name, evidence in self._check(row).items() if evidence is not None}
-        events = [{"step": row["step"], "event": name, "evidence": ev, "remedy": REMEDIES[name]}
+        events = [Event(row["step"], name, evidence=ev, remedy=REMEDIES[name])
                   for name, ev in findings.items() if name not in self.active]
         self.active = set(findings)
         return events

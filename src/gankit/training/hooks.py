@@ -1,10 +1,30 @@
-"""What callbacks are: the hooks the one loop calls, and how a callback ends a run.
+"""What callbacks are: the hooks the one loop calls, the events they raise, and how a callback ends a run.
 
 Everything between steps is a callback: probes add to the step's stats, the metrics log turns them into a
 row, the monitors read the row, then sample grids, surfaces and checkpoints. A callback overrides the hooks
 it needs; the others do nothing.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something a run should remember: a health finding (with the `remedy` a user can apply), an action
+    gankit took (`action`: a rate lowered, a rollback), or a stop (`signal`). `row()` is its line in
+    metrics.jsonl, where readers tell events from metrics rows by the "event" key."""
+
+    step: int
+    name: str
+    evidence: dict = field(default_factory=dict)
+    remedy: str = ""
+    action: str = ""
+    signal: str = ""
+
+    def row(self) -> dict:
+        extra = {k: getattr(self, k) for k in ("evidence", "remedy", "action", "signal") if getattr(self, k)}
+        return {"step": self.step, "event": self.name, **extra}
 
 
 class Callback:
@@ -27,6 +47,6 @@ class Callback:
 class StopTraining(Exception):
     """Raised by a callback to end the run cleanly (the loop still runs every on_end)."""
 
-    def __init__(self, event: dict):
-        super().__init__(event["event"])
+    def __init__(self, event: Event):
+        super().__init__(event.name)
         self.event = event

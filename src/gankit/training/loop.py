@@ -24,7 +24,7 @@ from gankit.training.callbacks import Checkpoints, MetricsLog, SampleGrids
 from gankit.training.config import RunConfig, upgrade_config, validate
 from gankit.training.controllers import Rates
 from gankit.training.diagnostics import Balance, DecisionSurface, DiversityProbe, HealthCallback
-from gankit.training.hooks import StopTraining
+from gankit.training.hooks import Event, StopTraining
 from gankit.training.evaluation import PeriodicEval
 from gankit.training.health import REMEDIES
 from gankit.training.parallel import distribute
@@ -37,8 +37,21 @@ from gankit.training.steps import Game, d_step, g_step, generate
 
 
 @dataclass
+class Session:
+    """What happened in this process's stretch of a run (not saved: a resumed run starts a new one)."""
+
+    t_start: float = field(default_factory=time.perf_counter)
+    last_metrics: dict = field(default_factory=dict)  # the latest metrics row
+    events: list[Event] = field(default_factory=list)  # events raised: health findings, rollbacks
+    diverged: bool = False  # set by the health monitor; stops checkpoint writes
+    rollbacks: int = 0  # NaN/Inf rollbacks so far
+    stopped_by: Event | None = None
+
+
+@dataclass
 class Run:
-    """A training run in progress: its directory, data, game and position."""
+    """A training run in progress: what it is (config, directory, data, fixed latents, device), its state
+    (game, data order, step, rates), this session's record and its place among processes."""
 
     cfg: RunConfig
     dir: Path
@@ -50,14 +63,9 @@ class Run:
     fixed_y: torch.Tensor | None
     device: torch.device
     step: int = 0
-    t_start: float = field(default_factory=time.perf_counter)
-    last_metrics: dict = field(default_factory=dict)
-    events: list = field(default_factory=list)  # health events raised during this session
-    diverged: bool = False  # set by the health monitor; stops checkpoint writes
-    rollbacks: int = 0  # NaN/Inf rollbacks so far in this session
-    stopped_by: dict | None = None
-    dist: Dist = field(default_factory=Dist)  # this process's place in a multi-process run
     rates: Rates | None = None  # the learning-rate controller (see controllers.py)
+    session: Session = field(default_factory=Session)  # what happened since this process started
+    dist: Dist = field(default_factory=Dist)  # this process's place in a multi-process run
 
     @property
     def total_steps(self) -> int:
@@ -71,6 +79,11 @@ class Run:
     @property
     def local_batch(self) -> int:
         return self.cfg.train.batch_size // self.dist.world
+
+    def record(self, *events: Event) -> None:
+        """Remember events and append them to metrics.jsonl."""
+        self.session.events.extend(events)
+        self.log_rows([e.row() for e in events])
 
     def log_rows(self, rows: list[dict]) -> None:
         """Append rows to metrics.jsonl (rank 0 only: every process computes the same rows)."""
@@ -253,7 +266,7 @@ def fit(run: Run, callbacks: list | None = None, until: int | None = None) -> di
         with graceful_signals() as flag:
             _steps(run, callbacks, run.total_steps if until is None else min(until, run.total_steps), flag)
     except StopTraining as stop:
-        run.stopped_by = stop.event
+        run.session.stopped_by = stop.event
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
@@ -272,27 +285,26 @@ def fit(run: Run, callbacks: list | None = None, until: int | None = None) -> di
     return {"run_dir": str(run.dir), "step": run.step, "seconds": round(seconds, 2),
             "images_per_sec": round((run.step - first) * run.batch_size / max(seconds, 1e-9), 1),
             "final_grid": str(run.dir / "final.png"), "checkpoint": str(run.dir / CHECKPOINT_NAME),
-            "events": [e["event"] for e in run.events],
-            "stopped_by": None if run.stopped_by is None else run.stopped_by["event"],
-            "metrics": run.last_metrics}
+            "events": [e.name for e in run.session.events],
+            "stopped_by": None if run.session.stopped_by is None else run.session.stopped_by.name,
+            "metrics": run.session.last_metrics}
 
 
 def _recover(run: Run, callbacks: list) -> None:
     """A step produced NaN/Inf: roll back to the last good checkpoint with lower learning rates, or stop."""
-    run.rollbacks += 1
-    if run.rollbacks > run.cfg.health.max_rollbacks:
-        run.diverged = True  # the state is not finite: keep the last good checkpoint as it is
-        event = {"step": run.step, "event": "divergence", "evidence": {"rollbacks": run.rollbacks - 1},
-                 "remedy": f"still NaN/Inf after {run.rollbacks - 1} rollbacks with lower learning rates; "
-                           + REMEDIES["divergence"]}
-        run.log_rows([event])
-        run.events.append(event)
+    s = run.session
+    s.rollbacks += 1
+    if s.rollbacks > run.cfg.health.max_rollbacks:
+        s.diverged = True  # the state is not finite: keep the last good checkpoint as it is
+        event = Event(run.step, "divergence", evidence={"rollbacks": s.rollbacks - 1},
+                      remedy=f"still NaN/Inf after {s.rollbacks - 1} rollbacks with lower learning rates; "
+                             + REMEDIES["divergence"])
+        run.record(event)
         raise StopTraining(event)
-    event = rollback(run, callbacks, run.rollbacks)
+    event = rollback(run, callbacks, s.rollbacks)
     if run.dist.main:
         _truncate_metrics(run.dir / "metrics.jsonl", run.step)
-    run.log_rows([event])
-    run.events.append(event)
+    run.record(event)
 
 
 def _steps(run: Run, callbacks: list, stop: int, flag: StopFlag) -> None:
@@ -311,8 +323,8 @@ def _steps(run: Run, callbacks: list, stop: int, flag: StopFlag) -> None:
             d_parts.append(d_step(run.game, real, y, sigma, fake))
         keep = top_k_share(t.topk, t.topk_steps, run.step)
         g_stats = g_step(run.game, b, y, run.device, run.step, sigma, fake, keep)
-        if run.game.sync_buffers is not None:
-            run.game.sync_buffers()
+        if run.game.sync.sync_buffers is not None:
+            run.game.sync.sync_buffers()
         run.step += 1
         stats = {**_mean_stats(d_parts), **g_stats}
         bad, agreed = guard.check(stats, flag.signum)  # every process agrees on both
@@ -324,4 +336,4 @@ def _steps(run: Run, callbacks: list, stop: int, flag: StopFlag) -> None:
             cb.on_step(run, stats)
         signum = agreed if run.dist.world > 1 else flag.signum  # alone, act on a signal at once
         if signum:
-            raise StopTraining({"step": run.step, "event": "interrupted", "signal": signal.Signals(signum).name})
+            raise StopTraining(Event(run.step, "interrupted", signal=signal.Signals(signum).name))

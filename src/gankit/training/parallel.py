@@ -45,7 +45,7 @@ def _has_batch_norm(module: nn.Module) -> bool:
 def distribute(game: Game, d: Dist, sync_bn: bool) -> None:
     """Wrap G and D for `d`'s process group, in place (game.G and game.D stay the plain modules that
     checkpoints, samples and the EMA use)."""
-    game.shard = (d.rank, d.world)
+    game.sync.shard = (d.rank, d.world)
     if d.world == 1:  # nothing to average; DDP's hooks cost 24% of mnist_dcgan's step on one H100
         return
     device = torch.device(d.device)
@@ -62,11 +62,11 @@ def distribute(game: Game, d: Dist, sync_bn: bool) -> None:
     # operation" on GPUs). Per-process batch norm instead takes rank 0's statistics (the ones checkpoints
     # keep) once per iteration, outside autograd.
     sync = {_SYNC_BUFFERS: False}
-    game.G_sync = DDP(game.G, device_ids=ids, **sync)
-    game.D_sync = DDP(Scorer(game.D), device_ids=ids, **sync)
+    game.sync.G_sync = DDP(game.G, device_ids=ids, **sync)
+    game.sync.D_sync = DDP(Scorer(game.D), device_ids=ids, **sync)
     buffers = [b for m in (game.G, game.D) for b in m.buffers()]
     if buffers and not sync_bn:
-        game.sync_buffers = partial(broadcast_buffers, buffers)
+        game.sync.sync_buffers = partial(broadcast_buffers, buffers)
 
 
 @torch.no_grad()

@@ -18,6 +18,7 @@ import threading
 import torch
 
 from gankit.core.distributed import Dist, all_max
+from gankit.training.hooks import Event
 from gankit.training.session import restore_position
 
 log = logging.getLogger("gankit")
@@ -89,7 +90,7 @@ class StepGuard:
         self.pending = None
 
 
-def rollback(run, callbacks: list, rollbacks: int) -> dict:
+def rollback(run, callbacks: list, rollbacks: int) -> Event:
     """Restore the last good checkpoint into `run`, keeping the rates in force (lowered by earlier rollbacks
     and --balance), and lower both by health.rollback_lr_factor; returns the event."""
     h = run.cfg.health
@@ -99,12 +100,12 @@ def rollback(run, callbacks: list, rollbacks: int) -> dict:
     run.rates.set_factor("rollback", {"G": lowered, "D": lowered}, why=f"NaN/Inf at step {bad_step}")
     run.rates.apply(run.step, run.total_steps)
     lrs = {"lr_g": run.rates.current("G"), "lr_d": run.rates.current("D")}
-    run.diverged = False
+    run.session.diverged = False
     for cb in callbacks:
         cb.on_rollback(run)
-    event = {"step": bad_step, "event": "divergence_rollback",
-             "evidence": {"non_finite_at_step": bad_step, "rollback": f"{rollbacks} of {h.max_rollbacks}"},
-             "action": f"restored step {run.step}; learning rates x{h.rollback_lr_factor}: "
-                       + ", ".join(f"{k} {v:.3g}" for k, v in lrs.items())}
-    log.warning("NaN/Inf at step %d: %s", bad_step, event["action"])
+    event = Event(bad_step, "divergence_rollback",
+                  evidence={"non_finite_at_step": bad_step, "rollback": f"{rollbacks} of {h.max_rollbacks}"},
+                  action=f"restored step {run.step}; learning rates x{h.rollback_lr_factor}: "
+                         + ", ".join(f"{k} {v:.3g}" for k, v in lrs.items()))
+    log.warning("NaN/Inf at step %d: %s", bad_step, event.action)
     return event

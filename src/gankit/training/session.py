@@ -11,7 +11,7 @@ from gankit.models import (MODELS, build_discriminator, build_generator, check_k
                            complete_kwargs, model_kwargs)
 from gankit.training.config import RunConfig
 from gankit.training.ema import EMA
-from gankit.training.steps import Game
+from gankit.training.steps import Game, Rules
 
 
 def _adam(params, lr: float, beta1: float, beta2: float) -> torch.optim.Adam:
@@ -39,14 +39,11 @@ def build_game(cfg: RunConfig, data: Dataset, device: torch.device) -> tuple[Gam
         G=G, D=D,
         opt_G=_adam(G.parameters(), t.lr_g, t.beta1_g, t.beta2_g),
         opt_D=_adam(D.parameters(), t.lr_d, t.beta1_d, t.beta2_d),
-        loss=LOSSES.get(cfg.loss.name),
-        penalty=PENALTIES.get(cfg.loss.penalty),
-        penalty_weight=cfg.loss.penalty_weight,
-        label_smoothing=cfg.loss.label_smoothing,
-        aux_weight=cfg.loss.aux_weight,
         noise=make_generator(device, t.seed + 1),
+        rules=Rules(loss=LOSSES.get(cfg.loss.name), penalty=PENALTIES.get(cfg.loss.penalty),
+                    penalty_weight=cfg.loss.penalty_weight, label_smoothing=cfg.loss.label_smoothing,
+                    aux_weight=cfg.loss.aux_weight, precision=t.precision),
         ema=EMA(G, t.ema_decay, t.ema_start) if t.ema_decay > 0 else None,
-        precision=t.precision,
     )
     if t.compile:
         _compile(game, t.compile)
@@ -57,7 +54,7 @@ def _compile(game: Game, mode: str) -> None:
     """torch.compile in place (Module.compile keeps the state_dict keys, so checkpoints do not change).
     D is left eager when a gradient penalty needs its double backward, which compiled graphs lack."""
     game.G.compile(mode=mode)
-    if game.penalty is None or game.penalty_weight == 0:
+    if game.rules.penalty is None or game.rules.penalty_weight == 0:
         game.D.compile(mode=mode)
 
 

@@ -9,7 +9,7 @@ draw is made for the global batch and sharded, so N processes train what one pro
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
@@ -21,25 +21,40 @@ from gankit.training.ema import EMA
 
 
 @dataclass
+class Rules:
+    """How an update scores and penalises (the loss section and train.precision): step settings, not state."""
+
+    loss: object  # a gankit.losses.Loss
+    penalty: Callable | None = None
+    penalty_weight: float = 0.0
+    label_smoothing: float = 0.0
+    aux_weight: float = 1.0  # AC-GAN: weight of the class cross-entropy (D heads with a classifier only)
+    precision: str = "fp32"  # "bf16": forward passes under autocast; losses, weights and optimizers in fp32
+
+
+@dataclass
+class Sync:
+    """Several processes' plumbing (see parallel.py); one process keeps the defaults."""
+
+    shard: tuple[int, int] = (0, 1)  # (rank, processes): this process's share of every global batch
+    G_sync: nn.Module | None = None  # DDP(G): G's updates go through it
+    D_sync: nn.Module | None = None  # DDP over D's scores (logits, class logits): D's updates go through it
+    sync_buffers: Callable[[], None] | None = None  # after each iteration: rank 0's BN statistics to all
+
+
+@dataclass
 class Game:
-    """Everything one adversarial update touches."""
+    """Everything one adversarial update touches: the state a checkpoint saves (networks, optimizers, EMA,
+    the noise stream), the rules of the update and the processes' plumbing."""
 
     G: nn.Module
     D: nn.Module
     opt_G: torch.optim.Optimizer
     opt_D: torch.optim.Optimizer
-    loss: object  # a gankit.losses.Loss
-    penalty: Callable | None
-    penalty_weight: float
-    label_smoothing: float
     noise: torch.Generator  # all training randomness but data order: saved and restored on resume
+    rules: Rules
     ema: EMA | None = None
-    aux_weight: float = 1.0  # AC-GAN: weight of the class cross-entropy (D heads with a classifier only)
-    precision: str = "fp32"  # "bf16": forward passes under autocast; losses, weights and optimizers in fp32
-    shard: tuple[int, int] = (0, 1)  # (rank, processes): this process's share of every global batch
-    G_sync: nn.Module | None = None  # DDP(G) in a multi-process run: G's updates go through it
-    D_sync: nn.Module | None = None  # DDP over D's scores (logits, class logits): D's updates go through it
-    sync_buffers: Callable[[], None] | None = None  # after each iteration: rank 0's BN statistics to all
+    sync: Sync = field(default_factory=Sync)
 
     @property
     def z_dim(self) -> int:
@@ -63,7 +78,7 @@ def state_is_finite(game) -> bool:
 def _draw(game: Game, sample: Callable, shape: tuple, device: torch.device) -> torch.Tensor:
     """`sample` (torch.randn or torch.rand) of a local `shape` from the run's stream: with several processes
     each draws the global batch and keeps its shard, so the stream stays the same on every process."""
-    rank, world = game.shard
+    rank, world = game.sync.shard
     if world == 1:
         return sample(shape, device=device, generator=game.noise)
     full = sample((shape[0] * world,) + tuple(shape[1:]), device=device, generator=game.noise)
@@ -75,12 +90,12 @@ def _latents(game: Game, n: int, device: torch.device) -> torch.Tensor:
 
 
 def _autocast(game: Game, device: torch.device):
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=game.precision == "bf16")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=game.rules.precision == "bf16")
 
 
 def generate(game: Game, n: int, y: torch.Tensor | None, device: torch.device) -> torch.Tensor:
     """n fresh fakes from G (keeping G's graph, through DDP when distributed, unless called under no_grad)."""
-    net = game.G_sync if game.G_sync is not None and torch.is_grad_enabled() else game.G
+    net = game.sync.G_sync if game.sync.G_sync is not None and torch.is_grad_enabled() else game.G
     with _autocast(game, device):
         return net(_latents(game, n, device), y)
 
@@ -90,7 +105,7 @@ def _scores(game: Game, x: torch.Tensor, y: torch.Tensor | None,
     """D's logits (and AC-GAN class logits) in fp32, whatever precision D ran in. `update`: this pass
     trains D, so with several processes it goes through DDP, which averages D's gradients."""
     with _autocast(game, x.device):
-        logits, classes = game.D_sync(x, y) if update and game.D_sync is not None else scores(game.D, x, y)
+        logits, classes = game.sync.D_sync(x, y) if update and game.sync.D_sync is not None else scores(game.D, x, y)
     return logits.float(), None if classes is None else classes.float()
 
 
@@ -118,17 +133,17 @@ def d_step(game: Game, real: torch.Tensor, y: torch.Tensor | None, noise_std: fl
     fake = fake.detach()
     real_logits, real_classes = _scores(game, _noisy(game, real, noise_std), y, update=True)
     fake_logits, _ = _scores(game, _noisy(game, fake, noise_std), y, update=True)
-    loss = game.loss.d_loss(real_logits, fake_logits, smoothing=game.label_smoothing)
+    loss = game.rules.loss.d_loss(real_logits, fake_logits, smoothing=game.rules.label_smoothing)
     stats = {"d_loss": loss.detach()}
     aux = _class_loss(real_classes, y)
     if aux is not None:
-        loss = loss + game.aux_weight * aux
+        loss = loss + game.rules.aux_weight * aux
         stats["d_aux_loss"] = aux.detach()
         stats["aux_acc_real"] = (real_classes.detach().argmax(1) == y).float().mean()
-    if game.penalty is not None and game.penalty_weight > 0:
+    if game.rules.penalty is not None and game.rules.penalty_weight > 0:
         # D itself, not DDP: the penalty's gradient joins the same backward, which DDP averages once
-        pen = game.penalty(game.D, real, fake, y, rand=lambda shape: _draw(game, torch.rand, shape, real.device))
-        loss = loss + game.penalty_weight * pen
+        pen = game.rules.penalty(game.D, real, fake, y, rand=lambda shape: _draw(game, torch.rand, shape, real.device))
+        loss = loss + game.rules.penalty_weight * pen
         stats["penalty"] = pen.detach()
     game.opt_D.zero_grad(set_to_none=True)
     loss.backward()
@@ -159,10 +174,10 @@ def g_step(game: Game, batch_size: int, y: torch.Tensor | None, device: torch.de
     try:
         fake = generate(game, batch_size, y, device) if fake is None else fake
         logits, classes = _scores(game, _noisy(game, fake, noise_std), y)
-        adversarial = loss = game.loss.g_loss(top_k(logits, keep))
+        adversarial = loss = game.rules.loss.g_loss(top_k(logits, keep))
         aux = _class_loss(classes, y)
         if aux is not None:  # AC-GAN: G is also rewarded when D recognises the requested class
-            loss = loss + game.aux_weight * aux
+            loss = loss + game.rules.aux_weight * aux
         game.opt_G.zero_grad(set_to_none=True)
         loss.backward()
         norm = grad_norm(game.G)
