@@ -389,3 +389,30 @@ def test_a_config_and_checkpoint_of_the_older_format_load_and_resume(tmp_path, c
     assert json.loads(out)["step"] == 6
     code, _, err = run_cli(capsys, "sample", str(run), "--n", "4", "--out", str(tmp_path / "x.png"))
     assert code == 0, err
+
+
+TODAY_RUN = Path(__file__).parent / "data" / "run_c9ce5fb"  # made by commit c9ce5fb: before the rate controller
+
+
+def test_a_run_of_the_format_before_controllers_resumes_exactly(tmp_path):
+    """Its checkpoint keeps the decayed rates only inside the optimizers and its config has no family
+    options; resumed today, it must end where that commit's own uninterrupted run ended."""
+    import shutil
+
+    import torch
+
+    from gankit.checkpoint import load_checkpoint
+    from gankit.training import fit, resume_run
+    from gankit.training.loop import resume_config
+    run_dir = tmp_path / "run"
+    shutil.copytree(TODAY_RUN, run_dir)
+    ckpt = load_checkpoint(run_dir)
+    assert "controllers" not in ckpt and ckpt["step"] == 4
+    cfg = resume_config(ckpt, [{"out": str(tmp_path)}])
+    run = resume_run(run_dir, cfg, ckpt)
+    fit(run)
+    expected = torch.load(TODAY_RUN / "expected_step8.pt", weights_only=True)
+    got = load_checkpoint(run_dir)
+    assert got["step"] == 8 and all(torch.equal(expected["G"][k], got["G"][k]) for k in expected["G"])
+    assert got["opt_G"]["param_groups"][0]["lr"] == pytest.approx(expected["lr_g"], rel=1e-12)
+    assert got["opt_D"]["param_groups"][0]["lr"] == pytest.approx(expected["lr_d"], rel=1e-12)

@@ -2,8 +2,11 @@
 import pytest
 import torch
 
+from conftest import tiny_config
+
 from gankit.core.errors import GankitError
-from gankit.models import MODELS, ModelConfig, build_discriminator, build_generator, model_kwargs
+from gankit.models import MODELS, ModelConfig, build_discriminator, build_generator, check_kwargs, model_kwargs
+from gankit.models import mlp
 
 SHAPES = {"mlp": [(1, 8, 8), (2,)], "dcgan": [(1, 28, 28), (3, 32, 32)], "resnet_sn": [(1, 28, 28), (3, 32, 32)]}
 CASES = [(name, shape, classes) for name in MODELS.names() for shape in SHAPES[name] for classes in (0, 10)]
@@ -171,3 +174,27 @@ def test_dcgan_class_batch_norm_conditions_every_layer():
     # unconditional, it is plain batch norm: the same weights as norm="batch"
     plain = dcgan.Generator((1, 28, 28), z_dim=8, width=8, norm="class_batch")
     assert plain.state_dict().keys() == dcgan.Generator((1, 28, 28), z_dim=8, width=8).state_dict().keys()
+
+
+class _WideGenerator(mlp.Generator):
+    """A family with an option of its own (as a new architecture would have)."""
+
+    def __init__(self, shape, z_dim=100, num_classes=0, width=128, depth=4, norm="batch", skip: int = 0):
+        super().__init__(shape, z_dim, num_classes, width, depth, norm)
+        self.skip = skip
+
+
+def test_a_family_option_needs_no_new_config_field(tmp_path, monkeypatch):
+    from gankit.models import Family
+
+    monkeypatch.setitem(MODELS._items, "wide", Family(_WideGenerator, mlp.Discriminator))
+    cfg = tiny_config(tmp_path, model={"name": "wide", "g": {"skip": 3}})
+    kwargs = model_kwargs(cfg.model, (1, 8, 8), 0)
+    assert kwargs["G"]["skip"] == 3 and build_generator(kwargs).skip == 3
+    assert check_kwargs(kwargs) == kwargs  # saved and read back like any other option
+    for model, message in (({"g": {"skip": "x"}}, "model.g.skip must be a int"),
+                           ({"g": {"width": 4}}, "model.g.width is not a family option: it comes from model.g_width"),
+                           ({"d": {"skip": 1}}, "model wide has no option model.d.skip"),
+                           ({"d": {"shape": [1]}}, "model.d.shape is not a family option: it comes from the data")):
+        with pytest.raises(GankitError, match=message):
+            tiny_config(tmp_path, model={"name": "wide", **model})

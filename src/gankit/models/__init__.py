@@ -6,7 +6,7 @@ those kwargs (with defaults filled in) are the model config saved beside the wei
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -52,6 +52,10 @@ class ModelConfig:
     d_norm: str = ""
     d_cond: str = "projection"  # how a conditional D uses labels: projection or acgan (auxiliary classifier)
     pack: int = 1  # PacGAN: D judges this many samples at once (1 = off); batch sizes must be multiples
+    # a family's own constructor options beyond the shared ones above (model.g.OPTION=V, model.d.OPTION=V):
+    # a family with a new option needs no new field here
+    g: dict = field(default_factory=dict)
+    d: dict = field(default_factory=dict)
 
     def validate(self) -> None:
         """Names and ranges; rewrites the name to its canonical form."""
@@ -68,11 +72,31 @@ class ModelConfig:
             raise GankitError("model.pack (PacGAN) works on unconditional models only: a pack mixes classes")
         if self.d_cond not in D_CONDITIONING:
             raise GankitError(f"model.d_cond must be one of {', '.join(D_CONDITIONING)}, got {self.d_cond!r}")
+        family = MODELS.get(self.name)
+        for part, cls, options in (("g", family.Generator, self.g), ("d", family.Discriminator, self.d)):
+            _check_family_options(cls, options, self.name, part)
 
 
 def upgrade_model_section(section: dict) -> dict:
     """A model section written before sizes defaulted to null (0 meant "the family's default" then)."""
     return {k: (None if k in SIZE_FIELDS and v == 0 else v) for k, v in section.items()}
+
+
+# the constructor arguments every family shares, set through ModelConfig's own fields or from the data
+SHARED = {"g": {"shape": "", "num_classes": "", "z_dim": "model.z_dim", "width": "model.g_width",
+                "depth": "model.g_depth", "norm": "model.g_norm"},
+          "d": {"shape": "", "num_classes": "", "width": "model.d_width", "depth": "model.d_depth",
+                "norm": "model.d_norm", "cond": "model.d_cond", "pack": "model.pack"}}
+
+
+def _check_family_options(cls: type, options: dict, name: str, part: str) -> None:
+    """model.g / model.d: options the family's constructor has, other than the shared ones."""
+    for key, value in options.items():
+        if key in SHARED[part]:
+            where = SHARED[part][key] or "the data"
+            raise GankitError(f"model.{part}.{key} is not a family option: it comes from {where}")
+        _complete(cls, {key: value}, name, f"model.{part}.")
+        _check_option(f"model.{part}.{key}", key, value, inspect.signature(cls.__init__).parameters[key].default)
 
 
 def _complete(cls: type, given: dict, name: str, prefix: str) -> dict:
@@ -96,8 +120,8 @@ def model_kwargs(cfg: ModelConfig, shape: tuple[int, ...], num_classes: int) -> 
     g_set = {k: v for k, v in g.items() if v}
     d_set = {k: v for k, v in d.items() if v}
     return {"name": name,
-            "G": _complete(family.Generator, {**base, **g_set}, name, "model.g_"),
-            "D": _complete(family.Discriminator, {**base, **d_set}, name, "model.d_")}
+            "G": _complete(family.Generator, {**base, **g_set, **cfg.g}, name, "model.g_"),
+            "D": _complete(family.Discriminator, {**base, **d_set, **cfg.d}, name, "model.d_")}
 
 
 def complete_kwargs(kwargs: dict) -> dict:

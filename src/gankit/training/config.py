@@ -26,38 +26,129 @@ RUN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
 COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune")
 
 
+def _positive(where: str, value: float) -> None:
+    if value <= 0:
+        raise GankitError(f"{where} must be positive, got {value}")
+
+
+def _at_least_zero(part, names: tuple[str, ...]) -> None:
+    for name in names:
+        if getattr(part, name) < 0:
+            raise GankitError(f"train.{name} must be >= 0, got {getattr(part, name)}")
+
+
+# Bounds on counts, so that a slip (an extra zero, a pasted number) is refused by --dry-run rather than by
+# the allocator or an OverflowError mid-run.
+TRAIN_LIMITS = {"steps": 10**9, "batch_size": 2**16, "n_critic": 1000, "grid_size": 100_000, "d_pretrain_steps": 10**6}
+MAX_SEED = 2**63 - 2**20  # torch seeds are 64-bit; the runs' own streams add small offsets to it
+
+
+def _check_limits(part) -> None:
+    for name, limit in TRAIN_LIMITS.items():
+        if hasattr(part, name) and getattr(part, name) > limit:
+            raise GankitError(f"train.{name} must be at most {limit}, got {getattr(part, name)}")
+
+
 @dataclass
-class TrainConfig:
+class Algorithm:
+    """What the game is: its length, batch, update ratio and the tricks that change an update."""
+
     steps: int = 2000  # generator updates; each follows n_critic discriminator updates
     batch_size: int = 64
     n_critic: int = 1
+    d_pretrain_steps: int = 0  # extra D updates before the first G update
+    instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, annealed linearly to 0
+    topk: float = 1.0  # top-k update (Sinha et al. 2020): the share of G's batch, best-scored by D, that trains G
+    topk_steps: int = 0  # steps over which that share falls linearly from 1 to train.topk (0: from the start)
+    reuse_fakes: bool = False  # n_critic = 1: the G step reuses the D step's fakes (one G forward per iteration)
+    seed: int = 0
+
+    def validate_algorithm(self) -> None:
+        for name in ("steps", "batch_size", "n_critic"):
+            _positive(f"train.{name}", getattr(self, name))
+        if not 0 < self.topk <= 1:
+            raise GankitError(f"train.topk must be in (0, 1], got {self.topk}")
+        _at_least_zero(self, ("d_pretrain_steps", "topk_steps", "instance_noise"))
+        _check_limits(self)
+        if not 0 <= self.seed <= MAX_SEED:
+            raise GankitError(f"train.seed must be between 0 and {MAX_SEED}, got {self.seed}")
+
+
+@dataclass
+class Optimisation:
+    """The optimizers (Adam for G and D), their rate schedule and the EMA of G's weights."""
+
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     beta1_g: float = 0.5
     beta2_g: float = 0.999
     beta1_d: float = 0.5
     beta2_d: float = 0.999
-    d_pretrain_steps: int = 0  # extra D updates before the first G update
-    instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, annealed linearly to 0
     lr_decay: str = "none"  # "linear": both learning rates fall linearly to 0 at train.steps
     lr_decay_start: float = 0.0  # the share of train.steps before the decay begins (rates constant until then)
-    topk: float = 1.0  # top-k update (Sinha et al. 2020): the share of G's batch, best-scored by D, that trains G
-    topk_steps: int = 0  # steps over which that share falls linearly from 1 to train.topk (0: from the start)
     ema_decay: float = 0.0  # EMA of G's weights (0 = off); samples come from the EMA when on
     ema_start: int = 0  # copy G instead of averaging before this step
-    seed: int = 0
-    device: str = "auto"
+
+    def validate_optimisation(self) -> None:
+        _positive("train.lr_g", self.lr_g)
+        _positive("train.lr_d", self.lr_d)
+        for name in ("beta1_g", "beta2_g", "beta1_d", "beta2_d", "ema_decay"):
+            if not 0 <= getattr(self, name) < 1:
+                raise GankitError(f"train.{name} must be in [0, 1), got {getattr(self, name)}")
+        if not 0 <= self.lr_decay_start < 1:
+            raise GankitError(f"train.lr_decay_start must be in [0, 1), got {self.lr_decay_start}")
+        _at_least_zero(self, ("ema_start",))
+        self.lr_decay = LR_DECAYS.canonical(self.lr_decay)
+
+
+@dataclass
+class Cadence:
+    """How often the run reports and saves."""
+
     log_every: int = 50  # steps between progress lines / metrics.jsonl rows
     sample_every: int = 500  # steps between fixed-latent sample grids (0 = only at the end)
     checkpoint_every: int = 1000  # steps between rewrites of checkpoint.pt (0 = only at the end)
     snapshot_every: int = 0  # also keep checkpoints/step_N.pt every N steps (0 = never)
     grid_size: int = 64  # number of fixed latents in the sample grids
-    reuse_fakes: bool = False  # n_critic = 1: the G step reuses the D step's fakes (one G forward per iteration)
+
+    def validate_cadence(self) -> None:
+        _positive("train.log_every", self.log_every)
+        _positive("train.grid_size", self.grid_size)
+        _at_least_zero(self, ("sample_every", "checkpoint_every", "snapshot_every"))
+        _check_limits(self)
+
+
+@dataclass
+class Runtime:
+    """Where and how fast it runs: none of these changes what is learned, beyond floating-point rounding."""
+
+    device: str = "auto"
     precision: str = "fp32"  # or "bf16": autocast of G and D forward passes (weights and optimizers stay fp32)
     compile: str = ""  # torch.compile G and D: "", "default", "reduce-overhead" (CUDA graphs), "max-autotune"
     channels_last: bool = True  # NHWC convolutions (faster kernels on CPU and GPU); no effect on MLPs
     sync_bn: bool = False  # several GPUs: batch norm over the global batch (SyncBatchNorm), not each shard
     dist_timeout: float = 600.0  # several processes: seconds a collective may wait for a peer before failing
+
+    def validate_runtime(self) -> None:
+        _positive("train.dist_timeout", self.dist_timeout)
+        if self.precision not in PRECISIONS:
+            raise GankitError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.compile not in COMPILE_MODES:
+            modes = ", ".join(repr(m) for m in COMPILE_MODES)
+            raise GankitError(f"train.compile must be one of {modes}, got {self.compile!r}")
+
+
+@dataclass
+class TrainConfig(Algorithm, Optimisation, Cadence, Runtime):
+    """The `train` section: four parts, each with its own fields and checks. Its keys stay flat
+    (`train.lr_g`), so commands and config.json files do not change with the grouping; a new option goes
+    into the part it belongs to."""
+
+    def validate(self) -> None:
+        self.validate_algorithm()
+        self.validate_optimisation()
+        self.validate_cadence()
+        self.validate_runtime()
 
 
 @dataclass
@@ -130,52 +221,10 @@ def upgrade_config(tree: dict) -> dict:
     return tree
 
 
-def _positive(where: str, value: float) -> None:
-    if value <= 0:
-        raise GankitError(f"{where} must be positive, got {value}")
-
-
-# Bounds on counts, so that a slip (an extra zero, a pasted number) is refused by --dry-run rather than by
-# the allocator or an OverflowError mid-run.
-TRAIN_LIMITS = {"steps": 10**9, "batch_size": 2**16, "n_critic": 1000, "grid_size": 100_000, "d_pretrain_steps": 10**6}
-MAX_SEED = 2**63 - 2**20  # torch seeds are 64-bit; the runs' own streams add small offsets to it
-
-
-def _check_train_bounds(t: TrainConfig) -> None:
-    for name, limit in TRAIN_LIMITS.items():
-        if getattr(t, name) > limit:
-            raise GankitError(f"train.{name} must be at most {limit}, got {getattr(t, name)}")
-    if not 0 <= t.seed <= MAX_SEED:
-        raise GankitError(f"train.seed must be between 0 and {MAX_SEED}, got {t.seed}")
-
-
-def _validate_train(t: TrainConfig) -> None:
-    for name in ("steps", "batch_size", "n_critic", "lr_g", "lr_d", "grid_size", "log_every", "dist_timeout"):
-        _positive(f"train.{name}", getattr(t, name))
-    for name in ("beta1_g", "beta2_g", "beta1_d", "beta2_d", "ema_decay"):
-        if not 0 <= getattr(t, name) < 1:
-            raise GankitError(f"train.{name} must be in [0, 1), got {getattr(t, name)}")
-    if not 0 <= t.lr_decay_start < 1:
-        raise GankitError(f"train.lr_decay_start must be in [0, 1), got {t.lr_decay_start}")
-    if not 0 < t.topk <= 1:
-        raise GankitError(f"train.topk must be in (0, 1], got {t.topk}")
-    for name in ("d_pretrain_steps", "ema_start", "topk_steps", "sample_every", "checkpoint_every", "snapshot_every",
-                 "instance_noise"):
-        if getattr(t, name) < 0:
-            raise GankitError(f"train.{name} must be >= 0, got {getattr(t, name)}")
-    _check_train_bounds(t)
-    t.lr_decay = LR_DECAYS.canonical(t.lr_decay)
-    if t.precision not in PRECISIONS:
-        raise GankitError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {t.precision!r}")
-    if t.compile not in COMPILE_MODES:
-        modes = ", ".join(repr(m) for m in COMPILE_MODES)
-        raise GankitError(f"train.compile must be one of {modes}, got {t.compile!r}")
-
-
 def validate(cfg: RunConfig) -> None:
     """Range and consistency checks that types alone cannot express: each section checks itself, this
     function composes them and checks what spans sections."""
-    _validate_train(cfg.train)
+    cfg.train.validate()
     validate_data(cfg.data)
     cfg.model.validate()
     validate_loss(cfg.loss)
