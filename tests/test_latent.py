@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from gankit.core.errors import GankitError
+from gankit.latent.generator import TrainedGenerator
 from gankit.latent.groups import build_group, parse_seeds, resolve_label
 from gankit.latent.invert import invert
 from gankit.latent.render import Renderer
@@ -23,8 +24,7 @@ def _generator(conditional=False, classes=("zero", "one", "two")):
         for p in g.parameters():
             if p.dim() > 1:
                 torch.nn.init.xavier_normal_(p, gain=2.0)
-    g.class_names, g.data_kind, g.dataset, g.step = list(classes), "image", "toy", 0
-    return g
+    return TrainedGenerator(g, class_names=tuple(classes), dataset="toy")
 
 
 def test_lerp_and_slerp_hit_their_endpoints():
@@ -136,7 +136,7 @@ def test_inversion_lowers_the_reconstruction_error():
     code, error = invert(g, target, steps=150, lr=0.05, candidates=8, seed=1)
     assert error.shape == (1,) and error.item() < 0.2 * before
     assert math.isfinite(code.z.norm().item())
-    assert all(p.requires_grad for p in g.parameters())  # G is given back unfrozen
+    assert all(p.requires_grad for p in g.module.parameters())  # G is given back unfrozen
 
 
 def test_saved_latents_form_a_group(tmp_path):
@@ -220,3 +220,14 @@ def test_jacobian_truncation_thresholds_each_class_on_its_own():
     z = truncated_latents(step, 4000, seed=0, keep=0.8, labels=labels)
     for c in (0, 1):  # one threshold for both would reject every class-1 draw; per class, both keep 80%
         assert z[labels == c, 0].abs().min().item() == pytest.approx(0.253, abs=0.03)
+
+
+def test_a_seeds_image_is_the_first_sample_of_that_seed():
+    """The two seed conventions meet: the explorer's image of seed s is `gankit sample --seed s`'s first."""
+    from gankit.core.images import to_uint8
+    from gankit.latent.sample import sample
+
+    g = _generator()
+    for psi in (1.0, 0.7):
+        first = sample(g, 5, seed=11, psi=psi)[:1]
+        assert np.array_equal(to_uint8(first), Renderer(g).sample([11], psi=psi)["images"])

@@ -162,7 +162,7 @@ def test_load_generator_rebuilds_from_the_checkpoint_alone(tmp_path):
     run = start_run(cfg)
     fit(run)
     G = load_generator(run.dir)
-    assert G.num_classes == 10 and G.class_names[3] == "3" and not G.training
+    assert G.num_classes == 10 and G.class_names[3] == "3" and not G.module.training
     a, b = sample(G, 12, seed=5), sample(G, 12, seed=5)
     assert a.shape == (12, 1, 8, 8) and torch.equal(a, b)
     assert not torch.equal(a, sample(G, 12, seed=6))
@@ -176,7 +176,7 @@ def test_toy_run_writes_a_scatter(tmp_path):
     run = start_run(cfg)
     fit(run)
     assert (run.dir / "final.png").stat().st_size > 1000
-    assert load_generator(run.dir).data_kind == "points"
+    assert load_generator(run.dir).kind == "points"
 
 
 def test_short_mnist_run_learns(tmp_path, shared_data):

@@ -59,7 +59,7 @@ def run(args) -> int:
 
         labels = torch.full((args.n,), resolve_label(generator, args.label))
     samples = sample(generator, args.n, seed=args.seed, labels=labels, psi=args.psi, jbt=args.jbt)
-    written = write(samples, args.out, kind=generator.data_kind, force=args.force,
+    written = write(samples, args.out, kind=generator.kind, force=args.force,
                     nrow=None if labels is not None else generator.num_classes or None)
     print(json.dumps({"n": args.n, "seed": args.seed, "out": args.out, "files": len(written)}))
     return 0

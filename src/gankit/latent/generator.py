@@ -1,6 +1,8 @@
-"""Rebuilding a trained generator from a checkpoint alone (no training config or code needed)."""
+"""A trained generator rebuilt from a checkpoint alone (no training config or code needed), with what the
+file says about it."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -11,28 +13,64 @@ from gankit.core.runtime import resolve_device
 from gankit.models import build_generator, check_kwargs, check_weights
 
 
-def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.device = "cpu") -> nn.Module:
+@dataclass(frozen=True)
+class TrainedGenerator:
+    """`module` maps (z [N, z_dim], y [N] or class weights [N, K] or None) to samples [N, *shape]; the other
+    fields come from the file: `class_names`, `kind` ("image" or "points"), `dataset`, `step` (training steps
+    behind the weights), `uses_ema` (whether they are the EMA's) and `source` (the file)."""
+
+    module: nn.Module
+    class_names: tuple[str, ...] = ()
+    kind: str = "image"
+    dataset: str = ""
+    step: int = 0
+    uses_ema: bool = False
+    source: str = ""
+
+    @property
+    def z_dim(self) -> int:
+        return self.module.z_dim
+
+    @property
+    def num_classes(self) -> int:
+        return self.module.num_classes
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.module.shape)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.module.parameters()).device
+
+    def __call__(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.module(z, y)
+
+
+def as_module(generator: TrainedGenerator | nn.Module) -> nn.Module:
+    """The network itself, for code that trains through it or reads its parameters (sampling, the Jacobian
+    and inversion take a TrainedGenerator or a bare G alike)."""
+    return generator.module if isinstance(generator, TrainedGenerator) else generator
+
+
+def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.device = "cpu") -> TrainedGenerator:
     """Rebuild the generator from a checkpoint alone, in eval mode.
 
     Args:
-        path: a checkpoint file or a run directory.
+        path: a checkpoint file, a run directory, a generator file or `demo:NAME`.
         ema: use the EMA weights when the run kept them.
         device: where to put it ("auto": a CUDA GPU when there is one, else the CPU).
-    Returns:
-        G with `G(z [N, z_dim], y [N] | None) -> samples [N, *shape]`; attributes `z_dim`,
-        `num_classes`, `shape`, and from the checkpoint `class_names`, `data_kind` ("image" or "points"), `dataset`,
-        `step` (training steps behind the weights) and `uses_ema` (whether they are the EMA's).
     """
     ckpt = load_checkpoint(path, generator_only=True)
     kwargs = check_kwargs(ckpt["model"])  # a file's sizes are checked before anything of that size is built
     uses_ema = ema and ckpt.get("G_ema") is not None
     weights = ckpt["G_ema"] if uses_ema else ckpt["G"]
     check_weights(kwargs, "G_ema" if uses_ema else "G", weights)
-    generator = build_generator(kwargs)
-    generator.load_state_dict(weights)
-    generator.uses_ema = uses_ema or bool(ckpt.get("ema", False))  # a generator file holds the EMA's weights
-    generator.step = int(ckpt["step"])
-    generator.class_names = list(ckpt["data"].get("class_names", []))
-    generator.data_kind = ckpt["data"].get("kind", "image")
-    generator.dataset = ckpt["data"].get("name", "")
-    return generator.to(resolve_device(str(device))).eval()
+    module = build_generator(kwargs)
+    module.load_state_dict(weights)
+    data = ckpt["data"]
+    return TrainedGenerator(module=module.to(resolve_device(str(device))).eval(),
+                            class_names=tuple(data.get("class_names", [])), kind=data.get("kind", "image"),
+                            dataset=data.get("name", ""), step=int(ckpt["step"]),
+                            uses_ema=uses_ema or bool(ckpt.get("ema", False)),  # a generator file: the EMA's
+                            source=str(path))

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 
 from gankit.core.errors import GankitError
+from gankit.latent.generator import TrainedGenerator
 from gankit.latent.space import Code, one_hot, seed_latents
 from gankit.metrics import build_extractor
 
@@ -20,7 +20,7 @@ POOL = 2000  # candidate samples a judge: group is drawn from
 CONFIDENT = 0.9
 
 
-def resolve_label(generator: nn.Module, text: str | int, drawn: bool = True) -> int:
+def resolve_label(generator: TrainedGenerator, text: str | int, drawn: bool = True) -> int:
     """A class index from an index or a class name (case-insensitive); the error lists the known ones.
     `drawn`: the class is for G to draw, which an unconditional generator cannot (a judge: group can still
     pick samples of a class by what the classifier says)."""
@@ -28,7 +28,7 @@ def resolve_label(generator: nn.Module, text: str | int, drawn: bool = True) -> 
         raise GankitError(f"this generator is unconditional (trained without --conditional): it cannot draw a "
                           f"chosen class such as {str(text)[:20]!r}; drop the label, or pick samples of a class "
                           "with a judge:NAME group (MNIST-like data)")
-    names = list(getattr(generator, "class_names", []) or [])
+    names = list(generator.class_names)
     k = generator.num_classes or len(names)
     text = str(text).strip()
     lowered = [n.lower() for n in names]
@@ -55,7 +55,7 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def _classes(generator: nn.Module, label: int | None, n: int) -> torch.Tensor | None:
+def _classes(generator: TrainedGenerator, label: int | None, n: int) -> torch.Tensor | None:
     if not generator.num_classes:
         return None
     if label is None:
@@ -63,11 +63,11 @@ def _classes(generator: nn.Module, label: int | None, n: int) -> torch.Tensor | 
     return one_hot([label] * n, generator.num_classes)
 
 
-def seeds_group(generator: nn.Module, seeds: list[int], label: int | None = None) -> Code:
+def seeds_group(generator: TrainedGenerator, seeds: list[int], label: int | None = None) -> Code:
     return Code(seed_latents(generator.z_dim, seeds), _classes(generator, label, len(seeds)))
 
 
-def npy_group(generator: nn.Module, path: str, label: int | None = None) -> Code:
+def npy_group(generator: TrainedGenerator, path: str, label: int | None = None) -> Code:
     """Latents from a .npy file [N, z_dim] (or one latent [z_dim])."""
     try:
         z = torch.from_numpy(np.atleast_2d(np.load(path, allow_pickle=False)).astype(np.float32))
@@ -79,10 +79,10 @@ def npy_group(generator: nn.Module, path: str, label: int | None = None) -> Code
     return Code(z, _classes(generator, label, len(z)))
 
 
-def judge_group(generator: nn.Module, label: int, n: int, dataset: str, seed: int) -> Code:
+def judge_group(generator: TrainedGenerator, label: int, n: int, seed: int) -> Code:
     """Up to n codes whose samples the dataset's classifier assigns to `label` with p >= 0.9."""
-    device = next(generator.parameters()).device
-    judge = build_extractor("classifier", dataset, device=device)
+    device = generator.device
+    judge = build_extractor("classifier", generator.dataset, device=device)
     z = torch.randn(POOL, generator.z_dim, generator=torch.Generator().manual_seed(seed))
     y = None if not generator.num_classes else one_hot(torch.arange(POOL) % generator.num_classes,
                                                       generator.num_classes)
@@ -99,7 +99,8 @@ def judge_group(generator: nn.Module, label: int, n: int, dataset: str, seed: in
     return Code(z[idx], None if y is None else y[idx])
 
 
-def build_group(generator: nn.Module, spec: str, *, n: int = 16, label: str | None = None, seed: int = 0) -> Code:
+def build_group(generator: TrainedGenerator, spec: str, *, n: int = 16, label: str | None = None,
+                seed: int = 0) -> Code:
     """The codes a group spec names (see the module doc)."""
     kind, _, arg = spec.partition(":")
     kind = kind.strip().lower()
@@ -112,5 +113,5 @@ def build_group(generator: nn.Module, spec: str, *, n: int = 16, label: str | No
         return npy_group(generator, arg, default)
     if kind == "judge":
         judged = resolve_label(generator, arg, drawn=False) if generator.class_names else int(arg)
-        return judge_group(generator, judged, n, getattr(generator, "dataset", ""), seed)
+        return judge_group(generator, judged, n, seed)
     raise GankitError(f"cannot read the group {spec!r}: use seeds:1,2,3, class:NAME, judge:NAME or npy:PATH")

@@ -13,6 +13,7 @@ from torch import nn
 from gankit.core.errors import GankitError
 from gankit.data import normalize
 from gankit.data.folder import load_image
+from gankit.latent.generator import TrainedGenerator, as_module
 from gankit.latent.space import Code
 
 
@@ -20,9 +21,10 @@ def _pixel_loss(fake: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (fake - target).pow(2).flatten(1).mean(1)  # per image
 
 
-def invert(generator: nn.Module, target: torch.Tensor, *, y: torch.Tensor | None = None, steps: int = 300,
-           lr: float = 0.05, candidates: int = 64, features: Callable[[torch.Tensor], torch.Tensor] | None = None,
-           feature_weight: float = 0.1, prior_weight: float = 1e-3, seed: int = 0) -> tuple[Code, torch.Tensor]:
+def invert(generator: TrainedGenerator | nn.Module, target: torch.Tensor, *, y: torch.Tensor | None = None,
+           steps: int = 300, lr: float = 0.05, candidates: int = 64,
+           features: Callable[[torch.Tensor], torch.Tensor] | None = None, feature_weight: float = 0.1,
+           prior_weight: float = 1e-3, seed: int = 0) -> tuple[Code, torch.Tensor]:
     """Fit latents to images.
 
     Args:
@@ -34,6 +36,7 @@ def invert(generator: nn.Module, target: torch.Tensor, *, y: torch.Tensor | None
     Returns:
         (the codes [N], per-image pixel MSE after fitting [N]).
     """
+    generator = as_module(generator)
     device = next(generator.parameters()).device
     target = target.to(device)
     y = None if y is None else y.to(device)

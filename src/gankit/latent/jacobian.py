@@ -16,6 +16,7 @@ from torch import nn
 from torch.func import jvp
 
 from gankit.core.errors import GankitError
+from gankit.latent.generator import TrainedGenerator, as_module
 
 
 def _directions(z_dim: int, n: int, probes: int, rng: torch.Generator) -> tuple[list[torch.Tensor], bool]:
@@ -25,12 +26,13 @@ def _directions(z_dim: int, n: int, probes: int, rng: torch.Generator) -> tuple[
     return [torch.randn(n, z_dim, generator=rng) for _ in range(probes)], False
 
 
-def jacobian_norms(generator: nn.Module, z: torch.Tensor, y: torch.Tensor | None = None, probes: int = 8,
-                   seed: int = 0) -> torch.Tensor:
+def jacobian_norms(generator: TrainedGenerator | nn.Module, z: torch.Tensor, y: torch.Tensor | None = None,
+                   probes: int = 8, seed: int = 0) -> torch.Tensor:
     """‖∂G(z)/∂z‖_F for each row of z [N, z_dim] -> [N], by forward-mode differentiation: exact (one pass
     per latent axis) when z has at most `probes` axes, else the unbiased estimate of the squared norm
     E_v ‖J v‖² over `probes` random directions v ~ N(0, I) (a ranking is all truncation needs).
     G must be in eval mode: batch norm in training mode would tie the samples together."""
+    generator = as_module(generator)
     if generator.training:
         raise GankitError("jacobian_norms needs the generator in eval mode (generator.eval())")
     directions, exact = _directions(z.shape[1], z.shape[0], probes, torch.Generator().manual_seed(seed))
@@ -63,7 +65,7 @@ def _thresholds(generator: nn.Module, keep: float, psi: float, probes: int, cali
     return torch.stack([cal[cal_y == c].quantile(keep) for c in range(classes)])
 
 
-def truncated_latents(generator: nn.Module, n: int, seed: int = 0, keep: float = 0.95,
+def truncated_latents(generator: TrainedGenerator | nn.Module, n: int, seed: int = 0, keep: float = 0.95,
                       labels: torch.Tensor | None = None, psi: float = 1.0, probes: int = 8,
                       calibration: int = 4096, batch_size: int = 512, max_rounds: int = 100) -> torch.Tensor:
     """n latents [n, z_dim] (CPU) from psi·N(0, I), keeping only draws where G's Jacobian norm is at most its
@@ -73,6 +75,7 @@ def truncated_latents(generator: nn.Module, n: int, seed: int = 0, keep: float =
     n on one device type."""
     if not 0.0 < keep <= 1.0:
         raise GankitError(f"the Jacobian truncation's keep share must be in (0, 1], got {keep}")
+    generator = as_module(generator)
     rng, d, classes = torch.Generator().manual_seed(seed), generator.z_dim, generator.num_classes
     if keep == 1.0:
         return psi * torch.randn(n, d, generator=rng)

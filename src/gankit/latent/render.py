@@ -10,7 +10,7 @@ import torch
 
 from gankit.core.errors import GankitError
 from gankit.core.images import to_uint8
-from gankit.latent.generator import load_generator
+from gankit.latent.generator import TrainedGenerator, load_generator
 from gankit.latent.groups import build_group, resolve_label, seeds_group
 from gankit.latent.invert import invert, load_target
 from gankit.latent.space import Code, apply_direction, direction, evaluate_expression, interpolate, one_hot, truncate
@@ -30,10 +30,10 @@ def _plain(fn):
 class Renderer:
     """Drives one generator. Every method returns a dict with "images" (uint8 [N, H, W, C]) and "error"."""
 
-    def __init__(self, generator: torch.nn.Module):
-        if getattr(generator, "data_kind", "image") != "image":
+    def __init__(self, generator: TrainedGenerator):
+        if generator.kind != "image":
             raise GankitError("the latent tools render images; this generator makes 2-D points")
-        self.G = generator.eval()
+        self.G = generator
 
     @classmethod
     def open(cls, run: str | Path, device: str = "cpu", ema: bool = True) -> "Renderer":
@@ -42,7 +42,7 @@ class Renderer:
     def info(self) -> dict:
         g = self.G
         return {"z_dim": g.z_dim, "num_classes": g.num_classes, "class_names": list(g.class_names),
-                "shape": list(g.shape), "dataset": getattr(g, "dataset", ""), "step": getattr(g, "step", 0)}
+                "shape": list(g.shape), "dataset": g.dataset, "step": g.step}
 
     @torch.no_grad()
     def render(self, code: Code, psi: float = 1.0) -> np.ndarray:
@@ -50,7 +50,7 @@ class Renderer:
         code = truncate(code, psi) if psi != 1.0 else code
         if not torch.isfinite(code.z).all() or (code.y is not None and not torch.isfinite(code.y).all()):
             raise GankitError("the latents to render are not finite numbers (a weight or a latent too large?)")
-        device = next(self.G.parameters()).device
+        device = self.G.device
         y = None if code.y is None else code.y.to(device)
         return to_uint8(self.G(code.z.to(device), y))
 

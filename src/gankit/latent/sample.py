@@ -9,12 +9,13 @@ from torch import nn
 
 from gankit.core.errors import GankitError
 from gankit.core.images import save_grid, save_png, save_scatter, to_uint8
+from gankit.latent.generator import TrainedGenerator, as_module
 from gankit.latent.jacobian import truncated_latents
-from gankit.latent.space import check_psi
+from gankit.latent.space import Code, check_psi, stream_latents, truncate
 
 
-def sampler(generator: nn.Module, n: int, seed: int = 0, labels: torch.Tensor | None = None, psi: float = 1.0,
-            jbt: float = 1.0):
+def sampler(generator: TrainedGenerator | nn.Module, n: int, seed: int = 0, labels: torch.Tensor | None = None,
+            psi: float = 1.0, jbt: float = 1.0):
     """`draw(start, count)` -> samples [count, *shape] number start.. of n drawn from z ~ N(0, I) with `seed`
     (reproducible on one device type), for consumers that stream (evaluation) rather than hold all n.
 
@@ -24,22 +25,23 @@ def sampler(generator: nn.Module, n: int, seed: int = 0, labels: torch.Tensor | 
     drops the samples G draws between separate modes.
     """
     check_psi(psi)
-    device = next(generator.parameters()).device
-    if generator.num_classes and labels is None:
-        labels = torch.arange(n) % generator.num_classes
+    net = as_module(generator)
+    device = next(net.parameters()).device
+    if net.num_classes and labels is None:
+        labels = torch.arange(n) % net.num_classes
     if jbt != 1.0:  # truncated_latents refuses a share outside (0, 1]
-        z = truncated_latents(generator, n, seed, jbt, labels, psi)
+        z = truncated_latents(net, n, seed, jbt, labels, psi)
     else:
-        z = psi * torch.randn(n, generator.z_dim, generator=torch.Generator().manual_seed(seed))
+        z = truncate(Code(stream_latents(net.z_dim, n, seed)), psi).z
 
     @torch.no_grad()
     def draw(start: int, count: int) -> torch.Tensor:
         y = None if labels is None else labels[start:start + count].to(device)
-        return generator(z[start:start + count].to(device), y).float()
+        return net(z[start:start + count].to(device), y).float()
     return draw
 
 
-def sample(generator: nn.Module, n: int, seed: int = 0, labels: torch.Tensor | None = None,
+def sample(generator: TrainedGenerator | nn.Module, n: int, seed: int = 0, labels: torch.Tensor | None = None,
            batch_size: int = 1024, psi: float = 1.0, jbt: float = 1.0) -> torch.Tensor:
     """n samples [n, *shape] on the CPU (see `sampler` for seeds, labels, psi and jbt)."""
     draw = sampler(generator, n, seed, labels, psi, jbt)

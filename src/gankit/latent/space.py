@@ -45,6 +45,21 @@ def _combine(a: torch.Tensor | None, b: torch.Tensor | None, sign: float) -> tor
     return a + sign * b
 
 
+# Two ways to name latents, each for its use. `gankit sample`/`gankit eval` draw a sample SET: n latents
+# from one stream seeded by --seed (stream_latents), so one number names the whole set an FID is computed
+# on. The explorer and the latent tools name each IMAGE by its own seed (seed_latents), so image 42 is the
+# same whatever else is on the page. They meet at the first latent: seed s's image is the first of
+# `gankit sample --seed s`. Both truncate with `truncate`.
+
+
+def stream_latents(z_dim: int, n: int, seed: int) -> torch.Tensor:
+    """n latents [n, z_dim] from one stream seeded by `seed` (a sample set: `gankit sample --seed`), drawn a
+    row at a time: torch's CPU sampler takes a different path for a tensor of 16 or more numbers, so one
+    draw of [n, z_dim] would not begin with the [1, z_dim] draw of the same seed (it differs at z_dim 100)."""
+    rng = torch.Generator().manual_seed(seed)
+    return torch.cat([torch.randn(1, z_dim, generator=rng) for _ in range(n)]) if n else torch.zeros(0, z_dim)
+
+
 def seed_latents(z_dim: int, seeds: list[int]) -> torch.Tensor:
     """One latent per seed [len(seeds), z_dim]; seed s gives the first sample of `gankit sample --seed s`."""
     return torch.cat([torch.randn(1, z_dim, generator=torch.Generator().manual_seed(s)) for s in seeds])

@@ -8,7 +8,7 @@ import io
 import threading
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Callable, Literal
 
 import numpy as np
 from fastapi import FastAPI, File, Form, HTTPException, Query, UploadFile
@@ -146,9 +146,11 @@ class Explorer:
         self.renderer = Renderer.open(run_dir, device=device)
         self.lock = threading.Lock()
 
-    def call(self, method: str, *args, **kwargs) -> dict:
+    def call(self, method: Callable[..., dict], **kwargs) -> dict:
+        """One Renderer method (e.g. `Renderer.sample`) with keyword arguments, under the lock; its error
+        text becomes a 400."""
         with self.lock:
-            out = getattr(self.renderer, method)(*args, **kwargs)
+            out = method(self.renderer, **kwargs)
         if out.get("error"):
             raise HTTPException(status_code=400, detail=out["error"])
         return out
@@ -196,33 +198,35 @@ def create_app(run_dir: str | Path, device: str = "cpu") -> FastAPI:
 
     @app.post("/api/sample")
     def sample(req: SampleRequest) -> dict:
-        out = ex.call("sample", req.seeds, req.label, req.psi)
+        out = ex.call(Renderer.sample, seeds=req.seeds, label=req.label, psi=req.psi)
         return {"images": _data_urls(out["images"]), "latents": out["latents"]}
 
     @app.get("/api/grid.png")
     def grid(seed: Seed = 0, n: int = Query(16, ge=1, le=MAX_BATCH), psi: Psi = 1.0,
              label: str | None = Query(None, max_length=64)) -> Response:
-        out = ex.call("sample", list(range(seed, seed + n)), label, psi)
+        out = ex.call(Renderer.sample, seeds=list(range(seed, seed + n)), label=label, psi=psi)
         return Response(png_bytes(make_grid(out["images"])), media_type="image/png")
 
     @app.post("/api/interpolate")
     def interpolate(req: InterpolateRequest) -> dict:
         points = ex.codes([req.a, req.b], req.label)
         # the Renderer counts intervals per leg; the page asks for frames, both ends included
-        out = ex.call("interpolate", [], None, req.steps - 1, req.mode, req.psi, points=points)
+        out = ex.call(Renderer.interpolate, seeds=[], steps=req.steps - 1, mode=req.mode, psi=req.psi,
+                      points=points)
         return {"images": _data_urls(out["images"]), "latents": out["latents"]}
 
     @app.post("/api/arithmetic")
     def arithmetic(req: ArithmeticRequest) -> dict:
         groups = {name: ex.codes(g.latents, req.label) for name, g in req.groups.items()}
-        out = ex.call("arithmetic", req.expression, groups, label=req.label, psi=req.psi)
+        out = ex.call(Renderer.arithmetic, expression=req.expression, groups=groups, label=req.label, psi=req.psi)
         return {"images": _data_urls(out["images"]), "latents": out["latents"],
                 "groups": {name: _data_url(im) for name, im in out["groups"].items()}}
 
     @app.post("/api/edit")
     def edit(req: EditRequest) -> dict:
         target, pos, neg = (ex.codes(g.latents, req.label) for g in (req.target, req.positive, req.negative))
-        out = ex.call("edit", target, pos, neg, req.alphas, label=req.label, psi=req.psi)
+        out = ex.call(Renderer.edit, targets=target, positive=pos, negative=neg, alphas=req.alphas, label=req.label,
+                      psi=req.psi)
         return {"images": _data_urls(out["images"]), "rows": out["rows"], "columns": out["columns"]}
 
     @app.post("/api/invert")
@@ -233,7 +237,7 @@ def create_app(run_dir: str | Path, device: str = "cpu") -> FastAPI:
             raise HTTPException(status_code=413, detail=f"the image is larger than {MAX_UPLOAD // 2**20} MB")
         if not raw:
             raise HTTPException(status_code=400, detail="the upload is empty")
-        out = ex.call("invert", [io.BytesIO(raw)], steps=steps, label=label)
+        out = ex.call(Renderer.invert, paths=[io.BytesIO(raw)], steps=steps, label=label)
         return {"images": _data_urls(out["images"]), "target": _data_url(out["targets"][0]),
                 "latents": out["latents"], "mse": out["errors"][0]}
 
