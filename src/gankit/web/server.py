@@ -162,18 +162,18 @@ class Explorer:
             raise HTTPException(status_code=400, detail=str(exc)) from exc
 
 
+def _invalid(request, exc: RequestValidationError) -> JSONResponse:
+    """Where and what, without echoing the input back (it may hold NaN, which JSON cannot carry)."""
+    errors = [{"loc": [str(part) for part in e.get("loc", ())], "msg": e.get("msg", "invalid")} for e in exc.errors()]
+    return JSONResponse(status_code=422, content={"detail": errors})
+
+
 def create_app(run_dir: str | Path, device: str = "cpu") -> FastAPI:
     """The web app for the run in `run_dir` (and only that run)."""
     ex = Explorer(Path(run_dir), device)
     app = FastAPI(title="gankit explorer", docs_url=None, redoc_url=None)
     app.add_middleware(BodyLimit, limit=MAX_BODY)
-
-    @app.exception_handler(RequestValidationError)
-    def invalid(request, exc: RequestValidationError) -> JSONResponse:
-        # where and what, without echoing the input back (it may hold NaN, which JSON cannot carry)
-        errors = [{"loc": [str(part) for part in e.get("loc", ())], "msg": e.get("msg", "invalid")}
-                  for e in exc.errors()]
-        return JSONResponse(status_code=422, content={"detail": errors})
+    app.add_exception_handler(RequestValidationError, _invalid)
     static = resources.files("gankit") / "web" / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     report_dir = ex.run_dir / "report"
