@@ -7,7 +7,7 @@ import pytest
 import gankit
 
 ROOT = Path(gankit.__file__).parent
-LAYER = {"core": 0, "data": 1, "nn": 1, "models": 2, "losses": 2, "metrics": 2, "checkpoint": 2,
+LAYER = {"core": 0, "data": 1, "nn": 1, "augment": 1, "models": 2, "losses": 2, "metrics": 2, "checkpoint": 2,
          "training": 3, "latent": 3, "report": 3, "cli": 4, "web": 4}
 # siblings that may import each other (metrics may use data, per the design; `gankit serve` starts the web app)
 ALLOWED_SAME_LAYER = {("metrics", "data"), ("cli", "web")}

@@ -48,6 +48,10 @@ def add_parser(sub) -> None:
     p.add_argument("--name", help="name the run directory OUT/NAME (default: the next NNNNN-dataset-model)")
     p.add_argument("--seed", type=int)
     add_device(p, default=None)
+    p.add_argument("--augment", metavar="{auto,none,diffaugment,ada}",
+                   help="augmentation of everything D sees, for small datasets: auto (default: DiffAugment for a "
+                        "folder or the faces of at most 20,000 images, else none), none, diffaugment, ada "
+                        "(adaptive probability); see augment.* for its settings")
     p.add_argument("--on-event", choices=["warn", "stop"],
                    help="what a health event (overpowering D, mode collapse, divergence...) does (default warn)")
     p.add_argument("--balance", action="store_true",
@@ -84,7 +88,7 @@ def _flag_overrides(args) -> list[dict]:
     health = {k: v for k, v in (("on_event", args.on_event), ("balance", args.balance or None)) if v is not None}
     evaluation = {k: v for k, v in (("every", args.eval_every), ("metric", args.eval_metric)) if v is not None}
     tree = {"data": data, "model": model, "train": train, "health": health, "eval": evaluation,
-            "loss": {"name": args.loss} if args.loss else {}}
+            "loss": {"name": args.loss} if args.loss else {}, "augment": {"name": args.augment} if args.augment else {}}
     for key in ("out", "name"):
         if getattr(args, key) is not None:
             tree[key] = getattr(args, key)

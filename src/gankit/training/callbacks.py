@@ -78,7 +78,8 @@ class MetricsLog(Callback):
         row = {"step": run.step, "epoch": run.sampler.epoch, "time": round(now - run.session.t_start, 3),
                "images_per_sec": round(steps * run.batch_size / max(now - self.t0, 1e-9), 1)}
         row.update({k: v / self.counts[k] for k, v in zip(keys, values)})
-        row.update({"lr_g": run.rates.current("G"), "lr_d": run.rates.current("D")})  # in force at this step
+        for controller in run.controllers.values():  # the rates in force at this step, ADA's p after it
+            row.update(controller.row())
         run.log_rows([row])
         run.session.last_metrics = row
         if run.dist.main:

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 
+from gankit.augment import AugmentConfig
 from gankit.core.config import from_dict, merge, to_dict
 from gankit.core.errors import GankitError
 from gankit.core.registry import Registry
@@ -157,6 +158,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     out: str = "runs"  # parent of the numbered run directories
@@ -218,6 +220,8 @@ def upgrade_config(tree: dict) -> dict:
         raise GankitError(f"the stored config must be a mapping, got {type(tree).__name__}")
     if isinstance(tree.get("model"), dict):
         tree = {**tree, "model": upgrade_model_section(tree["model"])}
+    if "augment" not in tree:  # written before augmentation existed: those runs had none
+        tree = {**tree, "augment": {"name": "none"}}
     return tree
 
 
@@ -229,6 +233,7 @@ def validate(cfg: RunConfig) -> None:
     cfg.model.validate()
     validate_loss(cfg.loss)
     cfg.health.validate()
+    cfg.augment.validate()
     validate_eval(cfg.eval)
     if cfg.train.batch_size % cfg.model.pack:
         raise GankitError(f"model.pack must be >= 1 and divide train.batch_size ({cfg.train.batch_size}), "

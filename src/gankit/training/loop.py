@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import shutil
 import signal
 import time
@@ -17,12 +18,13 @@ from gankit.core.distributed import Dist, from_main, is_comm_error
 from gankit.core.errors import GankitError
 from gankit.core.files import (STAGING_PREFIX, append_jsonl, check_output_folder, atomic_write_bytes, atomic_write_json,
                                publish_run_dir, read_jsonl, remove_stale_temp_files, staging_dir)
+from gankit.augment import AUTO_SOURCES, resolve_auto
 from gankit.core.runtime import resolve_device
 from gankit.data import BatchSampler, Dataset, load_dataset
 from gankit.losses import LOSSES
 from gankit.training.callbacks import Checkpoints, MetricsLog, SampleGrids
 from gankit.training.config import RunConfig, upgrade_config, validate
-from gankit.training.controllers import Rates
+from gankit.training.controllers import AugmentStrength, Controller, Rates
 from gankit.training.diagnostics import Balance, DecisionSurface, DiversityProbe, HealthCallback
 from gankit.training.hooks import Event, StopTraining
 from gankit.training.evaluation import PeriodicEval
@@ -34,6 +36,9 @@ from gankit.training.session import (build_game, check_same_architecture, check_
                                       restore_position)
 from gankit.training.schedules import lr_schedule, top_k_share
 from gankit.training.steps import Game, d_step, g_step, generate
+
+
+log = logging.getLogger("gankit")
 
 
 @dataclass
@@ -63,9 +68,13 @@ class Run:
     fixed_y: torch.Tensor | None
     device: torch.device
     step: int = 0
-    rates: Rates | None = None  # the learning-rate controller (see controllers.py)
+    controllers: dict[str, Controller] = field(default_factory=dict)  # by name: "rates", "augment" (ADA)
     session: Session = field(default_factory=Session)  # what happened since this process started
     dist: Dist = field(default_factory=Dist)  # this process's place in a multi-process run
+
+    @property
+    def rates(self) -> Rates:
+        return self.controllers["rates"]
 
     @property
     def total_steps(self) -> int:
@@ -103,7 +112,8 @@ class Run:
         return {"config": to_dict(self.cfg), "model": self.model_kwargs, "data": self.data.info(),
                 "step": self.step, "sampler": self.sampler.state_dict(), "processes": self.dist.world,
                 "fixed": {"z": self.fixed_z.cpu(), "y": None if self.fixed_y is None else self.fixed_y.cpu()},
-                "controllers": {self.rates.name: self.rates.state_dict()}, **game_state(self.game)}
+                "controllers": {name: c.state_dict() for name, c in self.controllers.items()},
+                **game_state(self.game)}
 
 
 def _fixed_latents(cfg: RunConfig, z_dim: int, num_classes: int, conditional: bool,
@@ -124,10 +134,17 @@ def _build(cfg: RunConfig, run_dir: Path, data: Dataset, dist: Dist) -> Run:
         distribute(game, dist, cfg.train.sync_bn)
     sampler = BatchSampler(data, cfg.train.batch_size, seed=cfg.train.seed, rank=dist.rank, world=dist.world)
     z, y = _fixed_latents(cfg, game.z_dim, data.num_classes, cfg.model.conditional, device)
+    return Run(cfg, run_dir, data, game, sampler, kwargs, z, y, device, dist=dist,
+               controllers=_controllers(cfg, game))
+
+
+def _controllers(cfg: RunConfig, game: Game) -> dict:
     t = cfg.train
-    rates = Rates({"G": game.opt_G, "D": game.opt_D}, {"G": t.lr_g, "D": t.lr_d},
-                  lr_schedule(t.lr_decay, t.lr_decay_start))
-    return Run(cfg, run_dir, data, game, sampler, kwargs, z, y, device, dist=dist, rates=rates)
+    out = {"rates": Rates({"G": game.opt_G, "D": game.opt_D}, {"G": t.lr_g, "D": t.lr_d},
+                          lr_schedule(t.lr_decay, t.lr_decay_start))}
+    if game.rules.augment is not None:
+        out["augment"] = AugmentStrength(game.rules.augment, cfg.augment, t.batch_size)
+    return out
 
 
 def start_run(cfg: RunConfig, dist: Dist | None = None) -> Run:
@@ -139,6 +156,7 @@ def start_run(cfg: RunConfig, dist: Dist | None = None) -> Run:
     if dist.main:
         check_output_folder(Path(cfg.out), cfg.name)  # before the data is read: a clash is cheap to say
     data = load_dataset(cfg.data)
+    note = _resolve_augment(cfg, data)
     tag = f"{data.name}-{cfg.model.name}".replace("/", "_")
     staging = staging_dir(Path(cfg.out)) if dist.main else None
     try:
@@ -157,7 +175,20 @@ def start_run(cfg: RunConfig, dist: Dist | None = None) -> Run:
             shutil.rmtree(staging, ignore_errors=True)  # nothing of the user's is in it
         raise
     run.dir = Path(from_main(str(staging) if dist.main else None, dist))
+    if note and dist.main:
+        log.info(note)
     return run
+
+
+def _resolve_augment(cfg: RunConfig, data: Dataset) -> str | None:
+    """`--augment auto` made concrete for the data (config.json records the choice); returns what to say
+    about it once the run exists, where the choice depended on the data."""
+    if cfg.augment.name != "auto":
+        return None
+    cfg.augment = resolve_auto(cfg.augment, cfg.data.name, len(data), data.kind)
+    if cfg.data.name not in AUTO_SOURCES:
+        return None
+    return f"augment: {cfg.augment.name} (auto, for {len(data)} images; choose with --augment)"
 
 
 def _write_data_record(folder: Path, data: Dataset) -> None:
@@ -192,6 +223,7 @@ def resume_run(run_dir: Path, cfg: RunConfig, ckpt: dict | None = None, dist: Di
     if dist.main:
         remove_stale_temp_files(run_dir)  # left by a process killed while writing
     data = load_dataset(cfg.data)
+    _resolve_augment(cfg, data)
     check_same_architecture(saved, model_kwargs(cfg.model, data.shape, data.num_classes))
     if ckpt["step"] >= cfg.train.steps:
         raise GankitError(f"the run already finished {ckpt['step']} steps; pass --steps N with N > {ckpt['step']} "
@@ -332,6 +364,8 @@ def _steps(run: Run, callbacks: list, stop: int, flag: StopFlag) -> None:
             _recover(run, callbacks)
             guard.reset()
             continue
+        for controller in run.controllers.values():  # before the callbacks: a checkpoint holds their new state
+            controller.on_step(run, stats)
         for cb in callbacks:
             cb.on_step(run, stats)
         signum = agreed if run.dist.world > 1 else flag.signum  # alone, act on a signal at once

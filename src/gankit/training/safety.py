@@ -101,8 +101,8 @@ def rollback(run, callbacks: list, rollbacks: int) -> Event:
     run.rates.apply(run.step, run.total_steps)
     lrs = {"lr_g": run.rates.current("G"), "lr_d": run.rates.current("D")}
     run.session.diverged = False
-    for cb in callbacks:
-        cb.on_rollback(run)
+    for hook in [*run.controllers.values(), *callbacks]:
+        hook.on_rollback(run)
     event = Event(bad_step, "divergence_rollback",
                   evidence={"non_finite_at_step": bad_step, "rollback": f"{rollbacks} of {h.max_rollbacks}"},
                   action=f"restored step {run.step}; learning rates x{h.rollback_lr_factor}: "

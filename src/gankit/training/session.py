@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from gankit.augment import build_augment
 from gankit.core.errors import GankitError
 from gankit.core.runtime import make_generator, seed_everything
 from gankit.data import Dataset
@@ -42,7 +43,7 @@ def build_game(cfg: RunConfig, data: Dataset, device: torch.device) -> tuple[Gam
         noise=make_generator(device, t.seed + 1),
         rules=Rules(loss=LOSSES.get(cfg.loss.name), penalty=PENALTIES.get(cfg.loss.penalty),
                     penalty_weight=cfg.loss.penalty_weight, label_smoothing=cfg.loss.label_smoothing,
-                    aux_weight=cfg.loss.aux_weight, precision=t.precision),
+                    aux_weight=cfg.loss.aux_weight, precision=t.precision, augment=build_augment(cfg.augment)),
         ema=EMA(G, t.ema_decay, t.ema_start) if t.ema_decay > 0 else None,
     )
     if t.compile:
@@ -122,13 +123,14 @@ def restore_position(run, ckpt: dict, controllers: bool = True) -> None:
 
 
 def _restore_controllers(run, ckpt: dict) -> None:
-    saved = ckpt.get("controllers")
-    if saved is None:  # written before controllers were saved: the rates are in the optimizers
-        run.rates.infer_from_optimizers(run.step, run.total_steps)
-    elif not isinstance(saved, dict) or not isinstance(saved.get(run.rates.name), dict):
+    saved = ckpt.get("controllers", {})  # absent from files written before controllers were saved
+    if not isinstance(saved, dict):
         raise GankitError("the checkpoint's controllers entry is damaged")
-    else:
-        run.rates.load_state_dict(saved[run.rates.name])
+    for name, controller in run.controllers.items():
+        if name in saved:
+            controller.load_state_dict(saved[name])
+        else:
+            controller.missing_state(run)
 
 
 def check_same_architecture(saved: dict, wanted: dict) -> None:

@@ -30,6 +30,7 @@ class Rules:
     label_smoothing: float = 0.0
     aux_weight: float = 1.0  # AC-GAN: weight of the class cross-entropy (D heads with a classifier only)
     precision: str = "fp32"  # "bf16": forward passes under autocast; losses, weights and optimizers in fp32
+    augment: Callable | None = None  # gankit.augment.Augment: applied to every image D judges
 
 
 @dataclass
@@ -116,6 +117,13 @@ def _noisy(game: Game, x: torch.Tensor, std: float) -> torch.Tensor:
     return x + std * _draw(game, torch.randn, x.shape, x.device)
 
 
+def _augment(game: Game, x: torch.Tensor) -> torch.Tensor:
+    """What D sees of x: augmented (differentiably, from the run's stream) when the run augments."""
+    if game.rules.augment is None:
+        return x
+    return game.rules.augment(x, lambda shape: _draw(game, torch.rand, shape, x.device))
+
+
 def _class_loss(class_logits: torch.Tensor | None, y: torch.Tensor | None) -> torch.Tensor | None:
     return None if class_logits is None or y is None else F.cross_entropy(class_logits, y)
 
@@ -130,7 +138,7 @@ def d_step(game: Game, real: torch.Tensor, y: torch.Tensor | None, noise_std: fl
     if fake is None:
         with torch.no_grad():
             fake = generate(game, real.shape[0], y, real.device)
-    fake = fake.detach()
+    real, fake = _augment(game, real), _augment(game, fake.detach())
     real_logits, real_classes = _scores(game, _noisy(game, real, noise_std), y, update=True)
     fake_logits, _ = _scores(game, _noisy(game, fake, noise_std), y, update=True)
     loss = game.rules.loss.d_loss(real_logits, fake_logits, smoothing=game.rules.label_smoothing)
@@ -153,7 +161,8 @@ def d_step(game: Game, real: torch.Tensor, y: torch.Tensor | None, noise_std: fl
     stats.update({"d_real": r.mean(), "d_fake": f.mean(),
                   "p_real": torch.sigmoid(r).mean(), "p_fake": torch.sigmoid(f).mean(),
                   # positive logit = real, so D is right on a real when > 0 and on a fake when < 0
-                  "acc_real": (r > 0).float().mean(), "acc_fake": (f < 0).float().mean()})
+                  "acc_real": (r > 0).float().mean(), "acc_fake": (f < 0).float().mean(),
+                  "d_real_sign": r.sign().mean()})  # ADA's overfitting measure r_t
     return stats
 
 
@@ -173,7 +182,7 @@ def g_step(game: Game, batch_size: int, y: torch.Tensor | None, device: torch.de
     game.D.requires_grad_(False)
     try:
         fake = generate(game, batch_size, y, device) if fake is None else fake
-        logits, classes = _scores(game, _noisy(game, fake, noise_std), y)
+        logits, classes = _scores(game, _noisy(game, _augment(game, fake), noise_std), y)
         adversarial = loss = game.rules.loss.g_loss(top_k(logits, keep))
         aux = _class_loss(classes, y)
         if aux is not None:  # AC-GAN: G is also rewarded when D recognises the requested class

@@ -1,0 +1,107 @@
+"""L1 augmentation in front of D: differentiable operations from a registry, applied to everything D sees.
+
+With a few hundred images D memorises the training set; augmenting every image it judges — reals and fakes,
+in D's step and in G's — keeps it from doing so without teaching G the augmentations, because G is never
+asked to make augmented images, only images whose augmentations pass (DiffAugment, Zhao et al. 2020; ADA,
+Karras et al. 2020). `--augment` picks a policy:
+
+- `none`;
+- `diffaugment`: colour, translation and cutout on every sample (p = 1);
+- `ada`: ADA's geometric and colour pipeline, each operation with probability p, which a controller
+  raises while D is too sure of the reals (see training/controllers.py);
+- `auto`: DiffAugment for a folder of images or the faces when they are few (AUTO_MAX_IMAGES), else none.
+
+`augment.policy` lists operations (comma-separated) to use instead of the policy's own.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from gankit.augment import ada, diffaugment
+from gankit.augment.base import Operation, Uniform
+from gankit.core.errors import GankitError
+from gankit.core.registry import Registry
+
+AUGMENTS: Registry[Operation] = Registry("augmentation operation")
+for _name, _op in {**diffaugment.OPERATIONS, **ada.OPERATIONS}.items():
+    AUGMENTS.add(_name, _op)
+
+POLICIES = {"none": "", "diffaugment": "color,translation,cutout", "ada": "geometric,ada_color"}
+KINDS = ("auto",) + tuple(POLICIES)
+AUTO_MAX_IMAGES = 20_000  # beyond this D has enough to look at (DiffAugment's gains shrink to nothing at full data)
+AUTO_SOURCES = ("folder", "faces")  # the built-in benchmark sets keep their presets' tuned settings
+
+
+@dataclass
+class AugmentConfig:
+    name: str = "auto"  # --augment: auto, none, diffaugment or ada
+    policy: str = ""  # comma-separated operations instead of the name's own (e.g. "color,translation")
+    p: float | None = None  # probability an operation touches a sample (null: 1, or ADA's start, 0)
+    adaptive: bool | None = None  # ADA's controller adjusts p (null: on for ada, off otherwise)
+    target: float = 0.6  # ADA: the E[sign D(real)] the controller steers toward
+    interval: int = 4  # ADA: steps between adjustments
+    speed_kimg: float = 20.0  # ADA: thousands of images over which p may move by 1 (the paper: 500 on GPUs)
+
+    def validate(self) -> None:
+        if self.name not in KINDS:
+            raise GankitError(f"--augment must be one of {', '.join(KINDS)}, got {self.name!r}")
+        for op in operations(self):
+            AUGMENTS.canonical(op)  # names the closest operation when misspelled
+        if self.p is not None and not (math.isfinite(self.p) and 0 <= self.p <= 1):
+            raise GankitError(f"augment.p must be in [0, 1], got {self.p}")
+        if not 0 < self.target < 1:
+            raise GankitError(f"augment.target must be in (0, 1), got {self.target}")
+        if self.interval < 1 or not self.speed_kimg > 0:
+            raise GankitError("augment.interval must be >= 1 and augment.speed_kimg > 0")
+
+
+def operations(cfg: AugmentConfig) -> list[str]:
+    text = cfg.policy if cfg.policy else POLICIES.get(cfg.name, "")
+    return [op.strip() for op in text.split(",") if op.strip()]
+
+
+def resolve_auto(cfg: AugmentConfig, source: str, count: int, kind: str) -> AugmentConfig:
+    """`auto` made concrete for the data: DiffAugment for at most AUTO_MAX_IMAGES images read from a folder
+    or the faces, else none. Other names come back as they are."""
+    if cfg.name != "auto":
+        return cfg
+    small = kind == "image" and source in AUTO_SOURCES and count <= AUTO_MAX_IMAGES
+    return AugmentConfig(**{**cfg.__dict__, "name": "diffaugment" if small else "none"})
+
+
+def is_adaptive(cfg: AugmentConfig) -> bool:
+    return cfg.adaptive if cfg.adaptive is not None else cfg.name == "ada"
+
+
+def start_p(cfg: AugmentConfig) -> float:
+    if cfg.p is not None:
+        return cfg.p
+    return 0.0 if is_adaptive(cfg) else 1.0
+
+
+class Augment:
+    """The operations of a policy in order, each touching a sample with probability `p` (which an adaptive
+    controller changes between steps). Called with the images D is about to judge and the run's stream."""
+
+    def __init__(self, names: list[str], p: float):
+        self.names, self.ops, self.p = names, [AUGMENTS.get(n) for n in names], p
+
+    def __call__(self, x: torch.Tensor, uniform: Uniform) -> torch.Tensor:
+        if self.p <= 0:
+            return x
+        for op in self.ops:
+            x = op(x, uniform, self.p)
+        return x
+
+
+def build_augment(cfg: AugmentConfig) -> Augment | None:
+    """The callable for a resolved config, or None when nothing is augmented."""
+    names = operations(cfg)
+    return Augment(names, start_p(cfg)) if names else None
+
+
+__all__ = ["AUGMENTS", "AugmentConfig", "Augment", "KINDS", "POLICIES", "build_augment", "is_adaptive",
+           "operations", "resolve_auto", "start_p"]

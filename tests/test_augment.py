@@ -1,0 +1,124 @@
+"""Augmentation in front of D: the operations, the policies, the ADA controller and --augment auto."""
+import json
+
+import pytest
+import torch
+from conftest import one_error_line, run_cli, tiny_config, TINY_ARGS
+
+from gankit.augment import AUGMENTS, AugmentConfig, build_augment, resolve_auto
+from gankit.augment import ada, diffaugment
+from gankit.checkpoint import load_checkpoint
+from gankit.core.errors import GankitError
+from gankit.training import fit, resume_run, start_run
+
+
+def _stream(seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return lambda shape: torch.rand(shape, generator=gen)
+
+
+def _const(value):
+    return lambda shape: torch.full(shape, value)
+
+
+def _images(n=6, c=3, size=16, seed=0):
+    return torch.rand(n, c, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+@pytest.mark.parametrize("name", sorted(AUGMENTS.names()))
+def test_every_operation_keeps_the_shape_passes_gradients_and_is_off_at_p0(name):
+    op, x = AUGMENTS.get(name), _images()
+    torch.testing.assert_close(op(x, _stream(), 0.0), x, atol=1e-5, rtol=0)
+    leaf = x.clone().requires_grad_(True)
+    out = op(leaf, _stream(), 1.0)
+    assert out.shape == x.shape and not torch.allclose(out, x, atol=1e-3)  # p = 1 changes the images
+    out.square().sum().backward()
+    assert leaf.grad is not None and leaf.grad.abs().sum() > 0  # G learns through it
+    torch.testing.assert_close(op(x, _stream(3), 1.0), op(x, _stream(3), 1.0))  # the stream decides all
+
+
+def test_p_is_the_share_of_samples_an_operation_touches():
+    x = _images(n=4000, c=1, size=8)
+    changed = (diffaugment.cutout(x, _stream(), 0.3) != x).flatten(1).any(1).float().mean()
+    assert 0.27 < changed < 0.33
+
+
+def test_translation_moves_whole_pixels_and_fills_with_grey():
+    x = _images(n=1, c=1, size=8)
+    out = diffaugment.translation(x, _const(0.0), 1.0)  # the largest shift up and left: 1 pixel of 8
+    torch.testing.assert_close(out[..., :-1, :-1], x[..., 1:, 1:])
+    assert out[..., -1, :].abs().max() == 0 and out[..., :, -1].abs().max() == 0
+
+
+def test_cutout_greys_a_square_of_half_the_size():
+    x = torch.ones(1, 1, 16, 16)
+    out = diffaugment.cutout(x, _const(0.5), 1.0)
+    assert int((out == 0).sum()) == 64  # 8 x 8, inside the image at the centre
+
+
+def test_ada_geometry_lands_on_pixels():
+    x = _images(n=2, c=3, size=8)
+    # u = 0.5 everywhere: no flip, two quarter turns, no shift, scales 2^0: a 180-degree rotation
+    torch.testing.assert_close(ada.geometric(x, _const(0.5), 1.0), x.flip(2).flip(3), atol=1e-5, rtol=0)
+    flat = torch.full((3, 1, 8, 8), 0.25)
+    torch.testing.assert_close(ada.geometric(flat, _stream(), 1.0), flat)  # reflection: no borders appear
+
+
+def test_policies_and_bad_settings():
+    assert build_augment(AugmentConfig(name="none")) is None
+    aug = build_augment(AugmentConfig(name="diffaugment"))
+    assert aug.names == ["color", "translation", "cutout"] and aug.p == 1.0
+    assert build_augment(AugmentConfig(name="ada")).p == 0.0  # the controller raises it
+    assert build_augment(AugmentConfig(name="ada", p=0.3, adaptive=False)).p == 0.3
+    for cfg, message in ((AugmentConfig(name="strong"), "--augment must be one of auto, none, diffaugment, ada"),
+                         (AugmentConfig(policy="colour"), "Did you mean 'color'"),
+                         (AugmentConfig(p=1.5), r"augment.p must be in \[0, 1\]"),
+                         (AugmentConfig(p=float("nan")), r"augment.p must be in \[0, 1\]")):
+        with pytest.raises(GankitError, match=message):
+            cfg.validate()
+
+
+def test_auto_augments_small_folders_and_faces_only():
+    auto = AugmentConfig()
+    assert resolve_auto(auto, "folder", 500, "image").name == "diffaugment"
+    assert resolve_auto(auto, "faces", 2000, "image").name == "diffaugment"
+    assert resolve_auto(auto, "folder", 50_000, "image").name == "none"
+    assert resolve_auto(auto, "digits", 1797, "image").name == "none"  # presets of the built-in sets are tuned
+    assert resolve_auto(AugmentConfig(name="ada"), "folder", 500, "image").name == "ada"
+
+
+def test_a_small_folder_is_augmented_and_says_so(tmp_path, capsys):
+    from PIL import Image
+
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    for i in range(20):
+        Image.fromarray((torch.rand(12, 12, 3) * 255).byte().numpy()).save(folder / f"{i}.png")
+    code, out, err = run_cli(capsys, "train", "--data", str(folder), "--resolution", "8", "--model", "mlp",
+                             "--out", str(tmp_path / "runs"), *TINY_ARGS)
+    assert code == 0, err
+    assert "augment: diffaugment (auto, for 20 images; choose with --augment)" in err
+    run_dir = json.loads(out)["run_dir"]
+    config = json.loads(open(f"{run_dir}/config.json").read())
+    assert config["augment"]["name"] == "diffaugment"  # the choice, not "auto", is recorded
+    code, _, err = run_cli(capsys, "train", "--augment", "strong", "--dry-run")
+    assert "--augment must be one of" in one_error_line(code, err)
+    code, _, err = run_cli(capsys, "train", "--set", "augment.p=2", "--dry-run")
+    assert "augment.p must be in [0, 1]" in one_error_line(code, err)
+
+
+def test_ada_raises_p_while_d_memorises_and_resumes_it(tmp_path):
+    cfg = tiny_config(tmp_path, augment={"name": "ada", "speed_kimg": 0.5, "interval": 2},
+                      train={"steps": 16, "lr_g": 1e-12, "lr_d": 3e-3, "checkpoint_every": 8})
+    run = start_run(cfg)
+    fit(run, until=8)
+    rows = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if "event" not in r]
+    assert rows[-1]["augment_r"] > 0.6 and rows[-1]["augment_p"] > rows[0]["augment_p"] >= 0
+    saved = load_checkpoint(run.dir)["controllers"]["augment"]
+    assert saved["p"] == pytest.approx(rows[-1]["augment_p"])
+    resumed = resume_run(run.dir, cfg)
+    assert resumed.game.rules.augment.p == saved["p"]
+    bad = dict(saved, p=2.0)
+    with pytest.raises(GankitError, match="augment controller state is damaged"):
+        resumed.controllers["augment"].load_state_dict(bad)
