@@ -122,3 +122,45 @@ def test_ada_raises_p_while_d_memorises_and_resumes_it(tmp_path):
     bad = dict(saved, p=2.0)
     with pytest.raises(GankitError, match="augment controller state is damaged"):
         resumed.controllers["augment"].load_state_dict(bad)
+
+
+# ---- does it copy its photos? hold-out and the memorisation ratio ----
+
+def test_memorisation_ratio_tells_copies_from_new_samples():
+    from gankit.metrics.scores import memorisation
+
+    gen = torch.Generator().manual_seed(0)
+    train, held, fresh = (torch.randn(n, 16, generator=gen).numpy() for n in (400, 200, 200))
+    copies = memorisation(train, train[:200], held)
+    assert copies["memorisation_ratio"] == 0 and copies["nearest_share"] == 1
+    new = memorisation(train, fresh, held)
+    assert 0.85 < new["memorisation_ratio"] < 1.15 and new["nearest_share"] < 0.05
+
+
+def test_holdout_keeps_the_same_images_out_of_every_run(tmp_path):
+    from gankit.data import DataConfig, load_dataset
+
+    full = load_dataset(DataConfig(name="digits"))
+    train = load_dataset(DataConfig(name="digits", holdout=100))
+    held = load_dataset(DataConfig(name="digits", holdout=100, split="holdout"))
+    assert len(train) == len(full) - 100 and len(held) == 100
+    idx = torch.tensor(train.extra["holdout_indices"])
+    assert torch.equal(held.x, full.x[idx]) and idx.tolist() == held.extra["holdout_indices"]
+    assert torch.equal(load_dataset(DataConfig(name="digits", holdout=100)).x, train.x)  # seeded: always the same
+    for cfg, message in ((DataConfig(name="digits", holdout=len(full)), "data.holdout 1797 leaves nothing to train on"),
+                         (DataConfig(name="digits", split="holdout"), "holds no images out")):
+        with pytest.raises(GankitError, match=message):
+            load_dataset(cfg)
+
+
+def test_eval_of_a_run_with_a_holdout_reports_the_memorisation_ratio(tmp_path, capsys):
+    run = start_run(tiny_config(tmp_path, data={"holdout": 200}))
+    fit(run)
+    data_record = json.loads((run.dir / "data.json").read_text())
+    assert len(data_record["holdout_indices"]) == 200 and data_record["size"] == 1597
+    code, out, err = run_cli(capsys, "eval", str(run.dir), "--n", "300", "--metrics", "fid", "--no-cache",
+                             "--extractor", "identity", "--device", "cpu")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["split"] == "holdout" and result["n_real"] == 200
+    assert 0 < result["metrics"]["memorisation_ratio"] < 20 and "nearest_share" in result["metrics"]

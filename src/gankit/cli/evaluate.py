@@ -24,7 +24,9 @@ def add_parser(sub) -> None:
                                        "default: classifier where one ships, identity for points, else inception")
     p.add_argument("--n", type=int, default=10000, help="generated samples (default 10000)")
     p.add_argument("--n-real", type=int, help="real samples (default: as many as --n, at most the dataset)")
-    p.add_argument("--split", default="train", help="real data split to compare with (default train)")
+    p.add_argument("--split", default="", help="real data split to compare with: train, test, or holdout (the "
+                                               "default when the run held images out with data.holdout, else "
+                                               "train); any split but train also gives the memorisation ratio")
     p.add_argument("--inception", default="", help="the Inception file (else $GANKIT_INCEPTION or the data dir)")
     p.add_argument("--classifier", default="", help="a judge from `gankit classifier train` (else the bundled one)")
     p.add_argument("--data-dir", help="folder holding the datasets (else the run's, else $GANKIT_DATA)")

@@ -1,7 +1,10 @@
 """L1 data: readers into an in-memory Dataset, a registry of them, and the resumable batch sampler."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+
+import torch
 
 from gankit.core.errors import GankitError
 from gankit.core.registry import Registry
@@ -21,11 +24,31 @@ DATASETS.add("toy_grid", toy.read_grid, aliases=("grid",))
 DATASETS.add("faces", faces.read_faces, aliases=("lfw",))
 
 
+HOLDOUT_SEED = 20_000_101  # fixed, so every run and every `gankit eval` of the same data holds out the same images
+
+
 def load_dataset(cfg: DataConfig) -> Dataset:
-    """Read the dataset `cfg` names (a registered name, or "folder" with cfg.path)."""
+    """Read the dataset `cfg` names (a registered name, or "folder" with cfg.path). With data.holdout = N,
+    split "train" is what is left after N seeded images are held out, and split "holdout" is those N."""
     if cfg.name == "folder" and not cfg.path:
         raise GankitError("data.name=folder needs data.path (or pass the folder as --data PATH)")
-    return DATASETS.get(cfg.name)(cfg)
+    if cfg.split == "holdout" and not cfg.holdout:
+        raise GankitError("split holdout: this data holds no images out (data.holdout is 0)")
+    read = DATASETS.get(cfg.name)
+    if not cfg.holdout or cfg.split not in ("train", "holdout"):
+        return read(cfg)
+    return _split(read(replace(cfg, split="train")), cfg.holdout, held=cfg.split == "holdout")
+
+
+def _split(data: Dataset, n: int, held: bool) -> Dataset:
+    """The training part (held False) or the N held-out images of `data`, in their original order."""
+    if n >= len(data):
+        raise GankitError(f"data.holdout {n} leaves nothing to train on: {data.name} has {len(data)} images")
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(HOLDOUT_SEED))
+    idx = (order[:n] if held else order[n:]).sort().values
+    extra = {**data.extra, "holdout": n, "holdout_indices": order[:n].sort().values.tolist()}
+    return Dataset(data.name, data.x[idx], None if data.labels is None else data.labels[idx], data.class_names,
+                   data.kind, extra)
 
 
 MAX_RESOLUTION = 1024
@@ -41,6 +64,8 @@ def validate_data(cfg: DataConfig) -> None:
                           f"got {cfg.resolution}")
     if cfg.channels not in (0, 1, 3):
         raise GankitError(f"data.channels must be 0 (keep), 1 or 3, got {cfg.channels}")
+    if cfg.holdout < 0:
+        raise GankitError(f"data.holdout must be >= 0, got {cfg.holdout}")
     if not 1 <= cfg.num_points <= MAX_POINTS:
         raise GankitError(f"data.num_points must be between 1 and {MAX_POINTS}, got {cfg.num_points}")
 

@@ -24,6 +24,7 @@ class DataConfig:
     channels: int = 0
     download: bool = False  # MNIST-family only, from the canonical mirror, checksum-verified
     num_points: int = 100_000  # 2-D toy mixtures and Stacked MNIST: how many samples to draw once
+    holdout: int = 0  # images kept out of training (the same ones for every run of this data): split "holdout"
 
 
 @dataclass

@@ -25,7 +25,7 @@ class EvalOptions:
     n_real: int = 0  # 0: as many as n, at most the dataset
     metrics: str = ""  # comma-separated; "" = all the extractor supports
     extractor: str = ""  # "" = the default for the data
-    split: str = "train"
+    split: str = ""  # "" = "holdout" when the run held images out (data.holdout), else "train"
     extractor_file: str = ""  # an Inception file or a classifier from `gankit classifier train`
     data_dir: str | None = None
     batch_size: int = 100
@@ -40,11 +40,20 @@ class EvalOptions:
 def _reference_data(ckpt_file: Path, opts: EvalOptions) -> DataConfig:
     """The data section the run trained on, with the split and data folder asked for."""
     ckpt = load_checkpoint(ckpt_file, generator_only=True)
-    data_cfg = replace(from_dict(DataConfig, ckpt["config"].get("data", {}), "data"), split=opts.split)
+    data_cfg = from_dict(DataConfig, ckpt["config"].get("data", {}), "data")
+    data_cfg = replace(data_cfg, split=opts.split or ("holdout" if data_cfg.holdout else "train"))
     if opts.data_dir is not None:
         data_cfg.data_dir = opts.data_dir
     validate_data(data_cfg)
     return data_cfg
+
+
+def _training_features(data_cfg: DataConfig, extractor, opts: EvalOptions):
+    """Features of the images the run trained on, for the memorisation ratio against held-out ones."""
+    train_cfg = replace(data_cfg, split="train")
+    data = load_dataset(train_cfg)
+    return real_features(data, extractor, opts.n_real or opts.n, key=dataset_key(train_cfg, data),
+                         batch_size=opts.batch_size, cache=opts.cache)
 
 
 def evaluate_run(run: str | Path, opts: EvalOptions | None = None, write: bool = True) -> dict:
@@ -64,10 +73,11 @@ def evaluate_run(run: str | Path, opts: EvalOptions | None = None, write: bool =
     real = real_features(real_data, extractor, opts.n_real or opts.n, key=dataset_key(data_cfg, real_data),
                          batch_size=opts.batch_size, cache=opts.cache)
     del real_data
+    train = None if data_cfg.split == "train" else _training_features(data_cfg, extractor, opts)
     generator = load_generator(ckpt_file, ema=opts.ema, device=device)
     draw = sampler(generator, opts.n, seed=opts.seed, psi=opts.psi, jbt=opts.jbt)
-    result = evaluate(draw, opts.n, real, extractor, metrics, opts.batch_size)
-    result.update({"checkpoint": str(ckpt_file), "step": generator.step, "split": opts.split, "seed": opts.seed,
+    result = evaluate(draw, opts.n, real, extractor, metrics, opts.batch_size, train=train)
+    result.update({"checkpoint": str(ckpt_file), "step": generator.step, "split": data_cfg.split, "seed": opts.seed,
                    "ema": generator.uses_ema, "psi": opts.psi, "jbt": opts.jbt})
     if write and demo_path(run) is None:  # a demo lives inside the installed package: don't write there
         record(ckpt_file.parent / "eval.json", result)

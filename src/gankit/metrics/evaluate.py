@@ -121,11 +121,15 @@ def dataset_key(cfg: DataConfig, data: Dataset) -> str:
 
 
 def evaluate(sample: Callable[[int, int], torch.Tensor], n: int, real: Features, extractor: Extractor,
-             metrics: list[str], batch_size: int = 100) -> dict:
-    """Score n generated samples against precomputed real features: {"metrics": {...}, "n", ...}."""
+             metrics: list[str], batch_size: int = 100, train: Features | None = None) -> dict:
+    """Score n generated samples against precomputed real features: {"metrics": {...}, "n", ...}. With the
+    features of the training images (`train`, when `real` are images G never saw), also the memorisation
+    ratio (see scores.memorisation)."""
     t0 = time.perf_counter()
     fake = fake_features(sample, n, extractor, batch_size)
     values = compute(metrics, real, fake)
+    if train is not None:
+        values.update(scores.memorisation(train.feats, fake.feats, real.feats))
     return {"extractor": extractor.id, "n": n, "n_real": len(real.feats), "metrics": values,
             "seconds": round(time.perf_counter() - t0, 2)}
 

@@ -89,6 +89,23 @@ def knn_manifold_scores(real: np.ndarray, fake: np.ndarray, k: int, chunk: int =
             "coverage": torch.cat(covered).double().mean().item()}
 
 
+def nearest_distances(queries: np.ndarray, reference: np.ndarray, chunk: int = 1024) -> np.ndarray:
+    """Distance from each query row to its nearest reference row [N] (float64, in chunks)."""
+    q, r = (torch.as_tensor(np.asarray(a), dtype=torch.float64) for a in (queries, reference))
+    return torch.cat([torch.cdist(c, r).min(1).values for c in q.split(chunk)]).numpy()
+
+
+def memorisation(train: np.ndarray, fake: np.ndarray, held: np.ndarray) -> dict:
+    """Does G copy its training images? The median distance from a generated sample to its nearest training
+    image, over the same for images held out of training (which G never saw): about 1 for a generator
+    that learned the distribution, well below 1 for one that reproduces its training set (a copy sits at
+    distance 0). `nearest_share`: generated samples closer to a training image than any held-out image is."""
+    to_train, held_to_train = nearest_distances(fake, train), nearest_distances(held, train)
+    return {"memorisation_ratio": float(np.median(to_train) / max(np.median(held_to_train), 1e-12)),
+            "nn_fake_train": float(np.median(to_train)), "nn_held_train": float(np.median(held_to_train)),
+            "nearest_share": float(np.mean(to_train < held_to_train.min()))}
+
+
 def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> dict:
     """Improved precision and recall (Kynkäänniemi et al. 2019) on k-NN manifolds, k = 3 as in the paper.
 

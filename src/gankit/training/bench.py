@@ -120,7 +120,8 @@ def bench_presets(presets: list[str], overrides: list[dict], device: str = "auto
             rows.append({"preset": preset, **measure_config(cfg, steps, repeats)})
     info = device_info(resolve_device(device), cfg.train.precision)
     for row in rows:
-        row["peak_fraction"] = round(row["achieved_gflops"] / info["matmul_peak_gflops"], 4)
+        # four significant digits: a tiny model on a busy machine is a small share, not zero
+        row["peak_fraction"] = float(f'{row["achieved_gflops"] / info["matmul_peak_gflops"]:.4g}')
     return {**info, "results": rows}
 
 

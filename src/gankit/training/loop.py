@@ -195,7 +195,7 @@ def _write_data_record(folder: Path, data: Dataset) -> None:
     """data.json: what was read and from where (the files found, with their md5, which --data-dir or
     $GANKIT_DATA alone do not say); skipped_images.txt: every unreadable file of an image folder."""
     info = {k: v for k, v in data.info().items() if k != "extra"}
-    info.update({k: v for k, v in data.extra.items() if k in ("files", "root", "skipped")})
+    info.update({k: v for k, v in data.extra.items() if k in ("files", "root", "skipped", "holdout_indices")})
     atomic_write_json(folder / "data.json", info)
     skipped = data.extra.get("skipped_files") or []
     if skipped:
