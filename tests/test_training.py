@@ -235,3 +235,18 @@ def test_pacgan_trains_on_2d_data_and_draws_its_surface(tmp_path):
         tiny_config(tmp_path, model={"pack": 3})
     with pytest.raises(GankitError, match="unconditional models only"):
         tiny_config(tmp_path, model={"pack": 2, "conditional": True})
+
+
+def test_a_time_limit_ends_the_run_resumable(tmp_path, capsys, monkeypatch):
+    from conftest import TINY_ARGS, run_cli
+
+    from gankit.training import callbacks
+
+    clock = iter(range(0, 10**6, 30))  # every reading of the clock is 30 s after the last
+    monkeypatch.setattr(callbacks.time, "perf_counter", lambda: float(next(clock)))
+    code, out, err = run_cli(capsys, "train", "--out", str(tmp_path), "--minutes", "1.5", *TINY_ARGS[:1], "40",
+                             *TINY_ARGS[2:])
+    summary = json.loads(out)
+    assert code == 0 and summary["stopped_by"] == "time_limit" and 0 < summary["step"] < 40, err
+    assert "stopped at the time limit (--minutes)" in err
+    assert load_checkpoint(summary["run_dir"])["step"] == summary["step"]

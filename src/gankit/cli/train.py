@@ -37,6 +37,8 @@ def add_parser(sub) -> None:
     p.add_argument("--loss", help=f"loss: {', '.join(LOSSES.names())}")
     p.add_argument("--preset", help=f"start from a preset: {', '.join(PRESETS.names())}")
     p.add_argument("--steps", type=int, help="generator updates to train for (in total, when resuming)")
+    p.add_argument("--minutes", type=float, help="stop after this many minutes of training (checkpointed; "
+                                                 "--resume continues), whichever of --steps and --minutes comes first")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--resolution", type=int, help="resize images to this square size")
     p.add_argument("--conditional", action="store_true", help="condition G and D on the dataset's labels")
@@ -84,7 +86,7 @@ def _flag_overrides(args) -> list[dict]:
         data["download"] = True
     model = {k: v for k, v in (("name", args.model), ("conditional", args.conditional or None)) if v is not None}
     train = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("seed", args.seed),
-                               ("device", args.device)) if v is not None}
+                               ("device", args.device), ("minutes", args.minutes)) if v is not None}
     health = {k: v for k, v in (("on_event", args.on_event), ("balance", args.balance or None)) if v is not None}
     evaluation = {k: v for k, v in (("every", args.eval_every), ("metric", args.eval_metric)) if v is not None}
     tree = {"data": data, "model": model, "train": train, "health": health, "eval": evaluation,
@@ -162,6 +164,10 @@ def _train(args, cfg, ckpt, dist) -> int:
         say(f"stopped by {stop.signal} at step {run.step}, checkpoint written; resume with: "
             f"gankit train --resume {run.dir}", file=sys.stderr)
         return 128 + signal.Signals[stop.signal].value  # what a shell reports for that signal
+    if stop is not None and stop.name == "time_limit":
+        say(f"stopped at the time limit (--minutes) at step {run.step}, checkpoint written; train further with: "
+            f"gankit train --resume {run.dir}", file=sys.stderr)
+        return 0
     if stop is not None:
         why = "health event" + (" (--on-event stop)" if stop.name != "divergence" else "")
         say(f"stopped by {why} {stop.name}; the last good checkpoint is in {run.dir}", file=sys.stderr)

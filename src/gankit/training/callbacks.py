@@ -14,9 +14,9 @@ import torch
 
 from gankit.checkpoint import save_checkpoint
 from gankit.core.errors import GankitError
-from gankit.core.distributed import all_mean
+from gankit.core.distributed import all_mean, from_main
 from gankit.core.images import save_grid, save_scatter
-from gankit.training.hooks import Callback
+from gankit.training.hooks import Callback, Event, StopTraining
 from gankit.training.steps import state_is_finite
 
 log = logging.getLogger("gankit")
@@ -148,6 +148,25 @@ def write_samples(run, path: Path) -> None:
     else:
         # conditional grids: the fixed labels cycle through the classes, so one column per class
         save_grid(out, path, nrow=run.data.num_classes if run.fixed_y is not None else None)
+
+
+class TimeLimit(Callback):
+    """train.minutes: end the run cleanly once this session has trained that long (the checkpoint callback's
+    on_end then writes the state, so `--resume` continues it). With several processes rank 0's clock
+    decides, so every process stops at the same step."""
+
+    def __init__(self, minutes: float):
+        self.seconds = minutes * 60
+
+    def on_start(self, run) -> None:
+        self.t0 = time.perf_counter()
+
+    def on_step(self, run, stats: dict) -> None:
+        over = time.perf_counter() - self.t0 >= self.seconds
+        if run.dist.world > 1:
+            over = from_main(over, run.dist)
+        if over:
+            raise StopTraining(Event(run.step, "time_limit", evidence={"minutes": self.seconds / 60}))
 
 
 class Checkpoints(Callback):

@@ -129,9 +129,12 @@ class Runtime:
     channels_last: bool = True  # NHWC convolutions (faster kernels on CPU and GPU); no effect on MLPs
     sync_bn: bool = False  # several GPUs: batch norm over the global batch (SyncBatchNorm), not each shard
     dist_timeout: float = 600.0  # several processes: seconds a collective may wait for a peer before failing
+    minutes: float = 0.0  # stop (checkpointed, resumable) after this much training time in this session; 0 = off
 
     def validate_runtime(self) -> None:
         _positive("train.dist_timeout", self.dist_timeout)
+        if not 0 <= self.minutes < 10**7:
+            raise GankitError(f"train.minutes must be >= 0 (0: no time limit), got {self.minutes}")
         if self.precision not in PRECISIONS:
             raise GankitError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.compile not in COMPILE_MODES:

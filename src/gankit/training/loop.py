@@ -22,7 +22,7 @@ from gankit.augment import AUTO_SOURCES, resolve_auto
 from gankit.core.runtime import resolve_device
 from gankit.data import BatchSampler, Dataset, load_dataset
 from gankit.losses import LOSSES
-from gankit.training.callbacks import Checkpoints, MetricsLog, SampleGrids
+from gankit.training.callbacks import Checkpoints, MetricsLog, SampleGrids, TimeLimit
 from gankit.training.config import RunConfig, upgrade_config, validate
 from gankit.training.controllers import AugmentStrength, Controller, Rates
 from gankit.training.diagnostics import Balance, DecisionSurface, DiversityProbe, HealthCallback
@@ -269,6 +269,8 @@ def default_callbacks(cfg: RunConfig, points: bool = False, main: bool = True) -
                  HealthCallback(h, loss.sign_meaningful, t.steps)]
     if h.balance and loss.sign_meaningful:
         callbacks.append(Balance(h.balance_bound))
+    if t.minutes:
+        callbacks.append(TimeLimit(t.minutes))
     if not main:
         return callbacks
     callbacks.append(SampleGrids(t.sample_every))
