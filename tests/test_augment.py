@@ -164,3 +164,11 @@ def test_eval_of_a_run_with_a_holdout_reports_the_memorisation_ratio(tmp_path, c
     result = json.loads(out)
     assert result["split"] == "holdout" and result["n_real"] == 200
     assert 0 < result["metrics"]["memorisation_ratio"] < 20 and "nearest_share" in result["metrics"]
+    from PIL import Image
+
+    from gankit.report import build_report
+    with Image.open(run.dir / "nearest.png") as im:  # 8 samples above their nearest training images
+        assert im.size[0] > 2 * im.size[1]
+    report = build_report(run.dir)
+    assert "nearest.png" in " ".join(report["figures"]) and "a twin means G copies" in (
+        run.dir / "report.html").read_text()

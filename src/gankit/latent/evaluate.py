@@ -6,15 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import torch
+
 from gankit.checkpoint import checkpoint_path, demo_path, load_checkpoint
 from gankit.core.config import from_dict
 from gankit.core.errors import GankitError
+from gankit.core.images import save_grid
 from gankit.core.runtime import resolve_device
-from gankit.data import DataConfig, load_dataset, validate_data
+from gankit.data import DataConfig, load_dataset, normalize, validate_data
 from gankit.latent.generator import load_generator
 from gankit.latent.sample import sampler
 from gankit.metrics import (build_extractor, dataset_key, default_extractor, evaluate, parse_metrics, real_features,
                             record)
+from gankit.metrics.extractors import extract
+from gankit.metrics.scores import nearest_indices
 
 
 @dataclass
@@ -49,11 +54,26 @@ def _reference_data(ckpt_file: Path, opts: EvalOptions) -> DataConfig:
 
 
 def _training_features(data_cfg: DataConfig, extractor, opts: EvalOptions):
-    """Features of the images the run trained on, for the memorisation ratio against held-out ones."""
+    """Features of the images the run trained on (for the memorisation ratio against held-out ones), and
+    those images in the same order."""
     train_cfg = replace(data_cfg, split="train")
     data = load_dataset(train_cfg)
-    return real_features(data, extractor, opts.n_real or opts.n, key=dataset_key(train_cfg, data),
-                         batch_size=opts.batch_size, cache=opts.cache)
+    n = min(opts.n_real or opts.n, len(data))
+    feats = real_features(data, extractor, n, key=dataset_key(train_cfg, data), batch_size=opts.batch_size,
+                          cache=opts.cache)
+    return feats, data.x[torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:n].sort().values]
+
+
+NEAREST_SHOWN = 8
+
+
+def write_nearest(path: Path, draw, extractor, train_feats, train_images) -> None:
+    """nearest.png: the first generated samples (top row) above the training image nearest to each in the
+    extractor's features (bottom row): a copy shows up as a twin."""
+    fakes = draw(0, NEAREST_SHOWN).cpu()
+    feats, _ = extract(extractor, [fakes])
+    nearest = torch.as_tensor(nearest_indices(feats, train_feats.feats))
+    save_grid(torch.cat([fakes, normalize(train_images[nearest]).cpu()]), path, nrow=len(fakes))
 
 
 def evaluate_run(run: str | Path, opts: EvalOptions | None = None, write: bool = True) -> dict:
@@ -73,10 +93,13 @@ def evaluate_run(run: str | Path, opts: EvalOptions | None = None, write: bool =
     real = real_features(real_data, extractor, opts.n_real or opts.n, key=dataset_key(data_cfg, real_data),
                          batch_size=opts.batch_size, cache=opts.cache)
     del real_data
-    train = None if data_cfg.split == "train" else _training_features(data_cfg, extractor, opts)
+    train, train_images = (None, None) if data_cfg.split == "train" else _training_features(data_cfg, extractor,
+                                                                                            opts)
     generator = load_generator(ckpt_file, ema=opts.ema, device=device)
     draw = sampler(generator, opts.n, seed=opts.seed, psi=opts.psi, jbt=opts.jbt)
     result = evaluate(draw, opts.n, real, extractor, metrics, opts.batch_size, train=train)
+    if write and train is not None and demo_path(run) is None and generator.kind == "image":
+        write_nearest(ckpt_file.parent / "nearest.png", draw, extractor, train, train_images)
     result.update({"checkpoint": str(ckpt_file), "step": generator.step, "split": data_cfg.split, "seed": opts.seed,
                    "ema": generator.uses_ema, "psi": opts.psi, "jbt": opts.jbt})
     if write and demo_path(run) is None:  # a demo lives inside the installed package: don't write there

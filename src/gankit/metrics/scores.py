@@ -89,10 +89,20 @@ def knn_manifold_scores(real: np.ndarray, fake: np.ndarray, k: int, chunk: int =
             "coverage": torch.cat(covered).double().mean().item()}
 
 
+def _nearest(queries: np.ndarray, reference: np.ndarray, chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+    q, r = (torch.as_tensor(np.asarray(a), dtype=torch.float64) for a in (queries, reference))
+    found = [torch.cdist(c, r).min(1) for c in q.split(chunk)]
+    return torch.cat([f.values for f in found]), torch.cat([f.indices for f in found])
+
+
 def nearest_distances(queries: np.ndarray, reference: np.ndarray, chunk: int = 1024) -> np.ndarray:
     """Distance from each query row to its nearest reference row [N] (float64, in chunks)."""
-    q, r = (torch.as_tensor(np.asarray(a), dtype=torch.float64) for a in (queries, reference))
-    return torch.cat([torch.cdist(c, r).min(1).values for c in q.split(chunk)]).numpy()
+    return _nearest(queries, reference, chunk)[0].numpy()
+
+
+def nearest_indices(queries: np.ndarray, reference: np.ndarray, chunk: int = 1024) -> np.ndarray:
+    """Index of each query row's nearest reference row [N]."""
+    return _nearest(queries, reference, chunk)[1].numpy()
 
 
 def memorisation(train: np.ndarray, fake: np.ndarray, held: np.ndarray) -> dict:

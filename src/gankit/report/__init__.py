@@ -24,6 +24,9 @@ PANELS = [  # (file, series, title, y label, horizontal line, log scale)
                        ("mode_coverage", "mode coverage"),
                        ("class_coverage", "class coverage"), ("high_quality", "high-quality share")],
      "Diversity and coverage", "", 1.0, False),
+    ("augment.png", [("augment_p", "augmentation p"), ("augment_r", "E[sign D(real)] (ADA's r)"),
+                     ("d_real_sign", "E[sign D(real)] per row")], "Augmentation in front of D", "", 0.6, False),
+    ("rates.png", [("lr_g", "G"), ("lr_d", "D")], "Learning rates in force", "rate", None, True),
     ("eval.png", [(f"eval_{k}", k) for k in ("fid", "kid", "is", "precision", "recall", "density", "coverage",
                                              "class_kl")], "Evaluation during training (--eval-every)", "",
      None, False),
@@ -65,6 +68,8 @@ def build_report(run_dir: str | Path) -> dict:
     if surfaces:
         made["surfaces.png"] = figures.surface_grid(surfaces)
         made["surface.gif"] = figures.gif([figures.surface_frame(s) for s in surfaces], ms=500)
+    if (run_dir / "nearest.png").is_file():  # written by gankit eval against held-out images
+        made["nearest.png"] = (run_dir / "nearest.png").read_bytes()
     for name, data in made.items():
         atomic_write_bytes(out / name, data)
     page = _html(run_dir, rows, events, made)
@@ -105,6 +110,9 @@ def _html(run_dir: Path, rows: list[dict], events: list[dict], made: dict[str, b
     eval_rows = _eval_rows(run_dir)
     imgs = "".join(f"<figure>{_img(n, made[n])}<figcaption>{esc(n)}</figcaption></figure>"
                    for n in order if n in made)
+    nearest = "" if "nearest.png" not in made else (
+        f"<figure>{_img('nearest.png', made['nearest.png'])}<figcaption>samples (top) above the training image "
+        "nearest to each in the extractor's features (bottom): a twin means G copies</figcaption></figure>")
     what = f"{config.get('data', {}).get('name', '?')} · {config.get('model', {}).get('name', '?')} · " \
            f"{config.get('loss', {}).get('name', '?')} loss"
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>gankit report: {esc(run_dir.name)}</title>
@@ -116,7 +124,7 @@ last step {last.get('step', 0)}</p>
 <h2>Health events</h2><table><tr><th>step</th><th>event</th><th>evidence</th><th>remedy / action</th></tr>
 {event_rows}</table>
 <h2>Evaluation</h2><table><tr><th>extractor</th><th>step</th><th>samples</th><th>metrics</th></tr>
-{eval_rows}</table>
+{eval_rows}</table>{nearest}
 <h2>Figures</h2>{imgs}
 <h2>Last metrics</h2><table>{summary}</table>
 <h2>Config</h2><pre>{esc(json.dumps(config, indent=2))}</pre></body></html>
