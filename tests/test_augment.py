@@ -172,3 +172,12 @@ def test_eval_of_a_run_with_a_holdout_reports_the_memorisation_ratio(tmp_path, c
     report = build_report(run.dir)
     assert "nearest.png" in " ".join(report["figures"]) and "a twin means G copies" in (
         run.dir / "report.html").read_text()
+
+
+def test_the_hundred_faces_of_scikit_image_are_a_dataset_at_hand():
+    from gankit.data import DataConfig, load_dataset
+
+    faces = load_dataset(DataConfig(name="faces100", resolution=16))
+    assert faces.name == "lfw_subset" and faces.x.shape == (100, 1, 16, 16) and faces.x.dtype == torch.uint8
+    assert 60 < faces.x.float().mean() < 200 and faces.x.float().std() > 20  # faces, not a blank
+    assert resolve_auto(AugmentConfig(), "lfw_subset", 100, "image").name == "diffaugment"

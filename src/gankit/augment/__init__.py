@@ -9,7 +9,7 @@ Karras et al. 2020). `--augment` picks a policy:
 - `diffaugment`: colour, translation and cutout on every sample (p = 1);
 - `ada`: ADA's geometric and colour pipeline, each operation with probability p, which a controller
   raises while D is too sure of the reals (see training/controllers.py);
-- `auto`: DiffAugment for a folder of images or the faces when they are few (AUTO_MAX_IMAGES), else none.
+- `auto`: DiffAugment for a folder of images or the face sets when they are few (AUTO_MAX_IMAGES), else none.
 
 `augment.policy` lists operations (comma-separated) to use instead of the policy's own.
 """
@@ -32,7 +32,7 @@ for _name, _op in {**diffaugment.OPERATIONS, **ada.OPERATIONS}.items():
 POLICIES = {"none": "", "diffaugment": "color,translation,cutout", "ada": "geometric,ada_color"}
 KINDS = ("auto",) + tuple(POLICIES)
 AUTO_MAX_IMAGES = 20_000  # beyond this D has enough to look at (DiffAugment's gains shrink to nothing at full data)
-AUTO_SOURCES = ("folder", "faces")  # the built-in benchmark sets keep their presets' tuned settings
+AUTO_SOURCES = ("folder", "faces", "lfw_subset")  # the built-in benchmark sets keep their presets' tuned settings
 
 
 @dataclass

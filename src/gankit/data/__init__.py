@@ -22,6 +22,7 @@ DATASETS.add("folder", folder.read_folder)
 DATASETS.add("toy_ring", toy.read_ring, aliases=("ring",))
 DATASETS.add("toy_grid", toy.read_grid, aliases=("grid",))
 DATASETS.add("faces", faces.read_faces, aliases=("lfw",))
+DATASETS.add("lfw_subset", embedded.read_lfw_subset, aliases=("faces100",))
 
 
 HOLDOUT_SEED = 20_000_101  # fixed, so every run and every `gankit eval` of the same data holds out the same images

@@ -1,9 +1,13 @@
-"""The embedded default: the 1,797 8x8 handwritten digits that scikit-learn ships (no download)."""
+"""Data that ships inside installed packages (no download): the embedded default, the 1,797 8x8 handwritten
+digits of scikit-learn, and the 100 small LFW faces of scikit-image."""
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 import torch
 
+from gankit.core.errors import GankitError
 from gankit.data.dataset import DataConfig, Dataset, resize_images
 
 
@@ -16,3 +20,21 @@ def read_digits(cfg: DataConfig) -> Dataset:
     x = resize_images(torch.from_numpy(images).unsqueeze(1), cfg.resolution, cfg.channels)
     y = torch.from_numpy(bunch.target.astype(np.int64))
     return Dataset("digits", x, y, [str(i) for i in range(10)], "image")
+
+
+def read_lfw_subset(cfg: DataConfig) -> Dataset:
+    """The 100 face crops (25x25 grayscale, from Labeled Faces in the Wild) in scikit-image's lfw_subset.npy,
+    as uint8 [100, 1, 25, 25]: a few-shot face set that is always at hand (its other 100 images, non-faces,
+    are left out)."""
+    from importlib.util import find_spec
+    from pathlib import Path
+
+    spec = find_spec("skimage")
+    path = Path(spec.origin).parent / "data" / "lfw_subset.npy" if spec and spec.origin else None
+    if path is None or not path.is_file():
+        raise GankitError("lfw_subset: scikit-image's data/lfw_subset.npy not found; pip install scikit-image")
+    faces = np.load(path)[:100]
+    images = np.round(np.clip(faces, 0, 1) * 255).astype(np.uint8)
+    x = resize_images(torch.from_numpy(images).unsqueeze(1), cfg.resolution, cfg.channels)
+    digest = hashlib.md5(path.read_bytes()).hexdigest()
+    return Dataset("lfw_subset", x, None, [], "image", {"files": {str(path): digest}})
