@@ -8,7 +8,8 @@ from gankit.core.errors import GankitError
 from gankit.models import MODELS, ModelConfig, build_discriminator, build_generator, check_kwargs, model_kwargs
 from gankit.models import mlp
 
-SHAPES = {"mlp": [(1, 8, 8), (2,)], "dcgan": [(1, 28, 28), (3, 32, 32)], "resnet_sn": [(1, 28, 28), (3, 32, 32)]}
+SHAPES = {"mlp": [(1, 8, 8), (2,)], "dcgan": [(1, 28, 28), (3, 32, 32)], "resnet_sn": [(1, 28, 28), (3, 32, 32)],
+          "fastgan": [(1, 16, 16), (3, 32, 32)]}
 CASES = [(name, shape, classes) for name in MODELS.names() for shape in SHAPES[name] for classes in (0, 10)]
 
 

@@ -6,6 +6,7 @@ those kwargs (with defaults filled in) are the model config saved beside the wei
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -14,19 +15,23 @@ from torch import nn
 from gankit.core.errors import GankitError
 from gankit.core.registry import Registry
 from gankit.nn import D_CONDITIONING
-from gankit.models import dcgan, mlp, resnet_sn
+from gankit.models import dcgan, fastgan, mlp, resnet_sn
 
 
 @dataclass(frozen=True)
 class Family:
     Generator: type[nn.Module]
     Discriminator: type[nn.Module]
+    # terms a family adds to D's loss on the real images, by metrics name: fn(D, real) -> 0-dim tensor
+    d_terms: tuple[tuple[str, Callable], ...] = ()
 
 
 MODELS: Registry[Family] = Registry("model")
 MODELS.add("mlp", Family(mlp.Generator, mlp.Discriminator), aliases=("gan",))
 MODELS.add("dcgan", Family(dcgan.Generator, dcgan.Discriminator))
 MODELS.add("resnet_sn", Family(resnet_sn.Generator, resnet_sn.Discriminator), aliases=("sngan", "resnet"))
+MODELS.add("fastgan", Family(fastgan.Generator, fastgan.Discriminator, (("reconstruction", fastgan.reconstruction),)),
+           aliases=("lightweight",))
 
 
 # Upper bounds on sizes, checked on the command line and in checkpoints alike: far above any GAN gankit trains

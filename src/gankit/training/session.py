@@ -43,7 +43,8 @@ def build_game(cfg: RunConfig, data: Dataset, device: torch.device) -> tuple[Gam
         noise=make_generator(device, t.seed + 1),
         rules=Rules(loss=LOSSES.get(cfg.loss.name), penalty=PENALTIES.get(cfg.loss.penalty),
                     penalty_weight=cfg.loss.penalty_weight, label_smoothing=cfg.loss.label_smoothing,
-                    aux_weight=cfg.loss.aux_weight, precision=t.precision, augment=build_augment(cfg.augment)),
+                    aux_weight=cfg.loss.aux_weight, precision=t.precision, augment=build_augment(cfg.augment),
+                    d_terms=MODELS.get(kwargs["name"]).d_terms),
         ema=EMA(G, t.ema_decay, t.ema_start) if t.ema_decay > 0 else None,
     )
     if t.compile:

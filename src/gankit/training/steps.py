@@ -31,6 +31,7 @@ class Rules:
     aux_weight: float = 1.0  # AC-GAN: weight of the class cross-entropy (D heads with a classifier only)
     precision: str = "fp32"  # "bf16": forward passes under autocast; losses, weights and optimizers in fp32
     augment: Callable | None = None  # gankit.augment.Augment: applied to every image D judges
+    d_terms: tuple = ()  # (name, fn(D, real) -> loss): a model family's own terms in D's loss (fastgan)
 
 
 @dataclass
@@ -148,6 +149,10 @@ def d_step(game: Game, real: torch.Tensor, y: torch.Tensor | None, noise_std: fl
         loss = loss + game.rules.aux_weight * aux
         stats["d_aux_loss"] = aux.detach()
         stats["aux_acc_real"] = (real_classes.detach().argmax(1) == y).float().mean()
+    for name, term in game.rules.d_terms:  # through D itself, like the penalty below
+        value = term(game.D, real)
+        loss = loss + value
+        stats[name] = value.detach()
     if game.rules.penalty is not None and game.rules.penalty_weight > 0:
         # D itself, not DDP: the penalty's gradient joins the same backward, which DDP averages once
         pen = game.rules.penalty(game.D, real, fake, y, rand=lambda shape: _draw(game, torch.rand, shape, real.device))
