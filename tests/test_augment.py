@@ -179,5 +179,16 @@ def test_the_hundred_faces_of_scikit_image_are_a_dataset_at_hand():
 
     faces = load_dataset(DataConfig(name="faces100", resolution=16))
     assert faces.name == "lfw_subset" and faces.x.shape == (100, 1, 16, 16) and faces.x.dtype == torch.uint8
+    assert load_dataset(DataConfig(name="lfw_subset")).shape == (1, 32, 32)  # read at a size G and D take
     assert 60 < faces.x.float().mean() < 200 and faces.x.float().std() > 20  # faces, not a blank
     assert resolve_auto(AugmentConfig(), "lfw_subset", 100, "image").name == "diffaugment"
+
+
+def test_faces100_trains_with_fastgan_and_augmentation_from_the_command_line(tmp_path, capsys):
+    code, out, err = run_cli(capsys, "train", "--data", "faces100", "--model", "fastgan", "--out", str(tmp_path),
+                             "--set", "model.g_width=8", "--set", "model.d_width=8", "--steps", "3",
+                             "--set", "train.batch_size=16", "--set", "train.log_every=1", "--device", "cpu")
+    assert code == 0, err
+    assert "augment: diffaugment (auto, for 100 images; choose with --augment)" in err
+    row = json.loads(open(json.loads(out)["run_dir"] + "/metrics.jsonl").readline())
+    assert row["reconstruction"] > 0 and row["d_real_sign"] <= 1

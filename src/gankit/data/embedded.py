@@ -24,8 +24,9 @@ def read_digits(cfg: DataConfig) -> Dataset:
 
 def read_lfw_subset(cfg: DataConfig) -> Dataset:
     """The 100 face crops (25x25 grayscale, from Labeled Faces in the Wild) in scikit-image's lfw_subset.npy,
-    as uint8 [100, 1, 25, 25]: a few-shot face set that is always at hand (its other 100 images, non-faces,
-    are left out)."""
+    as uint8 [100, 1, 32, 32] (resized to 32, which every convolutional family takes, unless
+    data.resolution says otherwise): a few-shot face set that is always at hand (its other 100 images,
+    non-faces, are left out)."""
     from importlib.util import find_spec
     from pathlib import Path
 
@@ -35,6 +36,6 @@ def read_lfw_subset(cfg: DataConfig) -> Dataset:
         raise GankitError("lfw_subset: scikit-image's data/lfw_subset.npy not found; pip install scikit-image")
     faces = np.load(path)[:100]
     images = np.round(np.clip(faces, 0, 1) * 255).astype(np.uint8)
-    x = resize_images(torch.from_numpy(images).unsqueeze(1), cfg.resolution, cfg.channels)
+    x = resize_images(torch.from_numpy(images).unsqueeze(1), cfg.resolution or 32, cfg.channels)
     digest = hashlib.md5(path.read_bytes()).hexdigest()
     return Dataset("lfw_subset", x, None, [], "image", {"files": {str(path): digest}})
