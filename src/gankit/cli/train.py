@@ -53,7 +53,7 @@ def add_parser(sub) -> None:
     add_device(p, default=None)
     p.add_argument("--augment", metavar="{auto,none,diffaugment,ada}",
                    help="augmentation of everything D sees, for small datasets: auto (default: DiffAugment for a "
-                        "folder or the faces of at most 20,000 images, else none), none, diffaugment, ada "
+                        "folder or the faces of at most 250 images, else none), none, diffaugment, ada "
                         "(adaptive probability); see augment.* for its settings")
     p.add_argument("--on-event", choices=["warn", "stop"],
                    help="what a health event (overpowering D, mode collapse, divergence...) does (default warn)")
