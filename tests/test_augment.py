@@ -106,6 +106,8 @@ def test_a_small_folder_is_augmented_and_says_so(tmp_path, capsys):
     assert "--augment must be one of" in one_error_line(code, err)
     code, _, err = run_cli(capsys, "train", "--set", "augment.p=2", "--dry-run")
     assert "augment.p must be in [0, 1]" in one_error_line(code, err)
+    code, _, err = run_cli(capsys, "train", "--data", "toy_ring", "--augment", "ada", "--out", str(tmp_path / "r"))
+    assert "--augment ada transforms images; toy_ring is points data" in one_error_line(code, err)
 
 
 def test_ada_raises_p_while_d_memorises_and_resumes_it(tmp_path):

@@ -183,6 +183,9 @@ def start_run(cfg: RunConfig, dist: Dist | None = None) -> Run:
 def _resolve_augment(cfg: RunConfig, data: Dataset) -> str | None:
     """`--augment auto` made concrete for the data (config.json records the choice); returns what to say
     about it once the run exists, where the choice depended on the data."""
+    if cfg.augment.name not in ("auto", "none") and data.kind != "image":
+        raise GankitError(f"--augment {cfg.augment.name} transforms images; {data.name} is {data.kind} data "
+                          "(use --augment none)")
     if cfg.augment.name != "auto":
         return None
     cfg.augment = resolve_auto(cfg.augment, cfg.data.name, len(data), data.kind)
