@@ -18,6 +18,7 @@ from gankit.latent.generator import load_generator
 from gankit.latent.sample import sampler
 from gankit.metrics import (build_extractor, dataset_key, default_extractor, evaluate, parse_metrics, real_features,
                             record)
+from gankit.metrics.evaluate import real_indices
 from gankit.metrics.extractors import extract
 from gankit.metrics.scores import nearest_indices
 
@@ -61,7 +62,7 @@ def _training_features(data_cfg: DataConfig, extractor, opts: EvalOptions):
     n = min(opts.n_real or opts.n, len(data))
     feats = real_features(data, extractor, n, key=dataset_key(train_cfg, data), batch_size=opts.batch_size,
                           cache=opts.cache)
-    return feats, data.x[torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:n].sort().values]
+    return feats, data.x[real_indices(len(data), n)]
 
 
 NEAREST_SHOWN = 8

@@ -75,6 +75,11 @@ def _progress(what: str, total: int) -> Callable[[int], None]:
     return report
 
 
+def real_indices(size: int, n: int, seed: int = 0) -> torch.Tensor:
+    """Which n of `size` real images real_features reads (seeded, in order)."""
+    return torch.randperm(size, generator=torch.Generator().manual_seed(seed))[:n].sort().values
+
+
 def real_features(data: Dataset, extractor: Extractor, n: int, *, key: str, seed: int = 0,
                   batch_size: int = 100, cache: bool = True) -> Features:
     """Features of n real images drawn without replacement (seeded; all of them if the set is smaller).
@@ -89,7 +94,7 @@ def real_features(data: Dataset, extractor: Extractor, n: int, *, key: str, seed
         with np.load(path) as z:
             if str(z["name"]) == name:
                 return Features(z["feats"], z["logits"] if z["logits"].size else None)
-    idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+    idx = real_indices(len(data), n, seed)
     feats, logits = extract(extractor, data.x[idx].split(batch_size), _progress("real features", n))
     if cache:
         buf = io.BytesIO()
