@@ -11,7 +11,9 @@ from gankit.cli.main import main
 from gankit.report import build_report
 from gankit.training import fit, start_run
 from gankit.training.health import HealthConfig, Monitor
+from gankit.training.diagnostics import HealthCallback
 from gankit.training.hooks import Callback
+from gankit.training.loop import default_callbacks
 
 CFG = HealthConfig(warmup=100, window=100)
 
@@ -48,6 +50,24 @@ def test_overpowering_fires_once_after_warmup_and_again_after_recovery():
     assert names[0][1] == 200  # warmup + window
     assert 600 < names[1][1] <= 700
     assert events[0]["evidence"]["acc_real"] > 0.95 and "lower d's learning rate" in events[0]["remedy"].lower()
+
+
+def test_small_data_overpowering_between_092_and_097_fires():
+    """The issue-27 run: DCGAN on 500 face crops, D's accuracy 0.92-0.97 all run; augmented runs sit at 0.8."""
+    wobble = [0.92, 0.97, 0.94, 0.95, 0.93]
+    rows = [_row(s, wobble[i % 5], wobble[(i + 2) % 5]) for i, s in enumerate(range(10, 400, 10))]
+    assert [e["event"] for e in _feed(Monitor(CFG), rows)] == ["discriminator_overpowering"]
+    augmented = [_row(s, 0.82, 0.84) for s in range(10, 400, 10)]
+    assert _feed(Monitor(CFG), augmented) == []
+    near = [_row(s, 0.88, 0.97) for s in range(10, 400, 10)]  # real side below the bound: D is not perfect
+    assert _feed(Monitor(CFG), near) == []
+
+
+@pytest.mark.parametrize("minutes, expected", [(5, 0), (0, 20_000)])
+def test_a_time_limited_run_warms_up_for_warmup_steps_not_a_share_of_its_bound(tmp_path, minutes, expected):
+    cfg = tiny_config(tmp_path, train={"minutes": minutes, "steps": 20_000})
+    health = [c for c in default_callbacks(cfg) if isinstance(c, HealthCallback)]
+    assert [c.make_monitor().total_steps for c in health] == [expected]
 
 
 def test_generator_winning():

@@ -1,13 +1,15 @@
 """The health monitor's rules: pure functions from the metrics rows logged so far to named events.
 
 Rules (each looks at the rows of the last `window` steps, once the warm-up — `warmup` steps or
-`warmup_fraction` of the run, whichever is longer — has passed; a young generator is a blob by design):
+`warmup_fraction` of the run, whichever is longer — has passed; a young generator is a blob by design.
+A time-limited run has no known length, so its warm-up is `warmup` steps):
 
 - `divergence`: any logged value is NaN/Inf (at any step, no warm-up), or a gradient norm exceeds
   `explode_factor` × its median over the run so far.
-- `discriminator_overpowering`: D's accuracy averages ≥ `acc_high` on real AND on fake batches over the
-  window — D separates the two almost perfectly and G gets little useful signal (with the minimax loss
-  its gradient vanishes outright). Not applied to the Wasserstein loss, whose critic has no sign meaning.
+- `discriminator_overpowering`: D's accuracy averages ≥ `acc_high` (0.9) on real AND on fake batches over
+  the window — D separates the two almost perfectly and G gets little useful signal (with the minimax loss
+  its gradient vanishes outright). Healthy image runs sit near 0.7–0.8; a DCGAN memorising 500 face
+  crops sat at 0.92–0.97, which the earlier bound of 0.95 on both sides missed. Not applied to the Wasserstein loss, whose critic has no sign meaning.
 - `generator_winning`: D's accuracy on fakes averages ≤ `acc_low` over the window: D calls nearly every
   generated sample real. Not applied to the Wasserstein loss.
 - `mode_collapse`: the diversity of generated samples from fixed latents (mean pairwise distance in a
@@ -34,7 +36,7 @@ class HealthConfig:
     warmup: int = 500  # steps before the accuracy and diversity rules apply ...
     warmup_fraction: float = 0.1  # ... or this share of the run's steps, whichever is longer
     window: int = 500  # steps of history each rule averages over
-    acc_high: float = 0.95
+    acc_high: float = 0.9  # the same bound --balance steers D's accuracy below
     acc_low: float = 0.05
     diversity_low: float = 0.35
     coverage_low: float = 0.5

@@ -268,8 +268,9 @@ def default_callbacks(cfg: RunConfig, points: bool = False, main: bool = True) -
     t, h = cfg.train, cfg.health
     loss = LOSSES.get(cfg.loss.name)
     callbacks = [DiversityProbe(t.log_every)] + ([PeriodicEval(cfg.eval)] if cfg.eval.every else [])
+    # a time-limited run's step count is only a bound, so its warm-up can't be a share of it
     callbacks += [MetricsLog(t.log_every, loss.probabilistic),
-                 HealthCallback(h, loss.sign_meaningful, t.steps)]
+                 HealthCallback(h, loss.sign_meaningful, 0 if t.minutes else t.steps)]
     if h.balance and loss.sign_meaningful:
         callbacks.append(Balance(h.balance_bound))
     if t.minutes:
