@@ -121,7 +121,8 @@ def test_every_example_runs(where, line, runs, tmp_path, capsys, monkeypatch):
         pytest.skip(reason)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(uvicorn.Server, "run", lambda *a, **k: None)  # serve: build the app, don't listen
-    for name in ("digit.png", "my_digit.png"):
+    for name in ("digit.png", "my_digit.png", *(f"kept_aside/{i}.png" for i in range(12))):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
         Image.fromarray(np.full((28, 28), 128, dtype=np.uint8)).save(tmp_path / name)
     np.save(tmp_path / "z.npy", np.zeros((1, 100), dtype=np.float32))
     code = main(_adapt(argv, runs, tmp_path))

@@ -9,7 +9,8 @@ Karras et al. 2020). `--augment` picks a policy:
 - `diffaugment`: colour, translation and cutout on every sample (p = 1);
 - `ada`: ADA's geometric and colour pipeline, each operation with probability p, which a controller
   raises while D is too sure of the reals (see training/controllers.py);
-- `auto`: DiffAugment for a folder of images or the face sets of at most AUTO_MAX_IMAGES images, else none.
+- `auto`, for a folder of images or the face sets: DiffAugment up to AUTO_DIFFAUGMENT_MAX images, ADA up to
+  AUTO_ADA_MAX, none above (where nothing was measured); other data: none.
 
 `augment.policy` lists operations (comma-separated) to use instead of the policy's own.
 """
@@ -31,9 +32,11 @@ for _name, _op in {**diffaugment.OPERATIONS, **ada.OPERATIONS}.items():
 
 POLICIES = {"none": "", "diffaugment": "color,translation,cutout", "ada": "geometric,ada_color"}
 KINDS = ("auto",) + tuple(POLICIES)
-# Measured (benchmarks/results/small_data, LFW crops at 32 px, DCGAN, 5 CPU minutes): DiffAugment cut KID by
-# 31% with 100 training images and raised it by 75% with 500, where D had not yet overfitted in that time.
-AUTO_MAX_IMAGES = 250
+# Measured (benchmarks/results/small_data, LFW crops at 32 px, DCGAN, one seed): in 5 CPU minutes DiffAugment
+# cut KID by 31% with 100 training images and raised it by 75% with 500, where D had not yet overfitted; in
+# 15 minutes with 500, ADA (whose p rises only once D overfits) cut KID by 55%.
+AUTO_DIFFAUGMENT_MAX = 250
+AUTO_ADA_MAX = 1000
 AUTO_SOURCES = ("folder", "faces", "lfw_subset")  # the built-in benchmark sets keep their presets' tuned settings
 
 
@@ -66,12 +69,13 @@ def operations(cfg: AugmentConfig) -> list[str]:
 
 
 def resolve_auto(cfg: AugmentConfig, source: str, count: int, kind: str) -> AugmentConfig:
-    """`auto` made concrete for the data: DiffAugment for at most AUTO_MAX_IMAGES images read from a folder
-    or the faces, else none. Other names come back as they are."""
+    """`auto` made concrete for the data (see the module's docstring). Other names come back as they are."""
     if cfg.name != "auto":
         return cfg
-    small = kind == "image" and source in AUTO_SOURCES and count <= AUTO_MAX_IMAGES
-    return AugmentConfig(**{**cfg.__dict__, "name": "diffaugment" if small else "none"})
+    name = "none"
+    if kind == "image" and source in AUTO_SOURCES:
+        name = "diffaugment" if count <= AUTO_DIFFAUGMENT_MAX else "ada" if count <= AUTO_ADA_MAX else "none"
+    return AugmentConfig(**{**cfg.__dict__, "name": name})
 
 
 def is_adaptive(cfg: AugmentConfig) -> bool:

@@ -5,12 +5,14 @@ import argparse
 import json
 
 from gankit.cli.common import add_device
+from gankit.core.errors import GankitError
 
 
 EVAL_EXAMPLES = """examples:
   gankit eval demo:mnist --n 2000             # the MNIST judge: FID in its features, KID, PR, DC, IS, classes
   gankit eval runs/<run> --extractor inception --metrics fid,kid --n 10000
   gankit eval runs/<run> --inception INCEPTION.pt      # the TorchScript Inception-v3 file, if not in the data dir
+  gankit eval runs/<run> --real kept_aside/ --n 1000   # against photos you kept out of training
 """
 
 
@@ -27,6 +29,9 @@ def add_parser(sub) -> None:
     p.add_argument("--split", default="", help="real data split to compare with: train, test, or holdout (the "
                                                "default when the run held images out with data.holdout, else "
                                                "train); any split but train also gives the memorisation ratio")
+    p.add_argument("--real", default="", metavar="FOLDER",
+                   help="compare with the images of this folder instead (photos you kept out of training); gives "
+                        "the memorisation ratio too")
     p.add_argument("--inception", default="", help="the Inception file (else $GANKIT_INCEPTION or the data dir)")
     p.add_argument("--classifier", default="", help="a judge from `gankit classifier train` (else the bundled one)")
     p.add_argument("--data-dir", help="folder holding the datasets (else the run's, else $GANKIT_DATA)")
@@ -46,8 +51,11 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from gankit.latent.evaluate import EvalOptions, evaluate_run
 
+    if args.real and args.split:
+        raise GankitError("--real and --split both name the images to compare with: give one")
     opts = EvalOptions(n=args.n, n_real=args.n_real or 0, metrics=args.metrics, extractor=args.extractor or "",
-                       split=args.split, extractor_file=args.inception or args.classifier, data_dir=args.data_dir,
+                       split=args.split, real=args.real, extractor_file=args.inception or args.classifier,
+                       data_dir=args.data_dir,
                        batch_size=args.batch_size, seed=args.seed, ema=not args.no_ema, cache=not args.no_cache,
                        psi=args.psi, jbt=args.jbt, device=args.device)
     print(json.dumps(evaluate_run(args.run, opts)))

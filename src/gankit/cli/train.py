@@ -52,8 +52,8 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int)
     add_device(p, default=None)
     p.add_argument("--augment", metavar="{auto,none,diffaugment,ada}",
-                   help="augmentation of everything D sees, for small datasets: auto (default: DiffAugment for a "
-                        "folder or the faces of at most 250 images, else none), none, diffaugment, ada "
+                   help="augmentation of everything D sees, for small datasets: auto (default; for a folder or "
+                        "the faces: DiffAugment up to 250 images, ADA up to 1,000, else none), none, diffaugment, ada "
                         "(adaptive probability); see augment.* for its settings")
     p.add_argument("--on-event", choices=["warn", "stop"],
                    help="what a health event (overpowering D, mode collapse, divergence...) does (default warn)")
@@ -181,6 +181,10 @@ def _say_data(run, log, resumed: bool) -> None:
     does not say), and where the list of skipped images is."""
     extra = run.data.extra
     source = extra.get("root") or ", ".join(sorted({str(Path(f).parent) for f in extra.get("files", {})}))
-    log("data: %s, %d samples%s", run.data.name, len(run.data), f", read from {source}" if source else "")
+    size = "" if run.data.kind != "image" else " at %d×%d" % run.data.shape[1:]
+    log("data: %s, %d samples%s%s", run.data.name, len(run.data), size, f", read from {source}" if source else "")
+    if run.cfg.preset == "folder_dcgan" and run.cfg.data.resolution == 32 and not resumed:
+        log("a folder trains at 32×32 by default, readable in minutes on a CPU; more detail: "
+            "--set data.resolution=64 (about 4× the compute per image)")
     if extra.get("skipped_files") and not resumed:
         log("the %d skipped images are listed in %s", len(extra["skipped_files"]), run.dir / "skipped_images.txt")

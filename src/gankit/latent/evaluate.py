@@ -32,6 +32,7 @@ class EvalOptions:
     metrics: str = ""  # comma-separated; "" = all the extractor supports
     extractor: str = ""  # "" = the default for the data
     split: str = ""  # "" = "holdout" when the run held images out (data.holdout), else "train"
+    real: str = ""  # a folder of images to compare with instead of the run's dataset (photos kept aside)
     extractor_file: str = ""  # an Inception file or a classifier from `gankit classifier train`
     data_dir: str | None = None
     batch_size: int = 100
@@ -43,21 +44,24 @@ class EvalOptions:
     device: str = "auto"
 
 
-def _reference_data(ckpt_file: Path, opts: EvalOptions) -> DataConfig:
-    """The data section the run trained on, with the split and data folder asked for."""
+def _data_configs(ckpt_file: Path, opts: EvalOptions, shape: tuple) -> tuple[DataConfig, DataConfig | None]:
+    """The real images to compare with, and the run's training images when those are other images (they give
+    the memorisation ratio): the split asked for, or a folder (`opts.real`) read at the generator's size."""
     ckpt = load_checkpoint(ckpt_file, generator_only=True)
-    data_cfg = from_dict(DataConfig, ckpt["config"].get("data", {}), "data")
-    data_cfg = replace(data_cfg, split=opts.split or ("holdout" if data_cfg.holdout else "train"))
+    trained = replace(from_dict(DataConfig, ckpt["config"].get("data", {}), "data"), split="train")
     if opts.data_dir is not None:
-        data_cfg.data_dir = opts.data_dir
-    validate_data(data_cfg)
-    return data_cfg
+        trained.data_dir = opts.data_dir
+    if opts.real:
+        reference = DataConfig(name="folder", path=opts.real, resolution=shape[-1], channels=shape[0])
+    else:
+        reference = replace(trained, split=opts.split or ("holdout" if trained.holdout else "train"))
+    validate_data(reference)
+    return reference, (None if reference == trained else trained)
 
 
-def _training_features(data_cfg: DataConfig, extractor, opts: EvalOptions):
+def _training_features(train_cfg: DataConfig, extractor, opts: EvalOptions):
     """Features of the images the run trained on (for the memorisation ratio against held-out ones), and
     those images in the same order."""
-    train_cfg = replace(data_cfg, split="train")
     data = load_dataset(train_cfg)
     n = min(opts.n_real or opts.n, len(data))
     feats = real_features(data, extractor, n, key=dataset_key(train_cfg, data), batch_size=opts.batch_size,
@@ -86,7 +90,8 @@ def evaluate_run(run: str | Path, opts: EvalOptions | None = None, write: bool =
         raise GankitError(f"--n must be at least 2, got {opts.n}")
     device = resolve_device(opts.device)
     ckpt_file = checkpoint_path(run)
-    data_cfg = _reference_data(ckpt_file, opts)
+    generator = load_generator(ckpt_file, ema=opts.ema, device=device)
+    data_cfg, train_cfg = _data_configs(ckpt_file, opts, generator.shape)
     real_data = load_dataset(data_cfg)
     extractor = build_extractor(opts.extractor or default_extractor(real_data.name, real_data.kind), real_data.name,
                                 path=opts.extractor_file, data_dir=data_cfg.data_dir, device=device)
@@ -94,14 +99,13 @@ def evaluate_run(run: str | Path, opts: EvalOptions | None = None, write: bool =
     real = real_features(real_data, extractor, opts.n_real or opts.n, key=dataset_key(data_cfg, real_data),
                          batch_size=opts.batch_size, cache=opts.cache)
     del real_data
-    train, train_images = (None, None) if data_cfg.split == "train" else _training_features(data_cfg, extractor,
-                                                                                            opts)
-    generator = load_generator(ckpt_file, ema=opts.ema, device=device)
+    train, train_images = _training_features(train_cfg, extractor, opts) if train_cfg else (None, None)
     draw = sampler(generator, opts.n, seed=opts.seed, psi=opts.psi, jbt=opts.jbt)
     result = evaluate(draw, opts.n, real, extractor, metrics, opts.batch_size, train=train)
     if write and train is not None and demo_path(run) is None and generator.kind == "image":
         write_nearest(ckpt_file.parent / "nearest.png", draw, extractor, train, train_images)
-    result.update({"checkpoint": str(ckpt_file), "step": generator.step, "split": data_cfg.split, "seed": opts.seed,
+    result.update({"checkpoint": str(ckpt_file), "step": generator.step,
+                   "split": f"folder {opts.real}" if opts.real else data_cfg.split, "seed": opts.seed,
                    "ema": generator.uses_ema, "psi": opts.psi, "jbt": opts.jbt})
     if write and demo_path(run) is None:  # a demo lives inside the installed package: don't write there
         record(ckpt_file.parent / "eval.json", result)
