@@ -60,6 +60,13 @@ def stamp_lines(result: dict) -> list[str]:
     return lines
 
 
+def figures(path: Path, result: dict) -> list[tuple[str, Path]]:
+    """(caption, file) for each picture a result names in "figures" (files beside its JSON)."""
+    named = result.get("figures") if isinstance(result, dict) else None
+    return [(caption, path.parent / name) for caption, name in (named or {}).items()
+            if (path.parent / name).is_file()]
+
+
 def result_section(path: Path) -> list[str]:
     result = json.loads(path.read_text())
     out = [f"### `{path.relative_to(RESULTS)}`", ""]
@@ -68,6 +75,8 @@ def result_section(path: Path) -> list[str]:
             if isinstance(result.get(key), str):
                 out += [result[key], ""]
         out += stamp_lines(result) + [""]
+    for caption, file in figures(path, result):
+        out += [f"![{caption}](results/{file.relative_to(RESULTS).as_posix()})", ""]
     rows = [(k, v) for k, v in leaves(result) if k]
     if rows:
         out += ["| figure | value |", "| --- | --- |"]
@@ -105,3 +114,8 @@ else:
 
     with mkdocs_gen_files.open("results.md", "w") as fh:
         fh.write(page())
+    # the pictures results name, copied into the site beside the page (never into docs/ by hand)
+    for json_path in RESULTS.rglob("*.json"):
+        for _, file in figures(json_path, json.loads(json_path.read_text())):
+            with mkdocs_gen_files.open(f"results/{file.relative_to(RESULTS).as_posix()}", "wb") as fh:
+                fh.write(file.read_bytes())

@@ -217,3 +217,40 @@ def test_faces100_trains_with_fastgan_and_augmentation_from_the_command_line(tmp
     assert "augment: diffaugment (auto, for 100 images; choose with --augment)" in err
     row = json.loads(open(json.loads(out)["run_dir"] + "/metrics.jsonl").readline())
     assert row["reconstruction"] > 0 and row["d_real_sign"] <= 1
+
+
+def _blobs(n: int, seed: int, size: int = 16) -> torch.Tensor:
+    """Smooth random images in [-1, 1]: a few Gaussian blobs each (a stand-in for photos)."""
+    gen = torch.Generator().manual_seed(seed)
+    grid = torch.linspace(0, 1, size)
+    yy, xx = torch.meshgrid(grid, grid, indexing="ij")
+    centers, widths = torch.rand(n, 3, 2, generator=gen), 0.1 + 0.2 * torch.rand(n, 3, 1, 1, generator=gen)
+    blobs = torch.exp(-((xx - centers[..., 0, None, None]) ** 2 + (yy - centers[..., 1, None, None]) ** 2)
+                      / widths ** 2).sum(1, keepdim=True)
+    return (blobs / blobs.amax((2, 3), keepdim=True)) * 1.6 - 0.8
+
+
+def test_the_leak_check_catches_cutout_squares_and_passes_clean_samples():
+    from gankit.metrics.leak import leak_check
+
+    cutout = AUGMENTS.get("cutout")
+    reals = _blobs(400, seed=0)
+    clean = leak_check(reals, _blobs(300, seed=1), {"cutout": cutout}, steps=300)
+    gen = torch.Generator().manual_seed(2)
+    leaky = leak_check(reals, cutout(_blobs(300, seed=1), lambda s: torch.rand(s, generator=gen), 1.0),
+                       {"cutout": cutout}, steps=300)
+    assert 0 <= clean["leak_share"] <= 0.08 and 0.7 <= leaky["leak_share"] <= 1
+    assert 0.7 <= clean["leak_recall_cutout"] <= 1 and clean["leak_false_alarms"] == 0.01
+
+
+def test_eval_runs_the_leak_check_on_an_augmented_run(tmp_path, capsys):
+    run = start_run(tiny_config(tmp_path, augment={"name": "diffaugment"}))
+    fit(run)
+    args = ("eval", str(run.dir), "--n", "100", "--metrics", "fid", "--no-cache", "--extractor", "identity",
+            "--device", "cpu")
+    code, out, err = run_cli(capsys, *args)
+    assert code == 0, err
+    metrics = json.loads(out)["metrics"]
+    assert 0 <= metrics["leak_share"] <= 1 and metrics["leak_operations"] == "color,translation,cutout"
+    code, out, err = run_cli(capsys, *args, "--no-leak")
+    assert code == 0 and "leak_share" not in json.loads(out)["metrics"]

@@ -32,6 +32,9 @@ def add_parser(sub) -> None:
     p.add_argument("--real", default="", metavar="FOLDER",
                    help="compare with the images of this folder instead (photos you kept out of training); gives "
                         "the memorisation ratio too")
+    p.add_argument("--leak", action=argparse.BooleanOptionalAction, default=None,
+                   help="the leak check: the share of samples a detector of the run's augmentations calls "
+                        "augmented (default: on when the run augmented what D saw)")
     p.add_argument("--inception", default="", help="the Inception file (else $GANKIT_INCEPTION or the data dir)")
     p.add_argument("--classifier", default="", help="a judge from `gankit classifier train` (else the bundled one)")
     p.add_argument("--data-dir", help="folder holding the datasets (else the run's, else $GANKIT_DATA)")
@@ -54,8 +57,8 @@ def run(args) -> int:
     if args.real and args.split:
         raise GankitError("--real and --split both name the images to compare with: give one")
     opts = EvalOptions(n=args.n, n_real=args.n_real or 0, metrics=args.metrics, extractor=args.extractor or "",
-                       split=args.split, real=args.real, extractor_file=args.inception or args.classifier,
-                       data_dir=args.data_dir,
+                       split=args.split, real=args.real, leak=args.leak,
+                       extractor_file=args.inception or args.classifier, data_dir=args.data_dir,
                        batch_size=args.batch_size, seed=args.seed, ema=not args.no_ema, cache=not args.no_cache,
                        psi=args.psi, jbt=args.jbt, device=args.device)
     print(json.dumps(evaluate_run(args.run, opts)))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from gankit.augment import AUGMENTS, POLICIES, AugmentConfig, operations
 from gankit.checkpoint import checkpoint_path, demo_path, load_checkpoint
 from gankit.core.config import from_dict
 from gankit.core.errors import GankitError
@@ -20,6 +21,7 @@ from gankit.metrics import (build_extractor, dataset_key, default_extractor, eva
                             record)
 from gankit.metrics.evaluate import real_indices
 from gankit.metrics.extractors import extract
+from gankit.metrics.leak import leak_check
 from gankit.metrics.scores import nearest_indices
 
 
@@ -33,6 +35,7 @@ class EvalOptions:
     extractor: str = ""  # "" = the default for the data
     split: str = ""  # "" = "holdout" when the run held images out (data.holdout), else "train"
     real: str = ""  # a folder of images to compare with instead of the run's dataset (photos kept aside)
+    leak: bool | None = None  # the leak check (metrics/leak.py); None: when the run augmented what D saw
     extractor_file: str = ""  # an Inception file or a classifier from `gankit classifier train`
     data_dir: str | None = None
     batch_size: int = 100
@@ -44,11 +47,10 @@ class EvalOptions:
     device: str = "auto"
 
 
-def _data_configs(ckpt_file: Path, opts: EvalOptions, shape: tuple) -> tuple[DataConfig, DataConfig | None]:
-    """The real images to compare with, and the run's training images when those are other images (they give
-    the memorisation ratio): the split asked for, or a folder (`opts.real`) read at the generator's size."""
-    ckpt = load_checkpoint(ckpt_file, generator_only=True)
-    trained = replace(from_dict(DataConfig, ckpt["config"].get("data", {}), "data"), split="train")
+def _data_configs(config: dict, opts: EvalOptions, shape: tuple) -> tuple[DataConfig, DataConfig]:
+    """The real images to compare with, and the images the run trained on: the split asked for, or a folder
+    (`opts.real`) read at the generator's size."""
+    trained = replace(from_dict(DataConfig, config.get("data", {}), "data"), split="train")
     if opts.data_dir is not None:
         trained.data_dir = opts.data_dir
     if opts.real:
@@ -56,7 +58,7 @@ def _data_configs(ckpt_file: Path, opts: EvalOptions, shape: tuple) -> tuple[Dat
     else:
         reference = replace(trained, split=opts.split or ("holdout" if trained.holdout else "train"))
     validate_data(reference)
-    return reference, (None if reference == trained else trained)
+    return reference, trained
 
 
 def _training_features(train_cfg: DataConfig, extractor, opts: EvalOptions):
@@ -70,6 +72,18 @@ def _training_features(train_cfg: DataConfig, extractor, opts: EvalOptions):
 
 
 NEAREST_SHOWN = 8
+LEAK_N = 1000  # generated samples the leak check judges (at most --n)
+
+
+def _leak(config: dict, train_cfg: DataConfig, draw, n: int, seed: int) -> dict:
+    """The leak check (metrics/leak.py) for the run's augmentation; for a run without any, every operation
+    gankit has (a control: what the check says of a generator that never saw augmented images)."""
+    augment_cfg = from_dict(AugmentConfig, config.get("augment", {}), "augment")
+    names = operations(augment_cfg) or [op for policy in POLICIES.values() for op in policy.split(",") if op]
+    reals = normalize(load_dataset(train_cfg).x)
+    fakes = torch.cat([draw(start, min(100, n - start)).cpu() for start in range(0, n, 100)])
+    result = leak_check(reals, fakes, {name: AUGMENTS.get(name) for name in names}, seed=seed)
+    return {**result, "leak_operations": ",".join(names)}
 
 
 def write_nearest(path: Path, draw, extractor, train_feats, train_images) -> None:
@@ -79,6 +93,14 @@ def write_nearest(path: Path, draw, extractor, train_feats, train_images) -> Non
     feats, _ = extract(extractor, [fakes])
     nearest = torch.as_tensor(nearest_indices(feats, train_feats.feats))
     save_grid(torch.cat([fakes, normalize(train_images[nearest]).cpu()]), path, nrow=len(fakes))
+
+
+def _wants_leak(leak: bool | None, config: dict, kind: str) -> bool:
+    if kind != "image":
+        if leak:
+            raise GankitError("the leak check looks for augmentation artefacts in images; this run makes points")
+        return False
+    return leak if leak is not None else config.get("augment", {}).get("name", "none") not in ("none", "auto")
 
 
 def evaluate_run(run: str | Path, opts: EvalOptions | None = None, write: bool = True) -> dict:
@@ -91,7 +113,8 @@ def evaluate_run(run: str | Path, opts: EvalOptions | None = None, write: bool =
     device = resolve_device(opts.device)
     ckpt_file = checkpoint_path(run)
     generator = load_generator(ckpt_file, ema=opts.ema, device=device)
-    data_cfg, train_cfg = _data_configs(ckpt_file, opts, generator.shape)
+    config = load_checkpoint(ckpt_file, generator_only=True)["config"]
+    data_cfg, train_cfg = _data_configs(config, opts, generator.shape)
     real_data = load_dataset(data_cfg)
     extractor = build_extractor(opts.extractor or default_extractor(real_data.name, real_data.kind), real_data.name,
                                 path=opts.extractor_file, data_dir=data_cfg.data_dir, device=device)
@@ -99,9 +122,12 @@ def evaluate_run(run: str | Path, opts: EvalOptions | None = None, write: bool =
     real = real_features(real_data, extractor, opts.n_real or opts.n, key=dataset_key(data_cfg, real_data),
                          batch_size=opts.batch_size, cache=opts.cache)
     del real_data
-    train, train_images = _training_features(train_cfg, extractor, opts) if train_cfg else (None, None)
+    other = data_cfg != train_cfg  # images G never saw: they give the memorisation ratio
+    train, train_images = _training_features(train_cfg, extractor, opts) if other else (None, None)
     draw = sampler(generator, opts.n, seed=opts.seed, psi=opts.psi, jbt=opts.jbt)
     result = evaluate(draw, opts.n, real, extractor, metrics, opts.batch_size, train=train)
+    if _wants_leak(opts.leak, config, generator.kind):
+        result["metrics"].update(_leak(config, train_cfg, draw, min(opts.n, LEAK_N), opts.seed))
     if write and train is not None and demo_path(run) is None and generator.kind == "image":
         write_nearest(ckpt_file.parent / "nearest.png", draw, extractor, train, train_images)
     result.update({"checkpoint": str(ckpt_file), "step": generator.step,
