@@ -17,7 +17,7 @@ TRAIN_EXAMPLES = """examples:
   gankit train                                  # embedded 8x8 digits, about a minute on a laptop CPU
   gankit train --data mnist --model dcgan       # MNIST (files under --data-dir or $GANKIT_DATA)
   gankit train --data ~/pictures/dogs --resolution 64
-  gankit train --data ~/pictures/faces --resolution 32 --augment ada --set data.holdout=200 --minutes 20
+  gankit train --data ~/pictures/faces --set data.holdout=200 --minutes 20   # 32x32, augmented by its size
   gankit train --preset cifar10_wgan_gp --set train.n_critic=5
   gankit train --data mnist --dry-run           # print the resolved config and exit
   gankit train --resume runs/<run> --steps 10000
