@@ -73,14 +73,17 @@ def _training_features(train_cfg: DataConfig, extractor, opts: EvalOptions):
 
 NEAREST_SHOWN = 8
 LEAK_N = 1000  # generated samples the leak check judges (at most --n)
+LEAK_REALS = 5000  # training images its detector learns from and is calibrated on (at most)
 
 
 def _leak(config: dict, train_cfg: DataConfig, draw, n: int, seed: int) -> dict:
     """The leak check (metrics/leak.py) for the run's augmentation; for a run without any, every operation
-    gankit has (a control: what the check says of a generator that never saw augmented images)."""
+    gankit has (a control: what the check says of a generator that never saw augmented images). It runs on
+    the CPU: its detector is small, and the samples are drawn on the run's device."""
     augment_cfg = from_dict(AugmentConfig, config.get("augment", {}), "augment")
     names = operations(augment_cfg) or [op for policy in POLICIES.values() for op in policy.split(",") if op]
-    reals = normalize(load_dataset(train_cfg).x)
+    data = load_dataset(train_cfg)
+    reals = normalize(data.x[real_indices(len(data), min(len(data), LEAK_REALS), seed)])
     fakes = torch.cat([draw(start, min(100, n - start)).cpu() for start in range(0, n, 100)])
     result = leak_check(reals, fakes, {name: AUGMENTS.get(name) for name in names}, seed=seed)
     return {**result, "leak_operations": ",".join(names)}

@@ -55,8 +55,9 @@ def _all(ops: dict[str, Operation]) -> Operation:
 def train_detector(reals: torch.Tensor, augment: Operation, steps: int = 400, batch: int = 64,
                    seed: int = 0) -> nn.Module:
     """A detector of `augment(x, uniform, p)` on reals [N, C, H, W] in [-1, 1] (clean: label 0)."""
-    torch.manual_seed(seed)
-    model = detector(reals.shape[1])
+    with torch.random.fork_rng():  # seeded initial weights without moving the caller's global stream
+        torch.manual_seed(seed)
+        model = detector(reals.shape[1])
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     uniform, picks = _stream(seed + 1), torch.Generator().manual_seed(seed + 2)
     target = torch.cat([torch.zeros(batch), torch.ones(batch)])
