@@ -263,5 +263,6 @@ def test_sampler_epochs_cover_every_sample_once():
     s = BatchSampler(data, 4, seed=0)
     seen = torch.cat([s.next()[0].flatten() for _ in range(3)])
     assert sorted(((seen + 1) * 127.5).round().int().tolist()) == list(range(12))
-    with pytest.raises(GankitError, match=r"larger than the dataset \(12 samples\); pass --batch-size N with N ≤ 12"):
+    with pytest.raises(GankitError, match=r"larger than the dataset \(12 samples\); a GAN needs a hundred images or "
+                                          r"more .* to try anyway, pass --batch-size N with N ≤ 12"):
         BatchSampler(data, 13, seed=0)

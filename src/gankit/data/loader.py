@@ -20,8 +20,11 @@ class BatchSampler:
 
     def __init__(self, data: Dataset, batch_size: int, seed: int, rank: int = 0, world: int = 1):
         if batch_size > len(data):
+            few = len(data) < 100 and data.kind == "image"
             raise GankitError(f"batch size {batch_size} is larger than the dataset ({len(data)} samples); "
-                              f"pass --batch-size N with N ≤ {len(data)} (train.batch_size)")
+                              + ("a GAN needs a hundred images or more (with augmentation, a few hundred are "
+                                 "enough); to try anyway, " if few else "")
+                              + f"pass --batch-size N with N ≤ {len(data)} (train.batch_size)")
         if batch_size % world:
             raise GankitError(f"train.batch_size {batch_size} is the global batch: it must be a multiple of the "
                               f"{world} processes")
