@@ -57,3 +57,51 @@ def test_each_patch_logit_sees_a_square_of_the_documented_size(layers, field):
     logits.view(side, side)[side // 2, side // 2].backward()
     rows, cols = x.grad[0, 0].abs().sum(1).nonzero(), x.grad[0, 0].abs().sum(0).nonzero()
     assert int(rows.max() - rows.min()) + 1 == field == int(cols.max() - cols.min()) + 1
+
+
+def test_srresnet_starts_as_bicubic_and_its_pixelshuffle_starts_without_checkerboards():
+    from gankit.models import srresnet
+
+    torch.manual_seed(0)
+    G = srresnet.Generator((1, 32, 32), width=8, depth=2, factor=4).eval()
+    small = torch.rand(2, 1, 8, 8) * 2 - 1
+    bicubic = torch.nn.functional.interpolate(small, scale_factor=4, mode="bicubic", align_corners=False)
+    assert torch.allclose(G(torch.zeros(2, 0), small), bicubic.clamp(-1, 1))
+    conv = torch.nn.Conv2d(3, 3 * 4, 3, padding=1)
+    srresnet.icnr_(conv.weight, 2)
+    torch.nn.init.zeros_(conv.bias)
+    up = torch.nn.PixelShuffle(2)(conv(torch.randn(1, 3, 6, 6)))
+    blocks = up.unfold(2, 2, 2).unfold(3, 2, 2)  # [1, 3, 6, 6, 2, 2]: each 2×2 sub-pixel block
+    assert torch.allclose(blocks, blocks[..., :1, :1].expand_as(blocks))
+    assert up.std() > 0.1
+
+
+def test_srresnet_learns_detail_beyond_bicubic():
+    from gankit.models import srresnet
+    from gankit.data.pairs import downscale
+
+    torch.manual_seed(0)
+    grid = torch.linspace(-1, 1, 32)
+    stripes = torch.stack([torch.sin(grid[None, :] * f + p).expand(32, 32) for f, p in
+                           [(6 + i % 5, i / 3) for i in range(16)]])[:, None]  # stripes bicubic blurs
+    target = stripes.clamp(-1, 1)
+    small = downscale(((target + 1) * 127.5).round().byte(), 4).float() / 127.5 - 1
+    G = srresnet.Generator((1, 32, 32), width=8, depth=1, factor=4)
+    opt = torch.optim.Adam(G.parameters(), lr=2e-3)
+    bicubic_error = (G(torch.zeros(16, 0), small) - target).abs().mean().item()
+    for _ in range(60):
+        loss = (G(torch.zeros(16, 0), small) - target).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    learned = (G.eval()(torch.zeros(16, 0), small) - target).abs().mean().item()
+    assert 0.01 * bicubic_error < learned < 0.6 * bicubic_error
+
+
+def test_srresnet_refuses_a_factor_that_does_not_divide_the_size():
+    from gankit.models import srresnet
+
+    with pytest.raises(GankitError, match="3 at 32 px"):
+        srresnet.Generator((1, 32, 32), factor=3)
+    with pytest.raises(GankitError, match="needs the low-resolution one"):
+        srresnet.Generator((1, 32, 32), width=8, depth=1)(torch.zeros(1, 0))

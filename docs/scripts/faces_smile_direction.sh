@@ -28,7 +28,8 @@ held = load_dataset(from_dict(DataConfig, {**data, "split": "holdout"}, "data"))
 picks = (held.labels == held.class_names.index("neutral")).nonzero().view(-1)[-4:]
 for i, j in enumerate(picks.tolist()):
     path = Path(sys.argv[2]) / f"heldout_neutral_{i}.png"
-    Image.fromarray(held.x[j].permute(1, 2, 0).numpy()).save(path)
+    pixels = held.x[j].permute(1, 2, 0).numpy()
+    Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels).save(path)
     print("--image", path, end=" ")
 PY
 }
