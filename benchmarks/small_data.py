@@ -5,7 +5,7 @@
 
 For each N in --n-train, a folder holds the first N + --holdout crops of faces-lfw-crops (sorted by name);
 every run holds the same --holdout of them out (data.holdout) and trains on the other N at --resolution,
-for --minutes of training time (train.minutes), with `--augment ARM`. Each run is then scored by
+for --minutes of training time (train.minutes) or --steps steps, with `--augment ARM`. Each run is then scored by
 `gankit eval`'s library call against the held-out crops in Inception features: FID, KID, precision/recall,
 and the memorisation ratio (median nearest-training distance of samples over that of held-out crops: about
 1 when G does not copy), and by the leak check (the share of samples a detector of augmentation artefacts
@@ -45,8 +45,10 @@ def one_arm(args, folder: Path, arm: str, seed: int, out: str) -> dict:
     overrides = [{"data": {"name": "folder", "path": str(folder), "resolution": args.resolution,
                            "holdout": args.holdout},
                   "model": {"name": args.model}, "augment": {"name": arm},
-                  # steps: a bound the time limit ends first
-                  "train": {"steps": 20_000, "minutes": args.minutes, "seed": seed, "device": args.device,
+                  # --minutes: a time budget (steps only bound it); --steps: a fixed length, which other work on
+                  # the machine cannot shorten (a budget measured alone, e.g. the steps 20 minutes gave)
+                  "train": {"steps": args.steps or 20_000, "minutes": 0 if args.steps else args.minutes,
+                            "seed": seed, "device": args.device,
                             "sample_every": 0, "checkpoint_every": 0, "log_every": 100},
                   "out": out}]
     run = start_run(resolve(None, overrides))
@@ -76,6 +78,8 @@ def main() -> None:
     p.add_argument("--holdout", type=int, default=500)
     p.add_argument("--arms", default="none,diffaugment,ada")
     p.add_argument("--minutes", type=float, default=20.0, help="training time per run")
+    p.add_argument("--steps", type=int, default=0, help="train this many steps instead of --minutes (a budget that "
+                                                        "does not depend on what else the machine runs)")
     p.add_argument("--seeds", default="0")
     p.add_argument("--resolution", type=int, default=32)
     p.add_argument("--model", default="dcgan")
@@ -94,7 +98,8 @@ def main() -> None:
                     rows.append({"n_train": n, **one_arm(args, folder, arm, seed, runs)})
                     print(rows[-1], flush=True)
     emit({"benchmark": "small_data", "holdout": args.holdout, "resolution": args.resolution,
-          "minutes_per_run": args.minutes, "model": args.model, "eval_n": args.eval_n,
+          **({"steps_per_run": args.steps} if args.steps else {"minutes_per_run": args.minutes}),
+          "model": args.model, "eval_n": args.eval_n,
           "extractor": "inception", "rows": rows, "median": summarise(rows)}, args.out)
 
 
