@@ -67,18 +67,28 @@ def to_8bit(img: Image.Image) -> Image.Image:
     return out
 
 
-def load_image(path: Path, resolution: int) -> Image.Image:
-    """Open, apply EXIF orientation, resize the shorter side to `resolution` and center-crop a square."""
+def open_image(path: Path, draft: int) -> Image.Image:
+    """Open with decompression bombs refused, EXIF orientation applied and 16/32-bit images scaled to 8 bits
+    (`draft`: JPEGs may decode at reduced size down to about this many pixels a side)."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)  # treat bombs as corrupt files
         with Image.open(path) as img:
-            img.draft("RGB", (resolution, resolution))  # JPEG: decode at reduced size when possible
+            img.draft("RGB", (draft, draft))  # JPEG: decode at reduced size when possible
             img = ImageOps.exif_transpose(img)
             img.load()
-    img = to_8bit(img)
+    return to_8bit(img)
+
+
+def fit_square(img: Image.Image, resolution: int) -> Image.Image:
+    """Resize the shorter side to `resolution` and center-crop a square."""
     fitted = ImageOps.fit(img, (resolution, resolution), method=Image.Resampling.BICUBIC, centering=(0.5, 0.5))
     fitted.info["scaled_from"] = img.info.get("scaled_from")
     return fitted
+
+
+def load_image(path: Path, resolution: int) -> Image.Image:
+    """Open (see open_image), resize the shorter side to `resolution` and center-crop a square."""
+    return fit_square(open_image(path, resolution), resolution)
 
 
 def _channels(asked: int, images: list[Image.Image], root: Path) -> int:

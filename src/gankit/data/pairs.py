@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from gankit.core.errors import GankitError
-from gankit.data.folder import EXTENSIONS
+from gankit.data.folder import EXTENSIONS, fit_square, open_image
 
 
 @dataclass(frozen=True)
@@ -115,26 +115,20 @@ def pair_files(root: Path) -> list[tuple[Path, Path | None]]:
     return [(p, None) for p in aligned.values()]
 
 
-def _square(image: Image.Image, resolution: int, mode: str) -> np.ndarray:
-    return np.asarray(image.convert(mode).resize((resolution, resolution), Image.Resampling.BICUBIC))
-
-
 def read_pair_folder(root: str | Path, resolution: int, mode: str = "RGB") -> tuple[torch.Tensor, torch.Tensor]:
-    """(sources, targets) as uint8 [N, C, resolution, resolution], C = 3 for RGB or 1 for L."""
+    """(sources, targets) as uint8 [N, C, resolution, resolution], C = 3 for RGB or 1 for L. Each image is
+    read as image folders read theirs (folder.open_image, folder.fit_square)."""
     sources, targets = [], []
     for first, second in pair_files(Path(root)):
-        with Image.open(first) as im:
-            if second is None:
-                if im.width < 2 * im.height - 1:
-                    raise GankitError(f"{first} is {im.width}×{im.height}: a side-by-side pair is twice as wide "
-                                      "as high")
-                half = im.width // 2
-                a, b = im.crop((0, 0, half, im.height)), im.crop((half, 0, 2 * half, im.height))
-            else:
-                a = im.copy()
-                with Image.open(second) as other:
-                    b = other.copy()
-        sources.append(_square(a, resolution, mode))
-        targets.append(_square(b, resolution, mode))
+        if second is None:
+            im = open_image(first, 2 * resolution)
+            if im.width < 2 * im.height - 1:
+                raise GankitError(f"{first} is {im.width}×{im.height}: a side-by-side pair is twice as wide as high")
+            half = im.width // 2
+            a, b = im.crop((0, 0, half, im.height)), im.crop((half, 0, 2 * half, im.height))
+        else:
+            a, b = open_image(first, resolution), open_image(second, resolution)
+        sources.append(np.asarray(fit_square(a.convert(mode), resolution)))
+        targets.append(np.asarray(fit_square(b.convert(mode), resolution)))
     stack = [torch.from_numpy(np.stack(x)) for x in (sources, targets)]
     return tuple(t.unsqueeze(1) if t.dim() == 3 else t.permute(0, 3, 1, 2).contiguous() for t in stack)

@@ -81,7 +81,7 @@ def _leak(config: dict, train_cfg: DataConfig, draw, n: int, seed: int) -> dict:
     gankit has (a control: what the check says of a generator that never saw augmented images). It runs on
     the CPU: its detector is small, and the samples are drawn on the run's device."""
     augment_cfg = from_dict(AugmentConfig, config.get("augment", {}), "augment")
-    names = operations(augment_cfg) or [op for policy in POLICIES.values() for op in policy.split(",") if op]
+    names = operations(augment_cfg) or operations(AugmentConfig(policy=",".join(POLICIES.values())))
     data = load_dataset(train_cfg)
     reals = normalize(data.x[real_indices(len(data), min(len(data), LEAK_REALS), seed)])
     fakes = torch.cat([draw(start, min(100, n - start)).cpu() for start in range(0, n, 100)])
