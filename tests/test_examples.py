@@ -64,7 +64,7 @@ def _skip_reason(argv: list[str], line: str) -> str | None:
 def _adapt(argv: list[str], runs: dict, tmp: Path) -> list[str]:
     """The example as it can run here on tiny runs."""
     conditional = any(a in ("--label", "--class-grid", "--labels") for a in argv)
-    run = str(runs["cond" if conditional else "plain"])
+    run = str(runs["pairs" if argv[0] == "translate" else "cond" if conditional else "plain"])
     # latent.md sets R=demo:mnist
     argv = [run if a in ("runs/<run>", "runs/mnist") else "demo:mnist" if a == "$R" else a for a in argv]
     argv = [str(runs["cond"]) if a == "demo:fashion" and not runs["fashion_demo"] else a for a in argv]
@@ -81,7 +81,7 @@ def _adapt(argv: list[str], runs: dict, tmp: Path) -> list[str]:
         return [a for a in argv if a != "--json"] + ["--steps", "1", "--repeats", "1", "--set", "train.batch_size=16"]
     if argv[0] == "sample" and "--n" in argv:
         argv[argv.index("--n") + 1] = str(min(int(argv[argv.index("--n") + 1]), 16))
-    return argv + (["--force"] if argv[0] in ("sample", "latent") else [])
+    return argv + (["--force"] if argv[0] in ("sample", "latent", "translate") else [])
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +91,10 @@ def runs(tmp_path_factory, shared_data_module):
     assert main(["train", "--data", "mnist", "--model", "dcgan", "--name", "plain", *base]) == 0
     assert main(["train", "--data", "fashion", "--model", "dcgan", "--conditional", "--name", "cond", *base]) == 0
     assert main(["train", "--name", "resumable", *base]) == 0
+    assert main(["train", "--data", "lowres:mnist:4", "--name", "pairs", *base]) == 0
     steps = iter(range(4, 1000, 2))
     from gankit.checkpoint import demo_path
-    return {"plain": tmp / "plain", "cond": tmp / "cond", "resumable": tmp / "resumable",
+    return {"plain": tmp / "plain", "cond": tmp / "cond", "resumable": tmp / "resumable", "pairs": tmp / "pairs",
             "resume_steps": lambda: next(steps), "fashion_demo": demo_path("demo:fashion").is_file()}
 
 
@@ -121,10 +122,12 @@ def test_every_example_runs(where, line, runs, tmp_path, capsys, monkeypatch):
         pytest.skip(reason)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(uvicorn.Server, "run", lambda *a, **k: None)  # serve: build the app, don't listen
-    for name in ("digit.png", "my_digit.png", *(f"kept_aside/{i}.png" for i in range(12))):
+    for name in ("digit.png", "my_digit.png", "drawing.png", "drawings/a.png", "drawings/b.png",
+                 *(f"kept_aside/{i}.png" for i in range(12))):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         Image.fromarray(np.full((28, 28), 128, dtype=np.uint8)).save(tmp_path / name)
     np.save(tmp_path / "z.npy", np.zeros((1, 100), dtype=np.float32))
+    np.save(tmp_path / "small.npy", np.zeros((2, 7, 7), dtype=np.uint8))
     code = main(_adapt(argv, runs, tmp_path))
     err = capsys.readouterr().err
     assert code == 0, f"{where}: {line}\n{err[-600:]}"

@@ -160,5 +160,7 @@ def _check_fixed(fixed: dict) -> None:
     z, y = fixed.get("z"), fixed.get("y")
     _require(isinstance(z, torch.Tensor) and z.dim() == 2 and z.is_floating_point() and z.shape[0] >= 1,
              "its fixed latents must be a float tensor [N, z_dim]")
-    _require(y is None or (isinstance(y, torch.Tensor) and y.dtype == torch.int64 and tuple(y.shape) == (len(z),)),
-             "its fixed labels must be None or int64 [N]")
+    labels = isinstance(y, torch.Tensor) and y.dtype == torch.int64 and tuple(y.shape) == (len(z),)
+    sources = isinstance(y, torch.Tensor) and y.is_floating_point() and y.dim() == 4 and len(y) == len(z)
+    _require(y is None or labels or sources,
+             "its fixed labels must be None, int64 [N] or (image-to-image runs) float source images [N, C, H, W]")

@@ -32,7 +32,9 @@ def add_parser(sub) -> None:
 
     p = sub.add_parser("train", help="train a GAN", epilog=TRAIN_EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", help=f"dataset ({', '.join(DATASETS.names())}) or a folder of images; "
+    p.add_argument("--data", help=f"dataset ({', '.join(n for n in DATASETS.names() if n != 'pairs')}) or a "
+                                  "folder of images; image pairs: edges:DATASET (drawing -> image), "
+                                  "lowres:DATASET:4 (upscaling) or pairs:FOLDER (A/ and B/); "
                                   "default: the embedded 8x8 digits")
     p.add_argument("--model", help=f"architecture: {', '.join(MODELS.names())}")
     p.add_argument("--loss", help=f"loss: {', '.join(LOSSES.names())}")
@@ -75,11 +77,11 @@ def add_parser(sub) -> None:
 def _flag_overrides(args) -> list[dict]:
     """Command-line flags as override dicts, in the order they apply (flags, then each --set)."""
     from gankit.core.config import parse_override
-    from gankit.data import looks_like_path
+    from gankit.data import data_argument
 
     data: dict = {}
     if args.data is not None:
-        data.update({"name": "folder", "path": args.data} if looks_like_path(args.data) else {"name": args.data})
+        data.update(data_argument(args.data))
     for key, value in (("resolution", args.resolution), ("data_dir", args.data_dir), ("labels", args.labels)):
         if value is not None:
             data[key] = value
@@ -103,7 +105,7 @@ def run(args) -> int:
     from gankit.core.config import to_dict
     from gankit.core import distributed
     from gankit.core.files import check_output_folder
-    from gankit.data import looks_like_path
+    from gankit.data import data_argument
     from gankit.training import default_preset, resolve
     from gankit.training.loop import resume_config
 
@@ -112,7 +114,7 @@ def run(args) -> int:
     if ckpt is not None:
         cfg = resume_config(ckpt, overrides)
     else:
-        data_name = "folder" if args.data and looks_like_path(args.data) else args.data
+        data_name = data_argument(args.data)["name"] if args.data else None
         cfg = resolve(args.preset or default_preset(data_name, args.model), overrides)
         check_output_folder(Path(cfg.out), cfg.name)
     if args.dry_run:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from gankit.core.files import atomic_write_bytes
@@ -113,3 +114,12 @@ def save_panels(panels: list[tuple[str, np.ndarray]], path: str | Path) -> None:
         ax.set_title(caption, fontsize=10)
         ax.axis("off")
     _save_figure(fig, path)
+
+
+def side_by_side(*columns: torch.Tensor) -> torch.Tensor:
+    """Image batches interleaved sample by sample (a, b, c, a, b, c, ...), each brought to the last one's
+    size (nearest: a small source shows its pixels) and channels, for one grid of pairs or triples."""
+    ref = columns[-1]
+    tiles = [F.interpolate(c, size=ref.shape[-2:], mode="nearest").expand(-1, ref.shape[1], -1, -1)
+             for c in columns]
+    return torch.stack(tiles, 1).flatten(0, 1)

@@ -8,7 +8,7 @@ import torch
 
 from gankit.core.errors import GankitError
 from gankit.core.registry import Registry
-from gankit.data import cifar, embedded, faces, folder, idx, toy
+from gankit.data import cifar, embedded, faces, folder, idx, pairs, toy
 from gankit.data.dataset import DataConfig, Dataset, normalize
 from gankit.data.loader import BatchSampler
 
@@ -23,6 +23,13 @@ DATASETS.add("toy_ring", toy.read_ring, aliases=("ring",))
 DATASETS.add("toy_grid", toy.read_grid, aliases=("grid",))
 DATASETS.add("faces", faces.read_faces, aliases=("lfw",))
 DATASETS.add("lfw_subset", embedded.read_lfw_subset, aliases=("faces100",))
+DATASETS.add("pairs", pairs.read_pairs)
+
+# Pairs made from any image dataset, named PAIRING:DATASET[:ARGUMENT] (edges:fashion, lowres:faces:4):
+# fn(dataset, argument) -> the dataset with its sources
+PAIRINGS: Registry = Registry("pairing")
+PAIRINGS.add("edges", pairs.with_edges)
+PAIRINGS.add("lowres", pairs.with_lowres)
 
 
 HOLDOUT_SEED = 20_000_101  # fixed, so every run and every `gankit eval` of the same data holds out the same images
@@ -35,10 +42,53 @@ def load_dataset(cfg: DataConfig) -> Dataset:
         raise GankitError("data.name=folder needs data.path (or pass the folder as --data PATH)")
     if cfg.split == "holdout" and not cfg.holdout:
         raise GankitError("split holdout: this data holds no images out (data.holdout is 0)")
-    read = DATASETS.get(cfg.name)
     if not cfg.holdout or cfg.split not in ("train", "holdout"):
-        return read(cfg)
-    return _split(read(replace(cfg, split="train")), cfg.holdout, held=cfg.split == "holdout")
+        return _read(cfg)
+    return _split(_read(replace(cfg, split="train")), cfg.holdout, held=cfg.split == "holdout")
+
+
+def parse_name(name: str) -> tuple[str, str, str]:
+    """A data name as (pairing, dataset, argument): "lowres:faces:4" -> ("lowres", "faces", "4"),
+    "mnist" -> ("", "mnist", "")."""
+    head, sep, rest = name.partition(":")
+    if not sep or head not in PAIRINGS:
+        return "", name, ""
+    base, _, argument = rest.partition(":")
+    return PAIRINGS.canonical(head), base, argument
+
+
+def _read(cfg: DataConfig) -> Dataset:
+    """The dataset, filtered to data.classes, with the sources its pairing makes."""
+    pairing, base, argument = parse_name(cfg.name)
+    if pairing and base == "pairs":
+        raise GankitError(f"{cfg.name}: a folder of pairs is paired already; pass --data pairs:PATH")
+    data = _only_classes(DATASETS.get(base)(replace(cfg, name=base)), cfg.classes)
+    if not pairing:
+        return data
+    paired = PAIRINGS.get(pairing)(data, argument)
+    paired.name = f"{pairing}:{data.name}" + (f":{argument}" if argument else "")
+    return paired
+
+
+def _only_classes(data: Dataset, classes: str) -> Dataset:
+    """data.classes: the samples of the classes named (by name or index), labels renumbered from 0."""
+    if not classes:
+        return data
+    if data.labels is None:
+        raise GankitError(f"data.classes picks classes, but {data.name} has no labels")
+    wanted = []
+    for item in (c.strip() for c in classes.split(",") if c.strip()):
+        index = int(item) if item.isdigit() else (data.class_names.index(item) if item in data.class_names else -1)
+        if not 0 <= index < data.num_classes:
+            raise GankitError(f"data.classes: {data.name} has no class {item!r} (its classes: "
+                              f"{', '.join(data.class_names[:20])})")
+        wanted.append(index)
+    keep = torch.isin(data.labels, torch.tensor(wanted))
+    relabel = torch.full((data.num_classes,), -1, dtype=torch.int64)
+    relabel[torch.tensor(wanted)] = torch.arange(len(wanted))
+    out = data.subset(keep.nonzero().flatten(), classes=[data.class_names[i] for i in wanted])
+    out.labels, out.class_names = relabel[out.labels], [data.class_names[i] for i in wanted]
+    return out
 
 
 def _split(data: Dataset, n: int, held: bool) -> Dataset:
@@ -47,9 +97,7 @@ def _split(data: Dataset, n: int, held: bool) -> Dataset:
         raise GankitError(f"data.holdout {n} leaves nothing to train on: {data.name} has {len(data)} images")
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(HOLDOUT_SEED))
     idx = (order[:n] if held else order[n:]).sort().values
-    extra = {**data.extra, "holdout": n, "holdout_indices": order[:n].sort().values.tolist()}
-    return Dataset(data.name, data.x[idx], None if data.labels is None else data.labels[idx], data.class_names,
-                   data.kind, extra)
+    return data.subset(idx, holdout=n, holdout_indices=order[:n].sort().values.tolist())
 
 
 MAX_RESOLUTION = 1024
@@ -58,8 +106,10 @@ MAX_POINTS = 5_000_000  # drawn once into memory: 5 million Stacked-MNIST images
 
 def validate_data(cfg: DataConfig) -> None:
     """Names and ranges of the data section; rewrites a dataset's name to its canonical form."""
-    if cfg.name != "folder":
-        cfg.name = DATASETS.canonical(cfg.name)
+    pairing, base, argument = parse_name(cfg.name)
+    if base != "folder":
+        base = DATASETS.canonical(base)
+    cfg.name = f"{pairing}:{base}" + (f":{argument}" if argument else "") if pairing else base
     if not 0 <= cfg.resolution <= MAX_RESOLUTION:
         raise GankitError(f"data.resolution must be between 1 and {MAX_RESOLUTION} (0 keeps the dataset's own), "
                           f"got {cfg.resolution}")
@@ -76,5 +126,20 @@ def looks_like_path(text: str) -> bool:
     return text not in DATASETS and ("/" in text or Path(text).expanduser().is_dir())
 
 
-__all__ = ["DATASETS", "BatchSampler", "DataConfig", "Dataset", "load_dataset", "looks_like_path",
-           "normalize", "validate_data"]
+def data_argument(text: str) -> dict:
+    """--data VALUE as the data section it sets: a registered name, a folder, a folder of pairs
+    (pairs:PATH) or pairs made from either (edges:mnist, edges:PATH, lowres:PATH:4)."""
+    pairing, base, argument = parse_name(text)
+    if not pairing and base.startswith("pairs:"):
+        return {"name": "pairs", "path": base[len("pairs:"):]}
+    if pairing:
+        if argument:  # a path may hold ':': the argument (a factor) is what follows the last one
+            base, _, argument = f"{base}:{argument}".rpartition(":")
+        if looks_like_path(base):
+            return {"name": f"{pairing}:folder" + (f":{argument}" if argument else ""), "path": base}
+        return {"name": text}
+    return {"name": "folder", "path": text} if looks_like_path(text) else {"name": text}
+
+
+__all__ = ["DATASETS", "PAIRINGS", "BatchSampler", "DataConfig", "Dataset", "data_argument", "load_dataset",
+           "looks_like_path", "normalize", "parse_name", "validate_data"]

@@ -25,6 +25,7 @@ class DataConfig:
     download: bool = False  # MNIST-family only, from the canonical mirror, checksum-verified
     num_points: int = 100_000  # 2-D toy mixtures and Stacked MNIST: how many samples to draw once
     holdout: int = 0  # images kept out of training (the same ones for every run of this data): split "holdout"
+    classes: str = ""  # keep only these classes: names or indices, comma-separated (e.g. sandal,sneaker,bag)
 
 
 @dataclass
@@ -33,6 +34,8 @@ class Dataset:
 
     x: uint8 [N, C, H, W] for images, float32 [N, 2] for 2-D points.
     labels: int64 [N], or None when unlabelled.
+    source: for image-to-image pairs, uint8 [N, C', H', W']: x[i] is what G should make of source[i]
+    (a drawing of it, a smaller copy); None for everything else.
     """
 
     name: str
@@ -41,11 +44,23 @@ class Dataset:
     class_names: list[str] = field(default_factory=list)
     kind: str = "image"  # "image" or "points"
     extra: dict = field(default_factory=dict)  # e.g. toy mixtures' mode centers and std
+    source: torch.Tensor | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:
         """Shape of one sample: (C, H, W) or (2,)."""
         return tuple(self.x.shape[1:])
+
+    @property
+    def source_shape(self) -> tuple[int, ...] | None:
+        """Shape of one source image of a paired dataset, None when unpaired."""
+        return None if self.source is None else tuple(self.source.shape[1:])
+
+    def subset(self, idx: torch.Tensor, **extra) -> "Dataset":
+        """The samples at `idx` (images, labels and sources alike), with `extra` added to its record."""
+        labels = None if self.labels is None else self.labels[idx]
+        source = None if self.source is None else self.source[idx]
+        return Dataset(self.name, self.x[idx], labels, self.class_names, self.kind, {**self.extra, **extra}, source)
 
     @property
     def num_classes(self) -> int:
@@ -56,12 +71,16 @@ class Dataset:
 
     def to(self, device: torch.device) -> "Dataset":
         labels = None if self.labels is None else self.labels.to(device)
-        return Dataset(self.name, self.x.to(device), labels, self.class_names, self.kind, self.extra)
+        source = None if self.source is None else self.source.to(device)
+        return Dataset(self.name, self.x.to(device), labels, self.class_names, self.kind, self.extra, source)
 
     def info(self) -> dict:
         """What a checkpoint needs to describe its data without the data itself."""
-        return {"name": self.name, "kind": self.kind, "shape": list(self.shape),
+        info = {"name": self.name, "kind": self.kind, "shape": list(self.shape),
                 "class_names": list(self.class_names), "size": len(self), "extra": self.extra}
+        if self.source is not None:
+            info["source_shape"] = list(self.source_shape)
+        return info
 
 
 def normalize(batch: torch.Tensor) -> torch.Tensor:

@@ -37,7 +37,8 @@ class BatchSampler:
         self.epoch = 0
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(images or points as float [B/world, ...], labels [B/world] or None) on the dataset's device."""
+        """(images or points as float [B/world, ...], labels [B/world], sources [B/world, C', H', W'] or None)
+        on the dataset's device."""
         if self.pos + self.batch_size > len(self.perm):
             self.perm = torch.randperm(len(self.data), generator=self.gen)
             self.pos = 0
@@ -45,6 +46,8 @@ class BatchSampler:
         batch = self.perm[self.pos:self.pos + self.batch_size]
         idx = batch[self.shard].to(self.data.x.device, non_blocking=True)
         self.pos += self.batch_size
+        if self.data.source is not None:  # image to image: G and D are conditioned on the source image
+            return normalize(self.data.x[idx]), normalize(self.data.source[idx])
         labels = None if self.data.labels is None else self.data.labels[idx]
         return normalize(self.data.x[idx]), labels
 

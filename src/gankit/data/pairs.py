@@ -13,6 +13,7 @@ image dataset, or read from a folder of pairs. Pure functions on uint8 [N, C, H,
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,10 @@ import torch
 from PIL import Image
 
 from gankit.core.errors import GankitError
-from gankit.data.folder import EXTENSIONS, fit_square, open_image
+from gankit.data.dataset import DataConfig, Dataset
+from gankit.data.folder import DEFAULT_RESOLUTION, EXTENSIONS, fit_square, open_image
+
+log = logging.getLogger("gankit")
 
 
 @dataclass(frozen=True)
@@ -132,3 +136,50 @@ def read_pair_folder(root: str | Path, resolution: int, mode: str = "RGB") -> tu
         targets.append(np.asarray(fit_square(b.convert(mode), resolution)))
     stack = [torch.from_numpy(np.stack(x)) for x in (sources, targets)]
     return tuple(t.unsqueeze(1) if t.dim() == 3 else t.permute(0, 3, 1, 2).contiguous() for t in stack)
+
+
+def _images(data: Dataset, pairing: str) -> None:
+    if data.kind != "image":
+        raise GankitError(f"{pairing}: pairs are made from images; {data.name} is {data.kind} data")
+    if data.source is not None:
+        raise GankitError(f"{pairing}: {data.name} is paired already")
+
+
+def with_edges(data: Dataset, argument: str = "") -> Dataset:
+    """edges:DATASET — each image paired with its drawing (sketch_edges, the default style) as the source."""
+    _images(data, "edges")
+    if argument:
+        raise GankitError(f"edges:{data.name} takes no argument after the dataset, got {argument!r}")
+    if len(data) > 5000:
+        log.info("drawing the edges of %d images (about %.0f s)", len(data), len(data) * 0.001)
+    return Dataset(data.name, data.x, data.labels, data.class_names, data.kind,
+                   {**data.extra, "pairing": "edges"}, sketch_edges(data.x))
+
+
+def with_lowres(data: Dataset, argument: str) -> Dataset:
+    """lowres:DATASET:FACTOR — each image paired with its bicubic downscale by FACTOR as the source."""
+    _images(data, "lowres")
+    if not argument.isdigit():
+        raise GankitError(f"lowres:{data.name} needs a factor: lowres:{data.name}:4 pairs each image with a copy "
+                          f"4 times smaller, got {argument!r}")
+    factor = int(argument)
+    return Dataset(data.name, data.x, data.labels, data.class_names, data.kind,
+                   {**data.extra, "pairing": "lowres", "factor": factor}, downscale(data.x, factor))
+
+
+def read_pairs(cfg: DataConfig) -> Dataset:
+    """A folder of pairs (data.path): A/ and B/ of matching names, or side-by-side images (A left of B)."""
+    if not cfg.path:
+        raise GankitError("data.name=pairs needs the folder: pass --data pairs:PATH")
+    root = Path(cfg.path).expanduser()
+    mode = "L" if cfg.channels == 1 else "RGB"
+    sources, targets = read_pair_folder(root, cfg.resolution or DEFAULT_RESOLUTION, mode)
+    if cfg.channels == 0 and _all_gray(targets) and _all_gray(sources):
+        sources, targets = sources[:, :1].contiguous(), targets[:, :1].contiguous()
+    return Dataset(root.name or "pairs", targets, None, [], "image",
+                   {"root": str(root), "pairing": "folder"}, sources)
+
+
+def _all_gray(images: torch.Tensor) -> bool:
+    """RGB images whose three channels are equal (a folder of grayscale photos read as RGB)."""
+    return bool((images[:, 0] == images[:, 1]).all() and (images[:, 1] == images[:, 2]).all())

@@ -40,6 +40,11 @@ class TrainedGenerator:
         return tuple(self.module.shape)
 
     @property
+    def source_shape(self) -> tuple[int, ...] | None:
+        """An image-to-image generator's input (C, H, W); None for one that draws from noise alone."""
+        return getattr(self.module, "source_shape", None)
+
+    @property
     def device(self) -> torch.device:
         return next(self.module.parameters()).device
 

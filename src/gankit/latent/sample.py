@@ -26,6 +26,9 @@ def sampler(generator: TrainedGenerator | nn.Module, n: int, seed: int = 0, labe
     """
     check_psi(psi)
     net = as_module(generator)
+    if getattr(net, "source_shape", None) is not None:
+        raise GankitError("this generator translates images (it was trained on image pairs): use gankit translate "
+                          "RUN --input IMAGES --out OUT")
     device = next(net.parameters()).device
     if net.num_classes and labels is None:
         labels = torch.arange(n) % net.num_classes

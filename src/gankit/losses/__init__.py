@@ -8,6 +8,7 @@ from gankit.losses.bce import Minimax, NonSaturating
 from gankit.losses.hinge import Hinge
 from gankit.losses.least_squares import LeastSquares
 from gankit.losses.penalties import gradient_penalty, r1
+from gankit.losses.reconstruction import l1
 from gankit.losses.wasserstein import Wasserstein
 
 LOSSES: Registry[Loss] = Registry("loss")
@@ -34,8 +35,19 @@ def validate_loss(cfg: LossConfig) -> None:
         raise GankitError(f"label smoothing applies to the minimax and nonsaturating losses, not {cfg.name}")
     if cfg.aux_weight < 0:
         raise GankitError(f"loss.aux_weight must be >= 0, got {cfg.aux_weight}")
-    if cfg.penalty_weight < 0:
-        raise GankitError(f"loss.penalty_weight must be >= 0, got {cfg.penalty_weight}")
+    for name in ("penalty_weight", "l1", "adversarial"):
+        if getattr(cfg, name) < 0:
+            raise GankitError(f"loss.{name} must be >= 0, got {getattr(cfg, name)}")
 
 
-__all__ = ["LOSSES", "PENALTIES", "Loss", "LossConfig", "validate_loss"]
+def reconstruction_terms(cfg: LossConfig, paired: bool) -> tuple:
+    """G's reconstruction terms (name, weight, fn(fake, real)) for data that is (or isn't) image pairs."""
+    if not paired:
+        if cfg.adversarial != 1:
+            raise GankitError("loss.adversarial weighs D's verdict against the L1 term of image pairs; this data "
+                              "has no pairs, so keep it at 1")
+        return ()
+    return (("l1", cfg.l1, l1),) if cfg.l1 > 0 else ()
+
+
+__all__ = ["LOSSES", "PENALTIES", "Loss", "LossConfig", "reconstruction_terms", "validate_loss"]

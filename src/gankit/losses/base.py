@@ -34,3 +34,7 @@ class LossConfig:
     penalty_weight: float = 10.0  # λ of WGAN-GP, or γ of R1
     label_smoothing: float = 0.0  # one-sided: real targets 1 - s (Salimans et al. 2016); BCE losses only
     aux_weight: float = 1.0  # AC-GAN (model.d_cond=acgan): weight of the class cross-entropy in both updates
+    # image-to-image (paired data) only: G's loss is adversarial · D's verdict + l1 · |G(source) - target|
+    # (pix2pix's λ = 100); adversarial 0 trains a pixel-loss model (D still trains, and is ignored)
+    l1: float = 100.0
+    adversarial: float = 1.0

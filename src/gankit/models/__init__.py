@@ -15,7 +15,7 @@ from torch import nn
 from gankit.core.errors import GankitError
 from gankit.core.registry import Registry
 from gankit.nn import D_CONDITIONING
-from gankit.models import dcgan, fastgan, mlp, resnet_sn
+from gankit.models import dcgan, fastgan, mlp, pix2pix, resnet_sn, srresnet
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class Family:
     Discriminator: type[nn.Module]
     # terms a family adds to D's loss on the real images, by metrics name: fn(D, real) -> 0-dim tensor
     d_terms: tuple[tuple[str, Callable], ...] = ()
+    paired: bool = False  # G turns a source image into an image: trained on pairs (image to image)
 
 
 MODELS: Registry[Family] = Registry("model")
@@ -32,6 +33,8 @@ MODELS.add("dcgan", Family(dcgan.Generator, dcgan.Discriminator))
 MODELS.add("resnet_sn", Family(resnet_sn.Generator, resnet_sn.Discriminator), aliases=("sngan", "resnet"))
 MODELS.add("fastgan", Family(fastgan.Generator, fastgan.Discriminator, (("reconstruction", fastgan.reconstruction),)),
            aliases=("lightweight",))
+MODELS.add("pix2pix", Family(pix2pix.Generator, pix2pix.Discriminator, paired=True), aliases=("unet",))
+MODELS.add("srresnet", Family(srresnet.Generator, pix2pix.Discriminator, paired=True), aliases=("srgan",))
 
 
 # Upper bounds on sizes, checked on the command line and in checkpoints alike: far above any GAN gankit trains
@@ -51,7 +54,7 @@ class ModelConfig:
     z_dim: int | None = None
     g_width: int | None = None
     d_width: int | None = None
-    g_depth: int | None = None  # mlp only
+    g_depth: int | None = None  # mlp; srresnet: residual blocks
     d_depth: int | None = None  # mlp only
     g_norm: str = ""
     d_norm: str = ""
@@ -89,9 +92,9 @@ def upgrade_model_section(section: dict) -> dict:
 
 # the constructor arguments every family shares, set through ModelConfig's own fields or from the data
 SHARED = {"g": {"shape": "", "num_classes": "", "z_dim": "model.z_dim", "width": "model.g_width",
-                "depth": "model.g_depth", "norm": "model.g_norm"},
+                "depth": "model.g_depth", "norm": "model.g_norm", "source_channels": "", "factor": ""},
           "d": {"shape": "", "num_classes": "", "width": "model.d_width", "depth": "model.d_depth",
-                "norm": "model.d_norm", "cond": "model.d_cond", "pack": "model.pack"}}
+                "norm": "model.d_norm", "cond": "model.d_cond", "pack": "model.pack", "source_channels": ""}}
 
 
 def _check_family_options(cls: type, options: dict, name: str, part: str) -> None:
@@ -115,18 +118,45 @@ def _complete(cls: type, given: dict, name: str, prefix: str) -> dict:
     return kwargs
 
 
-def model_kwargs(cfg: ModelConfig, shape: tuple[int, ...], num_classes: int) -> dict:
-    """The full constructor kwargs {"name", "G": {...}, "D": {...}} for data of `shape`."""
+def _pairing(name: str, family: Family, shape: tuple[int, ...], source_shape: tuple[int, ...] | None) -> dict:
+    """What an image-to-image family learns from the data of its sources: their channels and how many times
+    smaller they are. A family and data that don't go together are refused here, with what would."""
+    if family.paired and source_shape is None:
+        raise GankitError(f"model {name} turns a source image into an image: train it on pairs (--data "
+                          "edges:DATASET, lowres:DATASET:4 or pairs:FOLDER)")
+    if source_shape is None:
+        return {}
+    if not family.paired:
+        raise GankitError(f"the data are image pairs: use --model pix2pix (or srresnet to upscale), not {name}")
+    factor = shape[-1] // source_shape[-1]
+    if factor * source_shape[-1] != shape[-1] or factor * source_shape[-2] != shape[-2]:
+        raise GankitError(f"the sources ({'x'.join(map(str, source_shape[1:]))}) must be the images' size "
+                          f"({'x'.join(map(str, shape[1:]))}) divided by a whole factor")
+    return {"source_channels": source_shape[0], "factor": factor}
+
+
+def _takes(cls: type, given: dict) -> dict:
+    params = inspect.signature(cls.__init__).parameters
+    return {k: v for k, v in given.items() if k in params}
+
+
+def model_kwargs(cfg: ModelConfig, shape: tuple[int, ...], num_classes: int,
+                 source_shape: tuple[int, ...] | None = None) -> dict:
+    """The full constructor kwargs {"name", "G": {...}, "D": {...}} for data of `shape` (and, for image
+    pairs, sources of `source_shape`)."""
     name = MODELS.canonical(cfg.name)
     family = MODELS.get(name)
+    pairing = _pairing(name, family, shape, source_shape)
     base = {"shape": list(shape), "num_classes": num_classes if cfg.conditional else 0}
     g = {"z_dim": cfg.z_dim, "width": cfg.g_width, "depth": cfg.g_depth, "norm": cfg.g_norm}
     d = {"width": cfg.d_width, "depth": cfg.d_depth, "norm": cfg.d_norm, "cond": cfg.d_cond, "pack": cfg.pack}
     g_set = {k: v for k, v in g.items() if v}
     d_set = {k: v for k, v in d.items() if v}
     return {"name": name,
-            "G": _complete(family.Generator, {**base, **g_set, **cfg.g}, name, "model.g_"),
-            "D": _complete(family.Discriminator, {**base, **d_set, **cfg.d}, name, "model.d_")}
+            "G": _complete(family.Generator, {**base, **_takes(family.Generator, pairing), **g_set, **cfg.g}, name,
+                           "model.g_"),
+            "D": _complete(family.Discriminator, {**base, **_takes(family.Discriminator, pairing), **d_set, **cfg.d},
+                           name, "model.d_")}
 
 
 def complete_kwargs(kwargs: dict) -> dict:
@@ -157,7 +187,7 @@ def _check_option(where: str, key: str, value, default) -> None:
     if isinstance(value, str) and len(value) > 64:
         raise GankitError(f"{where} is not a known option ({value[:64]!r}...)")
     if isinstance(value, int) and not isinstance(value, bool) and key in LIMITS:
-        low = 0 if key == "num_classes" else 1
+        low = 0 if key in ("num_classes", "z_dim") else 1  # z_dim 0: a G without noise (srresnet)
         if not low <= value <= LIMITS[key]:
             raise GankitError(f"{where} must be between {low} and {LIMITS[key]}, got {value}")
 

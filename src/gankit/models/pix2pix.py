@@ -1,9 +1,9 @@
 """`pix2pix`: Isola et al. 2017 — a U-Net generator from a source image to a target image, and a
 PatchGAN discriminator that judges (source, image) pairs patch by patch.
 
-Groundwork for the image-to-image task (issue 28): the family is not registered until the task that feeds
-it pairs joins the training loop. Both networks follow the family contract: G(z, y) and D(x, y), with y the
-source image in [-1, 1] (of any size: D resizes it to the image's), and every size r = s0 · 2^k, s0 in 4..7.
+Both networks follow the family contract: G(z, y) and D(x, y), with y the source image in [-1, 1] (`factor`
+times smaller for super-resolution: both bring it to the image's size first), and every size r = s0 · 2^k,
+s0 in 4..7.
 
 - G goes down k stride-2 4×4 convolutions to s0×s0 and back up k transposed ones, each up level
   concatenated with the down level of its size, so the drawing's layout reaches the output directly.
@@ -23,7 +23,7 @@ from torch import nn
 
 from gankit.core.errors import GankitError
 from gankit.models.dcgan import init_weights
-from gankit.nn import G_NORMS, D_NORMS, check_choice, feature_norm, image_shape, maybe_sn, stages
+from gankit.nn import G_NORMS, D_NORMS, check_choice, feature_norm, image_shape, maybe_sn, source_at, stages
 
 
 def _down(c_in: int, c_out: int, norm: str, first: bool) -> nn.Sequential:
@@ -38,12 +38,13 @@ def _up(c_in: int, c_out: int, norm: str) -> nn.Sequential:
 
 class Generator(nn.Module):
     def __init__(self, shape: tuple[int, ...], z_dim: int = 8, num_classes: int = 0, width: int = 64,
-                 norm: str = "batch", source_channels: int = 1):
+                 norm: str = "batch", source_channels: int = 1, factor: int = 1):
         super().__init__()
         check_choice("generator norm", norm, G_NORMS)
         channels, resolution = image_shape(shape, "pix2pix")
         _, k = stages(resolution)
-        self.shape, self.z_dim, self.num_classes = tuple(shape), z_dim, num_classes
+        self.shape, self.z_dim, self.num_classes, self.factor = tuple(shape), z_dim, num_classes, factor
+        self.source_shape = (source_channels, resolution // factor, resolution // factor)
         widths = [min(width * 2**i, width * 8) for i in range(k)]
         self.down = nn.ModuleList(_down(c_in, c_out, norm, i == 0)
                                   for i, (c_in, c_out) in enumerate(zip([source_channels] + widths, widths)))
@@ -59,6 +60,8 @@ class Generator(nn.Module):
         """z [N, z_dim], sources y [N, source_channels, H, W] in [-1, 1] -> images [N, C, H, W] in [-1, 1]."""
         if y is None:
             raise GankitError("a pix2pix generator turns a source image into an image: it needs the source")
+        if self.factor > 1:
+            y = F.interpolate(y, scale_factor=self.factor, mode="bicubic", align_corners=False)
         skips, h = [], y
         for layer in self.down:
             h = layer(h)
@@ -97,6 +100,4 @@ class Discriminator(nn.Module):
         """images x [N, C, H, W] and their sources y (any size) -> one logit per patch [N, P], positive = real."""
         if y is None:
             raise GankitError("a PatchGAN judges (source, image) pairs: it needs the source")
-        if y.shape[-2:] != x.shape[-2:]:  # super-resolution: the small source, brought to the image's size
-            y = F.interpolate(y, size=x.shape[-2:], mode="bicubic", align_corners=False)
-        return self.net(torch.cat([y, x], 1)).flatten(1)
+        return self.net(torch.cat([source_at(y, x), x], 1)).flatten(1)

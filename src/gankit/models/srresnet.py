@@ -1,8 +1,7 @@
 """`srresnet`: the super-resolution generator of SRGAN (Ledig et al. 2017) — residual blocks at the small
 size, then ×2 steps of convolution and PixelShuffle — as a G(z, y) that takes the low-resolution image y.
 
-Groundwork for the image-to-image task (issue 28): not registered until the task that feeds it pairs joins
-the training loop; its discriminator is pix2pix's PatchGAN on (upscaled source, image) pairs.
+Its discriminator is pix2pix's PatchGAN on (upscaled source, image) pairs.
 
 - Checkerboards: each PixelShuffle convolution starts ICNR-initialised (Aitken et al. 2017): the r² kernels
   that make one output channel's r×r sub-pixels start equal, so at the start the step is a convolution
@@ -46,15 +45,24 @@ class Residual(nn.Module):
 
 
 class Generator(nn.Module):
+    any_size = True  # fully convolutional: it upscales an image of any size, not only the training size
+
     def __init__(self, shape: tuple[int, ...], z_dim: int = 0, num_classes: int = 0, width: int = 64,
-                 depth: int = 8, norm: str = "batch", factor: int = 4):
+                 depth: int = 8, norm: str = "batch", factor: int = 4, source_channels: int = 1):
         super().__init__()
         check_choice("generator norm", norm, G_NORMS)
         channels, resolution = image_shape(shape, "srresnet")
+        if factor == 1:
+            raise GankitError("srresnet upscales: train it on small copies of images (--data lowres:DATASET:4), "
+                              "or use --model pix2pix for pairs of the same size")
+        if source_channels != channels:
+            raise GankitError(f"srresnet upscales an image into one of the same channels: the sources have "
+                              f"{source_channels}, the images {channels}")
         if factor < 2 or factor & (factor - 1) or resolution % factor:
             raise GankitError(f"a super-resolution factor must be a power of 2 that divides the size: {factor} "
                               f"at {resolution} px")
         self.shape, self.z_dim, self.num_classes, self.factor = tuple(shape), z_dim, num_classes, factor
+        self.source_shape = (source_channels, resolution // factor, resolution // factor)
         self.head = nn.Sequential(nn.Conv2d(channels, width, 9, padding=4), nn.PReLU(width))
         self.body = nn.Sequential(*(Residual(width, norm) for _ in range(depth)),
                                   nn.Conv2d(width, width, 3, padding=1), feature_norm(norm, width, conv=True))

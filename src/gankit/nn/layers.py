@@ -132,9 +132,25 @@ class DiscriminatorHead(nn.Module):
         return None if self.classifier is None else self.classifier(h)
 
 
+def is_source(y: torch.Tensor | None) -> bool:
+    """Whether a conditioning y is a source image (image-to-image pairs: float [N, C, H, W]), not labels."""
+    return y is not None and y.is_floating_point() and y.dim() == 4
+
+
+def source_at(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A source image y at the size of its image x (super-resolution's small source, bicubic-upscaled), so
+    that the two can be concatenated along channels and transformed alike."""
+    if y.shape[-2:] == x.shape[-2:]:
+        return y
+    return F.interpolate(y, size=x.shape[-2:], mode="bicubic", align_corners=False)
+
+
 def scores(D: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """A discriminator's logits [N] and, for an AC-GAN head, its class logits [N, K], from one pass.
-    Every discriminator exposes `features(x) -> h [N, F]` and `head`."""
+    A discriminator with a classifying head exposes `features(x) -> h [N, F]` and `head`; any other (a
+    PatchGAN's logits [N, P]) is called as D(x, y)."""
+    if not hasattr(D, "head"):
+        return D(x, y), None
     h = D.features(x)
     return D.head(h, y), D.head.classes(h)
 

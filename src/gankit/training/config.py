@@ -14,7 +14,7 @@ from gankit.augment import AugmentConfig
 from gankit.core.config import from_dict, merge, to_dict
 from gankit.core.errors import GankitError
 from gankit.core.registry import Registry
-from gankit.data import DATASETS, DataConfig, validate_data
+from gankit.data import DATASETS, DataConfig, parse_name, validate_data
 from gankit.losses import LossConfig, validate_loss
 from gankit.models import MODELS, ModelConfig, upgrade_model_section
 from gankit.training.evaluation import EvalConfig, validate_eval
@@ -186,9 +186,13 @@ def load_preset(name: str) -> dict:
 
 
 def default_preset(data: str | None, model: str | None) -> str | None:
-    """The preset that fits `--data X [--model Y]` (mnist + dcgan -> mnist_dcgan; toy_ring -> toy_ring)."""
+    """The preset that fits `--data X [--model Y]` (mnist + dcgan -> mnist_dcgan; toy_ring -> toy_ring;
+    image pairs -> the preset made for them, else pix2pix's, or srresnet's for small copies)."""
     if data is None:
         data = "digits"
+    pairing, base, _ = parse_name(data)
+    if pairing or data == "pairs":
+        return _pairs_preset(data, pairing, model)
     if data not in DATASETS:
         return None
     short = {"fashion_mnist": "fashion"}.get(DATASETS.canonical(data), DATASETS.canonical(data))
@@ -197,6 +201,22 @@ def default_preset(data: str | None, model: str | None) -> str | None:
         if name in PRESETS and wanted in (None, load_preset(name)["model"]["name"]):
             return name
     return None
+
+
+def _pairs_preset(data: str, pairing: str, model: str | None) -> str:
+    wanted = MODELS.canonical(model) if model else ("srresnet" if pairing == "lowres" else "pix2pix")
+    for name in PRESETS.names():
+        preset = load_preset(name)
+        if preset.get("data", {}).get("name") == _canonical_data(data) and not preset["data"].get("classes") \
+                and preset["model"]["name"] == wanted:
+            return name
+    return wanted if wanted in PRESETS else None
+
+
+def _canonical_data(name: str) -> str:
+    cfg = DataConfig(name=name)
+    validate_data(cfg)
+    return cfg.name
 
 
 def resolve(preset: str | None, overrides: list[dict]) -> RunConfig:

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from gankit.core.files import atomic_write_bytes
 from gankit.data import normalize
 from gankit.metrics import build_extractor, default_extractor, mode_stats
+from gankit.nn import is_source
 from gankit.training.callbacks import due, eval_forward, fresh_row
 from gankit.training.health import HealthConfig, Monitor
 from gankit.training.hooks import Callback, Event, StopTraining
@@ -90,7 +91,7 @@ class DiversityProbe(Callback):
         """The classes with at least two fixed latents and two real images (found once: both are fixed)."""
         if self.classes is None:
             y, labels = run.fixed_y, run.data.labels
-            self.classes = [] if y is None or labels is None else [
+            self.classes = [] if y is None or labels is None or is_source(y) else [
                 c for c in y.unique().tolist() if int((y == c).sum()) >= 2 and int((labels == c).sum()) >= 2]
         return self.classes
 

@@ -20,7 +20,7 @@ from gankit.core.files import (STAGING_PREFIX, append_jsonl, check_output_folder
                                publish_run_dir, read_jsonl, remove_stale_temp_files, staging_dir)
 from gankit.augment import AUTO_SOURCES, resolve_auto
 from gankit.core.runtime import resolve_device
-from gankit.data import BatchSampler, Dataset, load_dataset
+from gankit.data import BatchSampler, Dataset, load_dataset, normalize
 from gankit.losses import LOSSES
 from gankit.training.callbacks import Checkpoints, MetricsLog, SampleGrids, TimeLimit
 from gankit.training.config import RunConfig, upgrade_config, validate
@@ -116,13 +116,16 @@ class Run:
                 **game_state(self.game)}
 
 
-def _fixed_latents(cfg: RunConfig, z_dim: int, num_classes: int, conditional: bool,
+def _fixed_latents(cfg: RunConfig, z_dim: int, data: Dataset,
                    device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
     gen = torch.Generator().manual_seed(cfg.train.seed + 2)
     n = cfg.train.grid_size
     z = torch.randn(n, z_dim, generator=gen)
+    if data.source is not None:  # image to image: the same sources, drawn once from the data
+        n = min(n, len(data))
+        return z[:n].to(device), normalize(data.source[torch.randperm(len(data), generator=gen)[:n]]).to(device)
     # conditional grids cycle through the classes so each row of a 10-wide grid shows them in order
-    y = torch.arange(n) % num_classes if conditional else None
+    y = torch.arange(n) % data.num_classes if cfg.model.conditional else None
     return z.to(device), None if y is None else y.to(device)
 
 
@@ -133,7 +136,7 @@ def _build(cfg: RunConfig, run_dir: Path, data: Dataset, dist: Dist) -> Run:
     if dist.enabled:
         distribute(game, dist, cfg.train.sync_bn)
     sampler = BatchSampler(data, cfg.train.batch_size, seed=cfg.train.seed, rank=dist.rank, world=dist.world)
-    z, y = _fixed_latents(cfg, game.z_dim, data.num_classes, cfg.model.conditional, device)
+    z, y = _fixed_latents(cfg, game.z_dim, data, device)
     return Run(cfg, run_dir, data, game, sampler, kwargs, z, y, device, dist=dist,
                controllers=_controllers(cfg, game))
 
@@ -157,7 +160,7 @@ def start_run(cfg: RunConfig, dist: Dist | None = None) -> Run:
         check_output_folder(Path(cfg.out), cfg.name)  # before the data is read: a clash is cheap to say
     data = load_dataset(cfg.data)
     note = _resolve_augment(cfg, data)
-    tag = f"{data.name}-{cfg.model.name}".replace("/", "_")
+    tag = f"{data.name}-{cfg.model.name}".replace("/", "_").replace(":", "_")
     staging = staging_dir(Path(cfg.out)) if dist.main else None
     try:
         run = _build(cfg, staging, data, dist)
@@ -227,7 +230,7 @@ def resume_run(run_dir: Path, cfg: RunConfig, ckpt: dict | None = None, dist: Di
         remove_stale_temp_files(run_dir)  # left by a process killed while writing
     data = load_dataset(cfg.data)
     _resolve_augment(cfg, data)
-    check_same_architecture(saved, model_kwargs(cfg.model, data.shape, data.num_classes))
+    check_same_architecture(saved, model_kwargs(cfg.model, data.shape, data.num_classes, data.source_shape))
     if ckpt["step"] >= cfg.train.steps:
         raise GankitError(f"the run already finished {ckpt['step']} steps; pass --steps N with N > {ckpt['step']} "
                           "to train further")
@@ -245,7 +248,8 @@ def resume_run(run_dir: Path, cfg: RunConfig, ckpt: dict | None = None, dist: Di
 def _check_fixed(fixed: dict, g_kwargs: dict) -> None:
     """The sample grids' saved latents and labels must fit the generator they are fed to."""
     z, y = fixed["z"], fixed["y"]
-    if z.shape[1] != g_kwargs["z_dim"] or (y is not None and not 0 <= int(y.min()) <= int(y.max()) <
+    labels = y is not None and not y.is_floating_point()
+    if z.shape[1] != g_kwargs["z_dim"] or (labels and not 0 <= int(y.min()) <= int(y.max()) <
                                            max(g_kwargs["num_classes"], 1)):
         raise GankitError(f"the checkpoint's fixed latents {list(z.shape)} or labels do not fit its generator "
                           f"(z_dim {g_kwargs['z_dim']}, {g_kwargs['num_classes']} classes); the file is damaged")
@@ -360,7 +364,7 @@ def _steps(run: Run, callbacks: list, stop: int, flag: StopFlag) -> None:
                 fake = generate(run.game, b, y, run.device)
             d_parts.append(d_step(run.game, real, y, sigma, fake))
         keep = top_k_share(t.topk, t.topk_steps, run.step)
-        g_stats = g_step(run.game, b, y, run.device, run.step, sigma, fake, keep)
+        g_stats = g_step(run.game, b, y, run.device, run.step, sigma, fake, keep, real)
         if run.game.sync.sync_buffers is not None:
             run.game.sync.sync_buffers()
         run.step += 1

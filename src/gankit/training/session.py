@@ -7,7 +7,7 @@ from gankit.augment import build_augment
 from gankit.core.errors import GankitError
 from gankit.core.runtime import make_generator, seed_everything
 from gankit.data import Dataset
-from gankit.losses import LOSSES, PENALTIES
+from gankit.losses import LOSSES, PENALTIES, reconstruction_terms
 from gankit.models import (MODELS, build_discriminator, build_generator, check_kwargs, check_size, check_weights,
                            complete_kwargs, model_kwargs)
 from gankit.training.config import RunConfig
@@ -29,7 +29,7 @@ def build_game(cfg: RunConfig, data: Dataset, device: torch.device) -> tuple[Gam
     """Fresh G, D, optimizers and EMA for `data`; returns the game and the model kwargs it was built from."""
     if cfg.model.conditional and not data.num_classes:
         raise GankitError(f"model.conditional needs a labelled dataset; {data.name} has no labels")
-    kwargs = model_kwargs(cfg.model, data.shape, data.num_classes)
+    kwargs = model_kwargs(cfg.model, data.shape, data.num_classes, data.source_shape)
     check_size(kwargs)
     seed_everything(cfg.train.seed)  # weight initialisation only; training randomness has its own stream
     t = cfg.train
@@ -44,7 +44,9 @@ def build_game(cfg: RunConfig, data: Dataset, device: torch.device) -> tuple[Gam
         rules=Rules(loss=LOSSES.get(cfg.loss.name), penalty=PENALTIES.get(cfg.loss.penalty),
                     penalty_weight=cfg.loss.penalty_weight, label_smoothing=cfg.loss.label_smoothing,
                     aux_weight=cfg.loss.aux_weight, precision=t.precision, augment=build_augment(cfg.augment),
-                    d_terms=MODELS.get(kwargs["name"]).d_terms),
+                    d_terms=MODELS.get(kwargs["name"]).d_terms,
+                    g_terms=reconstruction_terms(cfg.loss, data.source is not None),
+                    adversarial=cfg.loss.adversarial),
         ema=EMA(G, t.ema_decay, t.ema_start) if t.ema_decay > 0 else None,
     )
     if t.compile:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gankit.nn import scores
+from gankit.nn import is_source, scores, source_at
 from gankit.training.ema import EMA
 
 
@@ -32,6 +32,8 @@ class Rules:
     precision: str = "fp32"  # "bf16": forward passes under autocast; losses, weights and optimizers in fp32
     augment: Callable | None = None  # gankit.augment.Augment: applied to every image D judges
     d_terms: tuple = ()  # (name, fn(D, real) -> loss): a model family's own terms in D's loss (fastgan)
+    g_terms: tuple = ()  # (name, weight, fn(fake, real) -> loss): reconstruction terms in G's loss (image to image)
+    adversarial: float = 1.0  # weight of D's verdict in G's loss (0: a pixel-loss model, image to image only)
 
 
 @dataclass
@@ -118,11 +120,23 @@ def _noisy(game: Game, x: torch.Tensor, std: float) -> torch.Tensor:
     return x + std * _draw(game, torch.randn, x.shape, x.device)
 
 
-def _augment(game: Game, x: torch.Tensor) -> torch.Tensor:
-    """What D sees of x: augmented (differentiably, from the run's stream) when the run augments."""
+def _augment(game: Game, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """What D sees of x and its conditioning y: augmented (differentiably, from the run's stream) when the run
+    augments. A source image y gets the very transform x gets (the same draws, replayed), at x's size, so
+    D still judges a pair that belongs together; labels pass unchanged."""
     if game.rules.augment is None:
-        return x
-    return game.rules.augment(x, lambda shape: _draw(game, torch.rand, shape, x.device))
+        return x, y
+    draws: list[torch.Tensor] = []
+
+    def record(shape: tuple) -> torch.Tensor:
+        draws.append(_draw(game, torch.rand, shape, x.device))
+        return draws[-1]
+
+    x = game.rules.augment(x, record)
+    if not is_source(y):
+        return x, y
+    replay = iter(draws)
+    return x, game.rules.augment(source_at(y, x), lambda shape: next(replay))
 
 
 def _class_loss(class_logits: torch.Tensor | None, y: torch.Tensor | None) -> torch.Tensor | None:
@@ -139,9 +153,9 @@ def d_step(game: Game, real: torch.Tensor, y: torch.Tensor | None, noise_std: fl
     if fake is None:
         with torch.no_grad():
             fake = generate(game, real.shape[0], y, real.device)
-    real, fake = _augment(game, real), _augment(game, fake.detach())
-    real_logits, real_classes = _scores(game, _noisy(game, real, noise_std), y, update=True)
-    fake_logits, _ = _scores(game, _noisy(game, fake, noise_std), y, update=True)
+    (real, y_real), (fake, y_fake) = _augment(game, real, y), _augment(game, fake.detach(), y)
+    real_logits, real_classes = _scores(game, _noisy(game, real, noise_std), y_real, update=True)
+    fake_logits, _ = _scores(game, _noisy(game, fake, noise_std), y_fake, update=True)
     loss = game.rules.loss.d_loss(real_logits, fake_logits, smoothing=game.rules.label_smoothing)
     stats = {"d_loss": loss.detach()}
     aux = _class_loss(real_classes, y)
@@ -155,7 +169,9 @@ def d_step(game: Game, real: torch.Tensor, y: torch.Tensor | None, noise_std: fl
         stats[name] = value.detach()
     if game.rules.penalty is not None and game.rules.penalty_weight > 0:
         # D itself, not DDP: the penalty's gradient joins the same backward, which DDP averages once
-        pen = game.rules.penalty(game.D, real, fake, y, rand=lambda shape: _draw(game, torch.rand, shape, real.device))
+        # (pairs: the interpolates are judged with the real's source as each was augmented)
+        pen = game.rules.penalty(game.D, real, fake, y_real,
+                                 rand=lambda shape: _draw(game, torch.rand, shape, real.device))
         loss = loss + game.rules.penalty_weight * pen
         stats["penalty"] = pen.detach()
     game.opt_D.zero_grad(set_to_none=True)
@@ -177,21 +193,31 @@ def top_k(logits: torch.Tensor, keep: float) -> torch.Tensor:
     rest off the modes with them. With several processes each keeps its share of its own shard."""
     if keep >= 1:
         return logits
-    return logits.topk(max(1, round(keep * logits.shape[0]))).values
+    k = max(1, round(keep * logits.shape[0]))
+    if logits.dim() > 1:  # a PatchGAN's [N, P]: whole samples, ranked by their mean patch logit
+        return logits[logits.mean(1).topk(k).indices]
+    return logits.topk(k).values
 
 
 def g_step(game: Game, batch_size: int, y: torch.Tensor | None, device: torch.device, step: int,
-           noise_std: float = 0.0, fake: torch.Tensor | None = None, keep: float = 1.0) -> dict:
+           noise_std: float = 0.0, fake: torch.Tensor | None = None, keep: float = 1.0,
+           real: torch.Tensor | None = None) -> dict:
     """Update G through D with its fakes (fresh unless given with G's graph) labelled real; D's weights are
-    frozen (no weight gradients, so D's plain module, not its DDP wrapper). `keep` < 1: the top-k update."""
+    frozen (no weight gradients, so D's plain module, not its DDP wrapper). `keep` < 1: the top-k update.
+    `real`: the targets of y's sources, for the reconstruction terms of image-to-image runs."""
     game.D.requires_grad_(False)
     try:
         fake = generate(game, batch_size, y, device) if fake is None else fake
-        logits, classes = _scores(game, _noisy(game, _augment(game, fake), noise_std), y)
-        adversarial = loss = game.rules.loss.g_loss(top_k(logits, keep))
+        seen, y_seen = _augment(game, fake, y)
+        logits, classes = _scores(game, _noisy(game, seen, noise_std), y_seen)
+        adversarial = game.rules.loss.g_loss(top_k(logits, keep))
+        loss = adversarial if game.rules.adversarial == 1 else game.rules.adversarial * adversarial
         aux = _class_loss(classes, y)
         if aux is not None:  # AC-GAN: G is also rewarded when D recognises the requested class
             loss = loss + game.rules.aux_weight * aux
+        terms = {name: term(fake.float(), real) for name, _, term in game.rules.g_terms}
+        for (name, weight, _) in game.rules.g_terms:
+            loss = loss + weight * terms[name]
         game.opt_G.zero_grad(set_to_none=True)
         loss.backward()
         norm = grad_norm(game.G)
@@ -200,7 +226,7 @@ def g_step(game: Game, batch_size: int, y: torch.Tensor | None, device: torch.de
         game.D.requires_grad_(True)
     if game.ema is not None:
         game.ema.update(game.G, step)
-    stats = {"g_loss": adversarial.detach(), "g_grad_norm": norm}
+    stats = {"g_loss": adversarial.detach(), "g_grad_norm": norm, **{k: v.detach() for k, v in terms.items()}}
     if aux is not None:
         stats["g_aux_loss"] = aux.detach()
     return stats

@@ -1,0 +1,40 @@
+"""`gankit translate`: a run trained on image pairs turns each input image into its output."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from gankit.cli.common import add_device
+
+TRANSLATE_EXAMPLES = """examples (a run trained on image pairs: drawings -> photos, small -> large):
+  gankit translate runs/<run> --input drawing.png --out photo.png
+  gankit translate runs/<run> --input drawings/ --out photos/        # same names, one output each
+  gankit translate runs/<run> --input small.npy --out large.npy      # uint8 [N, H, W] or [N, H, W, C]
+  gankit translate runs/<run> --input drawing.png --out other.png --seed 3   # another of G's outputs
+"""
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("translate", help="turn images into images with a run trained on pairs (drawing -> "
+                                         "photo, upscaling)", epilog=TRANSLATE_EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", help="a run directory or checkpoint file of an image-to-image run")
+    p.add_argument("--input", required=True, help="an image file, a folder of images or a .npy of uint8 images")
+    p.add_argument("--out", required=True, help="the same kind: NAME.png, a folder, or NAME.npy")
+    p.add_argument("--seed", type=int, default=0, help="the noise G adds (pix2pix): another seed, another output")
+    p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")
+    add_device(p)
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+
+
+def run(args) -> int:
+    from gankit.core.runtime import resolve_device
+    from gankit.latent import load_generator
+    from gankit.latent.translate import read_sources, translate_sources, write_outputs
+
+    generator = load_generator(args.run, ema=not args.no_ema, device=resolve_device(args.device))
+    sources = read_sources(args.input)
+    outputs = translate_sources(generator, sources, seed=args.seed)
+    written = write_outputs(outputs, sources, args.out, force=args.force)
+    print(json.dumps({"n": len(outputs), "seed": args.seed, "out": args.out, "files": len(written)}))
+    return 0

@@ -1,0 +1,154 @@
+"""Image to image with a trained run: read source images (a file, a folder, a .npy of uint8), bring them to
+what the generator takes, translate them and write one output per input, under the same names.
+
+A source that differs from the training sources in size or channels is converted, and the conversion is
+said once: a drawing is resized with antialiasing (its strokes stay strokes), colour becomes luma.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from gankit.core.errors import GankitError
+from gankit.core.images import save_png, to_uint8
+from gankit.data.dataset import normalize
+from gankit.data.folder import EXTENSIONS, open_image
+from gankit.latent.generator import TrainedGenerator
+from gankit.latent.space import stream_latents
+
+log = logging.getLogger("gankit")
+
+
+@dataclass
+class Sources:
+    """uint8 images [N, C, H, W] as read, the names to write their outputs under, and what they came as."""
+
+    images: list[np.ndarray]  # each [H, W, C] uint8, of its own size
+    names: list[str]
+    kind: str  # "file", "folder" or "array"
+
+
+def read_sources(path: str | Path) -> Sources:
+    """An image file, a folder of images (sorted by name) or a .npy of uint8 [N, H, W] / [N, H, W, C]."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS)
+        if not files:
+            raise GankitError(f"{path} holds no images ({', '.join(sorted(EXTENSIONS))})")
+        return Sources([_read_image(p) for p in files], [p.stem + ".png" for p in files], "folder")
+    if not path.is_file():
+        raise GankitError(f"--input {path} does not exist: pass an image, a folder of images or a .npy")
+    if path.suffix.lower() == ".npy":
+        return Sources(_read_array(path), [], "array")
+    if path.suffix.lower() not in EXTENSIONS:
+        raise GankitError(f"--input {path}: use an image ({', '.join(sorted(EXTENSIONS))}), a folder or a .npy")
+    return Sources([_read_image(path)], [path.name], "file")
+
+
+def _read_image(path: Path) -> np.ndarray:
+    try:
+        img = open_image(path, 4096)
+    except Exception as exc:  # PIL raises many types for corrupt, truncated or bomb files
+        raise GankitError(f"{path} could not be read as an image ({exc.__class__.__name__})") from exc
+    arr = np.asarray(img.convert("L" if img.mode in ("L", "LA", "I", "I;16", "1") else "RGB"), dtype=np.uint8)
+    return arr[..., None] if arr.ndim == 2 else arr
+
+
+def _read_array(path: Path) -> list[np.ndarray]:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise GankitError(f"{path} is not a readable .npy array ({exc})") from exc
+    if arr.dtype != np.uint8 or arr.ndim not in (3, 4) or (arr.ndim == 4 and arr.shape[-1] not in (1, 3)):
+        raise GankitError(f"{path}: a .npy of sources must be uint8 [N, H, W] or [N, H, W, C] with C 1 or 3, "
+                          f"got {arr.dtype} {list(arr.shape)}")
+    return list(arr[..., None] if arr.ndim == 3 else arr)
+
+
+def conform(images: list[np.ndarray], shape: tuple[int, int, int]) -> torch.Tensor:
+    """Images of any size and 1 or 3 channels -> uint8 [N, C, H, W] of `shape`, saying once what changed."""
+    channels, height, width = shape
+    out, changed = [], set()
+    for arr in images:
+        img = Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr)
+        if arr.shape[-1] != channels:
+            changed.add(f"{arr.shape[-1]} channels to {channels}")
+            img = img.convert("L" if channels == 1 else "RGB")
+        if img.size != (width, height):
+            changed.add(f"{img.size[0]}×{img.size[1]} to {width}×{height}")
+            img = img.resize((width, height), Image.Resampling.BICUBIC, reducing_gap=None)
+        a = np.asarray(img, dtype=np.uint8)
+        out.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
+    if changed:
+        log.info("the run takes %d-channel %d×%d sources: converted %s", channels, width, height,
+                 ", ".join(sorted(changed)))
+    return torch.from_numpy(np.stack(out))
+
+
+@torch.no_grad()
+def translate(generator: TrainedGenerator, sources: torch.Tensor, seed: int = 0, batch_size: int = 256,
+              z: torch.Tensor | None = None) -> torch.Tensor:
+    """uint8 sources [N, C, H, W] of the generator's source shape -> its outputs [N, *shape] in [-1, 1] on
+    the CPU. The noise of output i is latent i of `seed` (as `gankit sample --seed`), so a seed picks one
+    of the outputs a source can have."""
+    if generator.source_shape is None:
+        raise GankitError(f"{generator.source or 'this generator'} draws from noise, it does not translate: "
+                          "translate with a run trained on image pairs (--data edges:…, lowres:…, pairs:…)")
+    z = stream_latents(generator.z_dim, len(sources), seed) if z is None else z
+    outs = []
+    for start in range(0, len(sources), batch_size):
+        y = normalize(sources[start:start + batch_size]).to(generator.device)
+        outs.append(generator(z[start:start + batch_size].to(generator.device), y).float().cpu())
+    return torch.cat(outs)
+
+
+def translate_sources(generator: TrainedGenerator, sources: Sources, seed: int = 0) -> list[torch.Tensor]:
+    """Each source's output [C, H, W] in [-1, 1]. A generator of any size (srresnet) upscales each image at
+    its own size; any other gets the sources converted to its training size."""
+    if generator.source_shape is None:
+        translate(generator, torch.zeros(0))  # refuses, saying why
+    if not getattr(generator.module, "any_size", False):
+        return list(translate(generator, conform(sources.images, generator.source_shape), seed))
+    z = stream_latents(generator.z_dim, len(sources.images), seed)
+    channels = generator.source_shape[0]
+    return [translate(generator, conform([im], (channels, *im.shape[:2])), z=z[i:i + 1])[0]
+            for i, im in enumerate(sources.images)]
+
+
+def write_outputs(outputs: list[torch.Tensor], sources: Sources, out: str | Path, force: bool = False) -> list[str]:
+    """One output per source, in the kind the sources came as: a file, a folder of same-named PNGs, a .npy."""
+    out = Path(out).expanduser()
+    images = [to_uint8(o[None])[0] for o in outputs]
+    if sources.kind == "array":
+        if out.suffix.lower() != ".npy":
+            raise GankitError("the sources are a .npy array, so the outputs are one too: pass --out NAME.npy")
+        _refuse([out], force)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        stacked = np.stack(images)
+        np.save(out, stacked[..., 0] if stacked.shape[-1] == 1 else stacked)
+        return [str(out)]
+    if sources.kind == "file":
+        if out.suffix.lower() != ".png":
+            raise GankitError("one source image gives one output: pass --out NAME.png")
+        paths = [out]
+    else:
+        if out.exists() and not out.is_dir():
+            raise GankitError(f"--out {out} is a file; a folder of sources gives a folder of outputs")
+        paths = [out / name for name in sources.names]
+    _refuse(paths, force)
+    for image, path in zip(images, paths):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_png(image, path)
+    return [str(p) for p in paths]
+
+
+def _refuse(paths: list[Path], force: bool) -> None:
+    existing = [p for p in paths if p.exists()]
+    if existing and not force:
+        raise GankitError(f"{existing[0]} already exists ({len(existing)} of the outputs do); choose another --out "
+                          "or pass --force to overwrite")

@@ -1,0 +1,176 @@
+"""Image to image through the one loop: paired data (edges:, lowres:, pairs:), the families that take a
+source, the L1 term, augmentation of both halves alike, and `gankit translate`."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import one_error_line, run_cli, tiny_config
+from gankit.augment import AugmentConfig, build_augment
+from gankit.checkpoint import load_checkpoint
+from gankit.core.errors import GankitError
+from gankit.data import DataConfig, data_argument, load_dataset
+from gankit.data.pairs import downscale, sketch_edges
+from gankit.models import ModelConfig, build_generator, model_kwargs
+from gankit.training import default_preset, fit, start_run
+from gankit.training.steps import Game, Rules, _augment, top_k
+
+
+def test_data_arguments_name_pairs_of_datasets_and_folders(tmp_path):
+    assert data_argument("edges:fashion") == {"name": "edges:fashion"}
+    assert data_argument("lowres:faces:4") == {"name": "lowres:faces:4"}
+    assert data_argument(f"pairs:{tmp_path}") == {"name": "pairs", "path": str(tmp_path)}
+    assert data_argument(f"edges:{tmp_path}") == {"name": "edges:folder", "path": str(tmp_path)}
+    assert data_argument("lowres:/a/b:c:4") == {"name": "lowres:folder:4", "path": "/a/b:c"}
+    assert data_argument(str(tmp_path)) == {"name": "folder", "path": str(tmp_path)}
+
+
+def test_edge_pairs_are_each_images_drawing_and_stay_aligned_through_the_holdout():
+    full = load_dataset(DataConfig(name="edges:digits", resolution=16))
+    assert full.source_shape == (1, 16, 16) and full.labels is not None
+    assert torch.equal(full.source[:5], sketch_edges(full.x[:5]))
+    ink = (full.source < 128).float().mean().item()
+    assert 0.03 < ink < 0.4  # dark strokes on a light ground
+    held = load_dataset(DataConfig(name="edges:digits", resolution=16, holdout=100, split="holdout"))
+    assert len(held) == 100 and torch.equal(held.source, sketch_edges(held.x))
+
+
+def test_lowres_pairs_are_the_bicubic_downscale_and_refuse_a_factor_that_does_not_divide():
+    data = load_dataset(DataConfig(name="lowres:digits:2", resolution=16))
+    assert data.source_shape == (1, 8, 8) and torch.equal(data.source, downscale(data.x, 2))
+    with pytest.raises(GankitError, match="3 does not divide"):
+        load_dataset(DataConfig(name="lowres:digits:3", resolution=16))
+    with pytest.raises(GankitError, match="needs a factor"):
+        load_dataset(DataConfig(name="lowres:digits", resolution=16))
+
+
+def test_classes_keeps_the_named_classes_renumbered():
+    data = load_dataset(DataConfig(name="digits", classes="3,7"))
+    assert data.class_names == ["3", "7"] and sorted(data.labels.unique().tolist()) == [0, 1]
+    assert 300 < len(data) < 420  # about a fifth of the 1,797 digits
+    with pytest.raises(GankitError, match="has no class 'eleven'"):
+        load_dataset(DataConfig(name="digits", classes="eleven"))
+
+
+def _pair_folder(root, n=4, size=20):
+    for side in ("A", "B"):
+        (root / side).mkdir(parents=True)
+        for i in range(n):
+            value = 40 * i + (0 if side == "A" else 20)
+            Image.fromarray(np.full((size, size), value, dtype=np.uint8)).save(root / side / f"{i}.png")
+
+
+def test_a_folder_of_pairs_reads_sources_and_targets_by_name(tmp_path):
+    _pair_folder(tmp_path / "p")
+    data = load_dataset(DataConfig(name="pairs", path=str(tmp_path / "p"), resolution=16))
+    assert data.shape == (1, 16, 16) and data.source_shape == (1, 16, 16)
+    assert data.source[:, 0, 0, 0].tolist() == [0, 40, 80, 120] and data.x[:, 0, 0, 0].tolist() == [20, 60, 100, 140]
+    (tmp_path / "q").mkdir()
+    with pytest.raises(GankitError, match="neither A/ and B/"):
+        load_dataset(DataConfig(name="pairs", path=str(tmp_path / "q")))
+
+
+def test_families_and_data_must_agree_on_pairs():
+    with pytest.raises(GankitError, match="use --model pix2pix"):
+        model_kwargs(ModelConfig(name="dcgan"), (1, 16, 16), 0, source_shape=(1, 16, 16))
+    with pytest.raises(GankitError, match="train it on pairs"):
+        model_kwargs(ModelConfig(name="pix2pix"), (1, 16, 16), 0)
+    with pytest.raises(GankitError, match="srresnet upscales"):
+        build_generator(model_kwargs(ModelConfig(name="srresnet"), (1, 16, 16), 0, source_shape=(1, 16, 16)))
+    kwargs = model_kwargs(ModelConfig(name="srresnet"), (3, 32, 32), 0, source_shape=(3, 8, 8))
+    assert kwargs["G"]["factor"] == 4 and kwargs["D"]["source_channels"] == 3
+
+
+def test_pairs_pick_their_preset():
+    assert default_preset("edges:faces", None) == "faces_edges2photo"
+    assert default_preset("lowres:mnist:4", None) == "mnist_sr4"
+    assert default_preset("edges:mnist", None) == "pix2pix"
+    assert default_preset("lowres:digits:2", None) == "srresnet"
+    assert default_preset("pairs", None) == "pix2pix"
+
+
+def _game(policy):
+    net = torch.nn.Linear(1, 1)
+    net.z_dim = 1
+    return Game(G=net, D=net, opt_G=None, opt_D=None, noise=torch.Generator().manual_seed(0),
+                rules=Rules(loss=None, augment=build_augment(AugmentConfig(name=policy, p=1.0))))
+
+
+@pytest.mark.parametrize("policy", ["diffaugment", "ada"])
+def test_a_source_gets_the_same_transform_as_its_image(policy):
+    x = torch.rand(6, 1, 16, 16) * 2 - 1
+    seen, source = _augment(_game(policy), x, x.clone())
+    assert not torch.allclose(seen, x)  # something was done ...
+    assert torch.allclose(seen, source, atol=1e-6)  # ... and the same to both halves
+    labels = torch.arange(6)
+    assert _augment(_game(policy), x, labels)[1] is labels
+
+
+def test_top_k_keeps_whole_samples_of_a_patchgan():
+    logits = torch.tensor([[0.0, 0.0], [5.0, -1.0], [1.0, 1.0], [-3.0, -3.0]])
+    assert torch.equal(top_k(logits, 0.5), logits[[1, 2]])
+    assert top_k(logits, 1.0) is logits
+
+
+def _tiny_pairs(tmp_path, **sections):
+    base = {"data": {"name": "lowres:digits:2", "resolution": 16},
+            "model": {"name": "srresnet", "g_width": 8, "d_width": 8, "z_dim": None, "g_depth": 2, "d_depth": None}}
+    for key, value in sections.items():
+        base[key] = {**base.get(key, {}), **value}
+    return tiny_config(tmp_path, "digits_mlp", **base)
+
+
+def test_a_pixel_loss_model_beats_bicubic_and_the_grid_shows_sources(tmp_path):
+    """srresnet starts as bicubic exactly (its last layer is zero); L1 alone (adversarial 0) improves on it."""
+    cfg = _tiny_pairs(tmp_path, loss={"adversarial": 0.0, "l1": 1.0},
+                      train={"steps": 60, "lr_g": 2e-3, "batch_size": 32, "log_every": 10})
+    run = start_run(cfg)
+    x, y = run.data.x[:256], run.data.source[:256]
+    norm = lambda t: t.float() / 127.5 - 1  # noqa: E731
+    bicubic = (torch.nn.functional.interpolate(norm(y), scale_factor=2, mode="bicubic").clamp(-1, 1)
+               - norm(x)).abs().mean().item()
+    fit(run, callbacks=[])
+    run.game.G.eval()
+    with torch.no_grad():
+        trained = (run.game.G(torch.zeros(256, 0), norm(y)) - norm(x)).abs().mean().item()
+    assert 0.3 * bicubic < trained < 0.95 * bicubic
+    ckpt = load_checkpoint(run.dir)
+    assert ckpt["fixed"]["y"].shape == (16, 1, 8, 8) and ckpt["fixed"]["y"].is_floating_point()
+    assert ckpt["data"]["source_shape"] == [1, 8, 8]
+
+
+def test_l1_is_logged_and_adversarial_weight_needs_pairs(tmp_path):
+    run = start_run(_tiny_pairs(tmp_path / "a", train={"steps": 4, "log_every": 2}))
+    summary = fit(run)
+    assert 0 < summary["metrics"]["l1"] < 1
+    rows = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
+    assert all("l1" in r for r in rows if "step" in r and "event" not in r)
+    with pytest.raises(GankitError, match="loss.adversarial"):
+        start_run(tiny_config(tmp_path / "b", loss={"adversarial": 0.5}))
+
+
+def test_translate_writes_one_output_per_input_and_refuses_what_it_cannot(tmp_path, capsys):
+    run = start_run(_tiny_pairs(tmp_path, train={"steps": 2}))
+    fit(run, callbacks=[])
+    (tmp_path / "in").mkdir()
+    for name in ("a", "b"):
+        Image.fromarray(np.full((8, 8), 200, dtype=np.uint8)).save(tmp_path / "in" / f"{name}.png")
+    code, out, _ = run_cli(capsys, "translate", str(run.dir), "--input", str(tmp_path / "in"),
+                           "--out", str(tmp_path / "out"))
+    assert code == 0 and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]
+    assert Image.open(tmp_path / "out" / "a.png").size == (16, 16)  # ×2: the run's factor
+    np.save(tmp_path / "small.npy", np.zeros((3, 12, 12, 3), dtype=np.uint8))  # colour, and another size
+    code, _, err = run_cli(capsys, "translate", str(run.dir), "--input", str(tmp_path / "small.npy"),
+                           "--out", str(tmp_path / "big.npy"))
+    assert code == 0 and np.load(tmp_path / "big.npy").shape == (3, 24, 24)
+    assert "3 channels to 1" in err
+    code, _, err = run_cli(capsys, "translate", str(run.dir), "--input", str(tmp_path / "in" / "a.png"),
+                           "--out", str(tmp_path / "a.jpg"))
+    assert "pass --out NAME.png" in one_error_line(code, err)
+    code, _, err = run_cli(capsys, "translate", "demo:mnist", "--input", str(tmp_path / "in"), "--out",
+                           str(tmp_path / "o"))
+    assert "does not translate" in one_error_line(code, err)
+    code, _, err = run_cli(capsys, "sample", str(run.dir), "--out", str(tmp_path / "s.png"))
+    assert "use gankit translate" in one_error_line(code, err)
