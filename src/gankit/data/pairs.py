@@ -87,14 +87,19 @@ def sketch_edges(images: torch.Tensor, style: Sketch = Sketch(), seed: int = 0) 
 
 def downscale(images: torch.Tensor, factor: int) -> torch.Tensor:
     """uint8 [N, C, H, W] -> uint8 [N, C, H/factor, W/factor], Pillow's antialiased bicubic."""
-    n, c, h, w = images.shape
+    h, w = images.shape[-2:]
     if factor < 2 or h % factor or w % factor:
         raise GankitError(f"a downscale factor must be at least 2 and divide the size: {factor} does not divide "
                           f"{h}×{w}")
-    size = (w // factor, h // factor)
-    out = [np.asarray(Image.fromarray(ch).resize(size, Image.Resampling.BICUBIC))
+    return resize(images, w // factor)
+
+
+def resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 [N, C, H, W] -> uint8 [N, C, size, size] by Pillow's bicubic (antialiased when shrinking)."""
+    n, c = images.shape[:2]
+    out = [np.asarray(Image.fromarray(ch).resize((size, size), Image.Resampling.BICUBIC))
            for im in images.numpy() for ch in im]
-    return torch.from_numpy(np.stack(out).reshape(n, c, size[1], size[0]))
+    return torch.from_numpy(np.stack(out).reshape(n, c, size, size))
 
 
 def _image_files(folder: Path) -> dict[str, Path]:

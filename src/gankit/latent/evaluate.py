@@ -14,14 +14,16 @@ from gankit.core.config import from_dict
 from gankit.core.errors import GankitError
 from gankit.core.images import save_grid
 from gankit.core.runtime import resolve_device
-from gankit.data import DataConfig, load_dataset, normalize, validate_data
+from gankit.data import DataConfig, load_dataset, normalize, parse_name, validate_data
 from gankit.latent.generator import load_generator
 from gankit.latent.sample import sampler
+from gankit.latent.translate import translate
 from gankit.metrics import (build_extractor, dataset_key, default_extractor, evaluate, parse_metrics, real_features,
                             record)
 from gankit.metrics.evaluate import real_indices
 from gankit.metrics.extractors import extract
 from gankit.metrics.leak import leak_check
+from gankit.metrics.paired import class_fidelity, pair_scores
 from gankit.metrics.scores import nearest_indices
 
 
@@ -117,6 +119,9 @@ def evaluate_run(run: str | Path, opts: EvalOptions | None = None, write: bool =
     ckpt_file = checkpoint_path(run)
     generator = load_generator(ckpt_file, ema=opts.ema, device=device)
     config = load_checkpoint(ckpt_file, generator_only=True)["config"]
+    if generator.source_shape is not None:
+        result = evaluate_pairs(generator, config, opts, device)
+        return _finish(result, run, ckpt_file, generator, opts, result["split"], write)
     data_cfg, train_cfg = _data_configs(config, opts, generator.shape)
     real_data = load_dataset(data_cfg)
     extractor = build_extractor(opts.extractor or default_extractor(real_data.name, real_data.kind), real_data.name,
@@ -133,9 +138,42 @@ def evaluate_run(run: str | Path, opts: EvalOptions | None = None, write: bool =
         result["metrics"].update(_leak(config, train_cfg, draw, min(opts.n, LEAK_N), opts.seed))
     if write and train is not None and demo_path(run) is None and generator.kind == "image":
         write_nearest(ckpt_file.parent / "nearest.png", draw, extractor, train, train_images)
-    result.update({"checkpoint": str(ckpt_file), "step": generator.step,
-                   "split": f"folder {opts.real}" if opts.real else data_cfg.split, "seed": opts.seed,
+    return _finish(result, run, ckpt_file, generator, opts, f"folder {opts.real}" if opts.real else data_cfg.split,
+                   write)
+
+
+def _finish(result: dict, run, ckpt_file: Path, generator, opts: EvalOptions, split: str, write: bool) -> dict:
+    """The result with what was measured, recorded in the run's eval.json (never inside the package)."""
+    result.update({"checkpoint": str(ckpt_file), "step": generator.step, "split": split, "seed": opts.seed,
                    "ema": generator.uses_ema, "psi": opts.psi, "jbt": opts.jbt})
-    if write and demo_path(run) is None:  # a demo lives inside the installed package: don't write there
+    if write and demo_path(run) is None:
         record(ckpt_file.parent / "eval.json", result)
+    return result
+
+
+def evaluate_pairs(generator, config: dict, opts: EvalOptions, device: torch.device) -> dict:
+    """An image-to-image run against the held-out pairs (or the split asked for): PSNR and SSIM to the
+    targets; FID and KID of the outputs against the targets in the extractor the data calls for; for
+    upscaling, bicubic's PSNR/SSIM beside them and the consistency PSNR; for drawings, the edge F1 and, where
+    gankit ships a classifier of the data, the share of outputs it puts in their input's class."""
+    if opts.real or opts.psi != 1 or opts.jbt != 1:
+        raise GankitError("an image-to-image run is measured on its own held-out pairs: --real, --psi and --jbt "
+                          "do not apply")
+    data_cfg, _ = _data_configs(config, opts, generator.shape)
+    data = load_dataset(data_cfg)
+    idx = real_indices(len(data), min(opts.n, len(data)), opts.seed)
+    sources, targets = normalize(data.source[idx]), normalize(data.x[idx])
+    outputs = translate(generator, data.source[idx], seed=opts.seed, batch_size=opts.batch_size)
+    scores = pair_scores(outputs, sources, targets, data.extra)
+    base = parse_name(data.name)[1]
+    extractor = build_extractor(opts.extractor or default_extractor(base, data.kind), base,
+                                path=opts.extractor_file, data_dir=data_cfg.data_dir, device=device)
+    if data.labels is not None and extractor.has_logits:
+        scores["class_fidelity"] = class_fidelity(extractor, outputs, data.labels[idx], data.class_names)
+    real = real_features(data, extractor, len(idx), key=dataset_key(data_cfg, data), batch_size=opts.batch_size,
+                         cache=opts.cache)
+    result = evaluate(lambda start, count: outputs[start:start + count], len(idx), real, extractor,
+                      parse_metrics(opts.metrics or "fid,kid", extractor.has_logits), opts.batch_size)
+    result["metrics"].update(scores)
+    result["split"] = data_cfg.split
     return result
