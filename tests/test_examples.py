@@ -64,9 +64,10 @@ def _skip_reason(argv: list[str], line: str) -> str | None:
 def _adapt(argv: list[str], runs: dict, tmp: Path) -> list[str]:
     """The example as it can run here on tiny runs."""
     conditional = any(a in ("--label", "--class-grid", "--labels") for a in argv)
-    run = str(runs["pairs" if argv[0] == "translate" else "cond" if conditional else "plain"])
+    paired = argv[0] == "translate" or "--pairs" in argv
+    run = str(runs["pairs" if paired else "cond" if conditional else "plain"])
     # latent.md sets R=demo:mnist
-    argv = [run if a in ("runs/<run>", "runs/mnist") else "demo:mnist" if a == "$R" else a for a in argv]
+    argv = [run if a in ("runs/<run>", "runs/mnist", "runs/shoes") else "demo:mnist" if a == "$R" else a for a in argv]
     argv = [str(runs["cond"]) if a == "demo:fashion" and not runs["fashion_demo"] else a for a in argv]
     if argv[0] == "train":
         if "--resume" in argv:
@@ -91,7 +92,9 @@ def runs(tmp_path_factory, shared_data_module):
     assert main(["train", "--data", "mnist", "--model", "dcgan", "--name", "plain", *base]) == 0
     assert main(["train", "--data", "fashion", "--model", "dcgan", "--conditional", "--name", "cond", *base]) == 0
     assert main(["train", "--name", "resumable", *base]) == 0
-    assert main(["train", "--data", "lowres:mnist:4", "--name", "pairs", *base]) == 0
+    # drawings -> shoes, two classes (fewer drawings to make)
+    assert main(["train", "--preset", "shoes_edges2photo", "--set", "data.classes=sandal,bag", "--name", "pairs",
+                 *base]) == 0
     steps = iter(range(4, 1000, 2))
     from gankit.checkpoint import demo_path
     return {"plain": tmp / "plain", "cond": tmp / "cond", "resumable": tmp / "resumable", "pairs": tmp / "pairs",

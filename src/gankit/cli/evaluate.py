@@ -13,6 +13,7 @@ EVAL_EXAMPLES = """examples:
   gankit eval runs/<run> --extractor inception --metrics fid,kid --n 10000
   gankit eval runs/<run> --inception INCEPTION.pt      # the TorchScript Inception-v3 file, if not in the data dir
   gankit eval runs/<run> --real kept_aside/ --n 1000   # against photos you kept out of training
+  gankit eval runs/shoes --pairs edges:fashion_mnist:thick   # image to image: drawings in another style
 """
 
 
@@ -32,6 +33,9 @@ def add_parser(sub) -> None:
     p.add_argument("--real", default="", metavar="FOLDER",
                    help="compare with the images of this folder instead (photos you kept out of training); gives "
                         "the memorisation ratio too")
+    p.add_argument("--pairs", default="", metavar="DATA",
+                   help="image-to-image runs: score on these pairs instead, with the run's size, classes and "
+                        "hold-out (e.g. edges:fashion_mnist:thick, drawings in another style)")
     p.add_argument("--leak", action=argparse.BooleanOptionalAction, default=None,
                    help="the leak check: the share of samples a detector of the run's augmentations calls "
                         "augmented (default: on when the run augmented what D saw)")
@@ -57,7 +61,7 @@ def run(args) -> int:
     if args.real and args.split:
         raise GankitError("--real and --split both name the images to compare with: give one")
     opts = EvalOptions(n=args.n, n_real=args.n_real or 0, metrics=args.metrics, extractor=args.extractor or "",
-                       split=args.split, real=args.real, leak=args.leak,
+                       split=args.split, real=args.real, pairs=args.pairs, leak=args.leak,
                        extractor_file=args.inception or args.classifier, data_dir=args.data_dir,
                        batch_size=args.batch_size, seed=args.seed, ema=not args.no_ema, cache=not args.no_cache,
                        psi=args.psi, jbt=args.jbt, device=args.device)

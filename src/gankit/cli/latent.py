@@ -18,6 +18,7 @@ EXAMPLES = """examples:
   gankit latent edit demo:mnist --seeds 1,2,3 --positive judge:0 --negative judge:1 \\
       --alphas=-1,0,1,2 --out edit.png
   gankit latent invert demo:mnist --image digit.png --out inverted.png --latents z.npy
+  gankit latent invert runs/<run> --sketch drawing.png --out from_drawing.png   # iGAN: a drawing -> an image
   gankit latent edit demo:mnist --latents z.npy --positive judge:0 --negative judge:1 --out mine.png
 """
 
@@ -69,7 +70,10 @@ def add_parser(sub) -> None:
     t.add_argument("--n", type=int, default=16, help="latents per class:/judge: group (default 16)")
     t = tools.add_parser("invert", help="find the latent of a real image, by gradient descent through G")
     _common(t)
-    t.add_argument("--image", action="append", required=True, help="an image file (repeatable)")
+    what = t.add_mutually_exclusive_group(required=True)
+    what.add_argument("--image", action="append", help="an image file (repeatable)")
+    what.add_argument("--sketch", action="append", help="a drawing (dark strokes on light, repeatable): find the "
+                                                        "image whose edges follow it (iGAN; no paired data needed)")
     t.add_argument("--steps", type=int, default=300)
     t.add_argument("--latents", help="also save the fitted latents as .npy")
 
@@ -125,12 +129,16 @@ def _edit(r, args) -> dict:
 def _invert(r, args) -> dict:
     from gankit.core.images import make_grid, save_png
 
-    out = _check(r.invert(args.image, steps=args.steps, label=args.label))
-    pairs = np.concatenate([out["targets"], out["images"]])  # targets on top, reconstructions below
-    save_png(make_grid(pairs, nrow=len(args.image), scale=_scale(pairs)), args.out)
+    files = args.sketch or args.image
+    out = _check(r.invert(files, steps=args.steps, label=args.label, sketch=bool(args.sketch)))
+    targets = out["targets"]
+    if targets.shape[-1] != out["images"].shape[-1]:  # a drawing (one channel) above a colour image
+        targets = np.repeat(targets, out["images"].shape[-1], axis=-1)
+    pairs = np.concatenate([targets, out["images"]])  # targets on top, reconstructions below
+    save_png(make_grid(pairs, nrow=len(files), scale=_scale(pairs)), args.out)
     if args.latents:
         np.save(args.latents, np.asarray(out["latents"], dtype=np.float32))
-    return {"mse": [round(e, 5) for e in out["errors"]]}
+    return {"sketch_loss" if args.sketch else "mse": [round(e, 5) for e in out["errors"]]}
 
 
 TOOLS = {"interpolate": _interpolate, "arithmetic": _arithmetic, "edit": _edit, "invert": _invert}

@@ -42,9 +42,18 @@ def load_dataset(cfg: DataConfig) -> Dataset:
         raise GankitError("data.name=folder needs data.path (or pass the folder as --data PATH)")
     if cfg.split == "holdout" and not cfg.holdout:
         raise GankitError("split holdout: this data holds no images out (data.holdout is 0)")
+    pairing, base, argument = parse_name(cfg.name)
+    if pairing and base == "pairs":
+        raise GankitError(f"{cfg.name}: a folder of pairs is paired already; pass --data pairs:PATH")
     if not cfg.holdout or cfg.split not in ("train", "holdout"):
-        return _read(cfg)
-    return _split(_read(replace(cfg, split="train")), cfg.holdout, held=cfg.split == "holdout")
+        data = _read(replace(cfg, name=base))
+    else:
+        data = _split(_read(replace(cfg, name=base, split="train")), cfg.holdout, held=cfg.split == "holdout")
+    if not pairing:  # pairs are made after the split: the same images either way, and only those needed
+        return data
+    paired = PAIRINGS.get(pairing)(data, argument)
+    paired.name = f"{pairing}:{data.name}" + (f":{argument}" if argument else "")
+    return paired
 
 
 def parse_name(name: str) -> tuple[str, str, str]:
@@ -58,16 +67,8 @@ def parse_name(name: str) -> tuple[str, str, str]:
 
 
 def _read(cfg: DataConfig) -> Dataset:
-    """The dataset, filtered to data.classes, with the sources its pairing makes."""
-    pairing, base, argument = parse_name(cfg.name)
-    if pairing and base == "pairs":
-        raise GankitError(f"{cfg.name}: a folder of pairs is paired already; pass --data pairs:PATH")
-    data = _only_classes(DATASETS.get(base)(replace(cfg, name=base)), cfg.classes)
-    if not pairing:
-        return data
-    paired = PAIRINGS.get(pairing)(data, argument)
-    paired.name = f"{pairing}:{data.name}" + (f":{argument}" if argument else "")
-    return paired
+    """The dataset cfg.name names (unpaired), filtered to data.classes."""
+    return _only_classes(DATASETS.get(cfg.name)(cfg), cfg.classes)
 
 
 def _only_classes(data: Dataset, classes: str) -> Dataset:

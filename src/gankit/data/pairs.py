@@ -37,6 +37,20 @@ class Sketch:
     thickness: int = 1  # stroke width in pixels after thinning (dilation by a disk)
     blur: float = 0.0  # Gaussian blur of the drawing, in pixels (soft pencil strokes)
     jitter: float = 0.0  # strokes displaced by a smooth random field of this many pixels (a shaky hand)
+    operator: str = "canny"  # or "sobel": another detector's edges (gradient magnitude over Otsu's threshold)
+
+
+# Named ways of drawing (edges:DATASET:STYLE). "clean" is what the presets train on; the others stand for
+# drawings a model did not see — a felt pen, a shaky hand, another edge operator — and "varied" draws each
+# image in a style picked at random from around them, to train a model that accepts them.
+SKETCH_STYLES = {"clean": Sketch(), "thick": Sketch(thickness=3), "shaky": Sketch(jitter=1.5, blur=0.6),
+                 "sobel": Sketch(operator="sobel"), "varied": None}
+
+
+def varied_style(rng: np.random.Generator) -> Sketch:
+    """One image's style for "varied": stroke width, shake, blur and operator drawn at random."""
+    return Sketch(thickness=int(rng.choice([1, 1, 3])), jitter=float(rng.uniform(0, 1.5)),
+                  blur=float(rng.uniform(0, 0.6)), operator=str(rng.choice(["canny", "sobel"])))
 
 
 def _gray(image: np.ndarray) -> np.ndarray:
@@ -57,14 +71,23 @@ def _jitter(strokes: np.ndarray, amount: float, rng: np.random.Generator) -> np.
     return moved > 0.5
 
 
+def _edges(gray: np.ndarray, style: Sketch) -> np.ndarray:
+    from skimage.feature import canny
+    from skimage.filters import gaussian, sobel, threshold_otsu
+
+    if style.operator == "canny":
+        return canny(gray, sigma=style.sigma)
+    magnitude = sobel(gaussian(gray, sigma=style.sigma))
+    return magnitude > max(threshold_otsu(magnitude), 0.05) if magnitude.max() > 0 else magnitude > 0
+
+
 def sketch_one(image: np.ndarray, style: Sketch, rng: np.random.Generator) -> np.ndarray:
     """One [C, H, W] uint8 image -> its drawing, [1, H, W] uint8: strokes 0 (black) on 255 (white)."""
     from scipy.ndimage import binary_dilation
-    from skimage.feature import canny
     from skimage.filters import gaussian
     from skimage.morphology import disk, remove_small_objects, thin
 
-    strokes = thin(canny(_gray(image), sigma=style.sigma))
+    strokes = thin(_edges(_gray(image), style))
     if style.min_size > 1:  # 8-connected: a thinned diagonal stroke touches only at corners
         strokes = remove_small_objects(strokes, max_size=style.min_size - 1, connectivity=2)
     if style.jitter > 0:
@@ -77,12 +100,13 @@ def sketch_one(image: np.ndarray, style: Sketch, rng: np.random.Generator) -> np
     return np.round(255 * (1 - ink)).astype(np.uint8)[None]
 
 
-def sketch_edges(images: torch.Tensor, style: Sketch = Sketch(), seed: int = 0) -> torch.Tensor:
-    """uint8 [N, C, H, W] -> their drawings, uint8 [N, 1, H, W] (dark strokes on white). Seeded (jitter)."""
+def sketch_edges(images: torch.Tensor, style: Sketch | None = Sketch(), seed: int = 0) -> torch.Tensor:
+    """uint8 [N, C, H, W] -> their drawings, uint8 [N, 1, H, W] (dark strokes on white). Seeded (jitter and,
+    for style None, each image's style: see varied_style)."""
     if images.dtype != torch.uint8 or images.dim() != 4:
         raise GankitError(f"sketch_edges takes uint8 images [N, C, H, W], got {images.dtype} {list(images.shape)}")
     rng = np.random.default_rng(seed)
-    return torch.from_numpy(np.stack([sketch_one(im, style, rng) for im in images.numpy()]))
+    return torch.from_numpy(np.stack([sketch_one(im, style or varied_style(rng), rng) for im in images.numpy()]))
 
 
 def downscale(images: torch.Tensor, factor: int) -> torch.Tensor:
@@ -151,14 +175,16 @@ def _images(data: Dataset, pairing: str) -> None:
 
 
 def with_edges(data: Dataset, argument: str = "") -> Dataset:
-    """edges:DATASET — each image paired with its drawing (sketch_edges, the default style) as the source."""
+    """edges:DATASET[:STYLE] — each image paired with its drawing (sketch_edges in SKETCH_STYLES[STYLE],
+    default clean) as the source."""
     _images(data, "edges")
-    if argument:
-        raise GankitError(f"edges:{data.name} takes no argument after the dataset, got {argument!r}")
+    if argument and argument not in SKETCH_STYLES:
+        raise GankitError(f"edges:{data.name}:{argument}: no such drawing style (styles: {', '.join(SKETCH_STYLES)})")
     if len(data) > 5000:
         log.info("drawing the edges of %d images (about %.0f s)", len(data), len(data) * 0.001)
+    style = argument or "clean"
     return Dataset(data.name, data.x, data.labels, data.class_names, data.kind,
-                   {**data.extra, "pairing": "edges"}, sketch_edges(data.x))
+                   {**data.extra, "pairing": "edges", "style": style}, sketch_edges(data.x, SKETCH_STYLES[style]))
 
 
 def with_lowres(data: Dataset, argument: str) -> Dataset:

@@ -37,6 +37,7 @@ class EvalOptions:
     extractor: str = ""  # "" = the default for the data
     split: str = ""  # "" = "holdout" when the run held images out (data.holdout), else "train"
     real: str = ""  # a folder of images to compare with instead of the run's dataset (photos kept aside)
+    pairs: str = ""  # image-to-image runs: score on these pairs instead (edges:fashion_mnist:thick: other drawings)
     leak: bool | None = None  # the leak check (metrics/leak.py); None: when the run augmented what D saw
     extractor_file: str = ""  # an Inception file or a classifier from `gankit classifier train`
     data_dir: str | None = None
@@ -159,8 +160,13 @@ def evaluate_pairs(generator, config: dict, opts: EvalOptions, device: torch.dev
     if opts.real or opts.psi != 1 or opts.jbt != 1:
         raise GankitError("an image-to-image run is measured on its own held-out pairs: --real, --psi and --jbt "
                           "do not apply")
+    if opts.pairs:  # the run's data settings (resolution, classes, hold-out) with other pairs
+        config = {**config, "data": {**config.get("data", {}), "name": opts.pairs}}
     data_cfg, _ = _data_configs(config, opts, generator.shape)
     data = load_dataset(data_cfg)
+    if data.source_shape != generator.source_shape:
+        raise GankitError(f"{data.name} pairs have {'x'.join(map(str, data.source_shape or ()))} sources; the run "
+                          f"takes {'x'.join(map(str, generator.source_shape))}")
     idx = real_indices(len(data), min(opts.n, len(data)), opts.seed)
     sources, targets = normalize(data.source[idx]), normalize(data.x[idx])
     outputs = translate(generator, data.source[idx], seed=opts.seed, batch_size=opts.batch_size)
@@ -170,10 +176,12 @@ def evaluate_pairs(generator, config: dict, opts: EvalOptions, device: torch.dev
                                 path=opts.extractor_file, data_dir=data_cfg.data_dir, device=device)
     if data.labels is not None and extractor.has_logits:
         scores["class_fidelity"] = class_fidelity(extractor, outputs, data.labels[idx], data.class_names)
+        # the same classifier on the targets themselves: the most an output can score
+        scores["class_fidelity_targets"] = class_fidelity(extractor, targets, data.labels[idx], data.class_names)
     real = real_features(data, extractor, len(idx), key=dataset_key(data_cfg, data), batch_size=opts.batch_size,
                          cache=opts.cache)
     result = evaluate(lambda start, count: outputs[start:start + count], len(idx), real, extractor,
                       parse_metrics(opts.metrics or "fid,kid", extractor.has_logits), opts.batch_size)
     result["metrics"].update(scores)
-    result["split"] = data_cfg.split
+    result["split"] = data_cfg.split + (f" of {opts.pairs}" if opts.pairs else "")
     return result

@@ -7,6 +7,7 @@ from typing import BinaryIO
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
@@ -21,10 +22,38 @@ def _pixel_loss(fake: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (fake - target).pow(2).flatten(1).mean(1)  # per image
 
 
+def _blur(x: torch.Tensor) -> torch.Tensor:
+    kernel = torch.tensor([1.0, 2.0, 1.0], device=x.device)
+    kernel = (kernel[:, None] * kernel[None, :] / 16).view(1, 1, 3, 3)
+    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel)
+
+
+def soft_edges(images: torch.Tensor) -> torch.Tensor:
+    """A differentiable edge map of [-1, 1] images, [N, 1, H, W] in [0, 1): the Sobel gradient magnitude of
+    their luma, squashed (a step between black and white scores about 1), then blurred a pixel."""
+    gray = images.mean(1, keepdim=True)
+    sobel = torch.tensor([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]], device=images.device)
+    kernels = torch.stack([sobel, sobel.t()]).unsqueeze(1) / 4
+    grad = F.conv2d(F.pad(gray, (1, 1, 1, 1), mode="replicate"), kernels)
+    return _blur(torch.tanh(grad.pow(2).sum(1, keepdim=True).add(1e-8).sqrt()))
+
+
+def sketch_target(sketch: torch.Tensor) -> torch.Tensor:
+    """A drawing in [-1, 1] (dark strokes on light) -> the edge map it asks for, blurred like soft_edges'."""
+    return _blur(((1 - sketch.mean(1, keepdim=True)) / 2).clamp(0, 1))
+
+
+def sketch_loss(fake: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """iGAN's sketch constraint (Zhu et al. 2016), per image: the squared distance of the image's soft edge map
+    to the drawing's (`target` from sketch_target), edges where strokes are and none where they are not."""
+    return (soft_edges(fake) - target).pow(2).flatten(1).mean(1)
+
+
 def invert(generator: TrainedGenerator | nn.Module, target: torch.Tensor, *, y: torch.Tensor | None = None,
            steps: int = 300, lr: float = 0.05, candidates: int = 64,
            features: Callable[[torch.Tensor], torch.Tensor] | None = None, feature_weight: float = 0.1,
-           prior_weight: float = 1e-3, seed: int = 0) -> tuple[Code, torch.Tensor]:
+           prior_weight: float = 1e-3, seed: int = 0,
+           objective: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> tuple[Code, torch.Tensor]:
     """Fit latents to images.
 
     Args:
@@ -33,10 +62,11 @@ def invert(generator: TrainedGenerator | nn.Module, target: torch.Tensor, *, y: 
         candidates: random latents tried per image; the closest starts the descent (avoids poor basins).
         features: optional map images -> features [N, F]; adds feature_weight * its squared distance.
         prior_weight: pulls ||z||^2 toward z_dim, keeping z where the prior (and G's training) has mass.
+        objective: per-image loss of (images, target): pixel MSE (None), or sketch_loss for a drawing's edges.
     Returns:
-        (the codes [N], per-image pixel MSE after fitting [N]).
+        (the codes [N], per-image objective after fitting [N]).
     """
-    generator = as_module(generator)
+    generator, objective = as_module(generator), objective or _pixel_loss
     device = next(generator.parameters()).device
     target = target.to(device)
     y = None if y is None else y.to(device)
@@ -46,12 +76,12 @@ def invert(generator: TrainedGenerator | nn.Module, target: torch.Tensor, *, y: 
     for p in params:
         p.requires_grad_(False)  # frozen: only z moves
     try:
-        z = _best_start(generator, target, y, candidates, seed).requires_grad_(True)
+        z = _best_start(generator, target, y, candidates, seed, objective).requires_grad_(True)
         opt = torch.optim.Adam([z], lr=lr)
         target_feats = None if features is None else features(target).detach()
         for _ in range(steps):
             fake = generator(z, y)
-            loss = _pixel_loss(fake, target)
+            loss = objective(fake, target)
             if features is not None:
                 loss = loss + feature_weight * (features(fake) - target_feats).pow(2).mean(1)
             loss = loss + prior_weight * (z.pow(2).mean(1) - 1).pow(2)
@@ -59,7 +89,7 @@ def invert(generator: TrainedGenerator | nn.Module, target: torch.Tensor, *, y: 
             loss.sum().backward()
             opt.step()
         with torch.no_grad():
-            error = _pixel_loss(generator(z, y), target)
+            error = objective(generator(z, y), target)
     finally:
         for p in params:
             p.requires_grad_(True)
@@ -69,13 +99,13 @@ def invert(generator: TrainedGenerator | nn.Module, target: torch.Tensor, *, y: 
 
 @torch.no_grad()
 def _best_start(generator: nn.Module, target: torch.Tensor, y: torch.Tensor | None, candidates: int,
-                seed: int) -> torch.Tensor:
+                seed: int, objective=_pixel_loss) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
     starts = []
     for i in range(len(target)):
         z = torch.randn(candidates, generator.z_dim, generator=gen).to(target.device)
         yi = None if y is None else y[i:i + 1].expand(candidates, -1)
-        err = _pixel_loss(generator(z, yi), target[i:i + 1].expand(candidates, -1, -1, -1))
+        err = objective(generator(z, yi), target[i:i + 1].expand(candidates, -1, -1, -1))
         starts.append(z[err.argmin()])
     return torch.stack(starts)
 

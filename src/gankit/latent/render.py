@@ -12,7 +12,7 @@ from gankit.core.errors import GankitError
 from gankit.core.images import to_uint8
 from gankit.latent.generator import TrainedGenerator, load_generator
 from gankit.latent.groups import build_group, resolve_label, seeds_group
-from gankit.latent.invert import invert, load_target
+from gankit.latent.invert import invert, load_target, sketch_loss, sketch_target
 from gankit.latent.space import Code, apply_direction, direction, evaluate_expression, interpolate, one_hot, truncate
 
 
@@ -137,16 +137,21 @@ class Renderer:
         return {"images": self.render(code, psi), "rows": len(base), "columns": alphas}
 
     @_plain
-    def invert(self, paths: list, steps: int = 300, label: str | int | None = None, seed: int = 0) -> dict:
+    def invert(self, paths: list, steps: int = 300, label: str | int | None = None, seed: int = 0,
+               sketch: bool = False) -> dict:
         """Fit latents to image files (paths or open binary files); returns the reconstructions, the targets
-        and per-image MSE in [-1, 1]."""
-        target = torch.cat([load_target(p, self.G.shape, name="" if isinstance(p, (str, Path)) else f"#{i + 1}")
+        and per-image MSE in [-1, 1]. `sketch`: the files are drawings (dark strokes on light) and the images'
+        edges are fitted to them (iGAN's way from a drawing to an image, no paired data needed); the errors
+        are then sketch_loss's."""
+        shape = (1, *self.G.shape[1:]) if sketch else self.G.shape
+        target = torch.cat([load_target(p, shape, name="" if isinstance(p, (str, Path)) else f"#{i + 1}")
                             for i, p in enumerate(paths)])
         y = None
         if self.G.num_classes:
             if label is None:
                 raise GankitError("this generator is conditional: say which class the images are (--label)")
             y = one_hot([self._label(label)] * len(paths), self.G.num_classes)
-        code, error = invert(self.G, target, y=y, steps=steps, seed=seed)
+        code, error = invert(self.G, sketch_target(target) if sketch else target, y=y, steps=steps, seed=seed,
+                             objective=sketch_loss if sketch else None)
         return {"images": self.render(code), "targets": to_uint8(target), "errors": error.tolist(),
                 "latents": code.z.tolist()}

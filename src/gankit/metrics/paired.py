@@ -93,6 +93,8 @@ def class_fidelity(extractor, outputs: torch.Tensor, labels: torch.Tensor, class
     """The share of outputs a classifier of the data (its logits) puts in their input's class; the data's
     classes (possibly a subset, data.classes) are matched to the classifier's by name."""
     full = list(getattr(extractor, "meta", {}).get("class_names") or class_names)
+    if not set(class_names) <= set(full):
+        return float("nan")  # a classifier of other classes (a judge trained elsewhere): no fidelity to give
     wanted = torch.tensor([full.index(class_names[int(k)]) for k in labels])
     predicted = torch.cat([extractor(batch)[1].argmax(1).cpu() for batch in outputs.split(256)])
     return float((predicted == wanted).float().mean())
