@@ -11,6 +11,11 @@ Baselines that need no training, on the same held-out pairs:
 - upscaling: bicubic (reported by every eval as bicubic_psnr / bicubic_ssim);
 - drawings: nearest-neighbour retrieval — the training image whose drawing is nearest the input drawing
   (both blurred a little, so strokes a pixel apart still match), scored like a model's outputs.
+Drawings without paired data (--igan PRESET, e.g. shoes_dcgan: an unconditional GAN of the same images):
+- `igan`: each held-out drawing met by inverting that generator with the sketch loss (`gankit latent
+  invert --sketch`), scored like a model's outputs.
+--styles thick,shaky,sobel also scores each trained arm on held-out drawings drawn in those styles (class
+fidelity and edge F1 against drawings unlike the training ones).
 Every score is on the preset's held-out pairs (data.holdout), which no arm trained on.
 """
 from __future__ import annotations
@@ -24,11 +29,11 @@ import torch.nn.functional as F
 from _common import emit, train_then_score
 
 from gankit.core.config import from_dict
-from gankit.data import DataConfig, load_dataset, normalize, parse_name
-from gankit.latent.evaluate import EvalOptions, evaluate_run
-from gankit.metrics import build_extractor, dataset_key, default_extractor, evaluate, parse_metrics, real_features
+from gankit.data import DataConfig, load_dataset, normalize
+from gankit.latent import load_generator
+from gankit.latent.evaluate import EvalOptions, evaluate_run, score_translations
+from gankit.latent.invert import invert, sketch_loss, sketch_target
 from gankit.metrics.evaluate import real_indices
-from gankit.metrics.paired import class_fidelity, pair_scores
 from gankit.training.config import load_preset
 
 ARMS = {"gan": [], "l1": [{"loss": {"adversarial": 0.0}}]}
@@ -48,16 +53,30 @@ def retrieval(data_cfg: DataConfig, n: int, seed: int) -> dict:
     idx = real_indices(len(held), min(n, len(held)), seed)
     queries, bank = _blurred(held.source[idx]), _blurred(train.source)
     nearest = torch.cat([torch.cdist(q, bank).argmin(1) for q in queries.split(256)])
-    outputs, sources, targets = normalize(train.x[nearest]), normalize(held.source[idx]), normalize(held.x[idx])
-    scores = pair_scores(outputs, sources, targets, held.extra)
-    base = parse_name(held.name)[1]
-    extractor = build_extractor(default_extractor(base, held.kind), base, data_dir=data_cfg.data_dir)
-    if held.labels is not None and extractor.has_logits:
-        scores["class_fidelity"] = class_fidelity(extractor, outputs, held.labels[idx], held.class_names)
-    real = real_features(held, extractor, len(idx), key=dataset_key(replace(data_cfg, split="holdout"), held))
-    result = evaluate(lambda s, c: outputs[s:s + c], len(idx), real, extractor,
-                      parse_metrics("fid,kid", extractor.has_logits), 100)
-    return {**result["metrics"], **scores}
+    return score_outputs(normalize(train.x[nearest]), held, idx, data_cfg)
+
+
+def igan(preset: str, data_cfg: DataConfig, n: int, seed: int, keep: str) -> dict:
+    """Train the unconditional `preset` (the same images, no drawings), then meet each held-out drawing by
+    inverting it with the sketch loss."""
+    held = load_dataset(replace(data_cfg, split="holdout"))
+    idx = real_indices(len(held), min(n, len(held)), seed)
+    target = sketch_target(normalize(held.source[idx]))
+
+    def score(run_dir: str) -> dict:
+        G = load_generator(run_dir)
+        codes = [invert(G, part, steps=200, candidates=32, objective=sketch_loss, seed=seed)[0]
+                 for part in target.split(250)]
+        with torch.no_grad():
+            outputs = torch.cat([G(code.z, None) for code in codes])
+        return score_outputs(outputs, held, idx, data_cfg)
+    return train_then_score(preset, [], score, seed=seed, keep=keep)
+
+
+def score_outputs(outputs: torch.Tensor, held, idx: torch.Tensor, data_cfg: DataConfig) -> dict:
+    """Outputs made for the held-out pairs at `idx`, scored as `gankit eval` scores a run's."""
+    holdout = replace(data_cfg, split="holdout")
+    return score_translations(outputs, held, idx, holdout, EvalOptions(cache=False))["metrics"]
 
 
 def main() -> None:
@@ -67,6 +86,9 @@ def main() -> None:
     p.add_argument("--seeds", default="0")
     p.add_argument("--steps", type=int, default=0, help="training steps per arm (default: the preset's)")
     p.add_argument("--n", type=int, default=1000, help="held-out pairs scored (at most data.holdout)")
+    p.add_argument("--igan", default="", metavar="PRESET", help="also the no-paired-data route: an unconditional "
+                                                             "GAN of PRESET, inverted with the sketch loss")
+    p.add_argument("--styles", default="", help="also score each arm on held-out drawings in these styles")
     p.add_argument("--keep", default="", help="keep the runs in this folder")
     p.add_argument("--out", default="")
     args = p.parse_args()
@@ -76,12 +98,21 @@ def main() -> None:
     for seed in [int(s) for s in args.seeds.split(",")]:
         for arm in args.arms.split(","):
             def score(run_dir: str) -> dict:
-                return evaluate_run(run_dir, EvalOptions(n=args.n, seed=seed, cache=False), write=False)["metrics"]
+                out = evaluate_run(run_dir, EvalOptions(n=args.n, seed=seed, cache=False), write=False)["metrics"]
+                for style in filter(None, args.styles.split(",")):
+                    other = evaluate_run(run_dir, EvalOptions(n=args.n, seed=seed, cache=False,
+                                                              pairs=f"{data_cfg.name}:{style}"), write=False)
+                    out.update({f"{k}_{style}": other["metrics"][k] for k in ("edge_f1", "class_fidelity")
+                                if k in other["metrics"]})
+                return out
             row = train_then_score(args.preset, ARMS[arm], score, steps=args.steps, seed=seed, keep=args.keep)
             rows.append({"arm": arm, "seed": seed, **row})
             print(rows[-1], flush=True)
         if data_cfg.name.startswith("edges:"):
             rows.append({"arm": "retrieval", "seed": seed, **retrieval(data_cfg, args.n, seed)})
+            print(rows[-1], flush=True)
+        if args.igan:
+            rows.append({"arm": "igan", "seed": seed, **igan(args.igan, data_cfg, args.n, seed, args.keep)})
             print(rows[-1], flush=True)
     median = {}
     for arm in dict.fromkeys(r["arm"] for r in rows):

@@ -174,3 +174,55 @@ def test_translate_writes_one_output_per_input_and_refuses_what_it_cannot(tmp_pa
     assert "does not translate" in one_error_line(code, err)
     code, _, err = run_cli(capsys, "sample", str(run.dir), "--out", str(tmp_path / "s.png"))
     assert "use gankit translate" in one_error_line(code, err)
+
+
+def test_drawing_styles_differ_from_the_training_edges_as_named():
+    data = load_dataset(DataConfig(name="digits", resolution=16))
+    clean = load_dataset(DataConfig(name="edges:digits", resolution=16)).source
+    thick = load_dataset(DataConfig(name="edges:digits:thick", resolution=16)).source
+    ink = lambda s: (s < 128).float().mean().item()  # noqa: E731
+    assert 1.8 * ink(clean) < ink(thick) < 5 * ink(clean)  # strokes three pixels wide instead of one
+    sobel = load_dataset(DataConfig(name="edges:digits:sobel", resolution=16)).source
+    assert not torch.equal(sobel, clean) and 0.3 * ink(clean) < ink(sobel) < 3 * ink(clean)
+    varied = load_dataset(DataConfig(name="edges:digits:varied", resolution=16)).source
+    assert varied.shape == clean.shape and len(data) == len(varied)
+    with pytest.raises(GankitError, match="no such drawing style"):
+        load_dataset(DataConfig(name="edges:digits:crayon", resolution=16))
+
+
+def test_eval_scores_a_drawing_run_on_other_drawings(tmp_path):
+    cfg = tiny_config(tmp_path, "digits_mlp", data={"name": "edges:digits", "resolution": 16, "holdout": 200},
+                      model={"name": "pix2pix", "g_width": 8, "d_width": 8, "z_dim": 4, "g_depth": None,
+                             "d_depth": None}, train={"steps": 2})
+    run = start_run(cfg)
+    fit(run, callbacks=[])
+    from gankit.latent.evaluate import EvalOptions, evaluate_run
+
+    same = evaluate_run(run.dir, EvalOptions(n=50, extractor="identity", cache=False), write=False)
+    thick = evaluate_run(run.dir, EvalOptions(n=50, extractor="identity", cache=False, pairs="edges:digits:thick"),
+                         write=False)
+    assert same["split"] == "holdout" and thick["split"] == "holdout of edges:digits:thick"
+    assert {"psnr", "ssim", "edge_f1", "fid"} <= set(same["metrics"])
+    assert 0 <= thick["metrics"]["edge_f1"] <= 1
+    assert thick["metrics"]["psnr"] != same["metrics"]["psnr"]  # other drawings in, other outputs out
+    with pytest.raises(GankitError, match="sources; the run takes"):
+        evaluate_run(run.dir, EvalOptions(n=50, extractor="identity", pairs="lowres:digits:2"), write=False)
+
+
+def test_a_sketch_pulls_the_inverted_image_toward_its_edges():
+    """iGAN's constraint on a trained generator (the MNIST demo): fitting z to a drawing of a ring lowers the
+    sketch loss well below that of random samples' images."""
+    from gankit.latent import load_generator
+    from gankit.latent.invert import invert, sketch_loss, sketch_target, soft_edges
+
+    G = load_generator("demo:mnist")
+    yy, xx = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    radius = ((yy - 14) ** 2 / 64 + (xx - 14) ** 2 / 25).sqrt()
+    drawing = torch.where((radius - 1).abs() < 0.12, -1.0, 1.0).view(1, 1, 28, 28)  # an upright ellipse: a 0
+    target = sketch_target(drawing)
+    with torch.no_grad():
+        before = sketch_loss(G(torch.randn(64, G.z_dim, generator=torch.Generator().manual_seed(1))),
+                             target.expand(64, -1, -1, -1)).median()
+    code, error = invert(G, target, steps=80, candidates=32, objective=sketch_loss)
+    assert 0.05 * before.item() < error.item() < 0.7 * before.item()
+    assert soft_edges(torch.ones(1, 1, 8, 8)).abs().max() < 1e-3  # a flat image has no edges

@@ -168,8 +168,18 @@ def evaluate_pairs(generator, config: dict, opts: EvalOptions, device: torch.dev
         raise GankitError(f"{data.name} pairs have {'x'.join(map(str, data.source_shape or ()))} sources; the run "
                           f"takes {'x'.join(map(str, generator.source_shape))}")
     idx = real_indices(len(data), min(opts.n, len(data)), opts.seed)
-    sources, targets = normalize(data.source[idx]), normalize(data.x[idx])
     outputs = translate(generator, data.source[idx], seed=opts.seed, batch_size=opts.batch_size)
+    result = score_translations(outputs, data, idx, data_cfg, opts, device)
+    result["split"] = data_cfg.split + (f" of {opts.pairs}" if opts.pairs else "")
+    return result
+
+
+def score_translations(outputs: torch.Tensor, data, idx: torch.Tensor, data_cfg: DataConfig,
+                       opts: EvalOptions | None = None, device: torch.device | None = None) -> dict:
+    """Outputs [n, C, H, W] made for the pairs `data` holds at `idx`, scored as `gankit eval` scores an
+    image-to-image run (for baselines and other routes to compare with it the same way)."""
+    opts = opts or EvalOptions()
+    sources, targets = normalize(data.source[idx]), normalize(data.x[idx])
     scores = pair_scores(outputs, sources, targets, data.extra)
     base = parse_name(data.name)[1]
     extractor = build_extractor(opts.extractor or default_extractor(base, data.kind), base,
@@ -183,5 +193,4 @@ def evaluate_pairs(generator, config: dict, opts: EvalOptions, device: torch.dev
     result = evaluate(lambda start, count: outputs[start:start + count], len(idx), real, extractor,
                       parse_metrics(opts.metrics or "fid,kid", extractor.has_logits), opts.batch_size)
     result["metrics"].update(scores)
-    result["split"] = data_cfg.split + (f" of {opts.pairs}" if opts.pairs else "")
     return result
