@@ -226,3 +226,16 @@ def test_a_sketch_pulls_the_inverted_image_toward_its_edges():
     code, error = invert(G, target, steps=80, candidates=32, objective=sketch_loss)
     assert 0.05 * before.item() < error.item() < 0.7 * before.item()
     assert soft_edges(torch.ones(1, 1, 8, 8)).abs().max() < 1e-3  # a flat image has no edges
+
+
+def test_holding_out_by_identity_keeps_each_person_on_one_side():
+    from gankit.data import Dataset, _split
+
+    groups = torch.tensor([0, 0, 0, 1, 2, 2, 3, 4, 4, 4, 5, 6])
+    data = Dataset("people", torch.arange(12, dtype=torch.uint8).view(12, 1, 1, 1), groups=groups)
+    held, train = _split(data, 4, held=True, by="identity"), _split(data, 4, held=False, by="identity")
+    assert len(held) >= 4 and len(held) + len(train) == 12
+    assert not set(held.groups.tolist()) & set(train.groups.tolist())
+    assert sorted(held.x.flatten().tolist() + train.x.flatten().tolist()) == list(range(12))
+    with pytest.raises(GankitError, match="does not say who is in each image"):
+        _split(Dataset("anonymous", data.x), 4, held=True, by="identity")

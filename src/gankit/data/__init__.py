@@ -48,7 +48,8 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     if not cfg.holdout or cfg.split not in ("train", "holdout"):
         data = _read(replace(cfg, name=base))
     else:
-        data = _split(_read(replace(cfg, name=base, split="train")), cfg.holdout, held=cfg.split == "holdout")
+        data = _split(_read(replace(cfg, name=base, split="train")), cfg.holdout, held=cfg.split == "holdout",
+                      by=cfg.holdout_by)
     if not pairing:  # pairs are made after the split: the same images either way, and only those needed
         return data
     paired = PAIRINGS.get(pairing)(data, argument)
@@ -92,11 +93,22 @@ def _only_classes(data: Dataset, classes: str) -> Dataset:
     return out
 
 
-def _split(data: Dataset, n: int, held: bool) -> Dataset:
-    """The training part (held False) or the N held-out images of `data`, in their original order."""
+def _split(data: Dataset, n: int, held: bool, by: str = "") -> Dataset:
+    """The training part (held False) or the N held-out images of `data`, in their original order. `by`
+    "identity": whole groups (people) are held out, in a seeded order, until at least N images are."""
     if n >= len(data):
         raise GankitError(f"data.holdout {n} leaves nothing to train on: {data.name} has {len(data)} images")
-    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(HOLDOUT_SEED))
+    gen = torch.Generator().manual_seed(HOLDOUT_SEED)
+    if by == "identity":
+        if data.groups is None:
+            raise GankitError(f"data.holdout_by=identity: {data.name} does not say who is in each image")
+        chosen = torch.randperm(int(data.groups.max()) + 1, generator=gen)
+        counts = torch.bincount(data.groups)[chosen].cumsum(0)
+        out = torch.isin(data.groups, chosen[:int((counts < n).sum()) + 1])
+        order = torch.cat([out.nonzero().flatten(), (~out).nonzero().flatten()])
+        n = int(out.sum())
+    else:
+        order = torch.randperm(len(data), generator=gen)
     idx = (order[:n] if held else order[n:]).sort().values
     return data.subset(idx, holdout=n, holdout_indices=order[:n].sort().values.tolist())
 
@@ -118,6 +130,8 @@ def validate_data(cfg: DataConfig) -> None:
         raise GankitError(f"data.channels must be 0 (keep), 1 or 3, got {cfg.channels}")
     if cfg.holdout < 0:
         raise GankitError(f"data.holdout must be >= 0, got {cfg.holdout}")
+    if cfg.holdout_by not in ("", "identity"):
+        raise GankitError(f"data.holdout_by must be empty (images at random) or identity, got {cfg.holdout_by!r}")
     if not 1 <= cfg.num_points <= MAX_POINTS:
         raise GankitError(f"data.num_points must be between 1 and {MAX_POINTS}, got {cfg.num_points}")
 

@@ -25,6 +25,7 @@ class DataConfig:
     download: bool = False  # MNIST-family only, from the canonical mirror, checksum-verified
     num_points: int = 100_000  # 2-D toy mixtures and Stacked MNIST: how many samples to draw once
     holdout: int = 0  # images kept out of training (the same ones for every run of this data): split "holdout"
+    holdout_by: str = ""  # "identity": hold out whole people (faces: the name in the file name), about N images
     classes: str = ""  # keep only these classes: names or indices, comma-separated (e.g. sandal,sneaker,bag)
 
 
@@ -45,6 +46,7 @@ class Dataset:
     kind: str = "image"  # "image" or "points"
     extra: dict = field(default_factory=dict)  # e.g. toy mixtures' mode centers and std
     source: torch.Tensor | None = None
+    groups: torch.Tensor | None = None  # int64 [N]: which sample is of whom (faces: the person), for held-out splits
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -58,9 +60,8 @@ class Dataset:
 
     def subset(self, idx: torch.Tensor, **extra) -> "Dataset":
         """The samples at `idx` (images, labels and sources alike), with `extra` added to its record."""
-        labels = None if self.labels is None else self.labels[idx]
-        source = None if self.source is None else self.source[idx]
-        return Dataset(self.name, self.x[idx], labels, self.class_names, self.kind, {**self.extra, **extra}, source)
+        pick = [None if t is None else t[idx.to(t.device)] for t in (self.labels, self.source, self.groups)]
+        return Dataset(self.name, self.x[idx], pick[0], self.class_names, self.kind, {**self.extra, **extra}, *pick[1:])
 
     @property
     def num_classes(self) -> int:

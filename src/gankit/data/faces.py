@@ -18,7 +18,8 @@ def read_faces(cfg: DataConfig) -> Dataset:
             labels = images.parent / "labels.csv"
             if not cfg.labels and labels.is_file():
                 cfg = replace(cfg, labels=str(labels))
-            data = read_folder(cfg, str(images))
+            # LFW's files are Name_Surname_0001.jpg: the person is all but the number
+            data = read_folder(cfg, str(images), group_of=lambda stem: stem.rsplit("_", 1)[0])
             data.name = "faces"
             return data
     raise GankitError("faces: faces-lfw-crops/images not found; point --data-dir or GANKIT_DATA at the "

@@ -144,7 +144,8 @@ def apply_labels(paths: list[Path], table: dict[str, str], source: Path) -> tupl
     return kept, [classes.index(table[p.name]) for p in kept], classes
 
 
-def read_folder(cfg: DataConfig, path: str | None = None) -> Dataset:
+def read_folder(cfg: DataConfig, path: str | None = None, group_of=None) -> Dataset:
+    """The images of a folder; `group_of(file stem) -> name` also records whom each shows (Dataset.groups)."""
     root = Path(path or cfg.path).expanduser()
     if not root.is_dir():
         raise GankitError(f"image folder {root} does not exist; pass an existing folder of images")
@@ -174,4 +175,9 @@ def read_folder(cfg: DataConfig, path: str | None = None) -> Dataset:
     x = torch.from_numpy(np.stack([_to_array(im, channels) for im in images]))
     y = torch.tensor([labels[i] for i in kept], dtype=torch.int64) if labels is not None else None
     extra = {"root": str(root), "skipped": len(skipped), "skipped_files": skipped}
-    return Dataset(root.name or "folder", x, y, classes, "image", extra)
+    groups = None
+    if group_of is not None:
+        names = [group_of(paths[i].stem) for i in kept]
+        ids = {name: k for k, name in enumerate(dict.fromkeys(names))}
+        groups = torch.tensor([ids[name] for name in names], dtype=torch.int64)
+    return Dataset(root.name or "folder", x, y, classes, "image", extra, groups=groups)
