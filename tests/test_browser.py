@@ -36,18 +36,15 @@ def _need_browser():
         pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    _need_browser()
+def _serve(run_dir):
+    """The explorer of `run_dir` on a free local port, in a thread: yields its URL."""
     import uvicorn
 
     from gankit.cli.serve import free_port
     from gankit.web import create_app
 
-    run = start_run(tiny_config(tmp_path_factory.mktemp("run"), train={"steps": 20}))
-    fit(run)
     port = free_port("127.0.0.1")
-    srv = uvicorn.Server(uvicorn.Config(create_app(run.dir), host="127.0.0.1", port=port, log_level="warning"))
+    srv = uvicorn.Server(uvicorn.Config(create_app(run_dir), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.time() + 30
@@ -56,6 +53,25 @@ def server(tmp_path_factory):
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    _need_browser()
+    run = start_run(tiny_config(tmp_path_factory.mktemp("run"), train={"steps": 20}))
+    fit(run)
+    yield from _serve(run.dir)
+
+
+@pytest.fixture(scope="module")
+def pair_server(tmp_path_factory):
+    _need_browser()
+    cfg = tiny_config(tmp_path_factory.mktemp("pairs"), data={"name": "edges:digits", "resolution": 16},
+                      model={"name": "pix2pix", "g_width": 8, "d_width": 8, "z_dim": 4, "g_depth": None,
+                             "d_depth": None}, train={"steps": 20})
+    run = start_run(cfg)
+    fit(run)
+    yield from _serve(run.dir)
 
 
 def _not_blank(data_url: str) -> bool:
@@ -116,3 +132,31 @@ def test_click_through_the_explorer(server, tmp_path):
         page.screenshot(path=str(shots / "explorer_invert.png"), full_page=True)
         browser.close()
     assert (shots / "explorer_invert.png").stat().st_size > 1000
+
+
+def test_draw_on_the_canvas_and_see_the_output(pair_server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    shots = Path(os.environ.get("GANKIT_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 900, "height": 700})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(pair_server)
+        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+        assert page.is_visible("#canvas") and page.is_hidden("#grid-section")
+        box = page.locator("#canvas").bounding_box()
+        page.mouse.move(box["x"] + 60, box["y"] + 40)
+        page.mouse.down()
+        for k in range(1, 9):  # a stroke down and to the right: translated when the pen lifts
+            page.mouse.move(box["x"] + 60 + 15 * k, box["y"] + 40 + 20 * k)
+        page.mouse.up()
+        page.wait_for_function("document.querySelectorAll('#translate-result img').length === 2", timeout=30_000)
+        source, output = _srcs(page, "#translate-result img")
+        assert _not_blank(source)  # the stroke, as the run takes it (16 px, grayscale)
+        assert output.startswith("data:image/png;base64,")
+        assert page.is_hidden("#error") and not errors
+        page.screenshot(path=str(shots / "explorer_translate.png"))
+        browser.close()

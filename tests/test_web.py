@@ -211,3 +211,41 @@ def test_a_chunked_body_is_read_only_up_to_the_limit():
     scope = {"type": "http", "method": "POST", "headers": [(b"transfer-encoding", b"chunked")]}
     asyncio.run(BodyLimit(app, limit=1000)(scope, endless, send))
     assert sent[0]["status"] == 413 and not reached and len(received) == 11  # 1,100 bytes read, no more
+
+
+@pytest.fixture(scope="module")
+def pair_client(tmp_path_factory):
+    """A tiny drawing -> digit run (pix2pix on the digits' drawings, 16 px)."""
+    cfg = tiny_config(tmp_path_factory.mktemp("pairs"), data={"name": "edges:digits", "resolution": 16},
+                      model={"name": "pix2pix", "g_width": 8, "d_width": 8, "z_dim": 4, "g_depth": None,
+                             "d_depth": None}, train={"steps": 2})
+    run = start_run(cfg)
+    fit(run)
+    return TestClient(create_app(run.dir))
+
+
+def _upload_png(array: np.ndarray) -> dict:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return {"file": ("drawing.png", buf.getvalue(), "image/png")}
+
+
+def test_a_pair_run_translates_an_uploaded_drawing(pair_client):
+    info = pair_client.get("/api/info").json()
+    assert info["source_shape"] == [1, 16, 16] and info["shape"] == [1, 16, 16]
+    drawing = np.full((120, 90, 3), 255, dtype=np.uint8)
+    drawing[20:100, 40:44] = 0  # a stroke, in colour and at another size: converted to what the run takes
+    out = pair_client.post("/api/translate", files=_upload_png(drawing), data={"seed": "3"}).json()
+    assert _png(out["source"]).shape[:2] == (16, 16) and _png(out["image"]).shape[:2] == (16, 16)
+    again = pair_client.post("/api/translate", files=_upload_png(drawing), data={"seed": "3"}).json()
+    assert again["image"] == out["image"]  # a seed names one output
+    bad = pair_client.post("/api/translate", files={"file": ("x.png", b"not an image", "image/png")})
+    assert bad.status_code == 400 and "could not be read" in bad.json()["detail"]
+    assert pair_client.post("/api/sample", json={"seeds": [0]}).status_code == 400  # sampling: not this run's
+
+
+def test_invert_takes_a_drawing(client):
+    drawing = np.full((8, 8), 255, dtype=np.uint8)
+    drawing[2:6, 3] = 0
+    out = client.post("/api/invert", files=_upload_png(drawing), data={"steps": "5", "sketch": "true"}).json()
+    assert len(out["latents"]) == 1 and 0 <= out["mse"] < 1  # the sketch loss, an edge map's squared distance

@@ -13,6 +13,7 @@ from gankit.core.images import to_uint8
 from gankit.latent.generator import TrainedGenerator, load_generator
 from gankit.latent.groups import build_group, resolve_label, seeds_group
 from gankit.latent.invert import invert, load_target, sketch_loss, sketch_target
+from gankit.latent.translate import Sources, conform, read_image, read_sources, translate_sources
 from gankit.latent.space import Code, apply_direction, direction, evaluate_expression, interpolate, one_hot, truncate
 
 
@@ -42,7 +43,20 @@ class Renderer:
     def info(self) -> dict:
         g = self.G
         return {"z_dim": g.z_dim, "num_classes": g.num_classes, "class_names": list(g.class_names),
-                "shape": list(g.shape), "dataset": g.dataset, "step": g.step}
+                "shape": list(g.shape), "dataset": g.dataset, "step": g.step,
+                "source_shape": None if g.source_shape is None else list(g.source_shape)}
+
+    @_plain
+    def translate(self, file, seed: int = 0) -> dict:
+        """An image-to-image run on one image (a path or an open binary file, e.g. an upload): the source as
+        the run takes it and the output, as uint8 [1, H, W, C] each."""
+        sources = read_sources(file) if isinstance(file, (str, Path)) else Sources([read_image(file)], ["upload"],
+                                                                                      "file")
+        output = translate_sources(self.G, sources, seed=seed)[0]
+        image = sources.images[0]
+        shape = (self.G.source_shape[0], *image.shape[:2]) if getattr(self.G.module, "any_size", False) \
+            else self.G.source_shape
+        return {"images": to_uint8(output[None]), "sources": conform([image], shape).permute(0, 2, 3, 1).numpy()}
 
     @torch.no_grad()
     def render(self, code: Code, psi: float = 1.0) -> np.ndarray:

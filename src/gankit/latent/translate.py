@@ -23,6 +23,8 @@ from gankit.latent.space import stream_latents
 
 log = logging.getLogger("gankit")
 
+MAX_UPSCALE_SIDE = 512  # an input upscaled at its own size: ×4 of 512 px is already 2048 px of output
+
 
 @dataclass
 class Sources:
@@ -40,21 +42,23 @@ def read_sources(path: str | Path) -> Sources:
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS)
         if not files:
             raise GankitError(f"{path} holds no images ({', '.join(sorted(EXTENSIONS))})")
-        return Sources([_read_image(p) for p in files], [p.stem + ".png" for p in files], "folder")
+        return Sources([read_image(p) for p in files], [p.stem + ".png" for p in files], "folder")
     if not path.is_file():
         raise GankitError(f"--input {path} does not exist: pass an image, a folder of images or a .npy")
     if path.suffix.lower() == ".npy":
         return Sources(_read_array(path), [], "array")
     if path.suffix.lower() not in EXTENSIONS:
         raise GankitError(f"--input {path}: use an image ({', '.join(sorted(EXTENSIONS))}), a folder or a .npy")
-    return Sources([_read_image(path)], [path.name], "file")
+    return Sources([read_image(path)], [path.name], "file")
 
 
-def _read_image(path: Path) -> np.ndarray:
+def read_image(path) -> np.ndarray:
+    """One image (a path or an open binary file) as uint8 [H, W, C], C 1 for grayscale or 3."""
     try:
         img = open_image(path, 4096)
     except Exception as exc:  # PIL raises many types for corrupt, truncated or bomb files
-        raise GankitError(f"{path} could not be read as an image ({exc.__class__.__name__})") from exc
+        where = path if isinstance(path, (str, Path)) else "the upload"
+        raise GankitError(f"{where} could not be read as an image ({exc.__class__.__name__})") from exc
     arr = np.asarray(img.convert("L" if img.mode in ("L", "LA", "I", "I;16", "1") else "RGB"), dtype=np.uint8)
     return arr[..., None] if arr.ndim == 2 else arr
 
@@ -114,6 +118,10 @@ def translate_sources(generator: TrainedGenerator, sources: Sources, seed: int =
         translate(generator, torch.zeros(0))  # refuses, saying why
     if not getattr(generator.module, "any_size", False):
         return list(translate(generator, conform(sources.images, generator.source_shape), seed))
+    too_big = [im.shape[:2] for im in sources.images if max(im.shape[:2]) > MAX_UPSCALE_SIDE]
+    if too_big:
+        raise GankitError(f"an image is {too_big[0][1]}×{too_big[0][0]}: upscaling takes images up to "
+                          f"{MAX_UPSCALE_SIDE} pixels a side (crop or shrink it first)")
     z = stream_latents(generator.z_dim, len(sources.images), seed)
     channels = generator.source_shape[0]
     return [translate(generator, conform([im], (channels, *im.shape[:2])), z=z[i:i + 1])[0]

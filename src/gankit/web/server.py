@@ -231,14 +231,25 @@ def create_app(run_dir: str | Path, device: str = "cpu") -> FastAPI:
 
     @app.post("/api/invert")
     def invert(file: UploadFile = File(...), steps: int = Form(200, ge=1, le=MAX_INVERT_STEPS),
-               label: str | None = Form(None, max_length=64)) -> dict:
-        raw = file.file.read(MAX_UPLOAD + 1)
-        if len(raw) > MAX_UPLOAD:
-            raise HTTPException(status_code=413, detail=f"the image is larger than {MAX_UPLOAD // 2**20} MB")
-        if not raw:
-            raise HTTPException(status_code=400, detail="the upload is empty")
-        out = ex.call(Renderer.invert, paths=[io.BytesIO(raw)], steps=steps, label=label)
+               label: str | None = Form(None, max_length=64), sketch: bool = Form(False)) -> dict:
+        out = ex.call(Renderer.invert, paths=[io.BytesIO(_upload(file))], steps=steps, label=label, sketch=sketch)
         return {"images": _data_urls(out["images"]), "target": _data_url(out["targets"][0]),
                 "latents": out["latents"], "mse": out["errors"][0]}
 
+    @app.post("/api/translate")
+    def translate(file: UploadFile = File(...), seed: Seed = Form(0)) -> dict:
+        """An image-to-image run: the uploaded image (a drawing, a small photo) -> its output."""
+        out = ex.call(Renderer.translate, file=io.BytesIO(_upload(file)), seed=seed)
+        return {"image": _data_url(out["images"][0]), "source": _data_url(out["sources"][0])}
+
     return app
+
+
+def _upload(file: UploadFile) -> bytes:
+    """The uploaded bytes, refused when empty or over MAX_UPLOAD."""
+    raw = file.file.read(MAX_UPLOAD + 1)
+    if len(raw) > MAX_UPLOAD:
+        raise HTTPException(status_code=413, detail=f"the image is larger than {MAX_UPLOAD // 2**20} MB")
+    if not raw:
+        raise HTTPException(status_code=400, detail="the upload is empty")
+    return raw

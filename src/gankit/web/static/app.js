@@ -163,6 +163,7 @@ async function invert() {
   const form = new FormData();
   form.append("file", $("upload").files[0]);
   form.append("steps", $("invert-steps").value);
+  if ($("is-sketch").checked) form.append("sketch", "true");
   if (state.info.num_classes) form.append("label", $("class").value);
   const out = await api("/api/invert", form);
   state.uploaded = { image: out.images[0], latent: out.latents[0], name: "inverted" };
@@ -172,11 +173,65 @@ async function invert() {
   renderGrid();
 }
 
+// Image to image: a canvas to draw on (dark strokes on white, as the training drawings) or an upload.
+function setupCanvas() {
+  const canvas = $("canvas");
+  const ctx = canvas.getContext("2d");
+  const clear = () => { ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, canvas.width, canvas.height); };
+  clear();
+  let last = null;
+  const at = (e) => {
+    const r = canvas.getBoundingClientRect();
+    return [(e.clientX - r.left) * canvas.width / r.width, (e.clientY - r.top) * canvas.height / r.height];
+  };
+  canvas.addEventListener("pointerdown", (e) => { last = at(e); canvas.setPointerCapture(e.pointerId); });
+  canvas.addEventListener("pointermove", (e) => {
+    if (!last) return;
+    const p = at(e);
+    ctx.strokeStyle = "#000";
+    ctx.lineWidth = parseFloat($("pen").value);
+    ctx.lineCap = "round";
+    ctx.beginPath();
+    ctx.moveTo(...last);
+    ctx.lineTo(...p);
+    ctx.stroke();
+    last = p;
+  });
+  const end = () => { if (last) { last = null; guarded(() => translate(null)); } };
+  canvas.addEventListener("pointerup", end);
+  canvas.addEventListener("pointerleave", end);
+  $("clear-canvas").addEventListener("click", clear);
+}
+
+async function translate(file) {
+  const blob = file || await new Promise((resolve) => $("canvas").toBlob(resolve, "image/png"));
+  const form = new FormData();
+  form.append("file", blob, "drawing.png");
+  form.append("seed", String(Math.max(0, parseInt($("translate-seed").value || "0", 10))));
+  const out = await api("/api/translate", form);
+  $("translate-result").replaceChildren(tile(out.source, "input", [], "as the run takes it"),
+    tile(out.image, "output", [], "output"));
+}
+
+function startTranslate(i) {
+  for (const id of ["grid-section", "interp-section", "arith-section", "invert-section"]) $(id).hidden = true;
+  $("translate-section").hidden = false;
+  const [c, h, w] = i.source_shape;
+  $("translate-hint").textContent = i.source_shape[1] < i.shape[1]
+    ? `upscales ×${i.shape[1] / h}: upload a small image (any size up to 512 px)`
+    : `the run takes ${w}×${h} ${c === 1 ? "grayscale" : "colour"} drawings; yours are resized`;
+  setupCanvas();
+  $("translate").addEventListener("click", () => guarded(() => translate($("translate-upload").files[0] || null)));
+  $("translate-upload").addEventListener("change", () => guarded(() => translate($("translate-upload").files[0])));
+  document.body.dataset.ready = "1";
+}
+
 async function start() {
   state.info = await api("/api/info");
   const i = state.info;
   $("info").textContent = `${i.dataset || "generator"} · step ${i.step} · ${i.shape.join("×")} · z ${i.z_dim}`;
   $("report-link").hidden = !i.report;
+  if (i.source_shape) return startTranslate(i);
   if (i.num_classes) {
     $("class-label").hidden = false;
     $("class").replaceChildren(...i.class_names.map((name) => new Option(name, name)));
