@@ -5,6 +5,7 @@ them unless GANKIT_REQUIRE_BROWSER=1 (set by .ci/run after installing chromium).
 $GANKIT_SCREENSHOTS if set, else to the test's temporary folder.
 """
 import base64
+import contextlib
 import io
 import os
 import shutil
@@ -83,20 +84,35 @@ def _srcs(page, selector: str) -> list[str]:
     return page.eval_on_selector_all(selector, "els => els.map(e => e.src)")
 
 
-def test_click_through_the_explorer(server, tmp_path):
+@contextlib.contextmanager
+def _open_page(url: str, width: int, height: int):
+    """(page, the page's script errors) of the explorer at `url`, once it says it is ready."""
     from playwright.sync_api import sync_playwright
 
-    shots = Path(os.environ.get("GANKIT_SCREENSHOTS") or tmp_path)
-    shots.mkdir(parents=True, exist_ok=True)
-    upload = tmp_path / "digit.png"
-    Image.fromarray(np.tile(np.linspace(0, 255, 24, dtype=np.uint8), (24, 1))).save(upload)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1100, "height": 1400})
+        page = browser.new_page(viewport={"width": width, "height": height})
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(server)
+        page.goto(url)
         page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+        try:
+            yield page, errors
+        finally:
+            browser.close()
+
+
+def _shots(tmp_path) -> Path:
+    shots = Path(os.environ.get("GANKIT_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    return shots
+
+
+def test_click_through_the_explorer(server, tmp_path):
+    shots = _shots(tmp_path)
+    upload = tmp_path / "digit.png"
+    Image.fromarray(np.tile(np.linspace(0, 255, 24, dtype=np.uint8), (24, 1))).save(upload)
+    with _open_page(server, 1100, 1400) as (page, errors):
 
         grid = _srcs(page, "#grid img")
         assert len(grid) == 16 and all(_not_blank(s) for s in grid)
@@ -130,22 +146,12 @@ def test_click_through_the_explorer(server, tmp_path):
         assert _not_blank(target) and _not_blank(recon)
         assert page.is_hidden("#error") and not errors
         page.screenshot(path=str(shots / "explorer_invert.png"), full_page=True)
-        browser.close()
     assert (shots / "explorer_invert.png").stat().st_size > 1000
 
 
 def test_draw_on_the_canvas_and_see_the_output(pair_server, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    shots = Path(os.environ.get("GANKIT_SCREENSHOTS") or tmp_path)
-    shots.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 900, "height": 700})
-        errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(pair_server)
-        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    shots = _shots(tmp_path)
+    with _open_page(pair_server, 900, 700) as (page, errors):
         assert page.is_visible("#canvas") and page.is_hidden("#grid-section")
         box = page.locator("#canvas").bounding_box()
         page.mouse.move(box["x"] + 60, box["y"] + 40)
@@ -159,4 +165,3 @@ def test_draw_on_the_canvas_and_see_the_output(pair_server, tmp_path):
         assert output.startswith("data:image/png;base64,")
         assert page.is_hidden("#error") and not errors
         page.screenshot(path=str(shots / "explorer_translate.png"))
-        browser.close()
