@@ -28,8 +28,8 @@ import torch
 import torch.nn.functional as F
 from _common import emit, train_then_score
 
-from gankit.core.config import from_dict
-from gankit.data import DataConfig, load_dataset, normalize
+from gankit.core.config import from_dict, parse_override
+from gankit.data import DataConfig, load_dataset, normalize, parse_name
 from gankit.latent import load_generator
 from gankit.latent.evaluate import EvalOptions, evaluate_run, score_translations
 from gankit.latent.invert import invert, sketch_loss, sketch_target
@@ -89,11 +89,18 @@ def main() -> None:
     p.add_argument("--igan", default="", metavar="PRESET", help="also the no-paired-data route: an unconditional "
                                                              "GAN of PRESET, inverted with the sketch loss")
     p.add_argument("--styles", default="", help="also score each arm on held-out drawings in these styles")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override the preset for every arm, e.g. --set data.name=edges:fashion_mnist:varied")
     p.add_argument("--keep", default="", help="keep the runs in this folder")
     p.add_argument("--out", default="")
     args = p.parse_args()
     preset = load_preset(args.preset)
-    data_cfg = from_dict(DataConfig, preset["data"], "data")
+    overrides = [parse_override(s) for s in args.set]
+    data = dict(preset["data"])
+    for override in overrides:
+        data.update(override.get("data", {}))
+    data_cfg = from_dict(DataConfig, data, "data")
+    pairing, base, _ = parse_name(data_cfg.name)
     rows = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         for arm in args.arms.split(","):
@@ -101,11 +108,12 @@ def main() -> None:
                 out = evaluate_run(run_dir, EvalOptions(n=args.n, seed=seed, cache=False), write=False)["metrics"]
                 for style in filter(None, args.styles.split(",")):
                     other = evaluate_run(run_dir, EvalOptions(n=args.n, seed=seed, cache=False,
-                                                              pairs=f"{data_cfg.name}:{style}"), write=False)
+                                                              pairs=f"{pairing}:{base}:{style}"), write=False)
                     out.update({f"{k}_{style}": other["metrics"][k] for k in ("edge_f1", "class_fidelity")
                                 if k in other["metrics"]})
                 return out
-            row = train_then_score(args.preset, ARMS[arm], score, steps=args.steps, seed=seed, keep=args.keep)
+            row = train_then_score(args.preset, overrides + ARMS[arm], score, steps=args.steps, seed=seed,
+                                   keep=args.keep)
             rows.append({"arm": arm, "seed": seed, **row})
             print(rows[-1], flush=True)
         if data_cfg.name.startswith("edges:"):
@@ -119,7 +127,8 @@ def main() -> None:
         mine = [r for r in rows if r["arm"] == arm]
         keys = dict.fromkeys(k for r in mine for k, v in r.items() if isinstance(v, float) and k != "seed")
         median[arm] = {k: round(statistics.median(r[k] for r in mine if k in r), 5) for k in keys}
-    emit({"benchmark": "image_to_image", "preset": args.preset, "steps": args.steps or preset["train"]["steps"],
+    emit({"benchmark": "image_to_image", "preset": args.preset, "overrides": args.set,
+          "steps": args.steps or preset["train"]["steps"],
           "eval_n": args.n, "rows": rows, "median": median}, args.out)
 
 
