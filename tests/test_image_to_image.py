@@ -198,7 +198,9 @@ def test_eval_scores_a_drawing_run_on_other_drawings(tmp_path):
     fit(run, callbacks=[])
     from gankit.latent.evaluate import EvalOptions, evaluate_run
 
-    same = evaluate_run(run.dir, EvalOptions(n=50, extractor="identity", cache=False), write=False)
+    same = evaluate_run(run.dir, EvalOptions(n=50, extractor="identity", cache=False))
+    shown = np.asarray(Image.open(run.dir / "heldout.png"))  # 8 held-out (drawing, output, target) triples
+    assert 1.3 < shown.shape[1] / shown.shape[0] < 1.7 and (run.dir / "eval.json").is_file()  # 6 tiles by 4
     thick = evaluate_run(run.dir, EvalOptions(n=50, extractor="identity", cache=False, pairs="edges:digits:thick"),
                          write=False)
     assert same["split"] == "holdout" and thick["split"] == "holdout of edges:digits:thick"

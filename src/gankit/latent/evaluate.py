@@ -12,7 +12,7 @@ from gankit.augment import AUGMENTS, POLICIES, AugmentConfig, operations
 from gankit.checkpoint import checkpoint_path, demo_path, load_checkpoint
 from gankit.core.config import from_dict
 from gankit.core.errors import GankitError
-from gankit.core.images import save_grid
+from gankit.core.images import save_grid, side_by_side
 from gankit.core.runtime import resolve_device
 from gankit.data import DataConfig, load_dataset, normalize, parse_name, validate_data
 from gankit.latent.generator import load_generator
@@ -121,7 +121,8 @@ def evaluate_run(run: str | Path, opts: EvalOptions | None = None, write: bool =
     generator = load_generator(ckpt_file, ema=opts.ema, device=device)
     config = load_checkpoint(ckpt_file, generator_only=True)["config"]
     if generator.source_shape is not None:
-        result = evaluate_pairs(generator, config, opts, device)
+        shown = ckpt_file.parent / "heldout.png" if write and demo_path(run) is None else None
+        result = evaluate_pairs(generator, config, opts, device, shown)
         return _finish(result, run, ckpt_file, generator, opts, result["split"], write)
     data_cfg, train_cfg = _data_configs(config, opts, generator.shape)
     real_data = load_dataset(data_cfg)
@@ -152,11 +153,13 @@ def _finish(result: dict, run, ckpt_file: Path, generator, opts: EvalOptions, sp
     return result
 
 
-def evaluate_pairs(generator, config: dict, opts: EvalOptions, device: torch.device) -> dict:
+def evaluate_pairs(generator, config: dict, opts: EvalOptions, device: torch.device,
+                   picture: Path | None = None) -> dict:
     """An image-to-image run against the held-out pairs (or the split asked for): PSNR and SSIM to the
     targets; FID and KID of the outputs against the targets in the extractor the data calls for; for
     upscaling, bicubic's PSNR/SSIM beside them and the consistency PSNR; for drawings, the edge F1 and, where
-    gankit ships a classifier of the data, the share of outputs it puts in their input's class."""
+    gankit ships a classifier of the data, the share of outputs it puts in their input's class. `picture`:
+    also write the first pairs there, each source beside its output and its real target."""
     if opts.real or opts.psi != 1 or opts.jbt != 1:
         raise GankitError("an image-to-image run is measured on its own held-out pairs: --real, --psi and --jbt "
                           "do not apply")
@@ -169,6 +172,10 @@ def evaluate_pairs(generator, config: dict, opts: EvalOptions, device: torch.dev
                           f"takes {'x'.join(map(str, generator.source_shape))}")
     idx = real_indices(len(data), min(opts.n, len(data)), opts.seed)
     outputs = translate(generator, data.source[idx], seed=opts.seed, batch_size=opts.batch_size)
+    if picture is not None:
+        shown = idx[:NEAREST_SHOWN]
+        save_grid(side_by_side(normalize(data.source[shown]), outputs[:NEAREST_SHOWN], normalize(data.x[shown])),
+                  picture, nrow=6)
     result = score_translations(outputs, data, idx, data_cfg, opts, device)
     result["split"] = data_cfg.split + (f" of {opts.pairs}" if opts.pairs else "")
     return result
