@@ -53,7 +53,7 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     if not pairing:  # pairs are made after the split: the same images either way, and only those needed
         return data
     paired = PAIRINGS.get(pairing)(data, argument)
-    paired.name = f"{pairing}:{data.name}" + (f":{argument}" if argument else "")
+    paired.name = join_name(pairing, data.name, argument)
     return paired
 
 
@@ -65,6 +65,11 @@ def parse_name(name: str) -> tuple[str, str, str]:
         return "", name, ""
     base, _, argument = rest.partition(":")
     return PAIRINGS.canonical(head), base, argument
+
+
+def join_name(pairing: str, base: str, argument: str = "") -> str:
+    """parse_name's inverse: ("lowres", "faces", "4") -> "lowres:faces:4"."""
+    return ":".join(part for part in (pairing, base, argument) if part) if pairing else base
 
 
 def _read(cfg: DataConfig) -> Dataset:
@@ -88,7 +93,7 @@ def _only_classes(data: Dataset, classes: str) -> Dataset:
     keep = torch.isin(data.labels, torch.tensor(wanted))
     relabel = torch.full((data.num_classes,), -1, dtype=torch.int64)
     relabel[torch.tensor(wanted)] = torch.arange(len(wanted))
-    out = data.subset(keep.nonzero().flatten(), classes=[data.class_names[i] for i in wanted])
+    out = data.subset(keep.nonzero().flatten())
     out.labels, out.class_names = relabel[out.labels], [data.class_names[i] for i in wanted]
     return out
 
@@ -122,7 +127,7 @@ def validate_data(cfg: DataConfig) -> None:
     pairing, base, argument = parse_name(cfg.name)
     if base != "folder":
         base = DATASETS.canonical(base)
-    cfg.name = f"{pairing}:{base}" + (f":{argument}" if argument else "") if pairing else base
+    cfg.name = join_name(pairing, base, argument)
     if not 0 <= cfg.resolution <= MAX_RESOLUTION:
         raise GankitError(f"data.resolution must be between 1 and {MAX_RESOLUTION} (0 keeps the dataset's own), "
                           f"got {cfg.resolution}")
@@ -151,7 +156,7 @@ def data_argument(text: str) -> dict:
         if argument:  # a path may hold ':': the argument (a factor) is what follows the last one
             base, _, argument = f"{base}:{argument}".rpartition(":")
         if looks_like_path(base):
-            return {"name": f"{pairing}:folder" + (f":{argument}" if argument else ""), "path": base}
+            return {"name": join_name(pairing, "folder", argument), "path": base}
         return {"name": text}
     return {"name": "folder", "path": text} if looks_like_path(text) else {"name": text}
 

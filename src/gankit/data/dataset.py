@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -71,9 +71,8 @@ class Dataset:
         return self.x.shape[0]
 
     def to(self, device: torch.device) -> "Dataset":
-        labels = None if self.labels is None else self.labels.to(device)
-        source = None if self.source is None else self.source.to(device)
-        return Dataset(self.name, self.x.to(device), labels, self.class_names, self.kind, self.extra, source)
+        moved = [None if t is None else t.to(device) for t in (self.labels, self.source)]
+        return replace(self, x=self.x.to(device), labels=moved[0], source=moved[1])
 
     def info(self) -> dict:
         """What a checkpoint needs to describe its data without the data itself."""

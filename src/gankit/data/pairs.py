@@ -14,7 +14,7 @@ image dataset, or read from a folder of pairs. Pure functions on uint8 [N, C, H,
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -183,8 +183,8 @@ def with_edges(data: Dataset, argument: str = "") -> Dataset:
     if len(data) > 5000:
         log.info("drawing the edges of %d images (about %.0f s)", len(data), len(data) * 0.001)
     style = argument or "clean"
-    return Dataset(data.name, data.x, data.labels, data.class_names, data.kind,
-                   {**data.extra, "pairing": "edges", "style": style}, sketch_edges(data.x, SKETCH_STYLES[style]))
+    return replace(data, extra={**data.extra, "pairing": "edges", "style": style},
+                   source=sketch_edges(data.x, SKETCH_STYLES[style]))
 
 
 def with_lowres(data: Dataset, argument: str) -> Dataset:
@@ -194,8 +194,7 @@ def with_lowres(data: Dataset, argument: str) -> Dataset:
         raise GankitError(f"lowres:{data.name} needs a factor: lowres:{data.name}:4 pairs each image with a copy "
                           f"4 times smaller, got {argument!r}")
     factor = int(argument)
-    return Dataset(data.name, data.x, data.labels, data.class_names, data.kind,
-                   {**data.extra, "pairing": "lowres", "factor": factor}, downscale(data.x, factor))
+    return replace(data, extra={**data.extra, "pairing": "lowres", "factor": factor}, source=downscale(data.x, factor))
 
 
 def read_pairs(cfg: DataConfig) -> Dataset:

@@ -13,7 +13,7 @@ from gankit.core.images import to_uint8
 from gankit.latent.generator import TrainedGenerator, load_generator
 from gankit.latent.groups import build_group, resolve_label, seeds_group
 from gankit.latent.invert import invert, load_target, sketch_loss, sketch_target
-from gankit.latent.translate import Sources, conform, read_image, read_sources, translate_sources
+from gankit.latent.translate import Sources, conform, read_image, read_sources, taken_shape, translate_sources
 from gankit.latent.space import Code, apply_direction, direction, evaluate_expression, interpolate, one_hot, truncate
 
 
@@ -53,10 +53,8 @@ class Renderer:
         sources = read_sources(file) if isinstance(file, (str, Path)) else Sources([read_image(file)], ["upload"],
                                                                                       "file")
         output = translate_sources(self.G, sources, seed=seed)[0]
-        image = sources.images[0]
-        shape = (self.G.source_shape[0], *image.shape[:2]) if getattr(self.G.module, "any_size", False) \
-            else self.G.source_shape
-        return {"images": to_uint8(output[None]), "sources": conform([image], shape).permute(0, 2, 3, 1).numpy()}
+        taken = conform(sources.images, taken_shape(self.G, sources.images[0]))
+        return {"images": to_uint8(output[None]), "sources": taken.permute(0, 2, 3, 1).numpy()}
 
     @torch.no_grad()
     def render(self, code: Code, psi: float = 1.0) -> np.ndarray:

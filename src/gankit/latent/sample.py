@@ -74,12 +74,12 @@ def write(samples: torch.Tensor, out: str, kind: str = "image", force: bool = Fa
             raise GankitError("2-D points have no per-sample images; use --out samples.npy or plot.png")
         images = to_uint8(samples)
         paths = [path / f"{i:06d}.png" for i in range(len(images))]
-        _refuse_overwrite(paths, force)
+        refuse_overwrite(paths, force)
         path.mkdir(parents=True, exist_ok=True)
         for img, p in zip(images, paths):
             save_png(img, p)
         return [str(p) for p in paths]
-    _refuse_overwrite([path], force)
+    refuse_overwrite([path], force)
     path.parent.mkdir(parents=True, exist_ok=True)
     if how == "array":
         arr = samples.numpy().astype(np.float32) if kind == "points" else to_uint8(samples)
@@ -91,7 +91,7 @@ def write(samples: torch.Tensor, out: str, kind: str = "image", force: bool = Fa
     return [str(path)]
 
 
-def _refuse_overwrite(paths: list[Path], force: bool) -> None:
+def refuse_overwrite(paths: list[Path], force: bool) -> None:
     existing = [p for p in paths if p.exists()]
     if existing and not force:
         raise GankitError(f"{existing[0]} already exists; choose another --out or pass --force to overwrite")

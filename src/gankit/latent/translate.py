@@ -19,6 +19,7 @@ from gankit.core.images import save_png, to_uint8
 from gankit.data.dataset import normalize
 from gankit.data.folder import EXTENSIONS, open_image
 from gankit.latent.generator import TrainedGenerator
+from gankit.latent.sample import refuse_overwrite
 from gankit.latent.space import stream_latents
 
 log = logging.getLogger("gankit")
@@ -111,21 +112,27 @@ def translate(generator: TrainedGenerator, sources: torch.Tensor, seed: int = 0,
     return torch.cat(outs)
 
 
-def translate_sources(generator: TrainedGenerator, sources: Sources, seed: int = 0) -> list[torch.Tensor]:
-    """Each source's output [C, H, W] in [-1, 1]. A generator of any size (srresnet) upscales each image at
-    its own size; any other gets the sources converted to its training size."""
+def taken_shape(generator: TrainedGenerator, image: np.ndarray) -> tuple[int, int, int]:
+    """The (C, H, W) the generator takes `image` [H, W, C] at: its own size for a generator of any size
+    (srresnet upscales what it is given, up to MAX_UPSCALE_SIDE), else the training sources' size."""
     if generator.source_shape is None:
         translate(generator, torch.zeros(0))  # refuses, saying why
     if not getattr(generator.module, "any_size", False):
-        return list(translate(generator, conform(sources.images, generator.source_shape), seed))
-    too_big = [im.shape[:2] for im in sources.images if max(im.shape[:2]) > MAX_UPSCALE_SIDE]
-    if too_big:
-        raise GankitError(f"an image is {too_big[0][1]}×{too_big[0][0]}: upscaling takes images up to "
+        return generator.source_shape
+    if max(image.shape[:2]) > MAX_UPSCALE_SIDE:
+        raise GankitError(f"an image is {image.shape[1]}×{image.shape[0]}: upscaling takes images up to "
                           f"{MAX_UPSCALE_SIDE} pixels a side (crop or shrink it first)")
+    return (generator.source_shape[0], *image.shape[:2])
+
+
+def translate_sources(generator: TrainedGenerator, sources: Sources, seed: int = 0) -> list[torch.Tensor]:
+    """Each source's output [C, H, W] in [-1, 1], each source taken at taken_shape."""
+    shapes = [taken_shape(generator, im) for im in sources.images]
+    if len(set(shapes)) == 1:  # one batch
+        return list(translate(generator, conform(sources.images, shapes[0]), seed))
     z = stream_latents(generator.z_dim, len(sources.images), seed)
-    channels = generator.source_shape[0]
-    return [translate(generator, conform([im], (channels, *im.shape[:2])), z=z[i:i + 1])[0]
-            for i, im in enumerate(sources.images)]
+    return [translate(generator, conform([im], shape), z=z[i:i + 1])[0]
+            for i, (im, shape) in enumerate(zip(sources.images, shapes))]
 
 
 def write_outputs(outputs: list[torch.Tensor], sources: Sources, out: str | Path, force: bool = False) -> list[str]:
@@ -135,7 +142,7 @@ def write_outputs(outputs: list[torch.Tensor], sources: Sources, out: str | Path
     if sources.kind == "array":
         if out.suffix.lower() != ".npy":
             raise GankitError("the sources are a .npy array, so the outputs are one too: pass --out NAME.npy")
-        _refuse([out], force)
+        refuse_overwrite([out], force)
         out.parent.mkdir(parents=True, exist_ok=True)
         stacked = np.stack(images)
         np.save(out, stacked[..., 0] if stacked.shape[-1] == 1 else stacked)
@@ -148,15 +155,9 @@ def write_outputs(outputs: list[torch.Tensor], sources: Sources, out: str | Path
         if out.exists() and not out.is_dir():
             raise GankitError(f"--out {out} is a file; a folder of sources gives a folder of outputs")
         paths = [out / name for name in sources.names]
-    _refuse(paths, force)
+    refuse_overwrite(paths, force)
     for image, path in zip(images, paths):
         path.parent.mkdir(parents=True, exist_ok=True)
         save_png(image, path)
     return [str(p) for p in paths]
 
-
-def _refuse(paths: list[Path], force: bool) -> None:
-    existing = [p for p in paths if p.exists()]
-    if existing and not force:
-        raise GankitError(f"{existing[0]} already exists ({len(existing)} of the outputs do); choose another --out "
-                          "or pass --force to overwrite")

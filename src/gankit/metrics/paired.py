@@ -12,6 +12,7 @@ import torch
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
 from gankit.data.pairs import downscale, resize
+from gankit.metrics.extractors import to_uint8_levels
 
 BORDER = 4
 
@@ -44,7 +45,8 @@ def bicubic_upscale(sources: torch.Tensor, factor: int) -> torch.Tensor:
 
 
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
-    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    """[-1, 1] images as the uint8 a saved PNG would hold (Pillow, the edge detector and the downscale read those)."""
+    return to_uint8_levels(x).to(torch.uint8)
 
 
 def consistency_psnr(outputs: torch.Tensor, sources: torch.Tensor, factor: int) -> float:

@@ -205,18 +205,14 @@ def default_preset(data: str | None, model: str | None) -> str | None:
 
 def _pairs_preset(data: str, pairing: str, model: str | None) -> str:
     wanted = MODELS.canonical(model) if model else ("srresnet" if pairing == "lowres" else "pix2pix")
+    cfg = DataConfig(name=data)
+    validate_data(cfg)  # the canonical name, as presets write it
     for name in PRESETS.names():
         preset = load_preset(name)
-        if preset.get("data", {}).get("name") == _canonical_data(data) and not preset["data"].get("classes") \
+        if preset.get("data", {}).get("name") == cfg.name and not preset["data"].get("classes") \
                 and preset["model"]["name"] == wanted:
             return name
     return wanted if wanted in PRESETS else None
-
-
-def _canonical_data(name: str) -> str:
-    cfg = DataConfig(name=name)
-    validate_data(cfg)
-    return cfg.name
 
 
 def resolve(preset: str | None, overrides: list[dict]) -> RunConfig:

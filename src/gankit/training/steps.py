@@ -211,12 +211,13 @@ def g_step(game: Game, batch_size: int, y: torch.Tensor | None, device: torch.de
         seen, y_seen = _augment(game, fake, y)
         logits, classes = _scores(game, _noisy(game, seen, noise_std), y_seen)
         adversarial = game.rules.loss.g_loss(top_k(logits, keep))
-        loss = adversarial if game.rules.adversarial == 1 else game.rules.adversarial * adversarial
+        loss = game.rules.adversarial * adversarial
         aux = _class_loss(classes, y)
         if aux is not None:  # AC-GAN: G is also rewarded when D recognises the requested class
             loss = loss + game.rules.aux_weight * aux
-        terms = {name: term(fake.float(), real) for name, _, term in game.rules.g_terms}
-        for (name, weight, _) in game.rules.g_terms:
+        terms = {}
+        for name, weight, term in game.rules.g_terms:
+            terms[name] = term(fake.float(), real)
             loss = loss + weight * terms[name]
         game.opt_G.zero_grad(set_to_none=True)
         loss.backward()
