@@ -185,7 +185,7 @@ def test_drawing_styles_differ_from_the_training_edges_as_named():
     sobel = load_dataset(DataConfig(name="edges:digits:sobel", resolution=16)).source
     assert not torch.equal(sobel, clean) and 0.3 * ink(clean) < ink(sobel) < 3 * ink(clean)
     varied = load_dataset(DataConfig(name="edges:digits:varied", resolution=16)).source
-    assert varied.shape == clean.shape and len(data) == len(varied)
+    assert varied.shape == clean.shape and len(data) == len(varied) and not torch.equal(varied, clean)
     with pytest.raises(GankitError, match="no such drawing style"):
         load_dataset(DataConfig(name="edges:digits:crayon", resolution=16))
 
@@ -236,7 +236,7 @@ def test_holding_out_by_identity_keeps_each_person_on_one_side():
     groups = torch.tensor([0, 0, 0, 1, 2, 2, 3, 4, 4, 4, 5, 6])
     data = Dataset("people", torch.arange(12, dtype=torch.uint8).view(12, 1, 1, 1), groups=groups)
     held, train = _split(data, 4, held=True, by="identity"), _split(data, 4, held=False, by="identity")
-    assert len(held) >= 4 and len(held) + len(train) == 12
+    assert 4 <= len(held) <= 6 and len(held) + len(train) == 12  # past N by less than the largest group (3)
     assert not set(held.groups.tolist()) & set(train.groups.tolist())
     assert sorted(held.x.flatten().tolist() + train.x.flatten().tolist()) == list(range(12))
     with pytest.raises(GankitError, match="does not say who is in each image"):

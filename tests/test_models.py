@@ -12,8 +12,10 @@ SHAPES = {"mlp": [(1, 8, 8), (2,)], "dcgan": [(1, 28, 28), (3, 32, 32)], "resnet
           "fastgan": [(1, 16, 16), (3, 32, 32)]}
 # the families drawn from noise (and labels); the image-to-image ones (paired) keep their own contract below
 LABELLED = [name for name in MODELS.names() if not MODELS.get(name).paired]
-PAIRED = {"pix2pix": [((1, 32, 32), (1, 32, 32)), ((3, 64, 64), (3, 16, 16))],
-          "srresnet": [((1, 28, 28), (1, 7, 7)), ((3, 32, 32), (3, 16, 16))]}
+# (image shape, source shape, patches P): one stride-2 layer (the default at these sizes) halves the side,
+# the two stride-1 4x4 convolutions take one pixel each, so P = (side / 2 - 2)^2
+PAIRED = {"pix2pix": [((1, 32, 32), (1, 32, 32), 196), ((3, 64, 64), (3, 16, 16), 900)],
+          "srresnet": [((1, 28, 28), (1, 7, 7), 144), ((3, 32, 32), (3, 16, 16), 196)]}
 CASES = [(name, shape, classes) for name in LABELLED for shape in SHAPES[name] for classes in (0, 10)]
 
 
@@ -54,8 +56,8 @@ def test_every_family_has_its_contract_cases():
     assert set(MODELS.names()) == set(SHAPES) | set(PAIRED)
 
 
-@pytest.mark.parametrize("name,shape,source", [(n, s, y) for n, cases in PAIRED.items() for s, y in cases])
-def test_paired_families_turn_a_source_into_an_image_judged_per_patch(name, shape, source):
+@pytest.mark.parametrize("name,shape,source,patches", [(n, *case) for n, cases in PAIRED.items() for case in cases])
+def test_paired_families_turn_a_source_into_an_image_judged_per_patch(name, shape, source, patches):
     torch.manual_seed(0)
     kw = model_kwargs(ModelConfig(name=name, g_width=8, d_width=8), shape, 0, source_shape=source)
     G, D = build_generator(kw).eval(), build_discriminator(kw)
@@ -63,7 +65,7 @@ def test_paired_families_turn_a_source_into_an_image_judged_per_patch(name, shap
     x = G(torch.randn(3, G.z_dim), y)
     assert x.shape == (3, *shape) and -1 <= x.min() and x.max() <= 1
     logits = D(x, y)
-    assert logits.dim() == 2 and logits.shape[0] == 3 and logits.shape[1] >= 1 and torch.isfinite(logits).all()
+    assert logits.shape == (3, patches) and torch.isfinite(logits).all()
     G2 = build_generator(check_kwargs(kw)).eval()
     G2.load_state_dict(G.state_dict())
     torch.testing.assert_close(G2(torch.zeros(3, G.z_dim), y), G(torch.zeros(3, G.z_dim), y), rtol=0, atol=0)
