@@ -15,6 +15,8 @@ SAMPLE_EXAMPLES = """examples (demo:mnist and demo:fashion ship with gankit; pas
   gankit sample demo:mnist --n 1000 --out samples.npy --seed 1    # uint8 [N, H, W, C]
   gankit sample demo:fashion --label sneaker --n 16 --out sneakers.png   # conditional generators
   gankit sample demo:fashion --class-grid --n 8 --out classes.png
+  gankit sample demo:fashion --per-class 100 --out synthetic/   # synthetic/<class>/000000.png ...
+  gankit sample demo:fashion --per-class 500 --min-confidence 0.9 --out synthetic.npz   # x, y, class_names
   gankit sample runs/<run> --n 64 --out grid.png
 """
 
@@ -35,6 +37,15 @@ def add_parser(sub) -> None:
                    help="conditional generators: one row per class, --n columns sharing their latents")
     p.add_argument("--psi", type=float, default=1.0,
                    help="truncation toward the mean latent, 0 to 2 (1 = off; below 1: closer to the average sample)")
+    p.add_argument("--per-class", type=int, metavar="N",
+                   help="conditional generators: a labelled dataset of N samples of every class (instead of --n), "
+                        "written to a folder/ (one sub-folder per class) or an .npz (x uint8 [N, H, W, C], y, "
+                        "class_names)")
+    p.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
+                   help="with --per-class: keep only samples the dataset's classifier gives probability >= P of "
+                        "their class (draws more until each class is full)")
+    p.add_argument("--classifier", default="", metavar="PATH",
+                   help="with --min-confidence: a classifier file (gankit classifier train) instead of the bundled one")
     p.add_argument("--jbt", type=float, default=1.0, metavar="SHARE",
                    help="keep only the latents where G's Jacobian norm is in its lowest JBT share, e.g. 0.95 "
                         "(Jacobian-based truncation: drops samples drawn between separate modes; 1 = off)")
@@ -46,7 +57,11 @@ def run(args) -> int:
 
     if args.n <= 0:
         raise GankitError(f"--n must be positive, got {args.n}")
+    if args.min_confidence and args.per_class is None:
+        raise GankitError("--min-confidence filters a --per-class dataset; pass --per-class N")
     generator = load_generator(args.run, ema=not args.no_ema, device=resolve_device(args.device))
+    if args.per_class is not None:
+        return _per_class(generator, args)
     if args.class_grid:
         if args.jbt != 1.0:
             raise GankitError("--class-grid shares each column's latent across classes; it cannot take --jbt")
@@ -62,6 +77,22 @@ def run(args) -> int:
     written = write(samples, args.out, kind=generator.kind, force=args.force,
                     nrow=None if labels is not None else generator.num_classes or None)
     print(json.dumps({"n": args.n, "seed": args.seed, "out": args.out, "files": len(written)}))
+    return 0
+
+
+def _per_class(generator, args) -> int:
+    from gankit.latent.synthetic import per_class, write_labelled
+
+    if args.per_class <= 0:
+        raise GankitError(f"--per-class must be positive, got {args.per_class}")
+    if args.label is not None or args.class_grid:
+        raise GankitError("--per-class draws every class; it takes no --label or --class-grid")
+    samples, labels = per_class(generator, args.per_class, seed=args.seed, psi=args.psi, jbt=args.jbt,
+                                min_confidence=args.min_confidence, classifier=args.classifier)
+    written = write_labelled(samples, labels, generator.class_names, args.out, force=args.force)
+    print(json.dumps({"per_class": args.per_class, "classes": generator.num_classes, "n": len(labels),
+                      "seed": args.seed, "min_confidence": args.min_confidence, "out": args.out,
+                      "files": len(written)}))
     return 0
 
 
