@@ -65,7 +65,7 @@ def _adapt(argv: list[str], runs: dict, tmp: Path) -> list[str]:
     """The example as it can run here on tiny runs."""
     conditional = any(a in ("--label", "--class-grid", "--labels") for a in argv)
     paired = argv[0] == "translate" or "--pairs" in argv
-    run = str(runs["pairs" if paired else "cond" if conditional else "plain"])
+    run = str(runs["pairs" if paired else "semi" if argv[0] == "classify" else "cond" if conditional else "plain"])
     # latent.md sets R=demo:mnist
     argv = [run if a in ("runs/<run>", "runs/mnist", "runs/shoes") else "demo:mnist" if a == "$R" else a for a in argv]
     argv = [str(runs["cond"]) if a == "demo:fashion" and not runs["fashion_demo"] else a for a in argv]
@@ -80,8 +80,9 @@ def _adapt(argv: list[str], runs: dict, tmp: Path) -> list[str]:
         return argv + ["--n", "40"]
     if argv[0] == "bench":
         return [a for a in argv if a != "--json"] + ["--steps", "1", "--repeats", "1", "--set", "train.batch_size=16"]
-    if argv[0] == "sample" and "--n" in argv:
-        argv[argv.index("--n") + 1] = str(min(int(argv[argv.index("--n") + 1]), 16))
+    for option, most in (("--n", 16), ("--per-class", 4)):
+        if argv[0] == "sample" and option in argv:
+            argv[argv.index(option) + 1] = str(min(int(argv[argv.index(option) + 1]), most))
     return argv + (["--force"] if argv[0] in ("sample", "latent", "translate") else [])
 
 
@@ -95,9 +96,11 @@ def runs(tmp_path_factory, shared_data_module):
     # drawings -> shoes, two classes (fewer drawings to make)
     assert main(["train", "--preset", "shoes_edges2photo", "--set", "data.classes=sandal,bag", "--name", "pairs",
                  *base]) == 0
+    assert main(["train", "--preset", "mnist_ssgan", "--name", "semi", *base]) == 0  # a D that classifies
     steps = iter(range(4, 1000, 2))
     from gankit.checkpoint import demo_path
     return {"plain": tmp / "plain", "cond": tmp / "cond", "resumable": tmp / "resumable", "pairs": tmp / "pairs",
+            "semi": tmp / "semi",
             "resume_steps": lambda: next(steps), "fashion_demo": demo_path("demo:fashion").is_file()}
 
 
@@ -125,12 +128,13 @@ def test_every_example_runs(where, line, runs, tmp_path, capsys, monkeypatch):
         pytest.skip(reason)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(uvicorn.Server, "run", lambda *a, **k: None)  # serve: build the app, don't listen
-    for name in ("digit.png", "my_digit.png", "drawing.png", "drawings/a.png", "drawings/b.png",
+    for name in ("digit.png", "my_digit.png", "drawing.png", "drawings/a.png", "drawings/b.png", "digits/a.png",
                  *(f"kept_aside/{i}.png" for i in range(12))):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         Image.fromarray(np.full((28, 28), 128, dtype=np.uint8)).save(tmp_path / name)
     np.save(tmp_path / "z.npy", np.zeros((1, 100), dtype=np.float32))
     np.save(tmp_path / "small.npy", np.zeros((2, 7, 7), dtype=np.uint8))
+    np.save(tmp_path / "digits.npy", np.zeros((2, 28, 28), dtype=np.uint8))
     code = main(_adapt(argv, runs, tmp_path))
     err = capsys.readouterr().err
     assert code == 0, f"{where}: {line}\n{err[-600:]}"

@@ -10,7 +10,7 @@ from gankit.core.errors import GankitError
 from gankit.core.registry import Registry
 from gankit.data import cifar, embedded, faces, folder, idx, pairs, toy
 from gankit.data.dataset import DataConfig, Dataset, normalize
-from gankit.data.loader import BatchSampler
+from gankit.data.loader import BatchSampler, SemiSampler
 
 DATASETS: Registry = Registry("dataset")
 DATASETS.add("digits", embedded.read_digits, aliases=("default",))
@@ -50,6 +50,8 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     else:
         data = _split(_read(replace(cfg, name=base, split="train")), cfg.holdout, held=cfg.split == "holdout",
                       by=cfg.holdout_by)
+    if cfg.labeled_per_class and cfg.split == "train":
+        data = keep_labels(data, cfg.labeled_per_class, cfg.label_seed)
     if not pairing:  # pairs are made after the split: the same images either way, and only those needed
         return data
     paired = PAIRINGS.get(pairing)(data, argument)
@@ -98,6 +100,28 @@ def _only_classes(data: Dataset, classes: str) -> Dataset:
     return out
 
 
+def keep_labels(data: Dataset, per_class: int, seed: int) -> Dataset:
+    """data.labeled_per_class: K images of each class, drawn with `seed`, keep their labels; every other
+    image's label becomes -1 (unlabelled). The choice is recorded with the data."""
+    if data.labels is None:
+        raise GankitError(f"data.labeled_per_class keeps some of the labels, but {data.name} has none")
+    counts = torch.bincount(data.labels, minlength=data.num_classes)
+    if per_class > int(counts.min()):
+        smallest = int(counts.argmin())
+        raise GankitError(f"data.labeled_per_class {per_class} is more than the smallest class holds "
+                          f"({data.class_names[smallest]!r}: {int(counts[smallest])} images)")
+    gen = torch.Generator().manual_seed(seed)
+    kept = torch.full_like(data.labels, -1)
+    for k in range(data.num_classes):
+        members = (data.labels == k).nonzero().flatten()
+        chosen = members[torch.randperm(len(members), generator=gen)[:per_class]]
+        kept[chosen] = k
+    out = data.subset(torch.arange(len(data)), labeled_per_class=per_class, label_seed=seed,
+                      labeled_indices=(kept >= 0).nonzero().flatten().tolist())
+    out.labels = kept
+    return out
+
+
 def _split(data: Dataset, n: int, held: bool, by: str = "") -> Dataset:
     """The training part (held False) or the N held-out images of `data`, in their original order. `by`
     "identity": whole groups (people) are held out, in a seeded order, until at least N images are."""
@@ -137,6 +161,8 @@ def validate_data(cfg: DataConfig) -> None:
         raise GankitError(f"data.holdout must be >= 0, got {cfg.holdout}")
     if cfg.holdout_by not in ("", "identity"):
         raise GankitError(f"data.holdout_by must be empty (images at random) or identity, got {cfg.holdout_by!r}")
+    if cfg.labeled_per_class < 0 or cfg.label_seed < 0:
+        raise GankitError("data.labeled_per_class and data.label_seed must be >= 0")
     if not 1 <= cfg.num_points <= MAX_POINTS:
         raise GankitError(f"data.num_points must be between 1 and {MAX_POINTS}, got {cfg.num_points}")
 
@@ -161,5 +187,5 @@ def data_argument(text: str) -> dict:
     return {"name": "folder", "path": text} if looks_like_path(text) else {"name": text}
 
 
-__all__ = ["DATASETS", "PAIRINGS", "BatchSampler", "DataConfig", "Dataset", "data_argument", "load_dataset",
-           "looks_like_path", "normalize", "parse_name", "validate_data"]
+__all__ = ["DATASETS", "PAIRINGS", "BatchSampler", "DataConfig", "Dataset", "SemiSampler", "data_argument",
+           "load_dataset", "looks_like_path", "normalize", "parse_name", "validate_data"]

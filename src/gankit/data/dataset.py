@@ -27,6 +27,10 @@ class DataConfig:
     holdout: int = 0  # images kept out of training (the same ones for every run of this data): split "holdout"
     holdout_by: str = ""  # "identity": hold out whole people (faces: the name in the file name), about N images
     classes: str = ""  # keep only these classes: names or indices, comma-separated (e.g. sandal,sneaker,bag)
+    # few labels: keep K labels per class (drawn with label_seed) and mark the rest unlabelled (label -1);
+    # conditional models train on the labelled images, a semi-supervised GAN (ssgan) on all of them
+    labeled_per_class: int = 0
+    label_seed: int = 0
 
 
 @dataclass
@@ -34,7 +38,8 @@ class Dataset:
     """A whole dataset resident in memory, drawn from by index (no per-sample Python when training).
 
     x: uint8 [N, C, H, W] for images, float32 [N, 2] for 2-D points.
-    labels: int64 [N], or None when unlabelled.
+    labels: int64 [N], or None when unlabelled; -1 marks an image whose label was set aside
+    (data.labeled_per_class).
     source: for image-to-image pairs, uint8 [N, C', H', W']: x[i] is what G should make of source[i]
     (a drawing of it, a smaller copy); None for everything else.
     """
@@ -62,6 +67,15 @@ class Dataset:
         """The samples at `idx` (images, labels and sources alike), with `extra` added to its record."""
         pick = [None if t is None else t[idx.to(t.device)] for t in (self.labels, self.source, self.groups)]
         return Dataset(self.name, self.x[idx], pick[0], self.class_names, self.kind, {**self.extra, **extra}, *pick[1:])
+
+    @property
+    def partly_labelled(self) -> bool:
+        """Whether some images lost their labels to data.labeled_per_class (label -1)."""
+        return self.labels is not None and bool((self.labels < 0).any())
+
+    def labelled(self) -> "Dataset":
+        """The images that kept their labels."""
+        return self if not self.partly_labelled else self.subset((self.labels >= 0).nonzero().flatten())
 
     @property
     def num_classes(self) -> int:

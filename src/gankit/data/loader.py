@@ -72,3 +72,40 @@ class BatchSampler:
         self.perm = state["perm"].clone()
         self.pos = int(state["pos"])
         self.epoch = int(state["epoch"])
+
+
+class SemiSampler:
+    """Batches for a semi-supervised GAN: half of each batch from the labelled images (cycled: there may be
+    only a hundred), half from all images with their labels hidden (-1), as in Salimans et al. 2016, where
+    every step sees a labelled batch and an unlabelled one. Same interface and exact resume as BatchSampler."""
+
+    def __init__(self, data: Dataset, batch_size: int, seed: int, rank: int = 0, world: int = 1):
+        if batch_size < 2 or batch_size % 2:
+            raise GankitError(f"a semi-supervised batch is half labelled, half not: train.batch_size must be even, "
+                              f"got {batch_size}")
+        labelled = data.labelled()
+        if batch_size // 2 > len(labelled):
+            raise GankitError(f"half of each batch is labelled images, and {data.name} keeps {len(labelled)} labels: "
+                              f"pass --batch-size N with N ≤ {2 * len(labelled)} (or keep more labels)")
+        self.batch_size = batch_size
+        self.parts = {"labelled": BatchSampler(labelled, batch_size // 2, seed, rank, world),
+                      "all": BatchSampler(data, batch_size // 2, seed + 1, rank, world)}
+
+    @property
+    def epoch(self) -> int:
+        """Epochs over all images (the unlabelled part)."""
+        return self.parts["all"].epoch
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        x_l, y_l = self.parts["labelled"].next()
+        x_u, _ = self.parts["all"].next()
+        return torch.cat([x_l, x_u]), torch.cat([y_l, torch.full((len(x_u),), -1, dtype=y_l.dtype, device=y_l.device)])
+
+    def state_dict(self) -> dict:
+        return {name: part.state_dict() for name, part in self.parts.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if not isinstance(state, dict) or set(state) != set(self.parts):
+            raise GankitError("the checkpoint's data order is not a semi-supervised one (resume with the same model)")
+        for name, part in self.parts.items():
+            part.load_state_dict(state[name])

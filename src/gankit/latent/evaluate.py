@@ -15,6 +15,7 @@ from gankit.core.errors import GankitError
 from gankit.core.images import save_grid, side_by_side
 from gankit.core.runtime import resolve_device
 from gankit.data import DataConfig, load_dataset, normalize, parse_name, validate_data
+from gankit.latent.classify import is_classifier, load_classifier_d
 from gankit.latent.generator import load_generator
 from gankit.latent.sample import sampler
 from gankit.latent.translate import translate
@@ -25,6 +26,7 @@ from gankit.metrics.extractors import extract
 from gankit.metrics.leak import leak_check
 from gankit.metrics.paired import class_fidelity, pair_scores
 from gankit.metrics.scores import nearest_indices
+from gankit.models import build_discriminator, check_kwargs
 
 
 @dataclass
@@ -64,10 +66,17 @@ def _data_configs(config: dict, opts: EvalOptions, shape: tuple) -> tuple[DataCo
     return reference, trained
 
 
-def _training_features(train_cfg: DataConfig, extractor, opts: EvalOptions):
+def trained_images(config: dict, train_cfg: DataConfig):
+    """The images a run trained on: with few labels (data.labeled_per_class), a conditional run saw only the
+    labelled ones (training.loop.training_data)."""
+    data = load_dataset(train_cfg)
+    return data.labelled() if data.partly_labelled and config.get("model", {}).get("conditional") else data
+
+
+def _training_features(config: dict, train_cfg: DataConfig, extractor, opts: EvalOptions):
     """Features of the images the run trained on (for the memorisation ratio against held-out ones), and
     those images in the same order."""
-    data = load_dataset(train_cfg)
+    data = trained_images(config, train_cfg)
     n = min(opts.n_real or opts.n, len(data))
     feats = real_features(data, extractor, n, key=dataset_key(train_cfg, data), batch_size=opts.batch_size,
                           cache=opts.cache)
@@ -85,7 +94,7 @@ def _leak(config: dict, train_cfg: DataConfig, draw, n: int, seed: int) -> dict:
     the CPU: its detector is small, and the samples are drawn on the run's device."""
     augment_cfg = from_dict(AugmentConfig, config.get("augment", {}), "augment")
     names = operations(augment_cfg) or operations(AugmentConfig(policy=",".join(POLICIES.values())))
-    data = load_dataset(train_cfg)
+    data = trained_images(config, train_cfg)
     reals = normalize(data.x[real_indices(len(data), min(len(data), LEAK_REALS), seed)])
     fakes = torch.cat([draw(start, min(100, n - start)).cpu() for start in range(0, n, 100)])
     result = leak_check(reals, fakes, {name: AUGMENTS.get(name) for name in names}, seed=seed)
@@ -133,15 +142,32 @@ def evaluate_run(run: str | Path, opts: EvalOptions | None = None, write: bool =
                          batch_size=opts.batch_size, cache=opts.cache)
     del real_data
     other = data_cfg != train_cfg  # images G never saw: they give the memorisation ratio
-    train, train_images = _training_features(train_cfg, extractor, opts) if other else (None, None)
+    train, train_images = _training_features(config, train_cfg, extractor, opts) if other else (None, None)
     draw = sampler(generator, opts.n, seed=opts.seed, psi=opts.psi, jbt=opts.jbt)
     result = evaluate(draw, opts.n, real, extractor, metrics, opts.batch_size, train=train)
     if _wants_leak(opts.leak, config, generator.kind):
         result["metrics"].update(_leak(config, train_cfg, draw, min(opts.n, LEAK_N), opts.seed))
     if write and train is not None and demo_path(run) is None and generator.kind == "image":
         write_nearest(ckpt_file.parent / "nearest.png", draw, extractor, train, train_images)
+    if demo_path(run) is None:
+        result["metrics"].update(discriminator_accuracy(ckpt_file, train_cfg, device))
     return _finish(result, run, ckpt_file, generator, opts, f"folder {opts.real}" if opts.real else data_cfg.split,
                    write)
+
+
+def discriminator_accuracy(ckpt_file: Path, train_cfg: DataConfig, device: torch.device) -> dict:
+    """For a run whose D names classes (ssgan, AC-GAN): D's accuracy on the dataset's test split (all its
+    labels), as `d_test_accuracy`. Nothing for any other run, or data without a test split."""
+    with torch.device("meta"):  # the architecture alone says whether D classifies
+        classifies = is_classifier(build_discriminator(check_kwargs(load_checkpoint(ckpt_file)["model"])))
+    if not classifies:
+        return {}
+    test_cfg = replace(train_cfg, split="test", holdout=0, holdout_by="", labeled_per_class=0)
+    try:
+        test = load_dataset(test_cfg)
+    except GankitError:  # an image folder has no test split: nothing to measure against
+        return {}
+    return {"d_test_accuracy": load_classifier_d(ckpt_file, device=device).accuracy(test)}
 
 
 def _finish(result: dict, run, ckpt_file: Path, generator, opts: EvalOptions, split: str, write: bool) -> dict:

@@ -7,6 +7,7 @@ from gankit.losses.base import Loss, LossConfig
 from gankit.losses.bce import Minimax, NonSaturating
 from gankit.losses.hinge import Hinge
 from gankit.losses.least_squares import LeastSquares
+from gankit.losses.matching import feature_matching
 from gankit.losses.penalties import gradient_penalty, r1
 from gankit.losses.reconstruction import l1
 from gankit.losses.wasserstein import Wasserstein
@@ -35,19 +36,25 @@ def validate_loss(cfg: LossConfig) -> None:
         raise GankitError(f"label smoothing applies to the minimax and nonsaturating losses, not {cfg.name}")
     if cfg.aux_weight < 0:
         raise GankitError(f"loss.aux_weight must be >= 0, got {cfg.aux_weight}")
-    for name in ("penalty_weight", "l1", "adversarial"):
+    for name in ("penalty_weight", "l1", "adversarial", "feature_matching"):
         if getattr(cfg, name) < 0:
             raise GankitError(f"loss.{name} must be >= 0, got {getattr(cfg, name)}")
 
 
-def reconstruction_terms(cfg: LossConfig, paired: bool) -> tuple:
-    """G's reconstruction terms (name, weight, fn(fake, real)) for data that is (or isn't) image pairs."""
-    if not paired:
-        if cfg.adversarial != 1:
-            raise GankitError("loss.adversarial weighs D's verdict against the L1 term of image pairs; this data "
-                              "has no pairs, so keep it at 1")
-        return ()
-    return (("l1", cfg.l1, l1),) if cfg.l1 > 0 else ()
+def g_terms(cfg: LossConfig, paired: bool, D) -> tuple:
+    """G's terms beside D's verdict, (name, weight, fn(fake, real)): L1 to the target for image pairs,
+    feature matching on D's features when loss.feature_matching > 0."""
+    if cfg.feature_matching > 0 and (paired or not hasattr(D, "features")):
+        raise GankitError("loss.feature_matching matches D's features of whole images; this model's D has none "
+                          "to match" if not paired else "loss.feature_matching is for noise-to-image models, not "
+                          "image pairs (they have loss.l1)")
+    terms = (("l1", cfg.l1, l1),) if paired and cfg.l1 > 0 else ()
+    if cfg.feature_matching > 0:
+        terms += (("feature_matching", cfg.feature_matching, feature_matching(D)),)
+    if cfg.adversarial != 1 and not terms:
+        raise GankitError("loss.adversarial weighs D's verdict against G's other terms (L1 of image pairs, "
+                          "loss.feature_matching); this run has none, so keep it at 1")
+    return terms
 
 
-__all__ = ["LOSSES", "PENALTIES", "Loss", "LossConfig", "reconstruction_terms", "validate_loss"]
+__all__ = ["LOSSES", "PENALTIES", "Loss", "LossConfig", "feature_matching", "g_terms", "validate_loss"]

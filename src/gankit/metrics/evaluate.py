@@ -120,9 +120,12 @@ def compute(metrics: list[str], real: Features, fake: Features) -> dict:
 
 
 def dataset_key(cfg: DataConfig, data: Dataset) -> str:
-    """Names real data for the statistics cache: dataset, split, sample shape, size (and folder path)."""
+    """Names real data for the statistics cache: dataset, split, sample shape, size (and folder path, and which
+    labels were kept: a conditional run with few labels trained on those images alone)."""
     where = f"-{hashlib.sha256(cfg.path.encode()).hexdigest()[:8]}" if cfg.path else ""
-    return f"{data.name}{where}-{cfg.split}-{'x'.join(map(str, data.shape))}-{len(data)}"
+    few = cfg.labeled_per_class and cfg.split == "train"
+    labels = f"-labels{cfg.labeled_per_class}s{cfg.label_seed}" if few else ""
+    return f"{data.name}{where}-{cfg.split}{labels}-{'x'.join(map(str, data.shape))}-{len(data)}"
 
 
 def evaluate(sample: Callable[[int, int], torch.Tensor], n: int, real: Features, extractor: Extractor,

@@ -15,7 +15,8 @@ from torch import nn
 from gankit.core.errors import GankitError
 from gankit.core.registry import Registry
 from gankit.nn import D_CONDITIONING
-from gankit.models import dcgan, fastgan, mlp, pix2pix, resnet_sn, srresnet
+from gankit.models import dcgan, fastgan, mlp, pix2pix, resnet_sn, srresnet, ssgan
+from gankit.models.ssgan import use_stream
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,9 @@ class Family:
     # terms a family adds to D's loss on the real images, by metrics name: fn(D, real) -> 0-dim tensor
     d_terms: tuple[tuple[str, Callable], ...] = ()
     paired: bool = False  # G turns a source image into an image: trained on pairs (image to image)
+    # D classifies the data's classes while G draws them all unasked (semi-supervised): D always gets the
+    # data's classes, G none, and the sampler adds labelled images to every batch (data.SemiSampler)
+    semi_supervised: bool = False
 
 
 MODELS: Registry[Family] = Registry("model")
@@ -35,6 +39,8 @@ MODELS.add("fastgan", Family(fastgan.Generator, fastgan.Discriminator, (("recons
            aliases=("lightweight",))
 MODELS.add("pix2pix", Family(pix2pix.Generator, pix2pix.Discriminator, paired=True), aliases=("unet",))
 MODELS.add("srresnet", Family(srresnet.Generator, pix2pix.Discriminator, paired=True), aliases=("srgan",))
+MODELS.add("ssgan", Family(ssgan.Generator, ssgan.Discriminator, semi_supervised=True),
+           aliases=("semi_supervised", "improved_gan"))
 
 
 # Upper bounds on sizes, checked on the command line and in checkpoints alike: far above any GAN gankit trains
@@ -148,6 +154,11 @@ def model_kwargs(cfg: ModelConfig, shape: tuple[int, ...], num_classes: int,
     family = MODELS.get(name)
     pairing = _pairing(name, family, shape, source_shape)
     base = {"shape": list(shape), "num_classes": num_classes if cfg.conditional else 0}
+    d_base = {**base, "num_classes": num_classes} if family.semi_supervised else base
+    if family.semi_supervised and (cfg.conditional or not num_classes):
+        raise GankitError(f"model {name} is semi-supervised: its D learns the data's classes and its G draws them "
+                          "all unasked, so it needs labelled data (some labels are enough: data.labeled_per_class) "
+                          "and no --conditional")
     g = {"z_dim": cfg.z_dim, "width": cfg.g_width, "depth": cfg.g_depth, "norm": cfg.g_norm}
     d = {"width": cfg.d_width, "depth": cfg.d_depth, "norm": cfg.d_norm, "cond": cfg.d_cond, "pack": cfg.pack}
     g_set = {k: v for k, v in g.items() if v}
@@ -155,7 +166,7 @@ def model_kwargs(cfg: ModelConfig, shape: tuple[int, ...], num_classes: int,
     return {"name": name,
             "G": _complete(family.Generator, {**base, **_takes(family.Generator, pairing), **g_set, **cfg.g}, name,
                            "model.g_"),
-            "D": _complete(family.Discriminator, {**base, **_takes(family.Discriminator, pairing), **d_set, **cfg.d},
+            "D": _complete(family.Discriminator, {**d_base, **_takes(family.Discriminator, pairing), **d_set, **cfg.d},
                            name, "model.d_")}
 
 
@@ -265,4 +276,4 @@ def _plain(kwargs: dict) -> dict:
 
 __all__ = ["LIMITS", "MODELS", "Family", "ModelConfig", "build_discriminator", "build_generator", "check_kwargs",
            "check_size", "check_weights", "complete_kwargs", "upgrade_model_section",
-           "model_kwargs"]
+           "model_kwargs", "use_stream"]

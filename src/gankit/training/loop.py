@@ -20,7 +20,7 @@ from gankit.core.files import (STAGING_PREFIX, append_jsonl, check_output_folder
                                publish_run_dir, read_jsonl, remove_stale_temp_files, staging_dir)
 from gankit.augment import AUTO_SOURCES, resolve_auto
 from gankit.core.runtime import resolve_device
-from gankit.data import BatchSampler, Dataset, load_dataset, normalize
+from gankit.data import BatchSampler, Dataset, SemiSampler, load_dataset, normalize
 from gankit.losses import LOSSES
 from gankit.training.callbacks import Checkpoints, MetricsLog, SampleGrids, TimeLimit
 from gankit.training.config import RunConfig, upgrade_config, validate
@@ -31,7 +31,7 @@ from gankit.training.evaluation import PeriodicEval
 from gankit.training.health import REMEDIES
 from gankit.training.parallel import distribute
 from gankit.training.safety import StepGuard, StopFlag, graceful_signals, rollback
-from gankit.models import model_kwargs
+from gankit.models import MODELS, model_kwargs
 from gankit.training.session import (build_game, check_same_architecture, check_saved_networks, game_state,
                                       restore_position)
 from gankit.training.schedules import lr_schedule, top_k_share
@@ -135,7 +135,9 @@ def _build(cfg: RunConfig, run_dir: Path, data: Dataset, dist: Dist) -> Run:
     game, kwargs = build_game(cfg, data, device)
     if dist.enabled:
         distribute(game, dist, cfg.train.sync_bn)
-    sampler = BatchSampler(data, cfg.train.batch_size, seed=cfg.train.seed, rank=dist.rank, world=dist.world)
+    semi = MODELS.get(kwargs["name"]).semi_supervised
+    sampler = (SemiSampler if semi else BatchSampler)(data, cfg.train.batch_size, seed=cfg.train.seed,
+                                                      rank=dist.rank, world=dist.world)
     z, y = _fixed_latents(cfg, game.z_dim, data, device)
     return Run(cfg, run_dir, data, game, sampler, kwargs, z, y, device, dist=dist,
                controllers=_controllers(cfg, game))
@@ -158,7 +160,7 @@ def start_run(cfg: RunConfig, dist: Dist | None = None) -> Run:
     dist = dist or Dist()
     if dist.main:
         check_output_folder(Path(cfg.out), cfg.name)  # before the data is read: a clash is cheap to say
-    data = load_dataset(cfg.data)
+    data = training_data(cfg)
     note = _resolve_augment(cfg, data)
     tag = f"{data.name}-{cfg.model.name}".replace("/", "_").replace(":", "_")
     staging = staging_dir(Path(cfg.out)) if dist.main else None
@@ -183,6 +185,18 @@ def start_run(cfg: RunConfig, dist: Dist | None = None) -> Run:
     return run
 
 
+def training_data(cfg: RunConfig) -> Dataset:
+    """The data a run trains on. With few labels (data.labeled_per_class) a conditional model trains on the
+    labelled images alone, a semi-supervised one on all of them; a model that uses no labels refuses it."""
+    data = load_dataset(cfg.data)
+    if not data.partly_labelled or MODELS.get(cfg.model.name).semi_supervised:
+        return data
+    if not cfg.model.conditional:
+        raise GankitError("data.labeled_per_class keeps a few labels, but this model uses none: add --conditional "
+                          "(it trains on the labelled images) or use --model ssgan (it also learns from the rest)")
+    return data.labelled()
+
+
 def _resolve_augment(cfg: RunConfig, data: Dataset) -> str | None:
     """`--augment auto` made concrete for the data (config.json records the choice); returns what to say
     about it once the run exists, where the choice depended on the data."""
@@ -201,7 +215,8 @@ def _write_data_record(folder: Path, data: Dataset) -> None:
     """data.json: what was read and from where (the files found, with their md5, which --data-dir or
     $GANKIT_DATA alone do not say); skipped_images.txt: every unreadable file of an image folder."""
     info = {k: v for k, v in data.info().items() if k != "extra"}
-    info.update({k: v for k, v in data.extra.items() if k in ("files", "root", "skipped", "holdout_indices")})
+    info.update({k: v for k, v in data.extra.items() if k in ("files", "root", "skipped", "holdout_indices",
+                                                                 "labeled_per_class", "label_seed", "labeled_indices")})
     atomic_write_json(folder / "data.json", info)
     skipped = data.extra.get("skipped_files") or []
     if skipped:
@@ -228,7 +243,7 @@ def resume_run(run_dir: Path, cfg: RunConfig, ckpt: dict | None = None, dist: Di
     saved = check_saved_networks(ckpt)  # before anything the size the file claims is built
     if dist.main:
         remove_stale_temp_files(run_dir)  # left by a process killed while writing
-    data = load_dataset(cfg.data)
+    data = training_data(cfg)
     _resolve_augment(cfg, data)
     check_same_architecture(saved, model_kwargs(cfg.model, data.shape, data.num_classes, data.source_shape))
     if ckpt["step"] >= cfg.train.steps:

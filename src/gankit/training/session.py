@@ -7,9 +7,9 @@ from gankit.augment import build_augment
 from gankit.core.errors import GankitError
 from gankit.core.runtime import make_generator, seed_everything
 from gankit.data import Dataset
-from gankit.losses import LOSSES, PENALTIES, reconstruction_terms
+from gankit.losses import LOSSES, PENALTIES, g_terms
 from gankit.models import (MODELS, build_discriminator, build_generator, check_kwargs, check_size, check_weights,
-                           complete_kwargs, model_kwargs)
+                           complete_kwargs, model_kwargs, use_stream)
 from gankit.training.config import RunConfig
 from gankit.training.ema import EMA
 from gankit.training.steps import Game, Rules
@@ -45,10 +45,11 @@ def build_game(cfg: RunConfig, data: Dataset, device: torch.device) -> tuple[Gam
                     penalty_weight=cfg.loss.penalty_weight, label_smoothing=cfg.loss.label_smoothing,
                     aux_weight=cfg.loss.aux_weight, precision=t.precision, augment=build_augment(cfg.augment),
                     d_terms=MODELS.get(kwargs["name"]).d_terms,
-                    g_terms=reconstruction_terms(cfg.loss, data.source is not None),
+                    g_terms=g_terms(cfg.loss, data.source is not None, D),
                     adversarial=cfg.loss.adversarial),
         ema=EMA(G, t.ema_decay, t.ema_start) if t.ema_decay > 0 else None,
     )
+    use_stream(D, game.noise)  # a D that draws noise (ssgan) draws it from the checkpointed stream
     if t.compile:
         _compile(game, t.compile)
     return game, kwargs

@@ -140,7 +140,12 @@ def _augment(game: Game, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch
 
 
 def _class_loss(class_logits: torch.Tensor | None, y: torch.Tensor | None) -> torch.Tensor | None:
-    return None if class_logits is None or y is None else F.cross_entropy(class_logits, y)
+    """Cross-entropy over the labelled samples; label -1 (set aside by data.labeled_per_class) counts for
+    nothing. Summed and divided by the count rather than averaged, so a batch without labels gives 0, not NaN."""
+    if class_logits is None or y is None:
+        return None
+    total = F.cross_entropy(class_logits, y, ignore_index=-1, reduction="sum")
+    return total / (y >= 0).sum().clamp(min=1)
 
 
 def d_step(game: Game, real: torch.Tensor, y: torch.Tensor | None, noise_std: float = 0.0,
@@ -162,7 +167,9 @@ def d_step(game: Game, real: torch.Tensor, y: torch.Tensor | None, noise_std: fl
     if aux is not None:
         loss = loss + game.rules.aux_weight * aux
         stats["d_aux_loss"] = aux.detach()
-        stats["aux_acc_real"] = (real_classes.detach().argmax(1) == y).float().mean()
+        labelled = (y >= 0).float()
+        hits = (real_classes.detach().argmax(1) == y).float() * labelled
+        stats["aux_acc_real"] = hits.sum() / labelled.sum().clamp(min=1)
     for name, term in game.rules.d_terms:  # through D itself, like the penalty below
         value = term(game.D, real)
         loss = loss + value
@@ -212,8 +219,10 @@ def g_step(game: Game, batch_size: int, y: torch.Tensor | None, device: torch.de
         logits, classes = _scores(game, _noisy(game, seen, noise_std), y_seen)
         adversarial = game.rules.loss.g_loss(top_k(logits, keep))
         loss = game.rules.adversarial * adversarial
-        aux = _class_loss(classes, y)
-        if aux is not None:  # AC-GAN: G is also rewarded when D recognises the requested class
+        # AC-GAN: G is also rewarded when D recognises the class it was asked for (a semi-supervised G is asked
+        # for none: its D classifies, but G's samples carry no label)
+        aux = _class_loss(classes, y) if game.G.num_classes else None
+        if aux is not None:
             loss = loss + game.rules.aux_weight * aux
         terms = {}
         for name, weight, term in game.rules.g_terms:

@@ -1,0 +1,21 @@
+"""Feature matching (Salimans et al. 2016, §3.1): G matches the statistics of D's features on real data
+instead of maximising D's verdict. It joins G's loss as a term (steps.g_step, Rules.g_terms) weighted by
+loss.feature_matching; the semi-supervised GAN (model ssgan) trains G by it alone."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def feature_matching(D: nn.Module) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The term fn(fake, real): squared distance between the batch means of D.features on G's samples and on
+    real images (a fixed target: no gradient). D must expose `features(x) -> h [N, F]`."""
+
+    def term(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            target = D.features(real).float().mean(0)
+        return F.mse_loss(D.features(fake).float().mean(0), target)
+    return term
