@@ -1,0 +1,145 @@
+"""GANs as a data source: what a conditional GAN's samples buy a classifier that has few labels, against
+classical augmentation, and what the semi-supervised GAN's D reaches with the same labels:
+
+    python benchmarks/augmentation.py --dataset mnist --labels 10 --draws 0 \
+        --out benchmarks/results/augmentation/mnist_100labels_cpu.json
+
+For each label budget (K labels per class, --labels) and each label draw (data.label_seed, --draws):
+- a conditional GAN (--gan-preset, data.labeled_per_class=K: it sees only the labelled images, with
+  augmentation in front of D as `--augment auto` picks for that few) trained for --gan-steps, then
+  `gankit sample --per-class` of it; its FID in the dataset classifier's features against the test split and
+  its memorisation ratio (that FID over the FID against the images it trained on: below 1, it copies them);
+- one fixed small CNN (gankit.metrics.downstream) trained for --steps on each arm:
+  `real` (the labelled images), `classical` (+ shifts, rotations, scaling, elastic), `gan<r>` (+ r GAN samples
+  per real image in every batch), `both` (classical augmentation of the reals + gan1), `cas` (GAN samples
+  only: the Classification Accuracy Score) — test accuracy on the dataset's 10,000 test images;
+- `ssgan`: the semi-supervised GAN (--ssgan-preset) with the same labels and every unlabelled image, trained
+  for --ssgan-minutes; its D's test accuracy.
+Mean and std over the draws per budget and arm.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import torch
+from _common import emit
+
+from gankit.data import DataConfig, load_dataset, normalize
+from gankit.latent import load_generator
+from gankit.latent.classify import load_classifier_d
+from gankit.latent.evaluate import EvalOptions, evaluate_run
+from gankit.latent.synthetic import per_class
+from gankit.metrics.downstream import Mix, accuracy_on, train_classifier
+from gankit.training import fit, resolve, start_run
+
+ARMS = ("real", "classical", "gan0.5", "gan1", "gan2", "both", "cas", "ssgan")
+GAN_ARMS = {"gan0.5", "gan1", "gan2", "both", "cas"}
+
+
+def train_gan(preset: str, dataset: str, k: int, draw: int, steps: int, minutes: float, folder: str,
+              extra: dict | None = None) -> tuple[str, float]:
+    """A run of `preset` on `dataset` with K labels per class (draw `draw`); returns its folder and seconds."""
+    train = {"seed": draw, "device": "cpu", "sample_every": 0, "checkpoint_every": 0} | (
+        {"steps": steps} if steps else {}) | ({"minutes": minutes, "steps": 10**8} if minutes else {})
+    cfg = resolve(preset, [{"data": {"name": dataset, "labeled_per_class": k, "label_seed": draw},
+                            "out": folder, "train": train}, *( [extra] if extra else [])])
+    run = start_run(cfg)
+    t0 = time.perf_counter()
+    fit(run)
+    return str(run.dir), round(time.perf_counter() - t0, 1)
+
+
+def gan_arms(args, k: int, draw: int, real_x, real_y, test_x, test_y, folder: str) -> dict:
+    run_dir, seconds = train_gan(args.gan_preset, args.dataset, k, draw, args.gan_steps, 0, folder,
+                                 {"model": {"conditional": True}})
+    scores = evaluate_run(run_dir, EvalOptions(n=args.eval_n, split="test", device="cpu", metrics="fid"),
+                          write=False)["metrics"]
+    generator = load_generator(run_dir)
+    fake_x, fake_y = per_class(generator, args.samples_per_class, seed=draw)
+    out = {"gan_train_seconds": seconds, "gan_fid_test": scores.get("fid"),
+           "gan_memorisation_ratio": scores.get("memorisation_ratio")}
+    mixes = {"gan0.5": Mix(real_x, real_y, fake_x, fake_y, 0.5), "gan1": Mix(real_x, real_y, fake_x, fake_y, 1.0),
+             "gan2": Mix(real_x, real_y, fake_x, fake_y, 2.0),
+             "both": Mix(real_x, real_y, fake_x, fake_y, 1.0, augment=True),
+             "cas": Mix(None, None, fake_x, fake_y, -1.0)}
+    for arm, mix in mixes.items():
+        if arm in args.arms:
+            out[arm] = accuracy_on(train_classifier(mix, 10, args.steps, seed=draw), test_x, test_y)
+    return out
+
+
+def one_draw(args, k: int, draw: int, test_x, test_y) -> dict:
+    labelled = load_dataset(DataConfig(name=args.dataset, labeled_per_class=k, label_seed=draw)).labelled()
+    real_x, real_y = normalize(labelled.x), labelled.labels
+    out: dict = {"draw": draw, "labels": len(real_y)}
+    for arm, mix in (("real", Mix(real_x, real_y)), ("classical", Mix(real_x, real_y, augment=True))):
+        if arm in args.arms:
+            out[arm] = accuracy_on(train_classifier(mix, 10, args.steps, seed=draw), test_x, test_y)
+    with tempfile.TemporaryDirectory() as tmp:
+        if GAN_ARMS & set(args.arms):
+            out.update(gan_arms(args, k, draw, real_x, real_y, test_x, test_y, tmp))
+        if "ssgan" in args.arms:
+            run_dir, seconds = train_gan(args.ssgan_preset, args.dataset, k, draw, 0, args.ssgan_minutes, tmp)
+            out.update({"ssgan": load_classifier_d(run_dir).accuracy(load_dataset(
+                DataConfig(name=args.dataset, split="test"))), "ssgan_train_seconds": seconds})
+    print(out, flush=True)
+    return out
+
+
+def summary(draws: list[dict]) -> dict:
+    """Mean and std over the draws of every numeric field, with each arm's gain over classical augmentation."""
+    keys = [k for k in draws[0] if isinstance(draws[0][k], (int, float)) and k != "draw"]
+    out = {}
+    for key in keys:
+        values = [d[key] for d in draws if d.get(key) is not None]
+        if values:
+            out[key] = {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+    if "classical" in out:
+        for arm in ARMS:
+            if arm in out and arm != "classical":
+                gains = [d[arm] - d["classical"] for d in draws if arm in d]
+                out[f"{arm}_minus_classical"] = {"mean": statistics.fmean(gains),
+                                                 "std": statistics.stdev(gains) if len(gains) > 1 else 0.0}
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", default="mnist", choices=("mnist", "fashion_mnist"))
+    p.add_argument("--labels", default="10,60,600", help="labels per class, comma-separated (10 = 100 labels)")
+    p.add_argument("--draws", default="0,1,2", help="label draws (data.label_seed), comma-separated")
+    p.add_argument("--arms", default=",".join(ARMS))
+    p.add_argument("--steps", type=int, default=2000, help="classifier training steps (every arm alike)")
+    p.add_argument("--gan-preset", default="", help="default: mnist_dcgan (fashion_cdcgan for Fashion-MNIST)")
+    p.add_argument("--gan-steps", type=int, default=3000)
+    p.add_argument("--samples-per-class", type=int, default=1000)
+    p.add_argument("--eval-n", type=int, default=5000)
+    p.add_argument("--ssgan-preset", default="", help="default: mnist_ssgan (its settings on either dataset)")
+    p.add_argument("--ssgan-minutes", type=float, default=30.0)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--out", default="")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args.arms = [a for a in args.arms.split(",") if a]
+    unknown = set(args.arms) - set(ARMS)
+    if unknown:
+        p.error(f"unknown arms {sorted(unknown)}; choose from {', '.join(ARMS)}")
+    args.gan_preset = args.gan_preset or ("fashion_cdcgan" if args.dataset == "fashion_mnist" else "mnist_dcgan")
+    args.ssgan_preset = args.ssgan_preset or "mnist_ssgan"
+    test = load_dataset(DataConfig(name=args.dataset, split="test"))
+    test_x, test_y = normalize(test.x), test.labels
+    budgets = {}
+    for k in (int(v) for v in args.labels.split(",")):
+        draws = [one_draw(args, k, int(d), test_x, test_y) for d in args.draws.split(",")]
+        budgets[str(k * 10)] = {"summary": summary(draws), "draws": draws}
+    emit({"benchmark": "augmentation", "dataset": args.dataset, "classifier_steps": args.steps,
+          "gan_preset": args.gan_preset, "gan_steps": args.gan_steps, "ssgan_preset": args.ssgan_preset,
+          "ssgan_minutes": args.ssgan_minutes, "arms": args.arms, "budgets": budgets}, args.out)
+
+
+if __name__ == "__main__":
+    main()
