@@ -14,7 +14,8 @@ For each label budget (K labels per class, --labels) and each label draw (data.l
   per real image in every batch), `both` (classical augmentation of the reals + gan1), `cas` (GAN samples
   only: the Classification Accuracy Score) — test accuracy on the dataset's 10,000 test images;
 - `ssgan`: the semi-supervised GAN (--ssgan-preset) with the same labels and every unlabelled image, trained
-  for --ssgan-minutes; its D's test accuracy.
+  for the preset's steps (--ssgan-steps to change them; the training seconds are recorded beside); its D's
+  test accuracy.
 Mean and std over the draws per budget and arm.
 """
 from __future__ import annotations
@@ -39,11 +40,12 @@ ARMS = ("real", "classical", "gan0.5", "gan1", "gan2", "both", "cas", "ssgan")
 GAN_ARMS = {"gan0.5", "gan1", "gan2", "both", "cas"}
 
 
-def train_gan(preset: str, dataset: str, k: int, draw: int, steps: int, minutes: float, folder: str,
+def train_gan(preset: str, dataset: str, k: int, draw: int, steps: int, folder: str,
               extra: dict | None = None) -> tuple[str, float]:
-    """A run of `preset` on `dataset` with K labels per class (draw `draw`); returns its folder and seconds."""
+    """A run of `preset` on `dataset` with K labels per class (draw `draw`) for `steps` (0: the preset's);
+    returns its folder and training seconds."""
     train = {"seed": draw, "device": "cpu", "sample_every": 0, "checkpoint_every": 0} | (
-        {"steps": steps} if steps else {}) | ({"minutes": minutes, "steps": 10**8} if minutes else {})
+        {"steps": steps} if steps else {})
     cfg = resolve(preset, [{"data": {"name": dataset, "labeled_per_class": k, "label_seed": draw},
                             "out": folder, "train": train}, *( [extra] if extra else [])])
     run = start_run(cfg)
@@ -53,7 +55,7 @@ def train_gan(preset: str, dataset: str, k: int, draw: int, steps: int, minutes:
 
 
 def gan_arms(args, k: int, draw: int, real_x, real_y, test_x, test_y, folder: str) -> dict:
-    run_dir, seconds = train_gan(args.gan_preset, args.dataset, k, draw, args.gan_steps, 0, folder,
+    run_dir, seconds = train_gan(args.gan_preset, args.dataset, k, draw, args.gan_steps, folder,
                                  {"model": {"conditional": True}})
     scores = evaluate_run(run_dir, EvalOptions(n=args.eval_n, split="test", device="cpu", metrics="fid"),
                           write=False)["metrics"]
@@ -82,7 +84,7 @@ def one_draw(args, k: int, draw: int, test_x, test_y) -> dict:
         if GAN_ARMS & set(args.arms):
             out.update(gan_arms(args, k, draw, real_x, real_y, test_x, test_y, tmp))
         if "ssgan" in args.arms:
-            run_dir, seconds = train_gan(args.ssgan_preset, args.dataset, k, draw, 0, args.ssgan_minutes, tmp)
+            run_dir, seconds = train_gan(args.ssgan_preset, args.dataset, k, draw, args.ssgan_steps, tmp)
             out.update({"ssgan": load_classifier_d(run_dir).accuracy(load_dataset(
                 DataConfig(name=args.dataset, split="test"))), "ssgan_train_seconds": seconds})
     print(out, flush=True)
@@ -118,7 +120,7 @@ def main() -> None:
     p.add_argument("--samples-per-class", type=int, default=1000)
     p.add_argument("--eval-n", type=int, default=5000)
     p.add_argument("--ssgan-preset", default="", help="default: mnist_ssgan (its settings on either dataset)")
-    p.add_argument("--ssgan-minutes", type=float, default=30.0)
+    p.add_argument("--ssgan-steps", type=int, default=0, help="default: the preset's")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--out", default="")
     args = p.parse_args()
@@ -138,7 +140,7 @@ def main() -> None:
         budgets[str(k * 10)] = {"summary": summary(draws), "draws": draws}
     emit({"benchmark": "augmentation", "dataset": args.dataset, "classifier_steps": args.steps,
           "gan_preset": args.gan_preset, "gan_steps": args.gan_steps, "ssgan_preset": args.ssgan_preset,
-          "ssgan_minutes": args.ssgan_minutes, "arms": args.arms, "budgets": budgets}, args.out)
+          "ssgan_steps": args.ssgan_steps, "arms": args.arms, "budgets": budgets}, args.out)
 
 
 if __name__ == "__main__":

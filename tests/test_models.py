@@ -11,7 +11,9 @@ from gankit.models import mlp
 SHAPES = {"mlp": [(1, 8, 8), (2,)], "dcgan": [(1, 28, 28), (3, 32, 32)], "resnet_sn": [(1, 28, 28), (3, 32, 32)],
           "fastgan": [(1, 16, 16), (3, 32, 32)]}
 # the families drawn from noise (and labels); the image-to-image ones (paired) keep their own contract below
-LABELLED = [name for name in MODELS.names() if not MODELS.get(name).paired]
+LABELLED = [name for name in MODELS.names() if not MODELS.get(name).paired and not MODELS.get(name).semi_supervised]
+# semi-supervised families: D classifies the data's classes, G is asked for none
+SEMI = {"ssgan": [(1, 28, 28), (3, 16, 16)]}
 # (image shape, source shape, patches P): one stride-2 layer (the default at these sizes) halves the side,
 # the two stride-1 4x4 convolutions take one pixel each, so P = (side / 2 - 2)^2
 PAIRED = {"pix2pix": [((1, 32, 32), (1, 32, 32), 196), ((3, 64, 64), (3, 16, 16), 900)],
@@ -53,7 +55,33 @@ def test_generator_round_trips_through_its_kwargs(name, shape, classes):
 
 
 def test_every_family_has_its_contract_cases():
-    assert set(MODELS.names()) == set(SHAPES) | set(PAIRED)
+    assert set(MODELS.names()) == set(SHAPES) | set(PAIRED) | set(SEMI)
+
+
+@pytest.mark.parametrize("name,shape", [(n, shape) for n, shapes in SEMI.items() for shape in shapes])
+def test_semi_supervised_d_classifies_and_its_real_logit_is_the_logsumexp(name, shape):
+    from gankit.models import use_stream
+    from gankit.nn import scores
+
+    torch.manual_seed(0)
+    kw = model_kwargs(ModelConfig(name=name, z_dim=8, g_width=16, d_width=32), shape, 10)
+    assert kw["G"]["num_classes"] == 0 and kw["D"]["num_classes"] == 10
+    G, D = build_generator(kw), build_discriminator(kw).eval()
+    x = G(torch.randn(5, 8))
+    assert x.shape == (5, *shape) and -1 <= x.min() and x.max() <= 1
+    logits, classes = scores(D, x, None)
+    assert logits.shape == (5,) and classes.shape == (5, 10)
+    torch.testing.assert_close(logits, torch.logsumexp(classes, 1))
+    torch.testing.assert_close(D(x), D(x), rtol=0, atol=0)  # no noise in eval mode
+    D.train()
+    use_stream(D, torch.Generator().manual_seed(3))
+    first = D(x)
+    use_stream(D, torch.Generator().manual_seed(3))
+    assert torch.equal(first, D(x)) and not torch.equal(first, D(x))  # its noise comes from the stream alone
+    with pytest.raises(GankitError, match="semi-supervised"):
+        model_kwargs(ModelConfig(name=name, conditional=True), shape, 10)
+    with pytest.raises(GankitError, match="semi-supervised"):
+        model_kwargs(ModelConfig(name=name), shape, 0)
 
 
 @pytest.mark.parametrize("name,shape,source,patches", [(n, *case) for n, cases in PAIRED.items() for case in cases])

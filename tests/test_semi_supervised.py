@@ -187,3 +187,43 @@ def test_ssgan_refuses_conditional_and_unlabelled_data(tmp_path):
         start_run(tiny_config(tmp_path, **{**SSGAN, "model": {**SSGAN["model"], "conditional": True}}))
     with pytest.raises(GankitError, match="semi-supervised"):
         start_run(tiny_config(tmp_path, data={"name": "lfw_subset", "resolution": 8}, **SSGAN))
+
+
+def test_classical_augmentation_moves_digits_seeded_and_keeps_the_background():
+    from gankit.metrics.downstream import classical_augment
+
+    x = torch.full((4, 1, 28, 28), -1.0)
+    x[:, :, 10:18, 12:16] = 1.0  # a bar
+    a = classical_augment(x, torch.Generator().manual_seed(0))
+    b = classical_augment(x, torch.Generator().manual_seed(0))
+    c = classical_augment(x, torch.Generator().manual_seed(1))
+    assert a.shape == x.shape and torch.equal(a, b) and not torch.equal(a, c)
+    assert a.min() >= -1.0001 and a.max() <= 1.0001
+    assert (a[:, :, :3, :] == -1).float().mean() > 0.99  # borders stay background
+    moved = (a - x).abs().mean(dim=(1, 2, 3))
+    assert (moved > 0.01).all() and (moved < 0.5).all()  # changed, not destroyed
+    def ink(img):
+        return ((img + 1) / 2).sum(dim=(1, 2, 3)) / ((x + 1) / 2).sum(dim=(1, 2, 3))
+
+    rigid = ink(classical_augment(x, torch.Generator().manual_seed(0), elastic=0))
+    assert ((rigid > 0.78) & (rigid < 1.28)).all()  # area scaled by (1 ± 10%)^-2 at most, give or take resampling
+    assert ((ink(a) > 0.5) & (ink(a) < 1.7)).all()  # elastic distortion bends the bar, never erases it
+
+
+def test_downstream_mix_draws_the_asked_share_of_fakes_and_a_classifier_learns():
+    from gankit.metrics.downstream import Mix, _batch, accuracy_on, train_classifier
+
+    real_x, fake_x = torch.zeros(10, 1, 8, 8), torch.ones(30, 1, 8, 8)
+    y = torch.zeros(10, dtype=torch.long)
+    x, _ = _batch(Mix(real_x, y, fake_x, torch.zeros(30, dtype=torch.long), 2.0), 60, torch.Generator())
+    assert int(x.mean(dim=(1, 2, 3)).sum()) == 40  # 2 fakes per real
+    x, _ = _batch(Mix(None, None, fake_x, torch.zeros(30, dtype=torch.long), -1.0), 16, torch.Generator())
+    assert bool((x == 1).all())
+    # two classes told apart by which half of the image is lit
+    gen = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 2, (200,), generator=gen)
+    images = torch.full((200, 1, 8, 8), -1.0) + 0.1 * torch.randn(200, 1, 8, 8, generator=gen)
+    images[labels == 0, :, :, :4] += 1.5
+    images[labels == 1, :, :, 4:] += 1.5
+    model = train_classifier(Mix(images[:100], labels[:100]), 2, steps=60, batch_size=32, seed=0)
+    assert 0.95 <= accuracy_on(model, images[100:], labels[100:]) <= 1.0
