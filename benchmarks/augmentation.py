@@ -28,6 +28,7 @@ import time
 import torch
 from _common import emit
 
+from gankit.core.config import merge, parse_override
 from gankit.data import DataConfig, load_dataset, normalize
 from gankit.latent import load_generator
 from gankit.latent.classify import load_classifier_d
@@ -55,8 +56,10 @@ def train_gan(preset: str, dataset: str, k: int, draw: int, steps: int, folder: 
 
 
 def gan_arms(args, k: int, draw: int, real_x, real_y, test_x, test_y, folder: str) -> dict:
-    run_dir, seconds = train_gan(args.gan_preset, args.dataset, k, draw, args.gan_steps, folder,
-                                 {"model": {"conditional": True}})
+    extra = {"model": {"conditional": True}}
+    for item in args.gan_set:
+        extra = merge(extra, parse_override(item))
+    run_dir, seconds = train_gan(args.gan_preset, args.dataset, k, draw, args.gan_steps, folder, extra)
     scores = evaluate_run(run_dir, EvalOptions(n=args.eval_n, split="test", device="cpu", metrics="fid"),
                           write=False)["metrics"]
     generator = load_generator(run_dir)
@@ -117,6 +120,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=2000, help="classifier training steps (every arm alike)")
     p.add_argument("--gan-preset", default="", help="default: mnist_dcgan (fashion_cdcgan for Fashion-MNIST)")
     p.add_argument("--gan-steps", type=int, default=3000)
+    p.add_argument("--gan-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override the GAN preset (like gankit train --set), e.g. model.d_cond=acgan")
     p.add_argument("--samples-per-class", type=int, default=1000)
     p.add_argument("--eval-n", type=int, default=5000)
     p.add_argument("--ssgan-preset", default="", help="default: mnist_ssgan (its settings on either dataset)")
@@ -139,7 +144,7 @@ def main() -> None:
         draws = [one_draw(args, k, int(d), test_x, test_y) for d in args.draws.split(",")]
         budgets[str(k * 10)] = {"summary": summary(draws), "draws": draws}
     emit({"benchmark": "augmentation", "dataset": args.dataset, "classifier_steps": args.steps,
-          "gan_preset": args.gan_preset, "gan_steps": args.gan_steps, "ssgan_preset": args.ssgan_preset,
+          "gan_preset": args.gan_preset, "gan_steps": args.gan_steps, "gan_set": args.gan_set, "ssgan_preset": args.ssgan_preset,
           "ssgan_steps": args.ssgan_steps, "arms": args.arms, "budgets": budgets}, args.out)
 
 

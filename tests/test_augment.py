@@ -86,6 +86,7 @@ def test_auto_augments_small_folders_and_faces_only():
     assert resolve_auto(auto, "folder", 1001, "image").name == "none"
     assert resolve_auto(auto, "faces", 2000, "image").name == "none"
     assert resolve_auto(auto, "digits", 1797, "image").name == "none"  # presets of the built-in sets are tuned
+    assert resolve_auto(auto, "mnist", 100, "image", few=True).name == "diffaugment"  # a few labelled images of MNIST
     assert resolve_auto(AugmentConfig(name="ada"), "folder", 500, "image").name == "ada"
 
 

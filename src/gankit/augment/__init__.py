@@ -68,12 +68,14 @@ def operations(cfg: AugmentConfig) -> list[str]:
     return [op.strip() for op in text.split(",") if op.strip()]
 
 
-def resolve_auto(cfg: AugmentConfig, source: str, count: int, kind: str) -> AugmentConfig:
-    """`auto` made concrete for the data (see the module's docstring). Other names come back as they are."""
+def resolve_auto(cfg: AugmentConfig, source: str, count: int, kind: str, few: bool = False) -> AugmentConfig:
+    """`auto` made concrete for the data (see the module's docstring). Other names come back as they are.
+    `few`: the run trains on a few labelled images of a larger set (data.labeled_per_class), so the count
+    decides whatever the source."""
     if cfg.name != "auto":
         return cfg
     name = "none"
-    if kind == "image" and source in AUTO_SOURCES:
+    if kind == "image" and (source in AUTO_SOURCES or few):
         name = "diffaugment" if count <= AUTO_DIFFAUGMENT_MAX else "ada" if count <= AUTO_ADA_MAX else "none"
     return AugmentConfig(**{**cfg.__dict__, "name": name})
 

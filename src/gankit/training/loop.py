@@ -205,8 +205,9 @@ def _resolve_augment(cfg: RunConfig, data: Dataset) -> str | None:
                           "(use --augment none)")
     if cfg.augment.name != "auto":
         return None
-    cfg.augment = resolve_auto(cfg.augment, cfg.data.name, len(data), data.kind)
-    if cfg.data.name not in AUTO_SOURCES:
+    few = "labeled_per_class" in data.extra  # a conditional run on the few labelled images of a large set
+    cfg.augment = resolve_auto(cfg.augment, cfg.data.name, len(data), data.kind, few=few)
+    if cfg.data.name not in AUTO_SOURCES and not few:
         return None
     return f"augment: {cfg.augment.name} (auto, for {len(data)} images; choose with --augment)"
 
