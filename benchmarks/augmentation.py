@@ -166,7 +166,8 @@ def main() -> None:
         budgets[str(k * 10)] = {"summary": summary(draws), "draws": draws}
     emit({"benchmark": "augmentation", "dataset": args.dataset, "classifier_steps": args.steps,
           "gan_preset": args.gan_preset, "gan_steps": args.gan_steps, "gan_set": args.gan_set,
-          "ssgan_preset": args.ssgan_preset, "ssgan_steps": args.ssgan_steps, "arms": args.arms, "budgets": budgets}, args.out)
+          "ssgan_preset": args.ssgan_preset, "ssgan_steps": args.ssgan_steps, "arms": args.arms,
+          "budgets": budgets}, args.out)
 
 
 if __name__ == "__main__":
