@@ -1,5 +1,7 @@
-"""GANs as a data source: what a conditional GAN's samples buy a classifier that has few labels, against
-classical augmentation, and what the semi-supervised GAN's D reaches with the same labels:
+"""GANs as a data source: what GAN samples buy a classifier with few labels, against classical augmentation.
+
+What a conditional GAN's samples buy one fixed small classifier that has few labels, against classical
+augmentation, and what the semi-supervised GAN's D reaches with the same labels:
 
     python benchmarks/augmentation.py --dataset mnist --labels 10 --draws 0 \
         --out benchmarks/results/augmentation/mnist_100labels_cpu.json
