@@ -76,7 +76,7 @@ def gan_arms(args, k: int, draw: int, real_x, real_y, test_x, test_y, folder: st
     mixes = {"gan0.5": Mix(real_x, real_y, fake_x, fake_y, 0.5), "gan1": Mix(real_x, real_y, fake_x, fake_y, 1.0),
              "gan2": Mix(real_x, real_y, fake_x, fake_y, 2.0),
              "both": Mix(real_x, real_y, fake_x, fake_y, 1.0, augment=True),
-             "cas": Mix(None, None, fake_x, fake_y, -1.0)}
+             "cas": Mix(None, None, fake_x, fake_y)}
     for arm, mix in mixes.items():
         if arm in args.arms:
             out[arm] = accuracy_on(train_classifier(mix, 10, args.steps, seed=draw), test_x, test_y)
@@ -124,7 +124,7 @@ def cas_of(args, test_x, test_y) -> dict:
     fake_x, fake_y = per_class(generator, args.samples_per_class, seed=0)
     full = load_dataset(DataConfig(name=args.dataset))
     real = accuracy_on(train_classifier(Mix(normalize(full.x), full.labels), 10, args.steps), test_x, test_y)
-    cas = accuracy_on(train_classifier(Mix(None, None, fake_x, fake_y, -1.0), 10, args.steps), test_x, test_y)
+    cas = accuracy_on(train_classifier(Mix(None, None, fake_x, fake_y), 10, args.steps), test_x, test_y)
     return {"generator": args.cas, "generator_step": generator.step, "real_all_labels": real, "cas": cas,
             "cas_over_real": cas / real}
 

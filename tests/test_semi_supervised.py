@@ -217,7 +217,7 @@ def test_downstream_mix_draws_the_asked_share_of_fakes_and_a_classifier_learns()
     y = torch.zeros(10, dtype=torch.long)
     x, _ = _batch(Mix(real_x, y, fake_x, torch.zeros(30, dtype=torch.long), 2.0), 60, torch.Generator())
     assert int(x.mean(dim=(1, 2, 3)).sum()) == 40  # 2 fakes per real
-    x, _ = _batch(Mix(None, None, fake_x, torch.zeros(30, dtype=torch.long), -1.0), 16, torch.Generator())
+    x, _ = _batch(Mix(None, None, fake_x, torch.zeros(30, dtype=torch.long)), 16, torch.Generator())
     assert bool((x == 1).all())
     # two classes told apart by which half of the image is lit
     gen = torch.Generator().manual_seed(0)

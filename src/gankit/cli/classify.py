@@ -32,12 +32,13 @@ def run(args) -> int:
     from gankit.core.files import atomic_write_bytes
     from gankit.core.runtime import resolve_device
     from gankit.latent.classify import load_classifier_d
+    from gankit.latent.sample import refuse_overwrite
     from gankit.latent.translate import conform, read_sources
 
     if args.out and Path(args.out).suffix.lower() != ".csv":
         raise GankitError(f"--out {args.out!r}: predictions are written as a .csv file")
-    if args.out and Path(args.out).exists() and not args.force:
-        raise GankitError(f"{args.out} already exists; choose another --out or pass --force to overwrite")
+    if args.out:
+        refuse_overwrite([Path(args.out)], args.force)
     clf = load_classifier_d(args.run, device=resolve_device(args.device))
     sources = read_sources(args.input)
     probs = clf.probabilities(conform(sources.images, clf.shape))

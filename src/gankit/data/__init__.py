@@ -116,10 +116,9 @@ def keep_labels(data: Dataset, per_class: int, seed: int) -> Dataset:
         members = (data.labels == k).nonzero().flatten()
         chosen = members[torch.randperm(len(members), generator=gen)[:per_class]]
         kept[chosen] = k
-    out = data.subset(torch.arange(len(data)), labeled_per_class=per_class, label_seed=seed,
-                      labeled_indices=(kept >= 0).nonzero().flatten().tolist())
-    out.labels = kept
-    return out
+    record = {"labeled_per_class": per_class, "label_seed": seed,
+              "labeled_indices": (kept >= 0).nonzero().flatten().tolist()}
+    return replace(data, labels=kept, extra={**data.extra, **record})  # the images themselves are shared
 
 
 def _split(data: Dataset, n: int, held: bool, by: str = "") -> Dataset:

@@ -87,7 +87,6 @@ class SemiSampler:
         if batch_size // 2 > len(labelled):
             raise GankitError(f"half of each batch is labelled images, and {data.name} keeps {len(labelled)} labels: "
                               f"pass --batch-size N with N ≤ {2 * len(labelled)} (or keep more labels)")
-        self.batch_size = batch_size
         self.parts = {"labelled": BatchSampler(labelled, batch_size // 2, seed, rank, world),
                       "all": BatchSampler(data, batch_size // 2, seed + 1, rank, world)}
 

@@ -53,24 +53,32 @@ class TrainedClassifier:
 
 def is_classifier(D: nn.Module) -> bool:
     """Whether a discriminator has a head that names classes (ssgan's D; an AC-GAN's)."""
-    head = getattr(D, "head", None)
-    return head is not None and getattr(head, "classifier", True) is not None and hasattr(head, "classes")
+    return bool(getattr(getattr(D, "head", None), "classifies", False))
 
 
-def load_classifier_d(path: str | Path, device: str | torch.device = "cpu") -> TrainedClassifier:
-    """The discriminator of a run (a run directory or checkpoint file) as a classifier; refuses one that
-    does not classify."""
-    ckpt = load_checkpoint(path)
+def classifier_of(ckpt: dict, device: str | torch.device = "cpu") -> TrainedClassifier | None:
+    """The discriminator of a loaded checkpoint as a classifier, or None when it names no classes (decided on
+    the meta device, before anything is allocated)."""
     kwargs = check_kwargs(ckpt["model"])
+    with torch.device("meta"):
+        if not is_classifier(build_discriminator(kwargs)):
+            return None
     check_weights(kwargs, "D", ckpt["D"])
     D = build_discriminator(kwargs)
-    if not is_classifier(D):
-        raise GankitError(f"{path}: this run's D tells real from fake but names no classes; train one that does "
-                          "(--model ssgan, or --conditional --set model.d_cond=acgan)")
     D.load_state_dict(ckpt["D"])
     data = ckpt["data"]
     return TrainedClassifier(D.to(resolve_device(str(device))).eval(), tuple(data.get("class_names", [])),
                              data.get("name", ""), tuple(kwargs["D"]["shape"]))
 
 
-__all__ = ["TrainedClassifier", "is_classifier", "load_classifier_d"]
+def load_classifier_d(path: str | Path, device: str | torch.device = "cpu") -> TrainedClassifier:
+    """The discriminator of a run (a run directory or checkpoint file) as a classifier; refuses one that
+    does not classify."""
+    found = classifier_of(load_checkpoint(path), device)
+    if found is None:
+        raise GankitError(f"{path}: this run's D tells real from fake but names no classes; train one that does "
+                          "(--model ssgan, or --conditional --set model.d_cond=acgan)")
+    return found
+
+
+__all__ = ["TrainedClassifier", "classifier_of", "is_classifier", "load_classifier_d"]

@@ -15,7 +15,7 @@ from gankit.core.errors import GankitError
 from gankit.core.images import save_grid, side_by_side
 from gankit.core.runtime import resolve_device
 from gankit.data import DataConfig, load_dataset, normalize, parse_name, validate_data
-from gankit.latent.classify import is_classifier, load_classifier_d
+from gankit.latent.classify import classifier_of
 from gankit.latent.generator import load_generator
 from gankit.latent.sample import sampler
 from gankit.latent.translate import translate
@@ -26,7 +26,6 @@ from gankit.metrics.extractors import extract
 from gankit.metrics.leak import leak_check
 from gankit.metrics.paired import class_fidelity, pair_scores
 from gankit.metrics.scores import nearest_indices
-from gankit.models import build_discriminator, check_kwargs
 
 
 @dataclass
@@ -158,16 +157,15 @@ def evaluate_run(run: str | Path, opts: EvalOptions | None = None, write: bool =
 def discriminator_accuracy(ckpt_file: Path, train_cfg: DataConfig, device: torch.device) -> dict:
     """For a run whose D names classes (ssgan, AC-GAN): D's accuracy on the dataset's test split (all its
     labels), as `d_test_accuracy`. Nothing for any other run, or data without a test split."""
-    with torch.device("meta"):  # the architecture alone says whether D classifies
-        classifies = is_classifier(build_discriminator(check_kwargs(load_checkpoint(ckpt_file)["model"])))
-    if not classifies:
+    classifier = classifier_of(load_checkpoint(ckpt_file), device)
+    if classifier is None:
         return {}
     test_cfg = replace(train_cfg, split="test", holdout=0, holdout_by="", labeled_per_class=0)
     try:
         test = load_dataset(test_cfg)
     except GankitError:  # an image folder has no test split: nothing to measure against
         return {}
-    return {"d_test_accuracy": load_classifier_d(ckpt_file, device=device).accuracy(test)}
+    return {"d_test_accuracy": classifier.accuracy(test)}
 
 
 def _finish(result: dict, run, ckpt_file: Path, generator, opts: EvalOptions, split: str, write: bool) -> dict:

@@ -53,7 +53,7 @@ def sample(generator: TrainedGenerator | nn.Module, n: int, seed: int = 0, label
 
 def output_kind(out: str) -> str:
     """"grid" for .png, "array" for .npy, "folder" for a path ending in / or an existing directory."""
-    if out.endswith(("/", "\\")) or Path(out).is_dir():
+    if names_folder(out):
         return "folder"
     suffix = Path(out).suffix.lower()
     if suffix == ".png":
@@ -61,6 +61,11 @@ def output_kind(out: str) -> str:
     if suffix == ".npy":
         return "array"
     raise GankitError(f"--out {out!r}: use a .png file (grid), a .npy file (array) or a folder ending in /")
+
+
+def names_folder(out: str) -> bool:
+    """Whether --out names a folder: it ends in / (or \\) or is an existing directory."""
+    return out.endswith(("/", "\\")) or Path(out).is_dir()
 
 
 def write(samples: torch.Tensor, out: str, kind: str = "image", force: bool = False,

@@ -11,7 +11,7 @@ import torch
 from gankit.core.errors import GankitError
 from gankit.core.images import save_png, to_uint8
 from gankit.latent.generator import TrainedGenerator
-from gankit.latent.sample import refuse_overwrite, sample
+from gankit.latent.sample import names_folder, refuse_overwrite, sample
 from gankit.metrics.extractors import build_extractor
 
 MAX_ROUNDS = 10  # --min-confidence: rounds of draws, each up to twice the last (at most 256x what is missing)
@@ -33,8 +33,9 @@ def per_class(generator: TrainedGenerator, n: int, seed: int = 0, psi: float = 1
         return sample(generator, len(labels), seed=seed, labels=labels, psi=psi, jbt=jbt), labels
     judge = build_extractor("classifier", generator.dataset, path=classifier, device=generator.device)
     kept: list[list[torch.Tensor]] = [[] for _ in range(generator.num_classes)]
+    counts = torch.zeros(generator.num_classes, dtype=torch.long)
     for round_ in range(MAX_ROUNDS):
-        missing = torch.tensor([max(0, n - sum(len(b) for b in got)) for got in kept])
+        missing = (n - counts).clamp(min=0)
         if not missing.any():
             break
         # a class the classifier rarely believes needs many candidates: double them each round
@@ -47,12 +48,13 @@ def per_class(generator: TrainedGenerator, n: int, seed: int = 0, psi: float = 1
         good = probs[torch.arange(len(asked)), asked] >= min_confidence
         for k in range(generator.num_classes):
             kept[k].append(drawn[good & (asked == k)])
-    counts = [sum(len(b) for b in got) for got in kept]
-    short = [k for k, c in enumerate(counts) if c < n]
+            counts[k] += len(kept[k][-1])
+    short = (counts < n).nonzero().flatten().tolist()
     if short:
         name = generator.class_names[short[0]] if generator.class_names else str(short[0])
-        raise GankitError(f"only {counts[short[0]]} of {n} samples of class {name!r} reached p >= {min_confidence} in "
-                          f"{MAX_ROUNDS} rounds of draws; lower --min-confidence or train the generator longer")
+        raise GankitError(f"only {int(counts[short[0]])} of {n} samples of class {name!r} reached p >= "
+                          f"{min_confidence} in {MAX_ROUNDS} rounds of draws; lower --min-confidence or train the "
+                          "generator longer")
     return torch.cat([torch.cat(got)[:n] for got in kept]), labels
 
 
@@ -69,7 +71,7 @@ def write_labelled(samples: torch.Tensor, labels: torch.Tensor, class_names: tup
     y (int64 [N]) and class_names."""
     names = [class_names[k] if k < len(class_names) else str(k) for k in range(int(labels.max()) + 1)]
     images = to_uint8(samples)
-    if out.endswith(("/", "\\")) or Path(out).is_dir():
+    if names_folder(out):
         folders = [folder_name(name, k) for k, name in enumerate(names)]
         if len(set(folders)) < len(folders):
             folders = [f"{k}_{f}" for k, f in enumerate(folders)]  # two names that differ only in odd characters

@@ -44,10 +44,11 @@ def validate_loss(cfg: LossConfig) -> None:
 def g_terms(cfg: LossConfig, paired: bool, D) -> tuple:
     """G's terms beside D's verdict, (name, weight, fn(fake, real)): L1 to the target for image pairs,
     feature matching on D's features when loss.feature_matching > 0."""
-    if cfg.feature_matching > 0 and (paired or not hasattr(D, "features")):
+    if cfg.feature_matching > 0 and paired:
+        raise GankitError("loss.feature_matching is for noise-to-image models, not image pairs (they have loss.l1)")
+    if cfg.feature_matching > 0 and not hasattr(D, "features"):
         raise GankitError("loss.feature_matching matches D's features of whole images; this model's D has none "
-                          "to match" if not paired else "loss.feature_matching is for noise-to-image models, not "
-                          "image pairs (they have loss.l1)")
+                          "to match")
     terms = (("l1", cfg.l1, l1),) if paired and cfg.l1 > 0 else ()
     if cfg.feature_matching > 0:
         terms += (("feature_matching", cfg.feature_matching, feature_matching(D)),)

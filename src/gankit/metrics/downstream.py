@@ -38,7 +38,9 @@ def classical_augment(x: torch.Tensor, gen: torch.Generator, shift: float = 2.0,
     up to `degrees`, scaling by up to ±`scale`, then an elastic distortion (Simard et al. 2003: a random
     displacement field smoothed by a Gaussian, up to about `elastic` pixels). Background stays -1."""
     n, _, h, w = x.shape
-    u = lambda *shape: torch.rand(*shape, generator=gen) * 2 - 1  # noqa: E731 - uniform in [-1, 1]
+    def u(*shape: int) -> torch.Tensor:  # uniform in [-1, 1]
+        return torch.rand(*shape, generator=gen) * 2 - 1
+
     angle = u(n) * math.radians(degrees)
     zoom = 1 + u(n) * scale
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
@@ -65,7 +67,7 @@ def _gaussian(sigma: float) -> torch.Tensor:
 @dataclass
 class Mix:
     """The training data of one arm: real images and labels, optionally a generator's (`fake_x`, `fake_y`),
-    drawn `ratio` fakes per real image in every batch (ratio < 0: fakes only); `augment`: classical
+    drawn `ratio` fakes per real image in every batch (no reals: fakes only); `augment`: classical
     augmentation of the real images (and of the fakes, with `augment_fakes`)."""
 
     real_x: torch.Tensor | None
@@ -79,9 +81,10 @@ class Mix:
 
 def _batch(mix: Mix, batch_size: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """One batch of `mix`: round(batch · r / (1 + r)) fakes and the rest reals, each drawn with replacement."""
-    only_fakes = mix.ratio < 0 or mix.real_x is None
-    n_fake = batch_size if only_fakes else (round(batch_size * mix.ratio / (1 + mix.ratio)) if mix.fake_x is not None
-                                            else 0)
+    if mix.real_x is None:
+        n_fake = batch_size
+    else:
+        n_fake = 0 if mix.fake_x is None else round(batch_size * mix.ratio / (1 + mix.ratio))
     parts = []
     for x, y, n, aug in ((mix.real_x, mix.real_y, batch_size - n_fake, mix.augment),
                          (mix.fake_x, mix.fake_y, n_fake, mix.augment_fakes)):

@@ -65,6 +65,8 @@ class SemiHead(nn.Module):
     def forward(self, h: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return torch.logsumexp(self.linear(h), dim=1)
 
+    classifies = True
+
     def classes(self, h: torch.Tensor) -> torch.Tensor:
         return self.linear(h)
 

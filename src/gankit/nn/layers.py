@@ -127,6 +127,11 @@ class DiscriminatorHead(nn.Module):
             out = out + (self.embed(y) * h).sum(1)
         return out
 
+    @property
+    def classifies(self) -> bool:
+        """Whether `classes` names classes (AC-GAN), so D can serve as a classifier."""
+        return self.classifier is not None
+
     def classes(self, h: torch.Tensor) -> torch.Tensor | None:
         """Class logits [N, K] (AC-GAN), or None."""
         return None if self.classifier is None else self.classifier(h)
