@@ -91,7 +91,7 @@ def test_feature_matching_is_zero_for_matching_statistics_and_trains_only_the_fa
 
 def test_ssgan_learns_to_classify_from_few_labels(tmp_path):
     """Digits with 10 labels per class: D, trained semi-supervised for 300 steps, names the classes of the
-    whole dataset far above chance (measured 0.85-0.90 over seeds; chance is 0.10)."""
+    whole dataset far above chance (measured 0.875, 0.887, 0.899 for train.seed 0, 1, 2; chance is 0.10)."""
     cfg = tiny_config(tmp_path, data={"labeled_per_class": 10}, **SSGAN,
                       train={"steps": 300, "batch_size": 40, "lr_g": 0.003, "lr_d": 0.003, "log_every": 100,
                              "sample_every": 0, "checkpoint_every": 0})
@@ -99,7 +99,7 @@ def test_ssgan_learns_to_classify_from_few_labels(tmp_path):
     fit(run)  # its standard callbacks write the final checkpoint that classify reads
     clf = load_classifier_d(run.dir)
     accuracy = clf.accuracy(load_dataset(DataConfig(name="digits", split="test")))
-    assert 0.6 <= accuracy <= 1.0
+    assert 0.75 <= accuracy <= 0.97
     assert clf.class_names == tuple(str(k) for k in range(10)) and clf.shape == (1, 8, 8)
 
 
@@ -121,7 +121,9 @@ def test_classify_writes_one_prediction_per_image(ssgan_run, tmp_path, capsys):
     rows = (tmp_path / "p.csv").read_text().splitlines()
     assert rows[0] == "name,class,index,confidence" and len(rows) == 6
     name, cls, index, confidence = rows[1].split(",")
-    assert name == "0" and cls == index and 0.1 <= float(confidence) <= 1.0
+    best = load_classifier_d(ssgan_run).probabilities(torch.from_numpy(images[:1, None])).max(1)
+    assert name == "0" and cls == index == str(int(best.indices)) and float(confidence) == pytest.approx(
+        float(best.values), abs=5e-5)
     code, out, _ = run_cli(capsys, "classify", str(ssgan_run), "--input", str(tmp_path / "digits.npy"))
     assert code == 0 and out.splitlines()[1:] == rows[1:]
 
@@ -136,8 +138,7 @@ def test_classify_refuses_a_discriminator_that_names_no_classes(tmp_path, capsys
 def test_eval_reports_the_discriminators_test_accuracy(ssgan_run, capsys):
     code, out, _ = run_cli(capsys, "eval", str(ssgan_run), "--n", "200", "--metrics", "fid", "--device", "cpu")
     accuracy = json.loads(out)["metrics"]["d_test_accuracy"]
-    assert code == 0 and 0.0 <= accuracy <= 1.0
-    assert accuracy == pytest.approx(load_classifier_d(ssgan_run).accuracy(
+    assert code == 0 and accuracy == pytest.approx(load_classifier_d(ssgan_run).accuracy(
         load_dataset(DataConfig(name="digits", split="test"))), abs=1e-9)
 
 
