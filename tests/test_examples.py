@@ -65,7 +65,8 @@ def _adapt(argv: list[str], runs: dict, tmp: Path) -> list[str]:
     """The example as it can run here on tiny runs."""
     conditional = any(a in ("--label", "--class-grid", "--labels") for a in argv)
     paired = argv[0] == "translate" or "--pairs" in argv
-    run = str(runs["pairs" if paired else "semi" if argv[0] == "classify" else "cond" if conditional else "plain"])
+    kind = {"classify": "semi", "predict": "frames"}.get(argv[0])
+    run = str(runs["pairs" if paired else kind or ("cond" if conditional else "plain")])
     # latent.md sets R=demo:mnist
     argv = [run if a in ("runs/<run>", "runs/mnist", "runs/shoes") else "demo:mnist" if a == "$R" else a for a in argv]
     argv = [str(runs["cond"]) if a == "demo:fashion" and not runs["fashion_demo"] else a for a in argv]
@@ -83,7 +84,7 @@ def _adapt(argv: list[str], runs: dict, tmp: Path) -> list[str]:
     for option, most in (("--n", 16), ("--per-class", 4)):
         if argv[0] == "sample" and option in argv:
             argv[argv.index(option) + 1] = str(min(int(argv[argv.index(option) + 1]), most))
-    return argv + (["--force"] if argv[0] in ("sample", "latent", "translate") else [])
+    return argv + (["--force"] if argv[0] in ("sample", "latent", "translate", "predict") else [])
 
 
 @pytest.fixture(scope="module")
@@ -97,10 +98,12 @@ def runs(tmp_path_factory, shared_data_module):
     assert main(["train", "--preset", "shoes_edges2photo", "--set", "data.classes=sandal,bag", "--name", "pairs",
                  *base]) == 0
     assert main(["train", "--preset", "mnist_ssgan", "--name", "semi", *base]) == 0  # a D that classifies
+    assert main(["train", "--preset", "moving_mnist_small", "--set", "data.clips=32", "--name", "frames",
+                 *base]) == 0  # a frame predictor (32×32, 5 → 5)
     steps = iter(range(4, 1000, 2))
     from gankit.checkpoint import demo_path
     return {"plain": tmp / "plain", "cond": tmp / "cond", "resumable": tmp / "resumable", "pairs": tmp / "pairs",
-            "semi": tmp / "semi",
+            "semi": tmp / "semi", "frames": tmp / "frames",
             "resume_steps": lambda: next(steps), "fashion_demo": demo_path("demo:fashion").is_file()}
 
 
@@ -135,6 +138,14 @@ def test_every_example_runs(where, line, runs, tmp_path, capsys, monkeypatch):
     np.save(tmp_path / "z.npy", np.zeros((1, 100), dtype=np.float32))
     np.save(tmp_path / "small.npy", np.zeros((2, 7, 7), dtype=np.uint8))
     np.save(tmp_path / "digits.npy", np.zeros((2, 28, 28), dtype=np.uint8))
+    clip = np.zeros((6, 32, 32), dtype=np.uint8)  # the frames run's size; a bright square moving right
+    for t in range(6):
+        clip[t, 10:20, 2 + 2 * t:12 + 2 * t] = 255
+    np.save(tmp_path / "clips.npy", np.stack([clip, clip]))
+    gifs = [Image.fromarray(f) for f in clip]
+    for name in ("clip.gif", "gifs/a.gif", "gifs/b.gif"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        gifs[0].save(tmp_path / name, save_all=True, append_images=gifs[1:])
     code = main(_adapt(argv, runs, tmp_path))
     err = capsys.readouterr().err
     assert code == 0, f"{where}: {line}\n{err[-600:]}"

@@ -17,7 +17,9 @@ SEMI = {"ssgan": [(1, 28, 28), (3, 16, 16)]}
 # (image shape, source shape, patches P): one stride-2 layer (the default at these sizes) halves the side,
 # the two stride-1 4x4 convolutions take one pixel each, so P = (side / 2 - 2)^2
 PAIRED = {"pix2pix": [((1, 32, 32), (1, 32, 32), 196), ((3, 64, 64), (3, 16, 16), 900)],
-          "srresnet": [((1, 28, 28), (1, 7, 7), 144), ((3, 32, 32), (3, 16, 16), 196)]}
+          "srresnet": [((1, 28, 28), (1, 7, 7), 144), ((3, 32, 32), (3, 16, 16), 196)],
+          # frames stacked as channels: 10 → 10 at 64 px, 5 → 5 at 32, and RGB frames 2 → 3 at 16
+          "simvp": [((10, 64, 64), (10, 64, 64), 900), ((5, 32, 32), (5, 32, 32), 196), ((9, 16, 16), (6, 16, 16), 36)]}
 CASES = [(name, shape, classes) for name in LABELLED for shape in SHAPES[name] for classes in (0, 10)]
 
 

@@ -152,7 +152,7 @@ def _check_generator_part(ckpt: dict) -> None:
     _require(isinstance(names, list) and len(names) <= 10_000 and all(isinstance(n, str) and len(n) <= 200
                                                                        for n in names),
              "its data.class_names must be a list of short strings")
-    _require(data.get("kind", "image") in ("image", "points"), "its data.kind must be image or points")
+    _require(data.get("kind", "image") in ("image", "points", "clip"), "its data.kind must be image, points or clip")
     _require(isinstance(data.get("name", ""), str), "its data.name must be a string")
 
 

@@ -7,11 +7,13 @@ import logging
 import os
 import sys
 
-from gankit.cli import bench, classifier, classify, evaluate, latent, report, sample, serve, train, translate
+from gankit.cli import (bench, classifier, classify, evaluate, latent, predict, report, sample, serve, train,
+                        translate)
 from gankit.core.errors import GankitError
 
 COMMANDS = {"train": train, "sample": sample, "report": report, "eval": evaluate, "classifier": classifier,
-            "latent": latent, "bench": bench, "serve": serve, "translate": translate, "classify": classify}
+            "latent": latent, "bench": bench, "serve": serve, "translate": translate, "classify": classify,
+            "predict": predict}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -95,15 +95,41 @@ def _save_figure(fig, path: str | Path) -> None:
     atomic_write_bytes(Path(path), buf.getvalue())
 
 
-def save_gif(frames: np.ndarray, path: str | Path, ms: int = 120, scale: int = 1) -> None:
+def save_gif(frames: np.ndarray, path: str | Path, ms: int = 120, scale: int = 1, bounce: bool = True) -> None:
     """uint8 frames [N, H, W, C] as a looping animated GIF, each pixel enlarged `scale` times."""
+    atomic_write_bytes(Path(path), gif_bytes(frames, ms, scale, bounce))
+
+
+def gif_bytes(frames: np.ndarray, ms: int = 120, scale: int = 1, bounce: bool = True) -> bytes:
+    """uint8 frames [N, H, W, C] as an animated GIF; `bounce` plays forth and back, so a loop of a path through
+    latent space has no jump (a video plays forward: bounce False)."""
     big = frames.repeat(scale, axis=1).repeat(scale, axis=2)
     images = [Image.fromarray(f[:, :, 0] if f.shape[2] == 1 else f) for f in big]
     buf = io.BytesIO()
-    # forth and back, so the loop has no jump
-    seq = images + images[-2:0:-1]
+    seq = images + images[-2:0:-1] if bounce else images
     seq[0].save(buf, format="GIF", save_all=True, append_images=seq[1:], duration=ms, loop=0)
-    atomic_write_bytes(Path(path), buf.getvalue())
+    return buf.getvalue()
+
+
+def unstack_frames(x: torch.Tensor, channels: int) -> torch.Tensor:
+    """Frames stacked along channels [N, T·C, H, W] -> [N, T, C, H, W]."""
+    return x.unflatten(1, (-1, channels))
+
+
+def clip_rows(channels: int, *parts: torch.Tensor) -> torch.Tensor:
+    """Clips as a grid's rows: the parts (e.g. past and predicted frames, each [N, T_i·C, H, W]) joined in
+    time, [N · T, C, H, W] for save_grid with nrow T."""
+    return torch.cat([unstack_frames(p, channels) for p in parts], 1).flatten(0, 1)
+
+
+def clip_gif(columns: list[torch.Tensor], ms: int = 250) -> bytes:
+    """Clips [N, T, C, H, W] in [-1, 1] side by side (e.g. truth, one prediction, another) as an animated GIF:
+    frame t shows every clip's frame t, one example a row, one column per clip kind."""
+    n, frames = columns[0].shape[:2]
+    tiles = torch.stack(columns, 1)  # [N, K, T, C, H, W]
+    shots = [make_grid(to_uint8(tiles[:, :, t].flatten(0, 1)), nrow=len(columns),
+                       scale=display_scale(tiles.shape[-1], 64)) for t in range(frames)]
+    return gif_bytes(np.stack(shots), ms=ms, bounce=False)
 
 
 def save_panels(panels: list[tuple[str, np.ndarray]], path: str | Path) -> None:

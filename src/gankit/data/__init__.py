@@ -8,7 +8,7 @@ import torch
 
 from gankit.core.errors import GankitError
 from gankit.core.registry import Registry
-from gankit.data import cifar, embedded, faces, folder, idx, pairs, toy
+from gankit.data import cifar, clips, embedded, faces, folder, idx, pairs, toy
 from gankit.data.dataset import DataConfig, Dataset, normalize
 from gankit.data.loader import BatchSampler, SemiSampler
 
@@ -24,6 +24,10 @@ DATASETS.add("toy_grid", toy.read_grid, aliases=("grid",))
 DATASETS.add("faces", faces.read_faces, aliases=("lfw",))
 DATASETS.add("lfw_subset", embedded.read_lfw_subset, aliases=("faces100",))
 DATASETS.add("pairs", pairs.read_pairs)
+DATASETS.add("moving_mnist", clips.read_moving_mnist, aliases=("movingmnist", "moving-mnist", "mmnist"))
+DATASETS.add("moving_mnist_small", clips.read_moving_mnist_small, aliases=("moving-mnist-small",))
+DATASETS.add("moving_digits", clips.read_moving_digits)
+DATASETS.add("clips", clips.read_clips, aliases=("video", "gifs"))
 
 # Pairs made from any image dataset, named PAIRING:DATASET[:ARGUMENT] (edges:fashion, lowres:faces:4):
 # fn(dataset, argument) -> the dataset with its sources
@@ -162,6 +166,9 @@ def validate_data(cfg: DataConfig) -> None:
         raise GankitError(f"data.holdout_by must be empty (images at random) or identity, got {cfg.holdout_by!r}")
     if cfg.labeled_per_class < 0 or cfg.label_seed < 0:
         raise GankitError("data.labeled_per_class and data.label_seed must be >= 0")
+    if cfg.context < 0 or cfg.horizon < 0 or cfg.clips < 1 or cfg.clip_seed < 0:
+        raise GankitError("data.context and data.horizon must be >= 0 (0: the data's own), data.clips >= 1 and "
+                          "data.clip_seed >= 0")
     if not 1 <= cfg.num_points <= MAX_POINTS:
         raise GankitError(f"data.num_points must be between 1 and {MAX_POINTS}, got {cfg.num_points}")
 
@@ -173,10 +180,11 @@ def looks_like_path(text: str) -> bool:
 
 def data_argument(text: str) -> dict:
     """--data VALUE as the data section it sets: a registered name, a folder, a folder of pairs
-    (pairs:PATH) or pairs made from either (edges:mnist, edges:PATH, lowres:PATH:4)."""
+    (pairs:PATH), clips (clips:PATH) or pairs made from either (edges:mnist, edges:PATH, lowres:PATH:4)."""
     pairing, base, argument = parse_name(text)
-    if not pairing and base.startswith("pairs:"):
-        return {"name": "pairs", "path": base[len("pairs:"):]}
+    for named in ("pairs", "clips"):  # a folder or file that is read whole: pairs:PATH, clips:PATH
+        if not pairing and base.startswith(named + ":"):
+            return {"name": named, "path": base[len(named) + 1:]}
     if pairing:
         if argument:  # a path may hold ':': the argument (a factor) is what follows the last one
             base, _, argument = f"{base}:{argument}".rpartition(":")

@@ -31,13 +31,20 @@ class DataConfig:
     # conditional models train on the labelled images, a semi-supervised GAN (ssgan) on all of them
     labeled_per_class: int = 0
     label_seed: int = 0
+    # clips (next-frame prediction): frames the model sees and frames it predicts (0: the dataset's own), and
+    # for Moving MNIST how many clips to synthesise (the test split: the first this many of the fixed 10,000)
+    context: int = 0
+    horizon: int = 0
+    clips: int = 10_000
+    clip_seed: int = 0
 
 
 @dataclass
 class Dataset:
     """A whole dataset resident in memory, drawn from by index (no per-sample Python when training).
 
-    x: uint8 [N, C, H, W] for images, float32 [N, 2] for 2-D points.
+    x: uint8 [N, C, H, W] for images, float32 [N, 2] for 2-D points; for clips (kind "clip") the frames to
+    predict stacked along channels, [N, K·C, H, W], with the frames before them as the source.
     labels: int64 [N], or None when unlabelled; -1 marks an image whose label was set aside
     (data.labeled_per_class).
     source: for image-to-image pairs, uint8 [N, C', H', W']: x[i] is what G should make of source[i]
@@ -48,7 +55,7 @@ class Dataset:
     x: torch.Tensor
     labels: torch.Tensor | None = None
     class_names: list[str] = field(default_factory=list)
-    kind: str = "image"  # "image" or "points"
+    kind: str = "image"  # "image", "points" or "clip"
     extra: dict = field(default_factory=dict)  # e.g. toy mixtures' mode centers and std
     source: torch.Tensor | None = None
     groups: torch.Tensor | None = None  # int64 [N]: which sample is of whom (faces: the person), for held-out splits

@@ -16,6 +16,7 @@ from gankit.core.images import save_grid, side_by_side
 from gankit.core.runtime import resolve_device
 from gankit.data import DataConfig, load_dataset, normalize, parse_name, validate_data
 from gankit.latent.classify import classifier_of
+from gankit.latent.frames import evaluate_frames
 from gankit.latent.generator import load_generator
 from gankit.latent.sample import sampler
 from gankit.latent.translate import translate
@@ -128,6 +129,9 @@ def evaluate_run(run: str | Path, opts: EvalOptions | None = None, write: bool =
     ckpt_file = checkpoint_path(run)
     generator = load_generator(ckpt_file, ema=opts.ema, device=device)
     config = load_checkpoint(ckpt_file, generator_only=True)["config"]
+    if generator.clip is not None:
+        result = evaluate_frames(generator, config, opts, ckpt_file.parent if write and demo_path(run) is None else None)
+        return _finish(result, run, ckpt_file, generator, opts, result["split"], write)
     if generator.source_shape is not None:
         shown = ckpt_file.parent / "heldout.png" if write and demo_path(run) is None else None
         result = evaluate_pairs(generator, config, opts, device, shown)

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from gankit.checkpoint import load_checkpoint
+from gankit.core.errors import GankitError
 from gankit.core.runtime import resolve_device
 from gankit.models import build_generator, check_kwargs, check_weights
 
@@ -26,6 +27,7 @@ class TrainedGenerator:
     step: int = 0
     uses_ema: bool = False
     source: str = ""
+    clip: tuple[int, int, int] | None = None  # frame prediction: (context, horizon, channels of a frame)
 
     @property
     def z_dim(self) -> int:
@@ -78,4 +80,19 @@ def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.de
                             class_names=tuple(data.get("class_names", [])), kind=data.get("kind", "image"),
                             dataset=data.get("name", ""), step=int(ckpt["step"]),
                             uses_ema=uses_ema or bool(ckpt.get("ema", False)),  # a generator file: the EMA's
-                            source=str(path))
+                            source=str(path), clip=clip_record(data, module))
+
+
+def clip_record(data: dict, module: nn.Module) -> tuple[int, int, int] | None:
+    """A frame predictor's (context, horizon, frame channels) from its file's data record, checked against
+    the network's input and output channels (the file is untrusted); None for any other generator."""
+    if data.get("kind") != "clip":
+        return None
+    extra = data.get("extra") if isinstance(data.get("extra"), dict) else {}
+    record = tuple(extra.get(k) for k in ("context", "horizon", "frame_channels"))
+    source = getattr(module, "source_shape", None)
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in record) or source is None or \
+            source[0] != record[0] * record[2] or module.shape[0] != record[1] * record[2]:
+        raise GankitError("the file's clip record (context, horizon, frame channels) does not fit its generator; "
+                          "the file is damaged")
+    return record

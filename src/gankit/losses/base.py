@@ -38,6 +38,10 @@ class LossConfig:
     # (pix2pix's λ = 100); adversarial 0 trains a pixel-loss model (D still trains, and is ignored)
     l1: float = 100.0
     adversarial: float = 1.0
+    # and, for frame prediction above all (Mathieu et al. 2016): l2 · mean squared error and gdl · the gradient
+    # difference loss, which asks G for the target's edges rather than their average (the blur of L2)
+    l2: float = 0.0
+    gdl: float = 0.0
     # feature matching (Salimans et al. 2016): weight of |E f(real) - E f(G(z))|² on D's last hidden features in
     # G's loss; the semi-supervised GAN trains G by it alone (with adversarial 0)
     feature_matching: float = 0.0

@@ -1,4 +1,4 @@
-"""Reconstruction terms of image-to-image runs: G's output against the target its source was made from.
+"""Reconstruction terms of image-to-image and frame-prediction runs: G's output against the target its source was made from.
 They join G's adversarial loss (steps.g_step, Rules.g_terms) with the weight the loss section gives them."""
 from __future__ import annotations
 
@@ -8,3 +8,19 @@ import torch
 def l1(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """Mean absolute difference, in [-1, 1] pixel units: pix2pix's L1 term (less blurry than L2's mean)."""
     return (fake - real).abs().mean()
+
+
+def l2(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference, in [-1, 1] pixel units: the pixel loss of frame predictors (blurs where the
+    future is uncertain: its minimum is the average of the possible futures)."""
+    return (fake - real).pow(2).mean()
+
+
+def gdl(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Mathieu et al. 2016's gradient difference loss (α = 1), as a mean: the difference between the absolute
+    differences of neighbouring pixels of G's output and of the target, down and across. Where the future is
+    uncertain, L2 halves its cost by predicting the average of two outcomes (a blur); this term costs the
+    average as much as either sharp outcome, so it does not pull toward blur (tests/test_frames.py)."""
+    def steps(x: torch.Tensor, dim: int) -> torch.Tensor:
+        return x.diff(dim=dim).abs()
+    return sum((steps(fake, d) - steps(real, d)).abs().mean() for d in (-2, -1)) / 2

@@ -15,7 +15,7 @@ from torch import nn
 from gankit.core.errors import GankitError
 from gankit.core.registry import Registry
 from gankit.nn import D_CONDITIONING
-from gankit.models import dcgan, fastgan, mlp, pix2pix, resnet_sn, srresnet, ssgan
+from gankit.models import dcgan, fastgan, mlp, pix2pix, resnet_sn, simvp, srresnet, ssgan
 from gankit.models.ssgan import use_stream
 
 
@@ -39,6 +39,7 @@ MODELS.add("fastgan", Family(fastgan.Generator, fastgan.Discriminator, (("recons
            aliases=("lightweight",))
 MODELS.add("pix2pix", Family(pix2pix.Generator, pix2pix.Discriminator, paired=True), aliases=("unet",))
 MODELS.add("srresnet", Family(srresnet.Generator, pix2pix.Discriminator, paired=True), aliases=("srgan",))
+MODELS.add("simvp", Family(simvp.Generator, pix2pix.Discriminator, paired=True), aliases=("frames", "predictor"))
 MODELS.add("ssgan", Family(ssgan.Generator, ssgan.Discriminator, semi_supervised=True),
            aliases=("semi_supervised", "improved_gan"))
 
@@ -47,7 +48,7 @@ MODELS.add("ssgan", Family(ssgan.Generator, ssgan.Discriminator, semi_supervised
 # (a DCGAN of width 4096 has billions of weights), low enough that a typo or a tampered file is refused
 # before it asks for terabytes.
 LIMITS = {"z_dim": 4096, "width": 4096, "depth": 32, "pack": 64, "num_classes": 10_000, "resolution": 1024,
-          "channels": 4}
+          "channels": 64}  # frames stacked as channels: 20 RGB frames are 60
 SIZE_FIELDS = ("z_dim", "g_width", "d_width", "g_depth", "d_depth")
 
 
@@ -133,7 +134,8 @@ def _pairing(name: str, family: Family, shape: tuple[int, ...], source_shape: tu
     if source_shape is None:
         return {}
     if not family.paired:
-        raise GankitError(f"the data are image pairs: use --model pix2pix (or srresnet to upscale), not {name}")
+        raise GankitError(f"the data are pairs: use --model pix2pix (or srresnet to upscale, simvp to predict frames), "
+                          f"not {name}")
     factor = shape[-1] // source_shape[-1]
     if factor * source_shape[-1] != shape[-1] or factor * source_shape[-2] != shape[-2]:
         raise GankitError(f"the sources ({'x'.join(map(str, source_shape[1:]))}) must be the images' size "

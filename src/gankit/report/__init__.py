@@ -68,8 +68,9 @@ def build_report(run_dir: str | Path) -> dict:
     if surfaces:
         made["surfaces.png"] = figures.surface_grid(surfaces)
         made["surface.gif"] = figures.gif([figures.surface_frame(s) for s in surfaces], ms=500)
-    if (run_dir / "nearest.png").is_file():  # written by gankit eval against held-out images
-        made["nearest.png"] = (run_dir / "nearest.png").read_bytes()
+    for name in ("nearest.png", "heldout.gif"):  # written by gankit eval (held-out images; clips' predictions)
+        if (run_dir / name).is_file():
+            made[name] = (run_dir / name).read_bytes()
     for name, data in made.items():
         atomic_write_bytes(out / name, data)
     page = _html(run_dir, rows, events, made)
@@ -113,6 +114,9 @@ def _html(run_dir: Path, rows: list[dict], events: list[dict], made: dict[str, b
     nearest = "" if "nearest.png" not in made else (
         f"<figure>{_img('nearest.png', made['nearest.png'])}<figcaption>samples (top) above the training image "
         "nearest to each in the extractor's features (bottom): a twin means G copies</figcaption></figure>")
+    if "heldout.gif" in made:
+        nearest += (f"<figure>{_img('heldout.gif', made['heldout.gif'])}<figcaption>held-out clips: the true frames "
+                    "(left) beside the predicted ones (right), from the same past frames</figcaption></figure>")
     what = f"{config.get('data', {}).get('name', '?')} · {config.get('model', {}).get('name', '?')} · " \
            f"{config.get('loss', {}).get('name', '?')} loss"
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>gankit report: {esc(run_dir.name)}</title>

@@ -15,7 +15,7 @@ import torch
 from gankit.checkpoint import save_checkpoint
 from gankit.core.errors import GankitError
 from gankit.core.distributed import all_mean, from_main
-from gankit.core.images import save_grid, save_scatter, side_by_side
+from gankit.core.images import clip_rows, save_grid, save_scatter, side_by_side
 from gankit.nn import is_source
 from gankit.training.hooks import Callback, Event, StopTraining
 from gankit.training.steps import state_is_finite
@@ -95,7 +95,9 @@ class MetricsLog(Callback):
         rate = row["images_per_sec"]
         left = (run.total_steps - run.step) * run.batch_size / max(rate, 1e-9)
         dx, dgz = ("p_real", "p_fake") if self.probabilistic else ("d_real", "d_fake")
-        extra = f" | L1 {row['l1']:.4f}" if "l1" in row else ""  # image to image: the output's distance to target
+        # image to image and frames: the output's distance to its target
+        extra = "".join(f" | {name} {row[key]:.4f}" for key, name in (("l1", "L1"), ("l2", "L2"), ("gdl", "GDL"))
+                        if key in row)
         extra += f" | diversity {row['diversity']:.2f}" if "diversity" in row else ""
         if "class_diversity" in row:
             extra += f" (within classes {row['class_diversity']:.2f})"
@@ -147,6 +149,9 @@ def write_samples(run, path: Path) -> None:
         save_scatter(out.cpu().numpy(), path, real=real,
                      centers=None if centers is None else torch.tensor(centers).numpy(),
                      title=f"step {run.step}")
+    elif run.data.kind == "clip":  # frame prediction: one clip a row, its past frames then the predicted ones
+        frames = run.data.extra["context"] + run.data.extra["horizon"]
+        save_grid(clip_rows(run.data.extra["frame_channels"], run.fixed_y[:8], out[:8]), path, nrow=frames)
     elif is_source(run.fixed_y):  # image to image: each source beside what G makes of it, 4 pairs a row
         save_grid(side_by_side(run.fixed_y, out), path, nrow=8)
     else:

@@ -1,0 +1,42 @@
+"""`gankit predict`: a run trained on clips continues each input clip by its next frames."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from gankit.cli.common import add_device
+
+PREDICT_EXAMPLES = """examples (a run trained on clips: --data moving_mnist_small, moving_mnist or clips:PATH):
+  gankit predict runs/<run> --input clips.npy --out next.npy              # uint8 [N, T, H, W] -> [N, K, H, W]
+  gankit predict runs/<run> --input clip.gif --out next.gif --frames 20   # beyond the trained horizon: fed back
+  gankit predict runs/<run> --input gifs/ --out predicted/                # one GIF each, same names
+"""
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("predict", help="continue clips by their next frames with a run trained on clips",
+                       epilog=PREDICT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", help="a run directory or checkpoint file of a frame-prediction run")
+    p.add_argument("--input", required=True, help="a .npy of uint8 [N, T, H, W] or [N, T, H, W, C], a GIF, or a "
+                                                  "folder of GIFs (or of frame folders)")
+    p.add_argument("--out", required=True, help="the same kind: NAME.npy, NAME.gif or a folder")
+    p.add_argument("--frames", type=int, default=0, help="frames to predict (default: the run's horizon; more are "
+                                                         "predicted by feeding predictions back)")
+    p.add_argument("--seed", type=int, default=0, help="the noise G adds: another seed, another future")
+    p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")
+    add_device(p)
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+
+
+def run(args) -> int:
+    from gankit.core.runtime import resolve_device
+    from gankit.latent import load_generator
+    from gankit.latent.predict import predict_clips, read_input, write_predictions
+
+    generator = load_generator(args.run, ema=not args.no_ema, device=resolve_device(args.device))
+    clips = read_input(args.input)
+    frames = args.frames or (generator.clip[1] if generator.clip else 1)
+    pred = predict_clips(generator, clips, frames, seed=args.seed)
+    written = write_predictions(pred, clips, args.out, force=args.force)
+    print(json.dumps({"n": len(pred), "frames": frames, "seed": args.seed, "out": args.out, "files": len(written)}))
+    return 0

@@ -1,0 +1,119 @@
+"""Next frames with a trained frame predictor: read clips (a .npy of uint8 [N, T, H, W(, C)], a GIF, a folder
+of GIFs or of frame folders), predict from each clip's last `context` frames, feed the predictions back for
+horizons beyond the trained one, and write the predicted frames as the clips came (a .npy, GIFs).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gankit.core.errors import GankitError
+from gankit.core.images import gif_bytes, to_uint8, unstack_frames
+from gankit.core.files import atomic_write_bytes
+from gankit.data.clips import read_clip_files
+from gankit.data.dataset import normalize
+from gankit.latent.generator import TrainedGenerator
+from gankit.latent.sample import refuse_overwrite
+from gankit.latent.space import stream_latents
+
+MAX_FRAMES = 1000  # fed back a frame block at a time: a long horizon costs time, not memory per step
+
+
+@dataclass
+class Clips:
+    """uint8 clips [N, T, H, W, C] as read, the names to write their predictions under, and what they came as."""
+
+    frames: np.ndarray
+    names: list[str]
+    kind: str  # "array", "file" (one GIF) or "folder"
+
+
+def read_input(path: str | Path) -> Clips:
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise GankitError(f"--input {path} does not exist: pass a .npy of uint8 [N, T, H, W], a GIF or a folder "
+                          "of GIFs")
+    frames, names = read_clip_files(path)
+    kind = "array" if path.suffix.lower() == ".npy" and path.is_file() else "file" if path.is_file() else "folder"
+    return Clips(frames, names, kind)
+
+
+def _predictor(generator: TrainedGenerator) -> tuple[int, int, int]:
+    if generator.clip is None:
+        raise GankitError(f"{generator.source or 'this generator'} was not trained on clips: predict with a run "
+                          "trained on frames (--data moving_mnist, moving_mnist_small or clips:PATH)")
+    return generator.clip
+
+
+def check_clips(generator: TrainedGenerator, frames: np.ndarray) -> None:
+    """Clips [N, T, H, W, C] the run can continue: its frame size and channels, at least `context` frames."""
+    context, _, channels = _predictor(generator)
+    size = generator.shape[-2:]
+    n, t, h, w, c = frames.shape
+    if (h, w) != tuple(size):
+        raise GankitError(f"the clips' frames are {w}×{h}; the run was trained on {size[1]}×{size[0]} frames")
+    if c != channels:
+        raise GankitError(f"the clips' frames have {c} channel{'s' * (c > 1)}; the run was trained on "
+                          f"{channels}-channel frames")
+    if t < context:
+        raise GankitError(f"the clips have {t} frames; the run predicts from the last {context}, so each clip "
+                          f"needs at least {context}")
+
+
+@torch.no_grad()
+def predict(generator: TrainedGenerator, past: torch.Tensor, frames: int, seed: int = 0,
+            batch_size: int = 256) -> torch.Tensor:
+    """Past frames [N, ≥context·C, H, W] in [-1, 1] -> the next `frames` frames [N, frames·C, H, W] in [-1, 1]
+    on the CPU. Beyond the trained horizon the predictions are fed back as the newest past frames. The noise
+    of clip i in round r is latent i of seed + r, so a seed picks one of G's futures."""
+    context, horizon, channels = _predictor(generator)
+    if not 1 <= frames <= MAX_FRAMES:
+        raise GankitError(f"--frames must be between 1 and {MAX_FRAMES}, got {frames}")
+    window, made, rounds = past[:, -context * channels:].float(), [], 0
+    while sum(m.shape[1] for m in made) < frames * channels:
+        z = stream_latents(generator.z_dim, len(window), seed + rounds)
+        out = torch.cat([generator(z[i:i + batch_size].to(generator.device),
+                                   window[i:i + batch_size].to(generator.device)).float().cpu()
+                         for i in range(0, len(window), batch_size)])
+        made.append(out)
+        window = torch.cat([window, out], 1)[:, -context * channels:]
+        rounds += 1
+    return torch.cat(made, 1)[:, :frames * channels]
+
+
+def predict_clips(generator: TrainedGenerator, clips: Clips, frames: int, seed: int = 0) -> torch.Tensor:
+    """Each clip's next `frames` frames, [N, frames, C, H, W] in [-1, 1]."""
+    check_clips(generator, clips.frames)
+    stacked = torch.from_numpy(np.array(clips.frames)).permute(0, 1, 4, 2, 3).flatten(1, 2)
+    out = predict(generator, normalize(stacked), frames, seed)
+    return unstack_frames(out, generator.clip[2])
+
+
+def write_predictions(pred: torch.Tensor, clips: Clips, out: str | Path, force: bool = False) -> list[str]:
+    """Predicted frames [N, K, C, H, W] in the kind the clips came as: a .npy of uint8 [N, K, H, W] (or
+    [N, K, H, W, C] for colour), one GIF, or a folder of GIFs under the clips' names."""
+    out = Path(out).expanduser()
+    arrays = [to_uint8(clip) for clip in pred]  # each [K, H, W, C]
+    if clips.kind == "array":
+        if out.suffix.lower() != ".npy":
+            raise GankitError("the clips are a .npy array, so the predictions are one too: pass --out NAME.npy")
+        refuse_overwrite([out], force)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        stacked = np.stack(arrays)
+        np.save(out, stacked[..., 0] if stacked.shape[-1] == 1 else stacked)
+        return [str(out)]
+    if clips.kind == "file":
+        if out.suffix.lower() != ".gif":
+            raise GankitError("one clip gives one prediction: pass --out NAME.gif")
+        paths = [out]
+    else:
+        if out.exists() and not out.is_dir():
+            raise GankitError(f"--out {out} is a file; a folder of clips gives a folder of predictions")
+        paths = [out / f"{name}.gif" for name in clips.names]
+    refuse_overwrite(paths, force)
+    for frames, path in zip(arrays, paths):
+        atomic_write_bytes(path, gif_bytes(frames, ms=200, bounce=False))
+    return [str(p) for p in paths]

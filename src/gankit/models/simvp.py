@@ -1,0 +1,88 @@
+"""`simvp`: next-frame prediction with frames as channels (Mathieu et al. 2016's generator input, SimVP's
+encoder–translator–decoder, Gao et al. 2022), judged by a PatchGAN over the whole clip.
+
+The family contract holds: G(z, y) with y the `context` past frames stacked along channels ([N, M·C, H, W] in
+[-1, 1]) returns the `horizon` next frames stacked the same way ([N, K·C, H, W], tanh); D(x, y) is pix2pix's
+PatchGAN on past and future concatenated, so it judges the clip as a whole (motion that does not continue the
+past is as visible to it as a blurred digit).
+
+- The encoder brings the stacked frames down twice (stride-2 3×3 convolutions) to a quarter of the size.
+- The translator is where time is modelled: `depth` residual blocks in gSTA's manner (SimVP v2), a large
+  depthwise kernel (7×7: at a quarter of the size it spans 28 pixels, a digit's width of motion) and a 1×1
+  MLP, each over all frames' features at once.
+- The decoder upsamples back, adding the encoder's features of the same size (U-Net-style skips by addition),
+  so the digits' shapes in the last frames reach the output directly.
+- A latent z (`z_dim`, 0 for none) is added before the translator: a seed picks one of G's futures, as in
+  pix2pix here; a pixel-loss model learns to ignore it.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gankit.core.errors import GankitError
+from gankit.models.dcgan import init_weights
+from gankit.nn import check_choice, image_shape
+
+NORMS = ("group", "batch", "none")
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    if kind == "group":  # per sample, as SimVP: a prediction does not depend on the rest of its batch
+        return nn.GroupNorm(min(8, channels), channels)
+    return nn.BatchNorm2d(channels) if kind == "batch" else nn.Identity()
+
+
+def _conv(c_in: int, c_out: int, norm: str, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=norm == "none"),
+                         _norm(norm, c_out), nn.LeakyReLU(0.2))
+
+
+class Block(nn.Module):
+    """x + MLP(norm(depthwise 7×7(x))): a large receptive field for motion at little cost."""
+
+    def __init__(self, channels: int, norm: str, expand: int = 2):
+        super().__init__()
+        self.spatial = nn.Conv2d(channels, channels, 7, padding=3, groups=channels)
+        self.norm = _norm(norm, channels)
+        self.mix = nn.Sequential(nn.Conv2d(channels, channels * expand, 1), nn.GELU(),
+                                 nn.Conv2d(channels * expand, channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.mix(self.norm(self.spatial(x)))
+
+
+class Generator(nn.Module):
+    def __init__(self, shape: tuple[int, ...], z_dim: int = 8, num_classes: int = 0, width: int = 32,
+                 depth: int = 4, norm: str = "group", source_channels: int = 1, factor: int = 1):
+        super().__init__()
+        check_choice("generator norm", norm, NORMS)
+        channels, resolution = image_shape(shape, "simvp")
+        if num_classes or factor != 1 or resolution % 4:
+            raise GankitError("model simvp predicts frames of the size it is given (a multiple of 4 pixels), "
+                              "without class labels")
+        self.shape, self.z_dim, self.num_classes = tuple(shape), z_dim, num_classes
+        self.source_shape = (source_channels, resolution, resolution)
+        self.stem = _conv(source_channels, width, norm)
+        self.down = nn.ModuleList([_conv(width, 2 * width, norm, 2), _conv(2 * width, 4 * width, norm, 2)])
+        self.noise = nn.Linear(z_dim, 4 * width) if z_dim else None
+        self.translator = nn.Sequential(*(Block(4 * width, norm) for _ in range(depth)))
+        self.up = nn.ModuleList([_conv(4 * width, 2 * width, norm), _conv(2 * width, width, norm)])
+        self.out = nn.Conv2d(width, channels, 3, padding=1)
+        self.apply(init_weights)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """z [N, z_dim], past frames y [N, M·C, H, W] in [-1, 1] -> the next frames [N, K·C, H, W] in [-1, 1]."""
+        if y is None:
+            raise GankitError("a simvp generator predicts frames from past frames: it needs them")
+        skips, h = [], self.stem(y)
+        for layer in self.down:
+            skips.append(h)
+            h = layer(h)
+        if self.noise is not None:
+            h = h + self.noise(z)[:, :, None, None]
+        h = self.translator(h)
+        for layer, skip in zip(self.up, reversed(skips)):
+            h = layer(F.interpolate(h, scale_factor=2, mode="nearest")) + skip
+        return torch.tanh(self.out(h))

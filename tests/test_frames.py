@@ -1,0 +1,250 @@
+"""Next-frame prediction through the one loop: clips as data (Moving MNIST, the user's clips), the simvp family,
+the pixel and gradient-difference terms, the frame metrics and baselines, `gankit eval` and `gankit predict`."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import one_error_line, run_cli, tiny_config
+from gankit.core.errors import GankitError
+from gankit.data import DataConfig, data_argument, load_dataset, normalize
+from gankit.data.clips import MOVING_MNIST, render, trajectories
+from gankit.losses.reconstruction import gdl, l2
+from gankit.metrics.frames import constant_velocity, copy_last, frame_scores, motion
+from gankit.models import ModelConfig, build_discriminator, build_generator, model_kwargs
+from gankit.training import fit, start_run
+
+FRAMES = {"data": {"name": "moving_digits", "clips": 64},
+          "model": {"name": "simvp", "g_width": 8, "d_width": 8, "g_depth": 1, "z_dim": 4, "d_depth": None},
+          "loss": {"l1": 0.0, "l2": 100.0, "gdl": 100.0},
+          "train": {"batch_size": 8, "grid_size": 4}}
+
+
+def test_moving_digits_stay_on_the_canvas_bounce_and_are_seeded():
+    rng = np.random.default_rng(0)
+    paths = trajectories(200, 2, 30, rng)
+    assert paths.min() >= 0 and paths.max() <= 1
+    step = np.abs(np.diff(paths, axis=2))
+    assert step.max() <= 0.1 + 1e-9 and step.mean() > 0.03  # constant speed 0.1, less where a bounce clips it
+    turned = (np.sign(np.diff(paths[..., 0], axis=2)[..., 1:]) != np.sign(np.diff(paths[..., 0], axis=2)[..., :-1]))
+    assert turned.any()  # some digits reverse at an edge
+    a = load_dataset(DataConfig(name="moving_digits", clips=20, clip_seed=3))
+    b = load_dataset(DataConfig(name="moving_digits", clips=20, clip_seed=3))
+    c = load_dataset(DataConfig(name="moving_digits", clips=20, clip_seed=4))
+    assert torch.equal(a.x, b.x) and not torch.equal(a.x, c.x)
+    assert a.kind == "clip" and a.source_shape == (4, 16, 16) and a.shape == (4, 16, 16)
+    assert a.extra["context"] == 4 and a.extra["horizon"] == 4 and a.extra["frame_channels"] == 1
+
+
+def test_render_moves_a_glyph_and_keeps_the_brighter_pixel_where_two_overlap():
+    glyphs = np.zeros((1, 2, 4, 4), np.uint8)
+    glyphs[0, 0], glyphs[0, 1] = 100, 200
+    paths = np.array([[[[0, 0], [1, 1]], [[0, 0], [0, 1]]]], dtype=float)  # [1, 2 digits, 2 frames, 2]
+    clip = render(glyphs, paths, 8)
+    assert clip.shape == (1, 2, 8, 8)
+    assert (clip[0, 0, :4, :4] == 200).all() and clip[0, 0].sum() == 16 * 200  # overlap: the brighter
+    assert (clip[0, 1, 4:, 4:] == 100).all() and (clip[0, 1, :4, 4:] == 200).all()
+
+
+def test_the_test_split_is_a_fixed_set_whose_first_clips_do_not_depend_on_how_many_are_asked():
+    few = load_dataset(DataConfig(name="moving_digits", split="test", clips=5))
+    more = load_dataset(DataConfig(name="moving_digits", split="test", clips=40))
+    assert torch.equal(few.x, more.x[:5]) and torch.equal(few.source, more.source[:5])
+    train = load_dataset(DataConfig(name="moving_digits", clips=5))
+    assert not torch.equal(train.x, few.x)
+
+
+def test_context_and_horizon_can_be_chosen_and_too_many_frames_are_refused():
+    data = load_dataset(DataConfig(name="moving_digits", clips=4, context=2, horizon=6))
+    assert data.source_shape == (2, 16, 16) and data.shape == (6, 16, 16)
+    with pytest.raises(GankitError, match="resolution and data.channels do not apply"):
+        load_dataset(DataConfig(name="moving_digits", clips=4, resolution=32))
+    with pytest.raises(GankitError, match="test split holds 10000 clips"):
+        load_dataset(DataConfig(name="moving_digits", split="test", clips=10_001))
+
+
+def _npy_clips(path, n=6, frames=8, size=16, channels=0):
+    rng = np.random.default_rng(0)
+    shape = (n, frames, size, size) + ((channels,) if channels else ())
+    arr = rng.integers(0, 256, shape, dtype=np.uint8)
+    np.save(path, arr)
+    return arr
+
+
+def test_user_clips_from_npy_gifs_and_frame_folders_read_alike(tmp_path):
+    arr = _npy_clips(tmp_path / "c.npy", n=2, frames=6)
+    assert data_argument(f"clips:{tmp_path / 'c.npy'}") == {"name": "clips", "path": str(tmp_path / "c.npy")}
+    data = load_dataset(DataConfig(name="clips", path=str(tmp_path / "c.npy")))
+    assert data.kind == "clip" and data.extra["context"] == 3 and data.extra["horizon"] == 3
+    assert torch.equal(data.source[0], torch.from_numpy(arr[0, :3])) and torch.equal(data.x[1], torch.from_numpy(arr[1, 3:]))
+    gifs, folders = tmp_path / "gifs", tmp_path / "frames"
+    for i, clip in enumerate(arr):
+        gifs.mkdir(exist_ok=True)
+        frames = [Image.fromarray(f) for f in clip]
+        frames[0].save(gifs / f"{i}.gif", save_all=True, append_images=frames[1:])
+        (folders / f"clip{i}").mkdir(parents=True)
+        for t, f in enumerate(frames):
+            f.save(folders / f"clip{i}" / f"{t:03d}.png")
+    from_frames = load_dataset(DataConfig(name="clips", path=str(folders)))
+    assert torch.equal(from_frames.x, data.x) and torch.equal(from_frames.source, data.source)
+    from_gifs = load_dataset(DataConfig(name="clips", path=str(gifs), context=2, horizon=2))
+    assert from_gifs.source_shape == (2, 16, 16) and len(from_gifs) == 2 * 1  # one 4-frame window of 6 frames
+    # GIFs quantise to a palette: grayscale comes back close, not necessarily exact
+    assert (from_gifs.source.float() - data.source[:, :2].float()).abs().mean() < 8
+
+
+def test_long_clips_give_one_example_per_window_and_bad_clips_get_one_line(tmp_path, capsys):
+    _npy_clips(tmp_path / "long.npy", n=2, frames=9)
+    data = load_dataset(DataConfig(name="clips", path=str(tmp_path / "long.npy"), context=2, horizon=1))
+    assert len(data) == 6  # three 3-frame windows of each 9-frame clip
+    with pytest.raises(GankitError, match="fewer than context"):
+        load_dataset(DataConfig(name="clips", path=str(tmp_path / "long.npy"), context=8, horizon=2))
+    np.save(tmp_path / "float.npy", np.zeros((2, 4, 8, 8), np.float32))
+    with pytest.raises(GankitError, match="clips are uint8"):
+        load_dataset(DataConfig(name="clips", path=str(tmp_path / "float.npy")))
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.gif").write_bytes(b"GIF89a not really")
+    with pytest.raises(GankitError, match="does not decode as a GIF"):
+        load_dataset(DataConfig(name="clips", path=str(tmp_path / "bad")))
+    code, _, err = run_cli(capsys, "train", "--data", f"clips:{tmp_path / 'video.mp4'}", "--model", "simvp")
+    assert "no video decoder" in one_error_line(code, err)
+
+
+def test_simvp_maps_past_frames_to_future_frames_and_d_judges_the_whole_clip():
+    kwargs = model_kwargs(ModelConfig(name="simvp", g_width=8, d_width=8, g_depth=2), (6, 32, 32), 0, (4, 32, 32))
+    G, D = build_generator(kwargs), build_discriminator(kwargs)
+    past = torch.rand(3, 4, 32, 32) * 2 - 1
+    out = G(torch.randn(3, G.z_dim), past)
+    assert out.shape == (3, 6, 32, 32) and out.abs().max() <= 1
+    assert D(out, past).shape[0] == 3 and D(out, past).dim() == 2  # one logit per patch
+    assert D.net[0].in_channels == 10  # past and future stacked: the clip
+    with pytest.raises(GankitError, match="needs them"):
+        G(torch.randn(3, G.z_dim))
+
+
+def test_gdl_is_zero_for_the_truth_and_gains_nothing_from_averaging_two_futures_as_l2_does():
+    a = torch.zeros(1, 1, 16, 16)
+    a[..., 4:12, 2:8] = 1
+    assert gdl(a, a) == 0 and l2(a, a) == 0
+    for shift in (1, 3):
+        b = torch.roll(a, shift, dims=-1)  # two equally likely futures: the square here or moved
+        average = (a + b) / 2  # the blur a pixel loss converges to
+        l2_one, l2_avg = (l2(a, a) + l2(a, b)) / 2, (l2(average, a) + l2(average, b)) / 2
+        gdl_one, gdl_avg = (gdl(a, a) + gdl(a, b)) / 2, (gdl(average, a) + gdl(average, b)) / 2
+        assert float(l2_avg) == pytest.approx(float(l2_one) / 2)  # L2 rewards the blur
+        assert float(gdl_avg) == pytest.approx(float(gdl_one)) and float(gdl_one) > 0.03  # GDL does not
+
+
+def test_frame_scores_follow_openstl_conventions():
+    true = torch.full((2, 3, 8, 8), -1.0)  # 3 frames of 8×8, black
+    pred = true.clone()
+    pred[:, 0, :2, :2] = 1.0  # four white pixels wrong in the first frame only
+    s = frame_scores(pred, true, channels=1)
+    assert s["mse"] == pytest.approx(4 / 3) and s["mae"] == pytest.approx(4 / 3)  # summed over pixels
+    assert s["mse_per_frame"] == [4.0, 0.0, 0.0] and s["ssim_per_frame"][1] == 1.0
+    assert 0 < s["ssim_per_frame"][0] < 1
+    perfect = frame_scores(true, true, channels=1)
+    assert perfect["mse"] == 0 and perfect["ssim"] == pytest.approx(1.0) and perfect["psnr"] == pytest.approx(100)
+
+
+def test_sharpness_ratio_is_one_for_the_truth_and_small_for_a_blur():
+    data = load_dataset(DataConfig(name="moving_digits", clips=16))
+    true = normalize(data.x)
+    blur = torch.nn.functional.avg_pool2d(true, 3, stride=1, padding=1, count_include_pad=False)
+    assert frame_scores(true, true, 1)["sharpness"] == pytest.approx(1.0)
+    assert 0.02 < frame_scores(blur, true, 1)["sharpness"] < 0.5
+
+
+def test_baselines_copy_the_last_frame_and_carry_a_moving_square_on():
+    frames = torch.full((1, 4, 1, 24, 24), -1.0)
+    for t in range(4):
+        frames[0, t, 0, 4 + 2 * t:8 + 2 * t, 3 + t:7 + t] = 1.0  # 2 px down and 1 px right a frame
+    past, future = frames[:, :2].flatten(1, 2), frames[:, 2:].flatten(1, 2)
+    assert motion(frames[0, 0], frames[0, 1]) == (2, 1)
+    assert torch.equal(constant_velocity(past, 2, 1), future)
+    assert torch.equal(copy_last(past, 2, 1), frames[:, [1, 1]].flatten(1, 2))
+
+
+def test_a_pixel_and_gdl_predictor_learns_to_beat_copying_the_last_frame(tmp_path):
+    torch.manual_seed(0)
+    cfg = tiny_config(tmp_path, "digits_mlp", **{**FRAMES, "data": {"name": "moving_digits", "clips": 2000},
+                                                 "model": {**FRAMES["model"], "g_width": 16},
+                                                 "loss": {**FRAMES["loss"], "adversarial": 0.0},
+                                                 "train": {**FRAMES["train"], "steps": 300, "lr_g": 0.002,
+                                                           "batch_size": 32, "ema_decay": 0.0}})
+    run = start_run(cfg)
+    fit(run)
+    from gankit.latent import load_generator
+    from gankit.latent.predict import predict
+
+    test = load_dataset(DataConfig(name="moving_digits", split="test", clips=200))
+    past, true = normalize(test.source), normalize(test.x)
+    ours = frame_scores(predict(load_generator(run.dir), past, 4), true, 1)["mse"]
+    copied = frame_scores(copy_last(past, 4, 1), true, 1)["mse"]
+    assert 0.05 * copied < ours < 0.8 * copied
+
+
+def test_frames_train_sample_grid_eval_and_report_through_the_one_loop(tmp_path, capsys):
+    run = start_run(tiny_config(tmp_path, "digits_mlp", **FRAMES))
+    fit(run)
+    grid = Image.open(run.dir / "final.png")
+    assert grid.size == (8 * 34 + 2, 4 * 34 + 2)  # 4 clips a row each: 4 past, 4 predicted frames (16 px, ×2)
+    code, out, err = run_cli(capsys, "eval", str(run.dir), "--n", "20")
+    assert code == 0, err
+    metrics = json.loads(out)["metrics"]
+    for key in ("mse", "ssim", "psnr", "sharpness", "copy_last_mse", "constant_velocity_ssim"):
+        assert key in metrics
+    assert len(metrics["mse_per_frame"]) == 4 and json.loads(out)["split"] == "test"
+    assert (run.dir / "heldout.gif").is_file() and Image.open(run.dir / "heldout.gif").n_frames == 8
+    code, out, err = run_cli(capsys, "report", str(run.dir))
+    assert code == 0 and "heldout.gif" in (run.dir / "report.html").read_text()
+
+
+def test_predict_writes_what_it_reads_and_feeds_predictions_back(tmp_path, capsys):
+    run = start_run(tiny_config(tmp_path, "digits_mlp", **FRAMES))
+    fit(run)
+    arr = _npy_clips(tmp_path / "in.npy", n=3, frames=5)
+    code, out, err = run_cli(capsys, "predict", str(run.dir), "--input", str(tmp_path / "in.npy"),
+                             "--out", str(tmp_path / "next.npy"), "--frames", "10")
+    assert code == 0, err
+    pred = np.load(tmp_path / "next.npy")
+    assert pred.shape == (3, 10, 16, 16) and pred.dtype == np.uint8
+    code, _, _ = run_cli(capsys, "predict", str(run.dir), "--input", str(tmp_path / "in.npy"),
+                         "--out", str(tmp_path / "short.npy"), "--frames", "4")
+    assert np.array_equal(np.load(tmp_path / "short.npy"), pred[:, :4])  # the first round is the same
+    gif = tmp_path / "one.gif"
+    frames = [Image.fromarray(f) for f in arr[0]]
+    frames[0].save(gif, save_all=True, append_images=frames[1:])
+    code, _, err = run_cli(capsys, "predict", str(run.dir), "--input", str(gif), "--out", str(tmp_path / "o.gif"))
+    assert code == 0, err and Image.open(tmp_path / "o.gif").n_frames == 4
+
+
+@pytest.mark.parametrize("clips,message", [((2, 3, 16, 16), "needs at least 4"), ((2, 6, 20, 20), "20×20"),
+                                           ((2, 6, 16, 16, 3), "3 channels")])
+def test_predict_refuses_clips_the_run_cannot_continue_in_one_line(tmp_path, capsys, clips, message):
+    run = start_run(tiny_config(tmp_path, "digits_mlp", **{**FRAMES, "train": {**FRAMES["train"], "steps": 1}}))
+    fit(run, callbacks=[])
+    np.save(tmp_path / "in.npy", np.zeros(clips, np.uint8))
+    code, _, err = run_cli(capsys, "predict", str(run.dir), "--input", str(tmp_path / "in.npy"),
+                           "--out", str(tmp_path / "o.npy"))
+    assert message in one_error_line(code, err)
+
+
+def test_predict_refuses_a_generator_not_trained_on_clips(tmp_path, capsys):
+    run = start_run(tiny_config(tmp_path))
+    fit(run, callbacks=[])
+    _npy_clips(tmp_path / "in.npy")
+    code, _, err = run_cli(capsys, "predict", str(run.dir), "--input", str(tmp_path / "in.npy"),
+                           "--out", str(tmp_path / "o.npy"))
+    assert "not trained on clips" in one_error_line(code, err)
+
+
+def test_moving_mnist_variants_are_the_issue_s_sizes(shared_data):
+    big = load_dataset(DataConfig(name="moving_mnist", clips=3))
+    small = load_dataset(DataConfig(name="moving_mnist_small", split="test", clips=3))
+    assert big.source_shape == big.shape == (10, 64, 64) and small.source_shape == small.shape == (5, 32, 32)
+    assert MOVING_MNIST["moving_mnist"].digits == 2 and MOVING_MNIST["moving_mnist_small"].digits == 1
+    ink = big.x.float().div(255).pow(2).flatten(2).sum(2).mean()
+    assert 120 < ink < 260  # two MNIST digits' ink a frame (the MSE of predicting black)
