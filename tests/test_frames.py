@@ -78,7 +78,8 @@ def test_user_clips_from_npy_gifs_and_frame_folders_read_alike(tmp_path):
     assert data_argument(f"clips:{tmp_path / 'c.npy'}") == {"name": "clips", "path": str(tmp_path / "c.npy")}
     data = load_dataset(DataConfig(name="clips", path=str(tmp_path / "c.npy")))
     assert data.kind == "clip" and data.extra["context"] == 3 and data.extra["horizon"] == 3
-    assert torch.equal(data.source[0], torch.from_numpy(arr[0, :3])) and torch.equal(data.x[1], torch.from_numpy(arr[1, 3:]))
+    assert torch.equal(data.source[0], torch.from_numpy(arr[0, :3]))
+    assert torch.equal(data.x[1], torch.from_numpy(arr[1, 3:]))
     gifs, folders = tmp_path / "gifs", tmp_path / "frames"
     for i, clip in enumerate(arr):
         gifs.mkdir(exist_ok=True)

@@ -145,8 +145,9 @@ def read_moving_mnist(cfg: DataConfig, name: str = "moving_mnist") -> Dataset:
     if cfg.split not in ("train", "test"):
         raise GankitError(f"{name} has splits 'train' and 'test', not {cfg.split!r}")
     if cfg.resolution not in (0, spec.size) or cfg.channels not in (0, 1):
+        sizes = ", ".join(f"{k} {v.size}×{v.size}" for k, v in MOVING_MNIST.items())
         raise GankitError(f"{name} is {spec.size}×{spec.size} grayscale; data.resolution and data.channels do not "
-                          f"apply (the variants: {', '.join(f'{k} {v.size}×{v.size}' for k, v in MOVING_MNIST.items())})")
+                          f"apply (the variants: {sizes})")
     context, horizon = frames_of(cfg, spec.context, spec.horizon)
     test = cfg.split == "test"
     if test and cfg.clips > TEST_CLIPS:

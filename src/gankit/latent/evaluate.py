@@ -130,7 +130,8 @@ def evaluate_run(run: str | Path, opts: EvalOptions | None = None, write: bool =
     generator = load_generator(ckpt_file, ema=opts.ema, device=device)
     config = load_checkpoint(ckpt_file, generator_only=True)["config"]
     if generator.clip is not None:
-        result = evaluate_frames(generator, config, opts, ckpt_file.parent if write and demo_path(run) is None else None)
+        folder = ckpt_file.parent if write and demo_path(run) is None else None
+        result = evaluate_frames(generator, config, opts, folder)
         return _finish(result, run, ckpt_file, generator, opts, result["split"], write)
     if generator.source_shape is not None:
         shown = ckpt_file.parent / "heldout.png" if write and demo_path(run) is None else None

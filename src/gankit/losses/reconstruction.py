@@ -1,4 +1,5 @@
-"""Reconstruction terms of image-to-image and frame-prediction runs: G's output against the target its source was made from.
+"""Reconstruction terms of image-to-image and frame-prediction runs: G's output against the target its source
+was made from.
 They join G's adversarial loss (steps.g_step, Rules.g_terms) with the weight the loss section gives them."""
 from __future__ import annotations
 
