@@ -1,0 +1,86 @@
+"""Next-frame prediction on Moving MNIST: a pixel-loss predictor and the adversarial one against copying the last
+frame and constant-velocity extrapolation, by OpenSTL's measures (MSE, MAE, SSIM, PSNR per frame), with the
+sharpness ratio that makes "sharper than a pixel loss" measurable.
+
+    python benchmarks/frames.py --preset moving_mnist_small --arms pixel,gan --seeds 0,1,2 --minutes 30 \
+        --out benchmarks/results/frames/moving_mnist_small_30min.json
+
+Arms, each trained from the preset for the same wall-clock budget (--minutes; or --steps, the same steps):
+- `pixel`: L2 alone (loss.adversarial=0, loss.gdl=0), the blurry-but-safe model users start from;
+- `pixel_gdl`: L2 + Mathieu et al.'s gradient difference loss, still no D;
+- `gan`: the preset as it is: adversarial (a PatchGAN over the whole clip) + L2 + GDL.
+A pixel arm still trains D beside it (its verdict has weight 0), so under a time budget it pays D's time too.
+Every arm is scored on the same fixed test clips (the first --n of the 10,000, MNIST test digits), beside the
+two baselines, which need no training.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+
+from _common import emit, train_then_score
+
+from gankit.core.config import parse_override
+from gankit.latent.evaluate import EvalOptions, evaluate_run
+
+ARMS = {"pixel": [{"loss": {"adversarial": 0.0, "gdl": 0.0}}], "pixel_gdl": [{"loss": {"adversarial": 0.0}}],
+        "gan": []}
+SUMMARY = ("mse", "mae", "ssim", "psnr", "sharpness")
+BASELINES = ("copy_last", "constant_velocity")
+
+
+def score(n: int, device: str):
+    def run(run_dir: str) -> dict:
+        result = evaluate_run(run_dir, EvalOptions(n=n, device=device), write=True)
+        return {"step": result["step"], "metrics": result["metrics"]}
+    return run
+
+
+def _mean_std(values: list[float]) -> dict:
+    return {"mean": round(statistics.fmean(values), 4),
+            "std": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0}
+
+
+def summarise(per_seed: list[dict]) -> dict:
+    return {key: _mean_std([r["metrics"][key] for r in per_seed]) for key in SUMMARY}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default="moving_mnist_small")
+    p.add_argument("--arms", default="pixel,gan")
+    p.add_argument("--seeds", default="0")
+    p.add_argument("--minutes", type=float, default=30.0, help="training budget per arm and seed (wall clock)")
+    p.add_argument("--steps", type=int, default=0, help="train this many steps instead of for --minutes")
+    p.add_argument("--n", type=int, default=10000, help="test clips scored (the first n of the fixed 10,000)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every arm")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--keep", default="", help="keep the runs under this folder")
+    p.add_argument("--out", default="")
+    args = p.parse_args()
+    common = [parse_override(s) for s in args.set]
+    budget = {"steps": args.steps} if args.steps else {"minutes": args.minutes, "steps": 10**7}
+    arms, baselines = {}, {}
+    for arm in args.arms.split(","):
+        runs = []
+        for seed in [int(s) for s in args.seeds.split(",")]:
+            result = train_then_score(args.preset, ARMS[arm] + common + [{"train": budget}], score(args.n, args.device),
+                                      seed=seed, device=args.device, keep=args.keep)
+            runs.append({"seed": seed, **result})
+            metrics = result["metrics"]
+            baselines = {b: {k: round(metrics[f"{b}_{k}"], 4) for k in SUMMARY} for b in BASELINES}
+            print(f"{arm} seed {seed}: step {result['step']} in {result['train_seconds']} s, "
+                  + ", ".join(f"{k} {metrics[k]:.4g}" for k in SUMMARY), flush=True)
+        arms[arm] = {"summary": summarise(runs), "runs": runs}
+    best_baseline = min(b["mse"] for b in baselines.values())
+    checks = {arm: {"mse_below_best_baseline": round(1 - a["summary"]["mse"]["mean"] / best_baseline, 4)}
+              for arm, a in arms.items()}
+    if "gan" in arms and "pixel" in arms:
+        checks["gan"]["mse_over_pixel"] = round(arms["gan"]["summary"]["mse"]["mean"]
+                                                / arms["pixel"]["summary"]["mse"]["mean"], 4)
+    emit({"benchmark": "frames", "preset": args.preset, "budget": budget, "n": args.n, "overrides": args.set,
+          "baselines": baselines, "arms": arms, "checks": checks}, args.out)
+
+
+if __name__ == "__main__":
+    main()
