@@ -249,3 +249,12 @@ def test_moving_mnist_variants_are_the_issue_s_sizes(shared_data):
     assert MOVING_MNIST["moving_mnist"].digits == 2 and MOVING_MNIST["moving_mnist_small"].digits == 1
     ink = big.x.float().div(255).pow(2).flatten(2).sum(2).mean()
     assert 120 < ink < 260  # two MNIST digits' ink a frame (the MSE of predicting black)
+
+
+def test_clip_data_without_a_preset_starts_from_the_frame_predictor_s():
+    from gankit.training.config import default_preset
+
+    assert default_preset("moving_mnist_small", None) == "moving_mnist_small"
+    assert default_preset("moving_mnist", None) == "moving_mnist"
+    assert default_preset("clips", None) == default_preset("moving_digits", None) == "simvp"
+    assert default_preset("clips", "dcgan") is None

@@ -50,6 +50,7 @@ class MovingSpec:
 # moving_digits: the embedded 8×8 digits on a 16×16 canvas, for tests and a first look without MNIST
 MOVING_MNIST = {"moving_mnist": MovingSpec(64, 2, 10, 10), "moving_mnist_small": MovingSpec(32, 1, 5, 5, glyph=14),
                 "moving_digits": MovingSpec(16, 1, 4, 4, glyph=8, source="digits")}
+CLIP_DATASETS = (*MOVING_MNIST, "clips")  # the registered datasets that read clips
 
 
 def trajectories(n: int, digits: int, frames: int, rng: np.random.Generator) -> np.ndarray:

@@ -15,6 +15,7 @@ from gankit.core.config import from_dict, merge, to_dict
 from gankit.core.errors import GankitError
 from gankit.core.registry import Registry
 from gankit.data import DATASETS, DataConfig, parse_name, validate_data
+from gankit.data.clips import CLIP_DATASETS
 from gankit.losses import LossConfig, validate_loss
 from gankit.models import MODELS, ModelConfig, upgrade_model_section
 from gankit.training.evaluation import EvalConfig, validate_eval
@@ -187,7 +188,7 @@ def load_preset(name: str) -> dict:
 
 def default_preset(data: str | None, model: str | None) -> str | None:
     """The preset that fits `--data X [--model Y]` (mnist + dcgan -> mnist_dcgan; toy_ring -> toy_ring;
-    image pairs -> the preset made for them, else pix2pix's, or srresnet's for small copies)."""
+    image pairs -> the preset made for them, else pix2pix's, or srresnet's for small copies; clips -> simvp's)."""
     if data is None:
         data = "digits"
     pairing, base, _ = parse_name(data)
@@ -200,6 +201,8 @@ def default_preset(data: str | None, model: str | None) -> str | None:
     for name in (f"{short}_{wanted or 'dcgan'}", short, f"{short}_mlp"):
         if name in PRESETS and wanted in (None, load_preset(name)["model"]["name"]):
             return name
+    if DATASETS.canonical(data) in CLIP_DATASETS and wanted in (None, "simvp"):
+        return "simvp"  # clips without a preset of their own: the frame predictor's
     return None
 
 
