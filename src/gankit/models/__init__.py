@@ -99,7 +99,8 @@ def upgrade_model_section(section: dict) -> dict:
 
 # the constructor arguments every family shares, set through ModelConfig's own fields or from the data
 SHARED = {"g": {"shape": "", "num_classes": "", "z_dim": "model.z_dim", "width": "model.g_width",
-                "depth": "model.g_depth", "norm": "model.g_norm", "source_channels": "", "factor": ""},
+                "depth": "model.g_depth", "norm": "model.g_norm", "source_channels": "", "factor": "",
+                "frame_channels": ""},
           "d": {"shape": "", "num_classes": "", "width": "model.d_width", "depth": "model.d_depth",
                 "norm": "model.d_norm", "cond": "model.d_cond", "pack": "model.pack", "source_channels": ""}}
 
@@ -125,7 +126,8 @@ def _complete(cls: type, given: dict, name: str, prefix: str) -> dict:
     return kwargs
 
 
-def _pairing(name: str, family: Family, shape: tuple[int, ...], source_shape: tuple[int, ...] | None) -> dict:
+def _pairing(name: str, family: Family, shape: tuple[int, ...], source_shape: tuple[int, ...] | None,
+             frame_channels: int = 0) -> dict:
     """What an image-to-image family learns from the data of its sources: their channels and how many times
     smaller they are. A family and data that don't go together are refused here, with what would."""
     if family.paired and source_shape is None:
@@ -140,7 +142,8 @@ def _pairing(name: str, family: Family, shape: tuple[int, ...], source_shape: tu
     if factor * source_shape[-1] != shape[-1] or factor * source_shape[-2] != shape[-2]:
         raise GankitError(f"the sources ({'x'.join(map(str, source_shape[1:]))}) must be the images' size "
                           f"({'x'.join(map(str, shape[1:]))}) divided by a whole factor")
-    return {"source_channels": source_shape[0], "factor": factor}
+    return {"source_channels": source_shape[0], "factor": factor,
+            **({"frame_channels": frame_channels} if frame_channels else {})}
 
 
 def _takes(cls: type, given: dict) -> dict:
@@ -149,12 +152,12 @@ def _takes(cls: type, given: dict) -> dict:
 
 
 def model_kwargs(cfg: ModelConfig, shape: tuple[int, ...], num_classes: int,
-                 source_shape: tuple[int, ...] | None = None) -> dict:
+                 source_shape: tuple[int, ...] | None = None, frame_channels: int = 0) -> dict:
     """The full constructor kwargs {"name", "G": {...}, "D": {...}} for data of `shape` (and, for image
-    pairs, sources of `source_shape`)."""
+    pairs, sources of `source_shape`; for clips, frames of `frame_channels` channels)."""
     name = MODELS.canonical(cfg.name)
     family = MODELS.get(name)
-    pairing = _pairing(name, family, shape, source_shape)
+    pairing = _pairing(name, family, shape, source_shape, frame_channels)
     base = {"shape": list(shape), "num_classes": num_classes if cfg.conditional else 0}
     d_base = {**base, "num_classes": num_classes} if family.semi_supervised else base
     if family.semi_supervised and (cfg.conditional or not num_classes):

@@ -246,7 +246,8 @@ def resume_run(run_dir: Path, cfg: RunConfig, ckpt: dict | None = None, dist: Di
         remove_stale_temp_files(run_dir)  # left by a process killed while writing
     data = training_data(cfg)
     _resolve_augment(cfg, data)
-    check_same_architecture(saved, model_kwargs(cfg.model, data.shape, data.num_classes, data.source_shape))
+    check_same_architecture(saved, model_kwargs(cfg.model, data.shape, data.num_classes, data.source_shape,
+                                                data.extra.get("frame_channels", 0)))
     if ckpt["step"] >= cfg.train.steps:
         raise GankitError(f"the run already finished {ckpt['step']} steps; pass --steps N with N > {ckpt['step']} "
                           "to train further")
