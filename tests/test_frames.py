@@ -258,3 +258,34 @@ def test_clip_data_without_a_preset_starts_from_the_frame_predictor_s():
     assert default_preset("moving_mnist", None) == "moving_mnist"
     assert default_preset("clips", None) == default_preset("moving_digits", None) == "simvp"
     assert default_preset("clips", "dcgan") is None
+
+
+def test_a_warping_simvp_moves_the_last_frame_k_plus_one_velocities_for_frame_k():
+    kwargs = model_kwargs(ModelConfig(name="simvp", g_width=8, z_dim=4, g={"warp": True}), (3, 16, 16), 0,
+                          (2, 16, 16), frame_channels=1)
+    G = build_generator(kwargs).eval()
+    with torch.no_grad():  # no learnt output: a velocity of 2 px to the right, and the mask all on the warp
+        G.out.weight.zero_()
+        G.out.bias.zero_()
+        G.out.bias[0] = -2 * 2 / 16  # a frame samples the last one 2 px to its left, per step: motion to the right
+        G.out.bias[2 + 2::4] = 30.0  # each frame's mask logit: a frame has 2 correction, 1 mask, 1 pixel channels
+    past = torch.full((1, 2, 16, 16), -1.0)
+    past[0, 1, 5:9, 2:5] = 1.0  # the last frame: a bar at columns 2-4
+    out = G(torch.zeros(1, 4), past)
+    for k in range(3):
+        expected = torch.roll(past[0, 1], 2 * (k + 1), dims=-1)
+        torch.testing.assert_close(out[0, k], expected, atol=1e-4, rtol=0)
+    with pytest.raises(GankitError, match="not whole frames"):
+        build_generator(model_kwargs(ModelConfig(name="simvp", g={"warp": True}), (3, 16, 16), 0, (2, 16, 16),
+                                     frame_channels=2))
+
+
+def test_commands_for_images_point_a_frame_run_to_predict(tmp_path, capsys):
+    run = start_run(tiny_config(tmp_path, "digits_mlp", **{**FRAMES, "train": {**FRAMES["train"], "steps": 1}}))
+    fit(run, callbacks=[])
+    for argv in (["sample", str(run.dir), "--n", "4", "--out", str(tmp_path / "g.png")],
+                 ["translate", str(run.dir), "--input", str(tmp_path / "x.png"), "--out", str(tmp_path / "y.png")],
+                 ["latent", "interpolate", str(run.dir), "--seeds", "1,2", "--out", str(tmp_path / "w.png")]):
+        Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp_path / "x.png")
+        code, _, err = run_cli(capsys, *argv)
+        assert "gankit predict" in one_error_line(code, err), argv

@@ -32,6 +32,9 @@ class Renderer:
     """Drives one generator. Every method returns a dict with "images" (uint8 [N, H, W, C]) and "error"."""
 
     def __init__(self, generator: TrainedGenerator):
+        if generator.kind == "clip":
+            raise GankitError("the latent tools and the explorer render images; this run predicts frames: continue "
+                              "clips with gankit predict RUN --input CLIPS --out OUT")
         if generator.kind != "image":
             raise GankitError("the latent tools render images; this generator makes 2-D points")
         self.G = generator

@@ -26,6 +26,9 @@ def sampler(generator: TrainedGenerator | nn.Module, n: int, seed: int = 0, labe
     """
     check_psi(psi)
     net = as_module(generator)
+    if getattr(generator, "clip", None) is not None:
+        raise GankitError("this generator predicts frames (it was trained on clips): use gankit predict RUN "
+                          "--input CLIPS --out OUT")
     if getattr(net, "source_shape", None) is not None:
         raise GankitError("this generator translates images (it was trained on image pairs): use gankit translate "
                           "RUN --input IMAGES --out OUT")

@@ -95,15 +95,23 @@ def conform(images: list[np.ndarray], shape: tuple[int, int, int]) -> torch.Tens
     return torch.from_numpy(np.stack(out))
 
 
+def check_translates(generator: TrainedGenerator) -> None:
+    """Refuse, naming the right command, a generator that does not turn images into images."""
+    if generator.clip is not None:
+        raise GankitError("this generator predicts frames (it was trained on clips): use gankit predict RUN "
+                          "--input CLIPS --out OUT")
+    if generator.source_shape is None:
+        raise GankitError(f"{generator.source or 'this generator'} draws from noise, it does not translate: "
+                          "translate with a run trained on image pairs (--data edges:…, lowres:…, pairs:…)")
+
+
 @torch.no_grad()
 def translate(generator: TrainedGenerator, sources: torch.Tensor, seed: int = 0, batch_size: int = 256,
               z: torch.Tensor | None = None) -> torch.Tensor:
     """uint8 sources [N, C, H, W] of the generator's source shape -> its outputs [N, *shape] in [-1, 1] on
     the CPU. The noise of output i is latent i of `seed` (as `gankit sample --seed`), so a seed picks one
     of the outputs a source can have."""
-    if generator.source_shape is None:
-        raise GankitError(f"{generator.source or 'this generator'} draws from noise, it does not translate: "
-                          "translate with a run trained on image pairs (--data edges:…, lowres:…, pairs:…)")
+    check_translates(generator)
     z = stream_latents(generator.z_dim, len(sources), seed) if z is None else z
     outs = []
     for start in range(0, len(sources), batch_size):
@@ -115,8 +123,7 @@ def translate(generator: TrainedGenerator, sources: torch.Tensor, seed: int = 0,
 def taken_shape(generator: TrainedGenerator, image: np.ndarray) -> tuple[int, int, int]:
     """The (C, H, W) the generator takes `image` [H, W, C] at: its own size for a generator of any size
     (srresnet upscales what it is given, up to MAX_UPSCALE_SIDE), else the training sources' size."""
-    if generator.source_shape is None:
-        translate(generator, torch.zeros(0))  # refuses, saying why
+    check_translates(generator)
     if not getattr(generator.module, "any_size", False):
         return generator.source_shape
     if max(image.shape[:2]) > MAX_UPSCALE_SIDE:
@@ -127,6 +134,7 @@ def taken_shape(generator: TrainedGenerator, image: np.ndarray) -> tuple[int, in
 
 def translate_sources(generator: TrainedGenerator, sources: Sources, seed: int = 0) -> list[torch.Tensor]:
     """Each source's output [C, H, W] in [-1, 1], each source taken at taken_shape."""
+    check_translates(generator)
     shapes = [taken_shape(generator, im) for im in sources.images]
     if len(set(shapes)) == 1:  # one batch
         return list(translate(generator, conform(sources.images, shapes[0]), seed))
