@@ -68,7 +68,8 @@ def _adapt(argv: list[str], runs: dict, tmp: Path) -> list[str]:
     kind = {"classify": "semi", "predict": "frames"}.get(argv[0])
     run = str(runs["pairs" if paired else kind or ("cond" if conditional else "plain")])
     # latent.md sets R=demo:mnist
-    argv = [run if a in ("runs/<run>", "runs/mnist", "runs/shoes") else "demo:mnist" if a == "$R" else a for a in argv]
+    named = ("runs/<run>", "runs/mnist", "runs/shoes", "runs/frames")
+    argv = [run if a in named else "demo:mnist" if a == "$R" else a for a in argv]
     argv = [str(runs["cond"]) if a == "demo:fashion" and not runs["fashion_demo"] else a for a in argv]
     if argv[0] == "train":
         if "--resume" in argv:

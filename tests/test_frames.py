@@ -289,3 +289,10 @@ def test_commands_for_images_point_a_frame_run_to_predict(tmp_path, capsys):
         Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp_path / "x.png")
         code, _, err = run_cli(capsys, *argv)
         assert "gankit predict" in one_error_line(code, err), argv
+
+
+def test_eval_during_training_is_refused_for_clips_in_one_line(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "train", "--data", "moving_digits", "--steps", "2", "--eval-every", "1",
+                           "--set", "data.clips=16", "--set", "model.g_width=8", "--set", "model.d_width=8",
+                           "--out", str(tmp_path), "--device", "cpu")
+    assert "gankit eval RUN" in one_error_line(code, err)

@@ -16,7 +16,7 @@ from gankit.core.files import atomic_write_bytes
 from gankit.data.clips import read_clip_files
 from gankit.data.dataset import normalize
 from gankit.latent.generator import TrainedGenerator
-from gankit.latent.sample import refuse_overwrite
+from gankit.latent.sample import output_paths, write_array
 from gankit.latent.space import stream_latents
 
 MAX_FRAMES = 1000  # fed back a frame block at a time: a long horizon costs time, not memory per step
@@ -98,22 +98,8 @@ def write_predictions(pred: torch.Tensor, clips: Clips, out: str | Path, force: 
     out = Path(out).expanduser()
     arrays = [to_uint8(clip) for clip in pred]  # each [K, H, W, C]
     if clips.kind == "array":
-        if out.suffix.lower() != ".npy":
-            raise GankitError("the clips are a .npy array, so the predictions are one too: pass --out NAME.npy")
-        refuse_overwrite([out], force)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        stacked = np.stack(arrays)
-        np.save(out, stacked[..., 0] if stacked.shape[-1] == 1 else stacked)
-        return [str(out)]
-    if clips.kind == "file":
-        if out.suffix.lower() != ".gif":
-            raise GankitError("one clip gives one prediction: pass --out NAME.gif")
-        paths = [out]
-    else:
-        if out.exists() and not out.is_dir():
-            raise GankitError(f"--out {out} is a file; a folder of clips gives a folder of predictions")
-        paths = [out / f"{name}.gif" for name in clips.names]
-    refuse_overwrite(paths, force)
+        return write_array(arrays, out, force, "clips", "predictions")
+    paths = output_paths(out, clips.kind == "file", [f"{name}.gif" for name in clips.names], ".gif", force, "clips")
     for frames, path in zip(arrays, paths):
         atomic_write_bytes(path, gif_bytes(frames, ms=200, bounce=False))
     return [str(p) for p in paths]

@@ -99,6 +99,33 @@ def write(samples: torch.Tensor, out: str, kind: str = "image", force: bool = Fa
     return [str(path)]
 
 
+def write_array(arrays: list[np.ndarray], out: Path, force: bool, inputs: str, outputs: str) -> list[str]:
+    """One output per input, stacked into the .npy `out` (a channel axis of 1 dropped): what an input given as
+    a .npy (`inputs`: "sources", "clips") comes back as (`outputs`)."""
+    if out.suffix.lower() != ".npy":
+        raise GankitError(f"the {inputs} are a .npy array, so the {outputs} are one too: pass --out NAME.npy")
+    refuse_overwrite([out], force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stacked = np.stack(arrays)
+    np.save(out, stacked[..., 0] if stacked.shape[-1] == 1 else stacked)
+    return [str(out)]
+
+
+def output_paths(out: Path, one: bool, names: list[str], suffix: str, force: bool, inputs: str) -> list[Path]:
+    """Where one output per input goes: `out` itself for a single input (which must end in `suffix`), else
+    `out`/NAME for each input's name; refuses to overwrite unless `force`."""
+    if one:
+        if out.suffix.lower() != suffix:
+            raise GankitError(f"one input gives one output: pass --out NAME{suffix}")
+        paths = [out]
+    else:
+        if out.exists() and not out.is_dir():
+            raise GankitError(f"--out {out} is a file; a folder of {inputs} gives a folder of outputs")
+        paths = [out / name for name in names]
+    refuse_overwrite(paths, force)
+    return paths
+
+
 def refuse_overwrite(paths: list[Path], force: bool) -> None:
     existing = [p for p in paths if p.exists()]
     if existing and not force:

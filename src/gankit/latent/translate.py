@@ -19,7 +19,7 @@ from gankit.core.images import save_png, to_uint8
 from gankit.data.dataset import normalize
 from gankit.data.folder import EXTENSIONS, open_image
 from gankit.latent.generator import TrainedGenerator
-from gankit.latent.sample import refuse_overwrite
+from gankit.latent.sample import output_paths, write_array
 from gankit.latent.space import stream_latents
 
 log = logging.getLogger("gankit")
@@ -148,22 +148,8 @@ def write_outputs(outputs: list[torch.Tensor], sources: Sources, out: str | Path
     out = Path(out).expanduser()
     images = [to_uint8(o[None])[0] for o in outputs]
     if sources.kind == "array":
-        if out.suffix.lower() != ".npy":
-            raise GankitError("the sources are a .npy array, so the outputs are one too: pass --out NAME.npy")
-        refuse_overwrite([out], force)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        stacked = np.stack(images)
-        np.save(out, stacked[..., 0] if stacked.shape[-1] == 1 else stacked)
-        return [str(out)]
-    if sources.kind == "file":
-        if out.suffix.lower() != ".png":
-            raise GankitError("one source image gives one output: pass --out NAME.png")
-        paths = [out]
-    else:
-        if out.exists() and not out.is_dir():
-            raise GankitError(f"--out {out} is a file; a folder of sources gives a folder of outputs")
-        paths = [out / name for name in sources.names]
-    refuse_overwrite(paths, force)
+        return write_array(images, out, force, "sources", "outputs")
+    paths = output_paths(out, sources.kind == "file", sources.names, ".png", force, "sources")
     for image, path in zip(images, paths):
         path.parent.mkdir(parents=True, exist_ok=True)
         save_png(image, path)

@@ -199,7 +199,11 @@ def training_data(cfg: RunConfig) -> Dataset:
 
 def _resolve_augment(cfg: RunConfig, data: Dataset) -> str | None:
     """`--augment auto` made concrete for the data (config.json records the choice); returns what to say
-    about it once the run exists, where the choice depended on the data."""
+    about it once the run exists, where the choice depended on the data. Settings the data cannot take
+    (augmenting points, evaluating clips by FID) are refused here, before anything is written."""
+    if cfg.eval.every and data.kind == "clip":
+        raise GankitError("eval.every scores generated images during training; a frame-prediction run is scored by "
+                          "gankit eval RUN on the test clips (drop --eval-every)")
     if cfg.augment.name not in ("auto", "none") and data.kind != "image":
         raise GankitError(f"--augment {cfg.augment.name} transforms images; {data.name} is {data.kind} data "
                           "(use --augment none)")
