@@ -60,6 +60,13 @@ def checks(arms: dict, baselines: dict) -> dict:
     return out
 
 
+def result(preset: str, budget: dict, n: int, overrides: list, baselines: dict, arms: dict) -> dict:
+    """The JSON: what was compared first (checks, each arm's mean ± std, the baselines), every run after."""
+    return {"benchmark": "frames", "preset": preset, "budget": budget, "n": n, "overrides": overrides,
+            "checks": checks(arms, baselines), "summary": {arm: a["summary"] for arm, a in arms.items()},
+            "baselines": baselines, "arms": arms}
+
+
 def merge(paths: list[str]) -> dict:
     """Arms measured by separate runs of this script (e.g. side by side, one core each) as one result."""
     import json
@@ -67,9 +74,8 @@ def merge(paths: list[str]) -> dict:
     parts = [json.loads(open(path).read()) for path in paths]
     arms = {arm: value for part in parts for arm, value in part["arms"].items()}
     first = parts[0]
-    return {"benchmark": "frames", "preset": first["preset"], "budget": first["budget"], "n": first["n"],
-            "overrides": first["overrides"], "baselines": first["baselines"], "arms": arms,
-            "checks": checks(arms, first["baselines"]), "measured_by": [p["stamp"] for p in parts]}
+    return {**result(first["preset"], first["budget"], first["n"], first["overrides"], first["baselines"], arms),
+            "measured_by": [p["stamp"] for p in parts]}
 
 
 def main() -> None:
@@ -102,8 +108,7 @@ def main() -> None:
             print(f"{arm} seed {seed}: step {result['step']} in {result['train_seconds']} s, "
                   + ", ".join(f"{k} {metrics[k]:.4g}" for k in SUMMARY), flush=True)
         arms[arm] = {"summary": summarise(runs), "runs": runs}
-    emit({"benchmark": "frames", "preset": args.preset, "budget": budget, "n": args.n, "overrides": args.set,
-          "baselines": baselines, "arms": arms, "checks": checks(arms, baselines)}, args.out)
+    emit(result(args.preset, budget, args.n, args.set, baselines, arms), args.out)
 
 
 if __name__ == "__main__":
