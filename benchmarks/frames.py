@@ -78,6 +78,25 @@ def merge(paths: list[str]) -> dict:
             "measured_by": [p["stamp"] for p in parts]}
 
 
+def scored(args) -> dict:
+    """--score: each kept run (ARM=RUN_DIR) scored as a fresh one would be; its training time is the last
+    metrics row's (the seconds the run had trained when it stopped)."""
+    import json
+    from pathlib import Path
+
+    arms, baselines = {}, {}
+    for item in args.score.split(","):
+        arm, run_dir = item.split("=", 1)
+        rows = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
+        measured = {"train_seconds": rows[-1]["time"], **score(args.n, args.device)(run_dir)}
+        config = json.loads((Path(run_dir) / "config.json").read_text())
+        runs = [{"seed": config["train"]["seed"], "run": run_dir, **measured}]
+        arms[arm] = {"summary": summarise(runs), "runs": runs}
+        metrics = measured["metrics"]
+        baselines = {b: {k: round(metrics[f"{b}_{k}"], 4) for k in SUMMARY} for b in BASELINES}
+    return result(args.preset, {"minutes": args.minutes}, args.n, args.set, baselines, arms)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="moving_mnist_small")
@@ -90,10 +109,14 @@ def main() -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--keep", default="", help="keep the runs under this folder")
     p.add_argument("--merge", default="", help="comma-separated results of this script to join (nothing trains)")
+    p.add_argument("--score", default="", help="ARM=RUN_DIR,...: score runs this script trained and kept (--keep) "
+                                               "instead of training (their training seconds from metrics.jsonl)")
     p.add_argument("--out", default="")
     args = p.parse_args()
     if args.merge:
         return emit(merge(args.merge.split(",")), args.out)
+    if args.score:
+        return emit(scored(args), args.out)
     common = [parse_override(s) for s in args.set]
     budget = {"steps": args.steps} if args.steps else {"minutes": args.minutes, "steps": 10**7}
     arms, baselines = {}, {}

@@ -48,20 +48,28 @@ def laplacian_variance(frames: torch.Tensor) -> torch.Tensor:
     return lap.flatten(1).var(1).view(n, k, c).mean(2)
 
 
-def frame_scores(pred: torch.Tensor, true: torch.Tensor, channels: int) -> dict:
-    """MSE, MAE, SSIM, PSNR, their per-horizon curves and the sharpness ratio of predictions against the truth
-    (both [N, K·C, H, W] in [-1, 1], frames of `channels` channels)."""
+def _sums(pred: torch.Tensor, true: torch.Tensor, channels: int) -> dict:
+    """Per-frame sums over a chunk of clips of everything frame_scores averages ([K] each)."""
     p, t = unit(pred.cpu(), channels), unit(true.cpu(), channels)
-    sq = (p - t).pow(2).flatten(2).sum(2)  # [N, K]: squared error summed over a frame's pixels
-    ab = (p - t).abs().flatten(2).sum(2)
-    ssim = _ssim(p, t)
     psnr = peak_signal_noise_ratio(p.flatten(0, 1), t.flatten(0, 1), data_range=1.0, reduction="none",
                                    dim=(1, 2, 3)).clamp(max=100)  # a frame predicted exactly is not infinite
-    sharp = laplacian_variance(p).mean(0) / laplacian_variance(t).mean(0).clamp(min=1e-12)
-    return {"mse": float(sq.mean()), "mae": float(ab.mean()), "ssim": float(ssim.mean()),
-            "psnr": float(psnr.mean()), "sharpness": float(sharp.mean()),
-            "mse_per_frame": [round(float(v), 3) for v in sq.mean(0)],
-            "ssim_per_frame": [round(float(v), 4) for v in ssim.mean(0)]}
+    return {"mse": (p - t).pow(2).flatten(2).sum(2).sum(0),  # squared error summed over a frame's pixels
+            "mae": (p - t).abs().flatten(2).sum(2).sum(0), "ssim": torch.from_numpy(_ssim(p, t).sum(0)),
+            "psnr": psnr.view(p.shape[:2]).sum(0), "lap_pred": laplacian_variance(p).sum(0),
+            "lap_true": laplacian_variance(t).sum(0)}
+
+
+def frame_scores(pred: torch.Tensor, true: torch.Tensor, channels: int, chunk: int = 500) -> dict:
+    """MSE, MAE, SSIM, PSNR, their per-horizon curves and the sharpness ratio of predictions against the truth
+    (both [N, K·C, H, W] in [-1, 1], frames of `channels` channels), `chunk` clips at a time (10,000 clips of
+    64×64 would otherwise hold several copies of 1.6 GB at once)."""
+    parts = [_sums(pred[i:i + chunk], true[i:i + chunk], channels) for i in range(0, len(pred), chunk)]
+    per = {k: torch.stack([part[k].double() for part in parts]).sum(0) / len(pred) for k in parts[0]}
+    sharp = per["lap_pred"] / per["lap_true"].clamp(min=1e-12)
+    return {"mse": float(per["mse"].mean()), "mae": float(per["mae"].mean()), "ssim": float(per["ssim"].mean()),
+            "psnr": float(per["psnr"].mean()), "sharpness": float(sharp.mean()),
+            "mse_per_frame": [round(float(v), 3) for v in per["mse"]],
+            "ssim_per_frame": [round(float(v), 4) for v in per["ssim"]]}
 
 
 def copy_last(past: torch.Tensor, horizon: int, channels: int) -> torch.Tensor:
