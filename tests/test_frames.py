@@ -109,6 +109,12 @@ def test_long_clips_give_one_example_per_window_and_bad_clips_get_one_line(tmp_p
     (tmp_path / "bad" / "x.gif").write_bytes(b"GIF89a not really")
     with pytest.raises(GankitError, match="does not decode as a GIF"):
         load_dataset(DataConfig(name="clips", path=str(tmp_path / "bad")))
+    (tmp_path / "broken.npy").write_bytes(b"not an array")
+    with pytest.raises(GankitError, match="not a readable .npy"):
+        load_dataset(DataConfig(name="clips", path=str(tmp_path / "broken.npy")))
+    (tmp_path / "frames" / "empty").mkdir(parents=True)
+    with pytest.raises(GankitError, match="holds no frames"):
+        load_dataset(DataConfig(name="clips", path=str(tmp_path / "frames")))
     code, _, err = run_cli(capsys, "train", "--data", f"clips:{tmp_path / 'video.mp4'}", "--model", "simvp")
     assert "no video decoder" in one_error_line(code, err)
 

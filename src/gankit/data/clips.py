@@ -200,11 +200,27 @@ def _gray(arr: np.ndarray) -> bool:
 def read_frame_folder(folder: Path) -> np.ndarray:
     """A folder of frames (sorted by name) as uint8 [T, H, W, C]."""
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS)
-    frames = [np.asarray(open_image(p, 4096).convert("RGB")) for p in files]
+    if not files:
+        raise GankitError(f"{folder} holds no frames ({', '.join(sorted(EXTENSIONS))})")
+    frames = [np.asarray(_open(p).convert("RGB")) for p in files]
     if len({f.shape for f in frames}) > 1:
         raise GankitError(f"{folder}: its frames differ in size; every frame of a clip must be the same size")
     arr = np.stack(frames)
     return arr[..., :1] if _gray(arr) else arr
+
+
+def _open(path: Path) -> Image.Image:
+    try:
+        return open_image(path, 4096)
+    except Exception as exc:  # PIL raises many types for corrupt, truncated or bomb files
+        raise GankitError(f"{path} could not be read as an image ({exc.__class__.__name__})") from exc
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False, mmap_mode="r")
+    except (ValueError, OSError) as exc:
+        raise GankitError(f"{path} is not a readable .npy array ({str(exc)[:100]})") from exc
 
 
 def clip_array(arr: np.ndarray, where: str) -> np.ndarray:
@@ -220,7 +236,7 @@ def read_clip_files(path: Path) -> tuple[np.ndarray, list[str]]:
     """A .npy, a GIF, a folder of GIFs or a folder of frame folders -> (uint8 [N, T, H, W, C], names). Clips
     of one call must share frame count, size and channels (frames are cut to the shortest clip)."""
     if path.is_file() and path.suffix.lower() == ".npy":
-        return clip_array(np.load(path, allow_pickle=False, mmap_mode="r"), str(path)), []
+        return clip_array(_load_npy(path), str(path)), []
     if path.is_file() and path.suffix.lower() == ".gif":
         return read_gif(path)[None], [path.stem]
     if not path.is_dir():
