@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from gankit.core.config import from_dict
 from gankit.core.files import atomic_write_bytes
 from gankit.core.images import clip_gif, clip_rows, save_grid, unstack_frames
 from gankit.data import DataConfig, load_dataset, normalize
@@ -34,7 +35,7 @@ def main() -> None:
     p.add_argument("out", help="path without suffix: OUT.gif and OUT.png are written")
     args = p.parse_args()
     config = json.loads((Path(args.gan_run) / "config.json").read_text())["data"]
-    data = load_dataset(test_clips(DataConfig(**config), SHOWN))
+    data = load_dataset(test_clips(from_dict(DataConfig, config, "data"), SHOWN))
     past, true = normalize(data.source[:SHOWN]), normalize(data.x[:SHOWN])
     generators = [load_generator(run) for run in (args.pixel_run, args.gan_run)]
     context, horizon, channels = generators[1].clip

@@ -6,6 +6,21 @@ import argparse
 DEVICE_HELP = "auto (default: a CUDA GPU when there is one, else the CPU), cpu, cuda or cuda:N"
 
 
+def add_generator_options(p: argparse.ArgumentParser) -> None:
+    """--no-ema, --device and --force: what a command that runs a trained generator and writes files takes."""
+    p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")
+    add_device(p)
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+
+
+def open_generator(args):
+    """The generator of args.run, as --no-ema and --device ask (see add_generator_options)."""
+    from gankit.core.runtime import resolve_device
+    from gankit.latent import load_generator
+
+    return load_generator(args.run, ema=not args.no_ema, device=resolve_device(args.device))
+
+
 def add_device(p: argparse.ArgumentParser, default: str | None = "auto") -> None:
     """The one --device option: the same choices and default for every command (train leaves it to its
     config, whose default is auto too)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from gankit.cli.common import add_device
+from gankit.cli.common import add_generator_options, open_generator
 
 PREDICT_EXAMPLES = """examples (a run trained on clips: --data moving_mnist_small, moving_mnist or clips:PATH):
   gankit predict runs/<run> --input clips.npy --out next.npy              # uint8 [N, T, H, W] -> [N, K, H, W]
@@ -23,17 +23,13 @@ def add_parser(sub) -> None:
     p.add_argument("--frames", type=int, default=0, help="frames to predict (default: the run's horizon; more are "
                                                          "predicted by feeding predictions back)")
     p.add_argument("--seed", type=int, default=0, help="the noise G adds: another seed, another future")
-    p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")
-    add_device(p)
-    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    add_generator_options(p)
 
 
 def run(args) -> int:
-    from gankit.core.runtime import resolve_device
-    from gankit.latent import load_generator
     from gankit.latent.predict import predict_clips, read_input, write_predictions
 
-    generator = load_generator(args.run, ema=not args.no_ema, device=resolve_device(args.device))
+    generator = open_generator(args)
     clips = read_input(args.input)
     frames = args.frames or (generator.clip[1] if generator.clip else 1)
     pred = predict_clips(generator, clips, frames, seed=args.seed)

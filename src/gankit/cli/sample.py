@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-from gankit.cli.common import add_device
+from gankit.cli.common import add_generator_options, open_generator
 from gankit.core.errors import GankitError
 
 
@@ -29,9 +29,7 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, help="grid.png, a folder/ (one PNG each) or samples.npy (uint8, "
                                                 "[N, H, W, C] images; float32 [N, 2] for 2-D points)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")
-    add_device(p)
-    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    add_generator_options(p)
     p.add_argument("--label", help="conditional generators: the class to draw, by index or name (e.g. 7, sneaker)")
     p.add_argument("--class-grid", action="store_true",
                    help="conditional generators: one row per class, --n columns sharing their latents")
@@ -52,14 +50,13 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from gankit.core.runtime import resolve_device
-    from gankit.latent import load_generator, sample, write
+    from gankit.latent import sample, write
 
     if args.n <= 0:
         raise GankitError(f"--n must be positive, got {args.n}")
     if args.min_confidence and args.per_class is None:
         raise GankitError("--min-confidence filters a --per-class dataset; pass --per-class N")
-    generator = load_generator(args.run, ema=not args.no_ema, device=resolve_device(args.device))
+    generator = open_generator(args)
     if args.per_class is not None:
         return _per_class(generator, args)
     if args.class_grid:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from gankit.cli.common import add_device
+from gankit.cli.common import add_generator_options, open_generator
 
 TRANSLATE_EXAMPLES = """examples (a run trained on image pairs: drawings -> photos, small -> large):
   gankit translate runs/<run> --input drawing.png --out photo.png
@@ -22,17 +22,13 @@ def add_parser(sub) -> None:
     p.add_argument("--input", required=True, help="an image file, a folder of images or a .npy of uint8 images")
     p.add_argument("--out", required=True, help="the same kind: NAME.png, a folder, or NAME.npy")
     p.add_argument("--seed", type=int, default=0, help="the noise G adds (pix2pix): another seed, another output")
-    p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")
-    add_device(p)
-    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    add_generator_options(p)
 
 
 def run(args) -> int:
-    from gankit.core.runtime import resolve_device
-    from gankit.latent import load_generator
     from gankit.latent.translate import read_sources, translate_sources, write_outputs
 
-    generator = load_generator(args.run, ema=not args.no_ema, device=resolve_device(args.device))
+    generator = open_generator(args)
     sources = read_sources(args.input)
     outputs = translate_sources(generator, sources, seed=args.seed)
     written = write_outputs(outputs, sources, args.out, force=args.force)

@@ -125,7 +125,7 @@ def clip_rows(channels: int, *parts: torch.Tensor) -> torch.Tensor:
 def clip_gif(columns: list[torch.Tensor], ms: int = 250) -> bytes:
     """Clips [N, T, C, H, W] in [-1, 1] side by side (e.g. truth, one prediction, another) as an animated GIF:
     frame t shows every clip's frame t, one example a row, one column per clip kind."""
-    n, frames = columns[0].shape[:2]
+    frames = columns[0].shape[1]
     tiles = torch.stack(columns, 1)  # [N, K, T, C, H, W]
     shots = [make_grid(to_uint8(tiles[:, :, t].flatten(0, 1)), nrow=len(columns),
                        scale=display_scale(tiles.shape[-1], 64)) for t in range(frames)]

@@ -76,6 +76,11 @@ class Dataset:
         return Dataset(self.name, self.x[idx], pick[0], self.class_names, self.kind, {**self.extra, **extra}, *pick[1:])
 
     @property
+    def frame_channels(self) -> int:
+        """Channels of one frame of a clip dataset (its frames are stacked along channels); 0 for other data."""
+        return self.extra.get("frame_channels", 0) if self.kind == "clip" else 0
+
+    @property
     def partly_labelled(self) -> bool:
         """Whether some images lost their labels to data.labeled_per_class (label -1)."""
         return self.labels is not None and bool((self.labels < 0).any())

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from gankit.core.config import from_dict
 from gankit.core.errors import GankitError
 from gankit.core.files import atomic_write_bytes
 from gankit.core.images import clip_gif, clip_rows, save_grid, unstack_frames
@@ -44,7 +45,7 @@ def evaluate_frames(generator, config: dict, opts, picture: Path | None = None) 
     if opts.real or opts.pairs or opts.psi != 1 or opts.jbt != 1:
         raise GankitError("a frame-prediction run is measured on held-out clips: --real, --pairs, --psi and --jbt "
                           "do not apply")
-    trained = DataConfig(**{k: v for k, v in config.get("data", {}).items() if k in DataConfig.__dataclass_fields__})
+    trained = from_dict(DataConfig, config.get("data", {}), "data")
     if opts.data_dir is not None:
         trained = replace(trained, data_dir=opts.data_dir)
     data_cfg = test_clips(trained, opts.n, opts.split)

@@ -4,6 +4,7 @@ horizons beyond the trained one, and write the predicted frames as the clips cam
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,15 +73,14 @@ def predict(generator: TrainedGenerator, past: torch.Tensor, frames: int, seed: 
     context, horizon, channels = _predictor(generator)
     if not 1 <= frames <= MAX_FRAMES:
         raise GankitError(f"--frames must be between 1 and {MAX_FRAMES}, got {frames}")
-    window, made, rounds = past[:, -context * channels:].float(), [], 0
-    while sum(m.shape[1] for m in made) < frames * channels:
-        z = stream_latents(generator.z_dim, len(window), seed + rounds)
+    window, made = past[:, -context * channels:].float(), []
+    for round_ in range(math.ceil(frames / horizon)):
+        z = stream_latents(generator.z_dim, len(window), seed + round_)
         out = torch.cat([generator(z[i:i + batch_size].to(generator.device),
                                    window[i:i + batch_size].to(generator.device)).float().cpu()
                          for i in range(0, len(window), batch_size)])
         made.append(out)
         window = torch.cat([window, out], 1)[:, -context * channels:]
-        rounds += 1
     return torch.cat(made, 1)[:, :frames * channels]
 
 

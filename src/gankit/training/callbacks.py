@@ -151,7 +151,7 @@ def write_samples(run, path: Path) -> None:
                      title=f"step {run.step}")
     elif run.data.kind == "clip":  # frame prediction: one clip a row, its past frames then the predicted ones
         frames = run.data.extra["context"] + run.data.extra["horizon"]
-        save_grid(clip_rows(run.data.extra["frame_channels"], run.fixed_y[:8], out[:8]), path, nrow=frames)
+        save_grid(clip_rows(run.data.frame_channels, run.fixed_y[:8], out[:8]), path, nrow=frames)
     elif is_source(run.fixed_y):  # image to image: each source beside what G makes of it, 4 pairs a row
         save_grid(side_by_side(run.fixed_y, out), path, nrow=8)
     else:

@@ -251,7 +251,7 @@ def resume_run(run_dir: Path, cfg: RunConfig, ckpt: dict | None = None, dist: Di
     data = training_data(cfg)
     _resolve_augment(cfg, data)
     check_same_architecture(saved, model_kwargs(cfg.model, data.shape, data.num_classes, data.source_shape,
-                                                data.extra.get("frame_channels", 0)))
+                                                data.frame_channels))
     if ckpt["step"] >= cfg.train.steps:
         raise GankitError(f"the run already finished {ckpt['step']} steps; pass --steps N with N > {ckpt['step']} "
                           "to train further")

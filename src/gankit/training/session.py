@@ -29,8 +29,7 @@ def build_game(cfg: RunConfig, data: Dataset, device: torch.device) -> tuple[Gam
     """Fresh G, D, optimizers and EMA for `data`; returns the game and the model kwargs it was built from."""
     if cfg.model.conditional and not data.num_classes:
         raise GankitError(f"model.conditional needs a labelled dataset; {data.name} has no labels")
-    kwargs = model_kwargs(cfg.model, data.shape, data.num_classes, data.source_shape,
-                          data.extra.get("frame_channels", 0))
+    kwargs = model_kwargs(cfg.model, data.shape, data.num_classes, data.source_shape, data.frame_channels)
     check_size(kwargs)
     seed_everything(cfg.train.seed)  # weight initialisation only; training randomness has its own stream
     t = cfg.train
