@@ -1,21 +1,42 @@
-"""Quality against wall-clock training time: when does a preset draw every class, clearly?
+"""Quality against CPU training time: how good are a preset's samples after 5 and after 20 minutes?
 
-    python benchmarks/time_to_quality.py --preset mnist_dcgan --minutes 6 --every 100 \\
-        --out benchmarks/results/time_to_quality/time_to_quality_mnist_dcgan_cpu.json \\
-        --plot docs/images/time_to_quality.png
+    python benchmarks/time_to_quality.py --preset mnist_dcgan --minutes 5 --seed 0 --out ttq_s0.json
+    python benchmarks/time_to_quality.py --peer /tmp/peer/implementations/dcgan/dcgan.py \\
+        --peer-python /tmp/peerenv/bin/python --minutes 5 --seed 0 --out peer_s0.json
+    python benchmarks/time_to_quality.py --merge ttq_s0.json,ttq_s1.json,peer_s0.json \\
+        --out benchmarks/results/time_to_quality/mnist_5min.json --plot docs/images/time_to_quality.png
 
-Trains `--preset` and every `--every` steps stops the clock, draws `--n` samples from the fixed evaluation
-latents (EMA generator when the preset has one), and scores them with the dataset's judge: classes drawn
-confidently (`confident_classes`: classes that get at least a quarter of their fair share of samples as
-predictions with p >= 0.9), share of confident samples, class KL, judge-FID against real training images.
-Only training time counts; evaluation time is excluded. Target (issue 6): mnist_dcgan reaches 10 confident
-classes in <= 5 minutes on 2 CPU cores.
+Trains `--preset` (with `--set` overrides, `--seed`; its own steps, or until `--minutes`) and, every
+`--every` seconds of training time, stops the clock and scores `--n` samples from fixed latents (the EMA generator when the preset has one) with the
+dataset's bundled classifier: FID in its features, precision and recall (k = 3) in the same features, the
+share of confident samples (p >= 0.9), the classes drawn confidently and each class's share of the samples.
+Conditional presets are scored per requested class instead of overall: the share classified as the class
+asked for, and the within-class pixel diversity (mean pairwise L2 distance of the samples of a class over
+that of as many real images of the class). Only training time counts; scoring is off the clock.
+
+`--peer SCRIPT` runs a peer's training script exactly as published (PyTorch-GAN's dcgan.py: check out its
+repository yourself and put the four MNIST .gz files in `<repo>/data/mnist/MNIST/raw/`, where torchvision
+looks and then downloads nothing) with `--peer-python` (a Python with torch and torchvision). The script's
+own image hook (`save_image`, every `--peer-every` batches) is where its generator is sampled; its 32x32
+images are judged at 28x28 like everything else. Its clock, too, counts training alone.
+
+`--merge` joins results of this script (seeds, arms, the peer), side by side, into one file: for each arm and
+each mark in `--marks` (minutes), the median and worst value over seeds and whether each target held in
+every seed. Targets (issue 31, 2 CPU cores, 3 seeds): MNIST after 5 minutes >= 85% confident, FID <= 2,
+precision and recall >= 0.8, every digit 7-13% of samples; after 20 minutes >= 95% confident, FID <= 0.5;
+conditional MNIST >= 99% of every class's samples classified as asked and within-class diversity >= 0.8x
+real for every class; Fashion-MNIST after 20 minutes FID <= 2.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 from _common import emit
@@ -29,88 +50,267 @@ from gankit.training.bench import per_step_callbacks
 from gankit.training.callbacks import eval_forward
 from gankit.training.hooks import Callback, Event, StopTraining
 
+# (dataset, conditional) -> {minutes: {key: (kind, bound)}}; "min" means the value must reach the bound
+TARGETS = {
+    ("mnist", False): {5: {"confident": ("min", 0.85), "fid": ("max", 2.0), "precision": ("min", 0.8),
+                           "recall": ("min", 0.8), "least_drawn_share": ("min", 0.07),
+                           "most_drawn_share": ("max", 0.13)},
+                       20: {"confident": ("min", 0.95), "fid": ("max", 0.5)}},
+    ("mnist", True): {5: {"worst_class_accuracy": ("min", 0.99), "worst_class_diversity": ("min", 0.8)},
+                      20: {"worst_class_accuracy": ("min", 0.99), "worst_class_diversity": ("min", 0.8)}},
+    ("fashion_mnist", False): {20: {"fid": ("max", 2.0)}},
+}
+HEADLINE = ("fid", "confident", "precision", "recall", "least_drawn_share", "most_drawn_share", "classes_covered",
+            "worst_class_accuracy", "worst_class_diversity")
+
+
+def pixel_spread(x: torch.Tensor) -> float:
+    """Mean pairwise L2 distance of images (flattened, in [-1, 1])."""
+    return torch.pdist(x.float().flatten(1)).mean().item()
+
+
+class Scorer:
+    """Fixed latents (and, for conditional models, labels cycling through the classes) and the judge's view of
+    real data; `score(sample)` rates what a generator makes of them."""
+
+    def __init__(self, data, data_cfg, z_dim: int, n: int, conditional: bool, device):
+        self.n, self.k = n, data.num_classes
+        self.judge = build_extractor("classifier", data.name, device=device)
+        self.real = real_features(data, self.judge, n, key=dataset_key(data_cfg, data))
+        self.z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(4)).to(device)
+        self.y = (torch.arange(n) % self.k).to(device) if conditional else None
+        if conditional:  # the real spread of each class, from as many real images as samples per class
+            per = n // self.k
+            self.real_spread = [pixel_spread(data.x[data.labels == c][:per].float() / 127.5 - 1)
+                                for c in range(self.k)]
+
+    @torch.no_grad()
+    def score(self, sample) -> dict:
+        """sample(start, count) -> images [count, C, H, W] in [-1, 1], from self.z[start:] (and self.y)."""
+        images: list[torch.Tensor] = []
+
+        def keep(start: int, count: int) -> torch.Tensor:
+            images.append(sample(start, count).cpu())
+            return images[-1]
+
+        fake = fake_features(keep, self.n, self.judge, progress=False)
+        values = compute(["fid", "pr", "classes"], self.real, fake)
+        top = torch.from_numpy(fake.logits).argmax(1)
+        values["class_shares"] = [round(v, 4) for v in (torch.bincount(top, minlength=self.k) / self.n).tolist()]
+        if self.y is not None:
+            values.update(self.per_class(torch.cat(images), top))
+        return {k: round(v, 5) if isinstance(v, float) else v for k, v in values.items()}
+
+    def per_class(self, images: torch.Tensor, top: torch.Tensor) -> dict:
+        y = self.y.cpu()
+        accuracy = [(top[y == c] == c).float().mean().item() for c in range(self.k)]
+        diversity = [pixel_spread(images[y == c]) / self.real_spread[c] for c in range(self.k)]
+        return {"class_accuracy": [round(a, 4) for a in accuracy], "class_diversity": [round(d, 4) for d in diversity],
+                "worst_class_accuracy": min(accuracy), "worst_class_diversity": min(diversity)}
+
 
 class QualityClock(Callback):
-    """Every `every` steps: book the training time since the last visit, then score samples off the clock."""
+    """Every `every` seconds of training: book the time since the last visit, then score off the clock."""
 
-    def __init__(self, every: int, n: int, minutes: float):
+    def __init__(self, every: float, n: int, minutes: float):
         self.every, self.n, self.limit = every, n, minutes * 60
         self.rows: list[dict] = []
         self.train_seconds = 0.0
 
     def on_start(self, run) -> None:
-        self.judge = build_extractor("classifier", run.data.name, device=run.device)
-        self.real = real_features(run.data, self.judge, self.n, key=dataset_key(run.cfg.data, run.data))
-        self.z = torch.randn(self.n, run.game.z_dim, generator=torch.Generator().manual_seed(4)).to(run.device)
+        conditional = run.fixed_y is not None
+        self.scorer = Scorer(run.data, run.cfg.data, run.game.z_dim, self.n, conditional, run.device)
         self.score(run)
         self.t_last = time.perf_counter()
 
     def score(self, run) -> None:
         net = run.game.ema.model if run.game.ema is not None else run.game.G
-        fake = fake_features(lambda start, count: eval_forward(net, self.z[start:start + count]),
-                             self.n, self.judge, progress=False)
-        values = compute(["fid", "classes"], self.real, fake)
-        row = {"step": run.step, "train_seconds": round(self.train_seconds, 1), **values}
-        self.rows.append(row)
-        print(row, flush=True)
+        s = self.scorer
+        row = s.score(lambda start, count: eval_forward(net, s.z[start:start + count],
+                                                        None if s.y is None else s.y[start:start + count]))
+        self.rows.append({"step": run.step, "train_seconds": round(self.train_seconds, 1), **row})
+        print(json.dumps({k: v for k, v in self.rows[-1].items() if not isinstance(v, list)}), flush=True)
 
     def on_step(self, run, stats: dict) -> None:
-        if run.step % self.every:
+        now = time.perf_counter()
+        if self.train_seconds + now - self.t_last < self.every * len(self.rows) and \
+                self.train_seconds + now - self.t_last < self.limit:
             return
-        self.train_seconds += time.perf_counter() - self.t_last
+        self.train_seconds += now - self.t_last
         self.score(run)
         self.t_last = time.perf_counter()
         if self.train_seconds >= self.limit:
             raise StopTraining(Event(run.step, "time_limit"))
 
+    def on_end(self, run) -> None:
+        """A preset whose steps end before the time limit: its final generator, scored as it finished."""
+        if self.rows[-1]["step"] != run.step:
+            self.train_seconds += time.perf_counter() - self.t_last
+            self.score(run)
+            self.rows[-1]["finished"] = True
 
-def plot(rows: list[dict], target_s: float, path: str, title: str) -> None:
+
+def train_rows(args) -> tuple[list[dict], dict]:
+    clock = QualityClock(args.every, args.n, args.minutes)
+    with tempfile.TemporaryDirectory() as tmp:
+        overrides = [parse_override(s) for s in args.set]
+        cfg = resolve(args.preset, [*overrides, {"out": tmp, "train": {"device": args.device, "seed": args.seed}}])
+        run = start_run(cfg)
+        # the per-step diagnostics of a real run, but no sample grids or checkpoints on the clock
+        fit(run, callbacks=per_step_callbacks(cfg) + [clock])
+    about = {"arm": args.arm or args.preset, "preset": args.preset, "overrides": args.set,
+             "dataset": cfg.data.name, "conditional": run.fixed_y is not None,
+             "batch_size": cfg.train.batch_size, "device": str(run.device)}
+    return clock.rows, about
+
+
+# Runs the peer's script unchanged; its own save_image hook samples the generator (off its clock).
+PEER_WRAPPER = r"""
+import runpy, sys, time, torch, torchvision.utils
+snapdir, n, seed, limit, script = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+sys.argv = [script, *sys.argv[6:]]
+torch.manual_seed(seed)
+import numpy; numpy.random.seed(seed)
+clock = {"start": None, "off": 0.0}
+def save_image(*args, **kwargs):
+    t0 = time.perf_counter()
+    clock["start"] = clock["start"] or t0
+    g = sys._getframe(1).f_globals
+    z = torch.randn(n, g["opt"].latent_dim, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        x = torch.cat([g["generator"](c) for c in z.split(500)])
+    seconds = t0 - clock["start"] - clock["off"]
+    torch.save({"batches": g["batches_done"], "train_seconds": seconds, "images": x.half()},
+               f"{snapdir}/{g['batches_done']:08d}.pt")
+    clock["off"] += time.perf_counter() - t0
+    if seconds >= limit:
+        sys.exit(0)
+torchvision.utils.save_image = save_image
+runpy.run_path(script, run_name="__main__")
+"""
+
+
+def peer_rows(args) -> tuple[list[dict], dict]:
+    from gankit.data import DataConfig, load_dataset
+
+    script = Path(args.peer).resolve()
+    with tempfile.TemporaryDirectory() as snaps:
+        cmd = [args.peer_python, "-c", PEER_WRAPPER, snaps, str(args.n), str(args.seed), str(args.minutes * 60),
+               str(script), "--sample_interval", str(args.peer_every)]
+        subprocess.run(cmd, cwd=script.parent, check=True, stdout=subprocess.DEVNULL)
+        cfg = DataConfig(name="mnist")
+        data = load_dataset(cfg)
+        scorer = Scorer(data, cfg, 100, args.n, False, torch.device("cpu"))
+        rows = []
+        for path in sorted(Path(snaps).glob("*.pt")):
+            snap = torch.load(path)
+            images = snap["images"].float()
+            row = scorer.score(lambda start, count: images[start:start + count])
+            rows.append({"step": snap["batches"], "train_seconds": round(snap["train_seconds"], 1), **row})
+            print(json.dumps({k: v for k, v in rows[-1].items() if not isinstance(v, list)}), flush=True)
+    about = {"arm": args.arm or f"peer {script.name}", "peer_script": str(script), "dataset": "mnist",
+             "conditional": False, "batch_size": 64, "device": "cpu"}
+    return rows, about
+
+
+def at_mark(rows: list[dict], minutes: float) -> dict | None:
+    """The row scored when the clock reached `minutes`: a run whose steps ended sooner is its final row (what a
+    user would have by then); None when the run was cut short before it."""
+    reached = next((r for r in rows if r["train_seconds"] >= 60 * minutes - 1), None)
+    return reached or (rows[-1] if rows[-1].get("finished") else None)
+
+
+def check(row: dict, targets: dict) -> dict:
+    return {key: (row[key] >= bound if kind == "min" else row[key] <= bound)
+            for key, (kind, bound) in targets.items() if key in row}
+
+
+def summarise(runs: list[dict], marks: list[float]) -> dict:
+    """Per mark: median and worst over the arm's seeds of each headline value, and which targets held in all."""
+    about = runs[0]
+    targets = TARGETS.get((about["dataset"], about["conditional"]), {})
+    out = {}
+    for mark in marks:
+        rows = [at_mark(r["rows"], mark) for r in runs]
+        if any(row is None for row in rows):
+            continue
+        summary: dict = {"seeds": [r["seed"] for r in runs]}
+        for key in HEADLINE:
+            values = [row[key] for row in rows if key in row]
+            if values:
+                lower_is_better = key in ("fid", "most_drawn_share")
+                summary[key] = {"median": statistics.median(values),
+                                "worst": max(values) if lower_is_better else min(values)}
+        held = [check(row, targets.get(int(mark), {})) for row in rows]
+        if held and held[0]:
+            summary["targets"] = {key: all(h[key] for h in held) for key in held[0]}
+            summary["met"] = all(summary["targets"].values())
+        out[f"{mark:g}min"] = summary
+    return out
+
+
+def merge(paths: list[str], marks: list[float]) -> dict:
+    parts = [json.loads(Path(p).read_text()) for p in paths]
+    arms: dict[str, list] = {}
+    for part in parts:
+        arms.setdefault(part["arm"], []).append(part)
+    return {"marks_minutes": marks, "load_note": "see each run's stamp and threads",
+            "arms": {name: {"summary": summarise(runs, marks),
+                            "runs": [{k: v for k, v in r.items() if k != "stamp"} | {"stamp": r["stamp"]}
+                                     for r in runs]}
+                     for name, runs in arms.items()}}
+
+
+def plot(merged: dict, path: str, title: str) -> None:
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    t = [r["train_seconds"] / 60 for r in rows]
-    ax.plot(t, [r["confident_classes"] for r in rows], "o-", label="classes drawn confidently (of 10)")
-    ax.plot(t, [10 * r["confident"] for r in rows], "s-", label="confident share x 10")
-    ax.axvline(target_s / 60, color="grey", ls="--", label="target")
-    ax2 = ax.twinx()
-    ax2.plot(t, [r["fid"] for r in rows], "^-", color="C3", label="judge FID (right)")
-    ax2.set_yscale("log")
-    ax.set_xlabel("training time (minutes)")
-    ax.set_ylim(0, 10.5)
-    ax.set_title(title)
-    ax.legend(loc="center right", fontsize=8)
-    ax2.legend(loc="upper right", fontsize=8)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for i, (name, arm) in enumerate(merged["arms"].items()):
+        for j, run in enumerate(arm["runs"]):
+            t = [r["train_seconds"] / 60 for r in run["rows"]]
+            label = name if j == 0 else None
+            axes[0].plot(t, [r["confident"] for r in run["rows"]], color=f"C{i}", alpha=0.8, label=label)
+            axes[1].plot(t, [r["fid"] for r in run["rows"]], color=f"C{i}", alpha=0.8, label=label)
+    axes[0].set_ylabel("confident share (p >= 0.9)")
+    axes[0].set_ylim(0, 1)
+    axes[1].set_ylabel("FID in the classifier's features")
+    axes[1].set_yscale("log")
+    for ax in axes:
+        ax.set_xlabel("training minutes")
+        for mark in merged["marks_minutes"]:
+            ax.axvline(mark, color="grey", ls="--", lw=0.8)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title)
     _save_figure(fig, path)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="mnist_dcgan")
-    parser.add_argument("--minutes", type=float, default=6.0, help="training time to stop after")
-    parser.add_argument("--every", type=int, default=100)
-    parser.add_argument("--n", type=int, default=2000)
-    parser.add_argument("--target-minutes", type=float, default=5.0)
-    parser.add_argument("--device", default="auto")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
+    parser.add_argument("--arm", default="", help="name of this arm in a merged result (default: the preset)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--minutes", type=float, default=5.0, help="training time to stop after")
+    parser.add_argument("--every", type=float, default=30.0, help="seconds of training between scores")
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--peer", default="", help="a peer's training script, run as published")
+    parser.add_argument("--peer-python", default=sys.executable)
+    parser.add_argument("--peer-every", type=int, default=200, help="the peer's sample interval (batches)")
+    parser.add_argument("--merge", default="", help="comma-separated results of this script to join")
+    parser.add_argument("--marks", default="5,20", help="minutes at which merged results are compared")
     parser.add_argument("--out", default="")
     parser.add_argument("--plot", default="")
     args = parser.parse_args()
-    clock = QualityClock(args.every, args.n, args.minutes)
-    with tempfile.TemporaryDirectory() as tmp:
-        overrides = [parse_override(s) for s in args.set]
-        cfg = resolve(args.preset, [*overrides, {"out": tmp, "train": {"device": args.device, "steps": 10**6}}])
-        run = start_run(cfg)
-        # the per-step diagnostics of a real run, but no sample grids or checkpoints on the clock
-        fit(run, callbacks=per_step_callbacks(cfg) + [clock])
-    reached = next((r for r in clock.rows if r["confident_classes"] == r["num_classes"]), None)
-    result = {"preset": args.preset, "overrides": args.set, "device": str(run.device),
-              "threads": torch.get_num_threads(), "batch_size": cfg.train.batch_size,
-              "target_minutes": args.target_minutes,
-              "all_classes_at": None if reached is None else {k: reached[k] for k in ("step", "train_seconds")},
-              "met": reached is not None and reached["train_seconds"] <= 60 * args.target_minutes,
-              "rows": clock.rows}
-    if args.plot:
-        plot(clock.rows, 60 * args.target_minutes, args.plot, f"{args.preset} on {result['device']}")
-    emit(result, args.out)
+    marks = [float(m) for m in args.marks.split(",")]
+    if args.merge:
+        result = merge(args.merge.split(","), marks)
+        if args.plot:
+            plot(result, args.plot, "quality against CPU training time")
+        emit(result, args.out)
+        return
+    rows, about = peer_rows(args) if args.peer else train_rows(args)
+    emit({**about, "seed": args.seed, "minutes": args.minutes, "threads": torch.get_num_threads(),
+          "rows": rows}, args.out)
 
 
 if __name__ == "__main__":
