@@ -7,12 +7,15 @@
         --out benchmarks/results/time_to_quality/mnist_5min.json --plot docs/images/time_to_quality.png
 
 Trains `--preset` (with `--set` overrides, `--seed`; its own steps, or until `--minutes`) and, every
-`--every` seconds of training time, stops the clock and scores `--n` samples from fixed latents (the EMA generator when the preset has one) with the
-dataset's bundled classifier: FID in its features, precision and recall (k = 3) in the same features, the
-share of confident samples (p >= 0.9), the classes drawn confidently and each class's share of the samples.
-Conditional presets are scored per requested class instead of overall: the share classified as the class
-asked for, and the within-class pixel diversity (mean pairwise L2 distance of the samples of a class over
-that of as many real images of the class). Only training time counts; scoring is off the clock.
+`--every` seconds of training time, stops the clock and scores `--n` samples from fixed latents (the EMA
+generator when the preset has one) with the dataset's bundled classifier: FID in its features, precision
+and recall (k = 3) in the same features, the share of confident samples (p >= 0.9), the classes drawn
+confidently and each class's share of the samples.
+Conditional presets are scored per requested class as well: the share classified as the class asked for,
+and the within-class pixel diversity (mean pairwise L2 distance of the samples of a class over that of as
+many real images of the class). A model of clusters (data.clusters) draws them in their shares and is
+scored as an unconditional one. Only training time counts; scoring is off the clock, and so is setting up
+(reading the data, clustering it), which is reported as `setup_seconds`.
 
 `--peer SCRIPT` runs a peer's training script exactly as published (PyTorch-GAN's dcgan.py: check out its
 repository yourself and put the four MNIST .gz files in `<repo>/data/mnist/MNIST/raw/`, where torchvision
@@ -42,7 +45,9 @@ import torch
 from _common import emit
 
 from gankit.core.config import parse_override
+from gankit.core.files import read_jsonl
 from gankit.core.images import _save_figure, pyplot
+from gankit.data.clusters import draw_labels
 from gankit.metrics import build_extractor, compute, dataset_key, real_features
 from gankit.metrics.evaluate import fake_features
 from gankit.training import fit, resolve, start_run
@@ -60,8 +65,8 @@ TARGETS = {
                       20: {"worst_class_accuracy": ("min", 0.99), "worst_class_diversity": ("min", 0.8)}},
     ("fashion_mnist", False): {20: {"fid": ("max", 2.0)}},
 }
-HEADLINE = ("fid", "confident", "precision", "recall", "least_drawn_share", "most_drawn_share", "classes_covered",
-            "worst_class_accuracy", "worst_class_diversity")
+HEADLINE = ("health_events", "fid", "confident", "precision", "recall", "least_drawn_share", "most_drawn_share",
+            "classes_covered", "worst_class_accuracy", "worst_class_diversity")
 
 
 def pixel_spread(x: torch.Tensor) -> float:
@@ -78,8 +83,10 @@ class Scorer:
         self.judge = build_extractor("classifier", data.name, device=device)
         self.real = real_features(data, self.judge, n, key=dataset_key(data_cfg, data))
         self.z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(4)).to(device)
-        self.y = (torch.arange(n) % self.k).to(device) if conditional else None
-        if conditional:  # the real spread of each class, from as many real images as samples per class
+        prior = data.extra.get("label_prior")
+        self.y = draw_labels(n, self.k, prior, seed=4).to(device) if conditional else None
+        self.by_class = conditional and not prior
+        if self.by_class:  # the real spread of each class, from as many real images as samples per class
             per = n // self.k
             self.real_spread = [pixel_spread(data.x[data.labels == c][:per].float() / 127.5 - 1)
                                 for c in range(self.k)]
@@ -96,8 +103,9 @@ class Scorer:
         fake = fake_features(keep, self.n, self.judge, progress=False)
         values = compute(["fid", "pr", "classes"], self.real, fake)
         top = torch.from_numpy(fake.logits).argmax(1)
-        values["class_shares"] = [round(v, 4) for v in (torch.bincount(top, minlength=self.k) / self.n).tolist()]
-        if self.y is not None:
+        shares = torch.bincount(top, minlength=fake.logits.shape[1]) / self.n
+        values["class_shares"] = [round(v, 4) for v in shares.tolist()]
+        if self.by_class:
             values.update(self.per_class(torch.cat(images), top))
         return {k: round(v, 5) if isinstance(v, float) else v for k, v in values.items()}
 
@@ -155,12 +163,17 @@ def train_rows(args) -> tuple[list[dict], dict]:
     with tempfile.TemporaryDirectory() as tmp:
         overrides = [parse_override(s) for s in args.set]
         cfg = resolve(args.preset, [*overrides, {"out": tmp, "train": {"device": args.device, "seed": args.seed}}])
+        t0 = time.perf_counter()
         run = start_run(cfg)
+        setup = time.perf_counter() - t0
         # the per-step diagnostics of a real run, but no sample grids or checkpoints on the clock
         fit(run, callbacks=per_step_callbacks(cfg) + [clock])
+        # the health monitor's findings (mode collapse, D overpowering, ...), as a user's run would log them
+        events = [r for r in read_jsonl(run.dir / "metrics.jsonl") if "event" in r]
     about = {"arm": args.arm or args.preset, "preset": args.preset, "overrides": args.set,
-             "dataset": cfg.data.name, "conditional": run.fixed_y is not None,
-             "batch_size": cfg.train.batch_size, "device": str(run.device)}
+             "dataset": cfg.data.name, "conditional": clock.scorer.by_class, "setup_seconds": round(setup, 1),
+             "clusters": cfg.data.clusters, "cluster_purity": run.data.extra.get("cluster_purity"),
+             "batch_size": cfg.train.batch_size, "device": str(run.device), "health_events": events}
     return clock.rows, about
 
 
@@ -236,14 +249,17 @@ def summarise(runs: list[dict], marks: list[float]) -> dict:
             continue
         summary: dict = {"seeds": [r["seed"] for r in runs]}
         for key in HEADLINE:
-            values = [row[key] for row in rows if key in row]
+            values = [len(r["health_events"]) for r in runs if "health_events" in r] if key == "health_events" \
+                else [row[key] for row in rows if key in row]
             if values:
-                lower_is_better = key in ("fid", "most_drawn_share")
+                lower_is_better = key in ("fid", "most_drawn_share", "health_events")
                 summary[key] = {"median": statistics.median(values),
                                 "worst": max(values) if lower_is_better else min(values)}
         held = [check(row, targets.get(int(mark), {})) for row in rows]
         if held and held[0]:
             summary["targets"] = {key: all(h[key] for h in held) for key in held[0]}
+            if about["conditional"]:  # issue 31: no health event on the shipped conditional presets
+                summary["targets"]["no_health_events"] = not any(r.get("health_events") for r in runs)
             summary["met"] = all(summary["targets"].values())
         out[f"{mark:g}min"] = summary
     return out

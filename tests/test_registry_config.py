@@ -63,10 +63,12 @@ def test_default_preset_follows_data_and_model():
     assert default_preset("mnist", "resnet_sn") is None
 
 
-def test_a_presets_packs_yield_to_a_conditional_model_asked_for_on_top():
+def test_a_presets_packs_stay_with_a_conditional_model_and_yield_to_an_acgan_one():
     assert resolve("stacked_mnist_pacdcgan", []).model.pack == 2
     cfg = resolve("stacked_mnist_pacdcgan", [{"model": {"conditional": True}}])
-    assert cfg.model.conditional and cfg.model.pack == 1
-    with pytest.raises(GankitError, match="unconditional models only"):  # both asked for: refused, not guessed
-        resolve("stacked_mnist_pacdcgan", [{"model": {"conditional": True}}, {"model": {"pack": 4}}])
+    assert cfg.model.conditional and cfg.model.pack == 2  # packs of one class (the sampler groups them)
+    cfg = resolve("stacked_mnist_pacdcgan", [{"model": {"conditional": True, "d_cond": "acgan"}}])
+    assert cfg.model.pack == 1
+    with pytest.raises(GankitError, match="an AC-GAN D classifies single images"):  # both asked for: refused
+        resolve("stacked_mnist_pacdcgan", [{"model": {"conditional": True, "d_cond": "acgan"}}, {"model": {"pack": 4}}])
     assert resolve("stacked_mnist_pacdcgan", [{"model": {"pack": 4}}]).model.pack == 4

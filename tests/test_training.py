@@ -255,8 +255,8 @@ def test_pacgan_trains_on_2d_data_and_draws_its_surface(tmp_path):
     assert summary["step"] == 6 and (run.dir / "surfaces" / "step_000006.npz").is_file()
     with pytest.raises(GankitError, match="divide train.batch_size"):
         tiny_config(tmp_path, model={"pack": 3})
-    with pytest.raises(GankitError, match="unconditional models only"):
-        tiny_config(tmp_path, model={"pack": 2, "conditional": True})
+    with pytest.raises(GankitError, match="an AC-GAN D classifies single images"):
+        tiny_config(tmp_path, model={"pack": 2, "conditional": True, "d_cond": "acgan"})
 
 
 def test_a_time_limit_ends_the_run_resumable(tmp_path, capsys, monkeypatch):

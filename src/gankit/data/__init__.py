@@ -8,7 +8,7 @@ import torch
 
 from gankit.core.errors import GankitError
 from gankit.core.registry import Registry
-from gankit.data import cifar, clips, embedded, faces, folder, idx, pairs, toy
+from gankit.data import cifar, clips, clusters, embedded, faces, folder, idx, pairs, toy
 from gankit.data.dataset import DataConfig, Dataset, normalize
 from gankit.data.loader import BatchSampler, SemiSampler
 
@@ -56,6 +56,8 @@ def load_dataset(cfg: DataConfig) -> Dataset:
                       by=cfg.holdout_by)
     if cfg.labeled_per_class and cfg.split == "train":
         data = keep_labels(data, cfg.labeled_per_class, cfg.label_seed)
+    if cfg.clusters and cfg.split == "train":
+        data = clusters.with_clusters(data, cfg.clusters)
     if not pairing:  # pairs are made after the split: the same images either way, and only those needed
         return data
     paired = PAIRINGS.get(pairing)(data, argument)
@@ -166,6 +168,9 @@ def validate_data(cfg: DataConfig) -> None:
         raise GankitError(f"data.holdout_by must be empty (images at random) or identity, got {cfg.holdout_by!r}")
     if cfg.labeled_per_class < 0 or cfg.label_seed < 0:
         raise GankitError("data.labeled_per_class and data.label_seed must be >= 0")
+    if cfg.clusters < 0 or (cfg.clusters and cfg.labeled_per_class):
+        raise GankitError("data.clusters must be >= 0, and it replaces the labels: it does not go with "
+                          "data.labeled_per_class")
     if cfg.context < 0 or cfg.horizon < 0 or cfg.clips < 1 or cfg.clip_seed < 0:
         raise GankitError("data.context and data.horizon must be >= 0 (0: the data's own), data.clips >= 1 and "
                           "data.clip_seed >= 0")

@@ -31,6 +31,9 @@ class DataConfig:
     # conditional models train on the labelled images, a semi-supervised GAN (ssgan) on all of them
     labeled_per_class: int = 0
     label_seed: int = 0
+    # pseudo-classes without labels: k-means of the training images into this many clusters, which a
+    # conditional model draws in their shares of the data (data/clusters.py); 0: off
+    clusters: int = 0
     # clips (next-frame prediction): frames the model sees and frames it predicts (0: the dataset's own), and
     # for Moving MNIST how many clips to synthesise (the test split: the first this many of the fixed 10,000)
     context: int = 0

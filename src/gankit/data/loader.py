@@ -16,9 +16,12 @@ class BatchSampler:
     Several processes (`world` > 1) share one seeded order of global batches of `batch_size`: process
     `rank` takes its contiguous shard of each. The state is the same on every process and does not
     depend on `world`, so a run resumes exactly with another number of processes.
+
+    `group` > 1 (the packs of a conditional PacGAN D): every run of `group` consecutive samples is of one
+    class, so a pack never mixes classes and D sees whether G draws one class the same way twice.
     """
 
-    def __init__(self, data: Dataset, batch_size: int, seed: int, rank: int = 0, world: int = 1):
+    def __init__(self, data: Dataset, batch_size: int, seed: int, rank: int = 0, world: int = 1, group: int = 1):
         if batch_size > len(data):
             few = len(data) < 100 and data.kind == "image"
             raise GankitError(f"batch size {batch_size} is larger than the dataset ({len(data)} samples); "
@@ -31,16 +34,33 @@ class BatchSampler:
         self.data = data
         self.batch_size = batch_size
         self.shard = slice(rank * batch_size // world, (rank + 1) * batch_size // world)
+        self.group = group
+        if group > 1 and (data.labels is None or (batch_size // world) % group):
+            raise GankitError(f"packs of one class need labels and a per-process batch that is a multiple of the "
+                              f"pack ({group}), got batch {batch_size // world}")
         self.gen = torch.Generator().manual_seed(seed)
-        self.perm = torch.randperm(len(data), generator=self.gen)
+        self.perm = self._order()
         self.pos = 0
         self.epoch = 0
+
+    def _order(self) -> torch.Tensor:
+        """One epoch's order: a permutation, or with `group` > 1 each class's samples shuffled and cut into
+        runs of `group` (the last few left out this epoch), the runs shuffled."""
+        if self.group == 1:
+            return torch.randperm(len(self.data), generator=self.gen)
+        labels, runs = self.data.labels.cpu(), []
+        for c in labels.unique().tolist():
+            members = (labels == c).nonzero().flatten()
+            members = members[torch.randperm(len(members), generator=self.gen)]
+            runs.append(members[:len(members) // self.group * self.group].view(-1, self.group))
+        runs = torch.cat(runs)
+        return runs[torch.randperm(len(runs), generator=self.gen)].flatten()
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(images or points as float [B/world, ...], labels [B/world], sources [B/world, C', H', W'] or None)
         on the dataset's device."""
         if self.pos + self.batch_size > len(self.perm):
-            self.perm = torch.randperm(len(self.data), generator=self.gen)
+            self.perm = self._order()
             self.pos = 0
             self.epoch += 1
         batch = self.perm[self.pos:self.pos + self.batch_size]
@@ -51,6 +71,21 @@ class BatchSampler:
         labels = None if self.data.labels is None else self.data.labels[idx]
         return normalize(self.data.x[idx]), labels
 
+    def _epoch_length(self) -> int:
+        if self.group == 1:
+            return len(self.data)
+        counts = torch.unique(self.data.labels.cpu(), return_counts=True)[1]
+        return int((counts // self.group * self.group).sum())
+
+    def _valid_order(self, perm: torch.Tensor) -> bool:
+        """Distinct samples of the dataset, all of them (or, grouped, in runs of one class)."""
+        if perm.numel() and not 0 <= int(perm.min()) <= int(perm.max()) < len(self.data):
+            return False
+        if self.group == 1:
+            return torch.equal(torch.sort(perm).values, torch.arange(len(perm)))
+        runs = self.data.labels.cpu()[perm].view(-1, self.group)
+        return len(perm.unique()) == len(perm) and bool((runs == runs[:, :1]).all())
+
     def state_dict(self) -> dict:
         return {"gen": self.gen.get_state(), "perm": self.perm.clone(), "pos": self.pos, "epoch": self.epoch}
 
@@ -60,11 +95,11 @@ class BatchSampler:
                 and isinstance(pos, int) and isinstance(epoch, int) and 0 <= pos <= len(perm) and epoch >= 0
                 and isinstance(state.get("gen"), torch.Tensor)):
             raise GankitError("the checkpoint's data order is damaged (sampler state of the wrong form)")
-        if len(state["perm"]) != len(self.data):
-            raise GankitError(f"the checkpoint's data order covers {len(state['perm'])} samples but the "
-                              f"dataset has {len(self.data)}; resume with the same data")
-        if not torch.equal(torch.sort(perm).values, torch.arange(len(perm))):
-            raise GankitError("the checkpoint's data order is damaged (not a permutation of the dataset)")
+        if len(perm) != self._epoch_length():
+            raise GankitError(f"the checkpoint's data order covers {len(perm)} samples but the dataset gives "
+                              f"{self._epoch_length()} an epoch; resume with the same data")
+        if not self._valid_order(perm):
+            raise GankitError("the checkpoint's data order is damaged (not an order of the dataset)")
         try:
             self.gen.set_state(state["gen"])
         except (RuntimeError, TypeError) as exc:
@@ -99,6 +134,21 @@ class SemiSampler:
         x_l, y_l = self.parts["labelled"].next()
         x_u, _ = self.parts["all"].next()
         return torch.cat([x_l, x_u]), torch.cat([y_l, torch.full((len(x_u),), -1, dtype=y_l.dtype, device=y_l.device)])
+
+    def _epoch_length(self) -> int:
+        if self.group == 1:
+            return len(self.data)
+        counts = torch.unique(self.data.labels.cpu(), return_counts=True)[1]
+        return int((counts // self.group * self.group).sum())
+
+    def _valid_order(self, perm: torch.Tensor) -> bool:
+        """Distinct samples of the dataset, all of them (or, grouped, in runs of one class)."""
+        if perm.numel() and not 0 <= int(perm.min()) <= int(perm.max()) < len(self.data):
+            return False
+        if self.group == 1:
+            return torch.equal(torch.sort(perm).values, torch.arange(len(perm)))
+        runs = self.data.labels.cpu()[perm].view(-1, self.group)
+        return len(perm.unique()) == len(perm) and bool((runs == runs[:, :1]).all())
 
     def state_dict(self) -> dict:
         return {name: part.state_dict() for name, part in self.parts.items()}

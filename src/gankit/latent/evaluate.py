@@ -55,7 +55,8 @@ class EvalOptions:
 def _data_configs(config: dict, opts: EvalOptions, shape: tuple) -> tuple[DataConfig, DataConfig]:
     """The real images to compare with, and the images the run trained on: the split asked for, or a folder
     (`opts.real`) read at the generator's size."""
-    trained = replace(from_dict(DataConfig, config.get("data", {}), "data"), split="train")
+    # clusters (data.clusters) relabel the images without changing them: evaluation needs the images alone
+    trained = replace(from_dict(DataConfig, config.get("data", {}), "data"), split="train", clusters=0)
     if opts.data_dir is not None:
         trained.data_dir = opts.data_dir
     if opts.real:

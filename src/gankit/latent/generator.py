@@ -11,6 +11,7 @@ from torch import nn
 from gankit.checkpoint import load_checkpoint
 from gankit.core.errors import GankitError
 from gankit.core.runtime import resolve_device
+from gankit.data.clusters import label_prior
 from gankit.models import build_generator, check_kwargs, check_weights
 
 
@@ -28,6 +29,7 @@ class TrainedGenerator:
     uses_ema: bool = False
     source: str = ""
     clip: tuple[int, int, int] | None = None  # frame prediction: (context, horizon, channels of a frame)
+    label_prior: tuple[float, ...] | None = None  # a model of clusters (data.clusters): their shares of the data
 
     @property
     def z_dim(self) -> int:
@@ -80,7 +82,8 @@ def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.de
                             class_names=tuple(data.get("class_names", [])), kind=data.get("kind", "image"),
                             dataset=data.get("name", ""), step=int(ckpt["step"]),
                             uses_ema=uses_ema or bool(ckpt.get("ema", False)),  # a generator file: the EMA's
-                            source=str(path), clip=clip_record(data, module))
+                            source=str(path), clip=clip_record(data, module),
+                            label_prior=label_prior(data.get("extra", {}), module.num_classes))
 
 
 def clip_record(data: dict, module: nn.Module) -> tuple[int, int, int] | None:

@@ -9,6 +9,7 @@ from torch import nn
 
 from gankit.core.errors import GankitError
 from gankit.core.images import save_grid, save_png, save_scatter, to_uint8
+from gankit.data.clusters import draw_labels
 from gankit.latent.generator import TrainedGenerator, as_module
 from gankit.latent.jacobian import truncated_latents
 from gankit.latent.space import Code, check_psi, stream_latents, truncate
@@ -34,7 +35,7 @@ def sampler(generator: TrainedGenerator | nn.Module, n: int, seed: int = 0, labe
                           "RUN --input IMAGES --out OUT")
     device = next(net.parameters()).device
     if net.num_classes and labels is None:
-        labels = torch.arange(n) % net.num_classes
+        labels = draw_labels(n, net.num_classes, getattr(generator, "label_prior", None), seed)
     if jbt != 1.0:  # truncated_latents refuses a share outside (0, 1]
         z = truncated_latents(net, n, seed, jbt, labels, psi)
     else:

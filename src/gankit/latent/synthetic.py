@@ -26,6 +26,9 @@ def per_class(generator: TrainedGenerator, n: int, seed: int = 0, psi: float = 1
     if not generator.num_classes:
         raise GankitError("--per-class draws each class of a conditional generator; this one is unconditional "
                           "(train with --conditional)")
+    if generator.label_prior is not None:
+        raise GankitError("--per-class draws labelled data; this generator's classes are clusters of the images "
+                          "(data.clusters), not labels: train with --conditional for the dataset's own classes")
     if not 0 <= min_confidence < 1:
         raise GankitError(f"--min-confidence must be in [0, 1), got {min_confidence}")
     labels = torch.arange(generator.num_classes).repeat_interleave(n)

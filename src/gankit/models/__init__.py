@@ -83,8 +83,9 @@ class ModelConfig:
                                   f"got {value}")
         if not 1 <= self.pack <= LIMITS["pack"]:
             raise GankitError(f"model.pack must be between 1 and {LIMITS['pack']}, got {self.pack}")
-        if self.pack > 1 and self.conditional:
-            raise GankitError("model.pack (PacGAN) works on unconditional models only: a pack mixes classes")
+        if self.pack > 1 and self.conditional and self.d_cond != "projection":
+            raise GankitError("model.pack with a conditional model packs samples of one class and projects their "
+                              "label (model.d_cond projection); an AC-GAN D classifies single images")
         if self.d_cond not in D_CONDITIONING:
             raise GankitError(f"model.d_cond must be one of {', '.join(D_CONDITIONING)}, got {self.d_cond!r}")
         family = MODELS.get(self.name)

@@ -84,7 +84,7 @@ class Discriminator(nn.Module):
             c_in = c_out
         layers.append(nn.Flatten())
         self.features = nn.Sequential(*layers)
-        self.head = DiscriminatorHead(c_in * s0 * s0, num_classes, sn=sn, cond=cond)
+        self.head = DiscriminatorHead(c_in * s0 * s0, num_classes, sn=sn, cond=cond, pack=pack)
         self.apply(init_weights)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:

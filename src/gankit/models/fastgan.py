@@ -119,7 +119,7 @@ class Discriminator(nn.Module):
         # features[0] is the trunk down to 8×8, which the decoder reads
         self.features = nn.Sequential(nn.Sequential(*layers), *_down(top, 2 * top), nn.AdaptiveAvgPool2d(1),
                                       nn.Flatten())
-        self.head = DiscriminatorHead(2 * top, num_classes, cond=cond)
+        self.head = DiscriminatorHead(2 * top, num_classes, cond=cond, pack=pack)
         self.decoder = Decoder(top, channels, min(32, resolution), width) if pack == 1 else None
         self.recon_size = min(32, resolution)
 

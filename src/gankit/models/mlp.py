@@ -61,7 +61,7 @@ class Discriminator(nn.Module):
             layers.append(nn.LeakyReLU(negative_slope=0.2))
             previous = size
         self.features = nn.Sequential(*layers)
-        self.head = DiscriminatorHead(previous, num_classes, sn=sn, cond=cond)
+        self.head = DiscriminatorHead(previous, num_classes, sn=sn, cond=cond, pack=pack)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """samples [N, *shape] (+ labels [N]) -> logits [N], positive = real."""

@@ -103,7 +103,7 @@ class Discriminator(nn.Module):
         if resolution // 2**downs < 2:
             raise GankitError(f"resolution {resolution} is too small for resnet_sn")
         self.blocks = nn.Sequential(*blocks)
-        self.head = DiscriminatorHead(width, num_classes, sn=sn, cond=cond)
+        self.head = DiscriminatorHead(width, num_classes, sn=sn, cond=cond, pack=pack)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.blocks(self.pack(x))).sum(dim=(2, 3))  # global sum pooling, as in SNGAN

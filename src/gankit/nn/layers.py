@@ -49,6 +49,13 @@ class Pack(nn.Module):
         return x.reshape(n // self.m, self.m * x.shape[1], *x.shape[2:])
 
 
+def pack_labels(y: torch.Tensor, m: int) -> torch.Tensor:
+    """Labels [N] of packs of m consecutive samples of one class -> the packs' labels [N / m]. The sampler
+    makes the runs (BatchSampler's `group`) and G's fakes take the same labels; checking them here would
+    cost a device sync every step."""
+    return y if m == 1 else y[::m]
+
+
 def embed_labels(embedding: nn.Embedding, y: torch.Tensor) -> torch.Tensor:
     """Class labels int64 [N] -> embedding rows; or class weights float [N, K] -> the weighted mix of rows,
     so a generator can be asked for "70% 3, 30% 8" (class interpolation and latent arithmetic)."""
@@ -102,10 +109,14 @@ D_CONDITIONING = ("projection", "acgan")
 class DiscriminatorHead(nn.Module):
     """Maps features [N, F] to real/fake logits [N]. With classes, conditions D one of two ways:
     "projection" adds <embed(y), h> to the logit (Miyato & Koyama 2018); "acgan" leaves the logit
-    unconditional and adds a classifier over the classes (Odena et al. 2017), read by `classes(h)`."""
+    unconditional and adds a classifier over the classes (Odena et al. 2017), read by `classes(h)`.
+    `pack` > 1: h is of packs of that many samples of one class (PacGAN; the sampler groups them), so the
+    projection takes each pack's label."""
 
-    def __init__(self, features: int, num_classes: int = 0, sn: bool = False, cond: str = "projection"):
+    def __init__(self, features: int, num_classes: int = 0, sn: bool = False, cond: str = "projection",
+                 pack: int = 1):
         super().__init__()
+        self.pack = pack
         check_choice("discriminator conditioning (model.d_cond)", cond, D_CONDITIONING)
         self.linear = maybe_sn(nn.Linear(features, 1), sn)
         self.embed = self.classifier = None
@@ -124,7 +135,7 @@ class DiscriminatorHead(nn.Module):
         if self.embed is not None:
             if y is None:
                 raise ValueError("a conditional discriminator needs labels y")
-            out = out + (self.embed(y) * h).sum(1)
+            out = out + (self.embed(pack_labels(y, self.pack)) * h).sum(1)
         return out
 
     @property

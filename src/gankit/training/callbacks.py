@@ -155,8 +155,10 @@ def write_samples(run, path: Path) -> None:
     elif is_source(run.fixed_y):  # image to image: each source beside what G makes of it, 4 pairs a row
         save_grid(side_by_side(run.fixed_y, out), path, nrow=8)
     else:
-        # conditional grids: the fixed labels cycle through the classes, so one column per class
-        save_grid(out, path, nrow=run.data.num_classes if run.fixed_y is not None else None)
+        # conditional grids: the fixed labels cycle through the classes, so one column per class (clusters are
+        # drawn in their shares instead)
+        by_class = run.fixed_y is not None and "label_prior" not in run.data.extra
+        save_grid(out, path, nrow=run.data.num_classes if by_class else None)
 
 
 

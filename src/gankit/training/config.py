@@ -227,10 +227,14 @@ def resolve(preset: str | None, overrides: list[dict]) -> RunConfig:
     for override in overrides:
         tree = merge(tree, override)
     asked = [override.get("model", {}) for override in overrides]
-    if any(m.get("conditional") for m in asked) and not any("pack" in m for m in asked):
-        # a preset's PacGAN packs would mix classes: they yield to a conditional model asked for on top
-        # (packs asked for together with it still reach validate(), which refuses the mix)
+    if any(m.get("d_cond") == "acgan" for m in asked) and not any("pack" in m for m in asked):
+        # a conditional PacGAN D packs samples of one class and projects their label; an AC-GAN D classifies
+        # single images, so a preset's packs yield to it (packs asked for with it are refused by validate())
         tree["model"]["pack"] = 1
+    if any("conditional" in m for m in asked) and not any("clusters" in o.get("data", {}) for o in overrides):
+        # a preset's clusters stand in for labels it does not use: asking for a conditional model means the
+        # data's own classes, asking for an unconditional one means none
+        tree["data"]["clusters"] = 0
     cfg = from_dict(RunConfig, tree)
     validate(cfg)
     return cfg
@@ -260,6 +264,9 @@ def validate(cfg: RunConfig) -> None:
     if cfg.train.batch_size % cfg.model.pack:
         raise GankitError(f"model.pack must be >= 1 and divide train.batch_size ({cfg.train.batch_size}), "
                           f"got {cfg.model.pack}")
+    if cfg.data.clusters and not cfg.model.conditional:
+        raise GankitError("data.clusters makes pseudo-classes for a conditional model to draw: add --conditional "
+                          "(model.conditional=true)")
     if cfg.name and not RUN_NAME.fullmatch(cfg.name):
         raise GankitError(f"--name {cfg.name!r}: use letters, digits, '.', '_' and '-' (at most 100, not starting "
                           "with '.')")

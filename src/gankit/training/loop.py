@@ -21,6 +21,7 @@ from gankit.core.files import (STAGING_PREFIX, append_jsonl, check_output_folder
 from gankit.augment import AUTO_SOURCES, resolve_auto
 from gankit.core.runtime import resolve_device
 from gankit.data import BatchSampler, Dataset, SemiSampler, load_dataset, normalize
+from gankit.data.clusters import draw_labels
 from gankit.losses import LOSSES
 from gankit.training.callbacks import Checkpoints, MetricsLog, SampleGrids, TimeLimit
 from gankit.training.config import RunConfig, upgrade_config, validate
@@ -124,8 +125,10 @@ def _fixed_latents(cfg: RunConfig, z_dim: int, data: Dataset,
     if data.source is not None:  # image to image: the same sources, drawn once from the data
         n = min(n, len(data))
         return z[:n].to(device), normalize(data.source[torch.randperm(len(data), generator=gen)[:n]]).to(device)
-    # conditional grids cycle through the classes so each row of a 10-wide grid shows them in order
-    y = torch.arange(n) % data.num_classes if cfg.model.conditional else None
+    # conditional grids cycle through the classes so each row of a 10-wide grid shows them in order; a model
+    # of clusters draws them in their shares
+    y = draw_labels(n, data.num_classes, data.extra.get("label_prior"), cfg.train.seed + 2) \
+        if cfg.model.conditional else None
     return z.to(device), None if y is None else y.to(device)
 
 
@@ -136,8 +139,12 @@ def _build(cfg: RunConfig, run_dir: Path, data: Dataset, dist: Dist) -> Run:
     if dist.enabled:
         distribute(game, dist, cfg.train.sync_bn)
     semi = MODELS.get(kwargs["name"]).semi_supervised
-    sampler = (SemiSampler if semi else BatchSampler)(data, cfg.train.batch_size, seed=cfg.train.seed,
-                                                      rank=dist.rank, world=dist.world)
+    if semi:
+        sampler = SemiSampler(data, cfg.train.batch_size, seed=cfg.train.seed, rank=dist.rank, world=dist.world)
+    else:  # a conditional PacGAN D packs samples of one class: the sampler groups them
+        group = cfg.model.pack if cfg.model.conditional else 1
+        sampler = BatchSampler(data, cfg.train.batch_size, seed=cfg.train.seed, rank=dist.rank, world=dist.world,
+                               group=group)
     z, y = _fixed_latents(cfg, game.z_dim, data, device)
     return Run(cfg, run_dir, data, game, sampler, kwargs, z, y, device, dist=dist,
                controllers=_controllers(cfg, game))
