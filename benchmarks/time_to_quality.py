@@ -52,7 +52,7 @@ from gankit.metrics import build_extractor, compute, dataset_key, real_features
 from gankit.metrics.evaluate import fake_features
 from gankit.training import fit, resolve, start_run
 from gankit.training.bench import per_step_callbacks
-from gankit.training.callbacks import eval_forward
+from gankit.training.callbacks import Checkpoints, eval_forward
 from gankit.training.hooks import Callback, Event, StopTraining
 
 # (dataset, conditional) -> {minutes: {key: (kind, bound)}}; "min" means the value must reach the bound
@@ -67,6 +67,9 @@ TARGETS = {
 }
 HEADLINE = ("health_events", "fid", "confident", "precision", "recall", "least_drawn_share", "most_drawn_share",
             "classes_covered", "worst_class_accuracy", "worst_class_diversity")
+
+GLANCE = ("fid", "confident", "precision", "recall", "least_drawn_share", "most_drawn_share", "worst_class_accuracy",
+          "worst_class_diversity")
 
 
 def pixel_spread(x: torch.Tensor) -> float:
@@ -162,15 +165,19 @@ def train_rows(args) -> tuple[list[dict], dict]:
     clock = QualityClock(args.every, args.n, args.minutes)
     with tempfile.TemporaryDirectory() as tmp:
         overrides = [parse_override(s) for s in args.set]
-        cfg = resolve(args.preset, [*overrides, {"out": tmp, "train": {"device": args.device, "seed": args.seed}}])
+        cfg = resolve(args.preset, [*overrides, {"out": args.keep or tmp,
+                                                 "train": {"device": args.device, "seed": args.seed}}])
         t0 = time.perf_counter()
         run = start_run(cfg)
         setup = time.perf_counter() - t0
-        # the per-step diagnostics of a real run, but no sample grids or checkpoints on the clock
-        fit(run, callbacks=per_step_callbacks(cfg) + [clock])
+        # the per-step diagnostics of a real run, but no sample grids or checkpoints on the clock (--keep: a
+        # checkpoint at the end, off the clock, e.g. to make a demo generator of)
+        kept = [Checkpoints(every=10**9, snapshot_every=0)] if args.keep else []
+        fit(run, callbacks=per_step_callbacks(cfg) + kept + [clock])
         # the health monitor's findings (mode collapse, D overpowering, ...), as a user's run would log them
         events = [r for r in read_jsonl(run.dir / "metrics.jsonl") if "event" in r]
     about = {"arm": args.arm or args.preset, "preset": args.preset, "overrides": args.set,
+             "run": str(run.dir) if args.keep else "",
              "dataset": cfg.data.name, "conditional": clock.scorer.by_class, "setup_seconds": round(setup, 1),
              "clusters": cfg.data.clusters, "cluster_purity": run.data.extra.get("cluster_purity"),
              "batch_size": cfg.train.batch_size, "device": str(run.device), "health_events": events}
@@ -270,8 +277,13 @@ def merge(paths: list[str], marks: list[float]) -> dict:
     arms: dict[str, list] = {}
     for part in parts:
         arms.setdefault(part["arm"], []).append(part)
-    return {"marks_minutes": marks, "load_note": "see each run's stamp and threads",
-            "arms": {name: {"summary": summarise(runs, marks),
+    summaries = {name: summarise(runs, marks) for name, runs in arms.items()}
+    glance = {name: {mark: {key: value["median"] for key, value in summary.items() if key in GLANCE}
+                     | ({"met": summary["met"]} if "met" in summary else {})
+                     for mark, summary in per_arm.items()}
+              for name, per_arm in summaries.items()}
+    return {"at_a_glance_medians": glance, "marks_minutes": marks,
+            "arms": {name: {"summary": summaries[name],
                             "runs": [{k: v for k, v in r.items() if k != "stamp"} | {"stamp": r["stamp"]}
                                      for r in runs]}
                      for name, runs in arms.items()}}
@@ -282,10 +294,11 @@ def plot(merged: dict, path: str, title: str) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for i, (name, arm) in enumerate(merged["arms"].items()):
         for j, run in enumerate(arm["runs"]):
-            t = [r["train_seconds"] / 60 for r in run["rows"]]
+            rows = [r for r in run["rows"] if r["step"] > 0]  # an untrained G draws one confident blob
+            t = [r["train_seconds"] / 60 for r in rows]
             label = name if j == 0 else None
-            axes[0].plot(t, [r["confident"] for r in run["rows"]], color=f"C{i}", alpha=0.8, label=label)
-            axes[1].plot(t, [r["fid"] for r in run["rows"]], color=f"C{i}", alpha=0.8, label=label)
+            axes[0].plot(t, [r["confident"] for r in rows], color=f"C{i}", alpha=0.8, label=label)
+            axes[1].plot(t, [r["fid"] for r in rows], color=f"C{i}", alpha=0.8, label=label)
     axes[0].set_ylabel("confident share (p >= 0.9)")
     axes[0].set_ylim(0, 1)
     axes[1].set_ylabel("FID in the classifier's features")
@@ -293,7 +306,8 @@ def plot(merged: dict, path: str, title: str) -> None:
     for ax in axes:
         ax.set_xlabel("training minutes")
         for mark in merged["marks_minutes"]:
-            ax.axvline(mark, color="grey", ls="--", lw=0.8)
+            if mark <= ax.get_xlim()[1]:
+                ax.axvline(mark, color="grey", ls="--", lw=0.8)
     axes[0].legend(fontsize=8)
     fig.suptitle(title)
     _save_figure(fig, path)
@@ -314,6 +328,7 @@ def main() -> None:
     parser.add_argument("--peer-every", type=int, default=200, help="the peer's sample interval (batches)")
     parser.add_argument("--merge", default="", help="comma-separated results of this script to join")
     parser.add_argument("--marks", default="5,20", help="minutes at which merged results are compared")
+    parser.add_argument("--keep", default="", help="train into this folder and keep the run (a final checkpoint)")
     parser.add_argument("--out", default="")
     parser.add_argument("--plot", default="")
     args = parser.parse_args()

@@ -210,7 +210,7 @@ def test_short_mnist_run_learns(tmp_path, shared_data):
     """A short run of a small DCGAN on real MNIST: samples move toward the data's statistics, and D,
     right about almost everything early on, no longer is."""
     cfg = tiny_config(tmp_path, "mnist_dcgan", data={"data_dir": str(shared_data)},
-                      model={"g_width": 32, "d_width": 32, "pack": 1},  # D judging single images, as the lesson has it
+                      model={"conditional": False, "g_width": 32, "d_width": 32, "pack": 1},  # the lesson's plain GAN
                       train={"steps": 600, "batch_size": 32, "log_every": 50, "sample_every": 0,
                              "checkpoint_every": 0, "ema_decay": 0.0})
     run = start_run(cfg)

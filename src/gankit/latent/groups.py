@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from gankit.core.errors import GankitError
+from gankit.data.clusters import draw_labels
 from gankit.latent.generator import TrainedGenerator
 from gankit.latent.space import Code, one_hot, seed_latents
 from gankit.metrics import build_extractor
@@ -55,16 +56,24 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def _classes(generator: TrainedGenerator, label: int | None, n: int) -> torch.Tensor | None:
+def _classes(generator: TrainedGenerator, label: int | None, n: int,
+             seeds: list[int] | None = None) -> torch.Tensor | None:
     if not generator.num_classes:
         return None
+    prior = getattr(generator, "label_prior", None)
+    if label is None and prior is not None:
+        # a model of clusters (data.clusters) needs no label: each latent's cluster is drawn from their shares,
+        # by its seed where it has one, so seed 5 is always the same sample
+        picks = [int(draw_labels(1, generator.num_classes, prior, s)[0]) for s in seeds] if seeds else \
+            draw_labels(n, generator.num_classes, prior).tolist()
+        return one_hot(picks, generator.num_classes)
     if label is None:
         raise GankitError("this generator is conditional: give the group a class (class:NAME), or pass --label")
     return one_hot([label] * n, generator.num_classes)
 
 
 def seeds_group(generator: TrainedGenerator, seeds: list[int], label: int | None = None) -> Code:
-    return Code(seed_latents(generator.z_dim, seeds), _classes(generator, label, len(seeds)))
+    return Code(seed_latents(generator.z_dim, seeds), _classes(generator, label, len(seeds), seeds))
 
 
 def npy_group(generator: TrainedGenerator, path: str, label: int | None = None) -> Code:
@@ -84,8 +93,8 @@ def judge_group(generator: TrainedGenerator, label: int, n: int, seed: int) -> C
     device = generator.device
     judge = build_extractor("classifier", generator.dataset, device=device)
     z = torch.randn(POOL, generator.z_dim, generator=torch.Generator().manual_seed(seed))
-    y = None if not generator.num_classes else one_hot(torch.arange(POOL) % generator.num_classes,
-                                                      generator.num_classes)
+    y = None if not generator.num_classes else one_hot(
+        draw_labels(POOL, generator.num_classes, getattr(generator, "label_prior", None), seed), generator.num_classes)
     keep = []
     with torch.no_grad():
         for start in range(0, POOL, 500):
