@@ -23,12 +23,14 @@ looks and then downloads nothing) with `--peer-python` (a Python with torch and 
 own image hook (`save_image`, every `--peer-every` batches) is where its generator is sampled; its 32x32
 images are judged at 28x28 like everything else. Its clock, too, counts training alone.
 
+`--real-test mnist` scores the test split's images as if generated: the floor of every figure at that n.
+
 `--merge` joins results of this script (seeds, arms, the peer), side by side, into one file: for each arm and
 each mark in `--marks` (minutes), the median and worst value over seeds and whether each target held in
 every seed. Targets (issue 31, 2 CPU cores, 3 seeds): MNIST after 5 minutes >= 85% confident, FID <= 2,
 precision and recall >= 0.8, every digit 7-13% of samples; after 20 minutes >= 95% confident, FID <= 0.5;
-conditional MNIST >= 99% of every class's samples classified as asked and within-class diversity >= 0.8x
-real for every class; Fashion-MNIST after 20 minutes FID <= 2.
+conditional MNIST (after 20 minutes here) >= 99% of every class's samples classified as asked, within-class
+diversity >= 0.8x real for every class and no health event; Fashion-MNIST after 20 minutes FID <= 2.
 """
 from __future__ import annotations
 
@@ -61,8 +63,7 @@ TARGETS = {
                            "recall": ("min", 0.8), "least_drawn_share": ("min", 0.07),
                            "most_drawn_share": ("max", 0.13)},
                        20: {"confident": ("min", 0.95), "fid": ("max", 0.5)}},
-    ("mnist", True): {5: {"worst_class_accuracy": ("min", 0.99), "worst_class_diversity": ("min", 0.8)},
-                      20: {"worst_class_accuracy": ("min", 0.99), "worst_class_diversity": ("min", 0.8)}},
+    ("mnist", True): {20: {"worst_class_accuracy": ("min", 0.99), "worst_class_diversity": ("min", 0.8)}},
     ("fashion_mnist", False): {20: {"fid": ("max", 2.0)}},
 }
 HEADLINE = ("health_events", "fid", "confident", "precision", "recall", "least_drawn_share", "most_drawn_share",
@@ -233,6 +234,19 @@ def peer_rows(args) -> tuple[list[dict], dict]:
     return rows, about
 
 
+def real_rows(args) -> tuple[list[dict], dict]:
+    """The test split's images scored as if generated: what a perfect generator would score at this n."""
+    from gankit.data import DataConfig, load_dataset
+    from gankit.data.dataset import normalize
+
+    name = load_dataset(DataConfig(name=args.real_test)).name
+    scorer = Scorer(load_dataset(DataConfig(name=name)), DataConfig(name=name), 1, args.n, False, torch.device("cpu"))
+    test = normalize(load_dataset(DataConfig(name=name, split="test")).x[:args.n])
+    row = scorer.score(lambda start, count: test[start:start + count])
+    about = {"arm": args.arm or f"real {name} test images", "dataset": name, "conditional": False}
+    return [{"step": 0, "train_seconds": 0.0, "finished": True, **row}], about
+
+
 def at_mark(rows: list[dict], minutes: float) -> dict | None:
     """The row scored when the clock reached `minutes`: a run whose steps ended sooner is its final row (what a
     user would have by then); None when the run was cut short before it."""
@@ -326,6 +340,8 @@ def main() -> None:
     parser.add_argument("--peer", default="", help="a peer's training script, run as published")
     parser.add_argument("--peer-python", default=sys.executable)
     parser.add_argument("--peer-every", type=int, default=200, help="the peer's sample interval (batches)")
+    parser.add_argument("--real-test", default="", metavar="DATASET",
+                        help="score the dataset's test images instead of training (the floor of every figure)")
     parser.add_argument("--merge", default="", help="comma-separated results of this script to join")
     parser.add_argument("--marks", default="5,20", help="minutes at which merged results are compared")
     parser.add_argument("--keep", default="", help="train into this folder and keep the run (a final checkpoint)")
@@ -339,7 +355,7 @@ def main() -> None:
             plot(result, args.plot, "quality against CPU training time")
         emit(result, args.out)
         return
-    rows, about = peer_rows(args) if args.peer else train_rows(args)
+    rows, about = real_rows(args) if args.real_test else peer_rows(args) if args.peer else train_rows(args)
     emit({**about, "seed": args.seed, "minutes": args.minutes, "threads": torch.get_num_threads(),
           "rows": rows}, args.out)
 

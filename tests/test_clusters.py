@@ -118,3 +118,27 @@ def test_a_presets_clusters_yield_to_a_conditional_model_asked_for():
     assert resolve("mnist_dcgan", [{"model": {"conditional": False}}]).data.clusters == 0
     both = resolve("mnist_dcgan", [{"model": {"conditional": True}, "data": {"clusters": 6}}])
     assert both.data.clusters == 6 and both.model.conditional
+
+
+def test_inverting_without_a_label_finds_the_images_cluster():
+    from torch import nn
+
+    from gankit.latent.generator import TrainedGenerator
+    from gankit.latent.invert import invert
+
+    class Levels(nn.Module):  # cluster c draws a flat image of grey level levels[c], whatever z
+        z_dim, num_classes, shape = 4, 3, (1, 4, 4)
+
+        def __init__(self):
+            super().__init__()
+            self.levels = nn.Parameter(torch.tensor([-0.8, 0.1, 0.7]))
+            self.scale = nn.Parameter(torch.zeros(()))
+
+        def forward(self, z, y):
+            return ((y @ self.levels) + self.scale * z.sum(1)).view(-1, 1, 1, 1).expand(-1, 1, 4, 4)
+
+    G = TrainedGenerator(module=Levels(), class_names=("cluster 0", "cluster 1", "cluster 2"),
+                         label_prior=(0.2, 0.3, 0.5))
+    target = torch.stack([torch.full((1, 4, 4), 0.7), torch.full((1, 4, 4), -0.8)])
+    code, error = invert(G, target, steps=5)
+    assert code.y.argmax(1).tolist() == [2, 0] and float(error.max()) < 1e-6

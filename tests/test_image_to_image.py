@@ -214,7 +214,7 @@ def test_eval_scores_a_drawing_run_on_other_drawings(tmp_path):
 def test_a_sketch_pulls_the_inverted_image_toward_its_edges():
     """iGAN's constraint on a trained generator (the MNIST demo): fitting z to a drawing of a ring lowers the
     sketch loss well below that of random samples' images."""
-    from gankit.latent import load_generator
+    from gankit.latent import load_generator, sample
     from gankit.latent.invert import invert, sketch_loss, sketch_target, soft_edges
 
     G = load_generator("demo:mnist")
@@ -222,9 +222,7 @@ def test_a_sketch_pulls_the_inverted_image_toward_its_edges():
     radius = ((yy - 14) ** 2 / 64 + (xx - 14) ** 2 / 25).sqrt()
     drawing = torch.where((radius - 1).abs() < 0.12, -1.0, 1.0).view(1, 1, 28, 28)  # an upright ellipse: a 0
     target = sketch_target(drawing)
-    with torch.no_grad():
-        before = sketch_loss(G(torch.randn(64, G.z_dim, generator=torch.Generator().manual_seed(1))),
-                             target.expand(64, -1, -1, -1)).median()
+    before = sketch_loss(sample(G, 64, seed=1), target.expand(64, -1, -1, -1)).median()
     code, error = invert(G, target, steps=80, candidates=32, objective=sketch_loss)
     assert 0.05 * before.item() < error.item() < 0.7 * before.item()
     assert soft_edges(torch.ones(1, 1, 8, 8)).abs().max() < 1e-3  # a flat image has no edges

@@ -135,21 +135,6 @@ class SemiSampler:
         x_u, _ = self.parts["all"].next()
         return torch.cat([x_l, x_u]), torch.cat([y_l, torch.full((len(x_u),), -1, dtype=y_l.dtype, device=y_l.device)])
 
-    def _epoch_length(self) -> int:
-        if self.group == 1:
-            return len(self.data)
-        counts = torch.unique(self.data.labels.cpu(), return_counts=True)[1]
-        return int((counts // self.group * self.group).sum())
-
-    def _valid_order(self, perm: torch.Tensor) -> bool:
-        """Distinct samples of the dataset, all of them (or, grouped, in runs of one class)."""
-        if perm.numel() and not 0 <= int(perm.min()) <= int(perm.max()) < len(self.data):
-            return False
-        if self.group == 1:
-            return torch.equal(torch.sort(perm).values, torch.arange(len(perm)))
-        runs = self.data.labels.cpu()[perm].view(-1, self.group)
-        return len(perm.unique()) == len(perm) and bool((runs == runs[:, :1]).all())
-
     def state_dict(self) -> dict:
         return {name: part.state_dict() for name, part in self.parts.items()}
 

@@ -66,10 +66,13 @@ def invert(generator: TrainedGenerator | nn.Module, target: torch.Tensor, *, y: 
     Returns:
         (the codes [N], per-image objective after fitting [N]).
     """
+    prior = getattr(generator, "label_prior", None)
     generator, objective = as_module(generator), objective or _pixel_loss
     device = next(generator.parameters()).device
     target = target.to(device)
     y = None if y is None else y.to(device)
+    if y is None and prior is not None:  # a model of clusters: each image's cluster is found with its start
+        y = _best_clusters(generator, target, prior, max(candidates, 4 * len(prior)), seed, objective)
     was_training = generator.training
     generator.eval()
     params = [p for p in generator.parameters() if p.requires_grad]
@@ -95,6 +98,22 @@ def invert(generator: TrainedGenerator | nn.Module, target: torch.Tensor, *, y: 
             p.requires_grad_(True)
         generator.train(was_training)
     return Code(z.detach().cpu(), None if y is None else y.cpu()), error.cpu()
+
+
+@torch.no_grad()
+def _best_clusters(generator: nn.Module, target: torch.Tensor, prior: tuple[float, ...], candidates: int, seed: int,
+                   objective=_pixel_loss) -> torch.Tensor:
+    """One-hot clusters [N, K] for a model of clusters inverted without a label: of `candidates` random
+    (latent, cluster) pairs, clusters drawn in their shares, the cluster of the pair closest to each image."""
+    gen = torch.Generator().manual_seed(seed + 1)
+    k, found = len(prior), []
+    for i in range(len(target)):
+        z = torch.randn(candidates, generator.z_dim, generator=gen).to(target.device)
+        c = torch.multinomial(torch.tensor(prior, dtype=torch.float64), candidates, replacement=True, generator=gen)
+        y = F.one_hot(c, k).float().to(target.device)
+        err = objective(generator(z, y), target[i:i + 1].expand(candidates, -1, -1, -1))
+        found.append(y[err.argmin()])
+    return torch.stack(found)
 
 
 @torch.no_grad()

@@ -162,10 +162,10 @@ class Renderer:
         target = torch.cat([load_target(p, shape, name="" if isinstance(p, (str, Path)) else f"#{i + 1}")
                             for i, p in enumerate(paths)])
         y = None
-        if self.G.num_classes:
-            if label is None:
-                raise GankitError("this generator is conditional: say which class the images are (--label)")
+        if self.G.num_classes and label is not None:
             y = one_hot([self._label(label)] * len(paths), self.G.num_classes)
+        elif self.G.num_classes and self.G.label_prior is None:  # a model of clusters finds each image's own
+            raise GankitError("this generator is conditional: say which class the images are (--label)")
         code, error = invert(self.G, sketch_target(target) if sketch else target, y=y, steps=steps, seed=seed,
                              objective=sketch_loss if sketch else None)
         return {"images": self.render(code), "targets": to_uint8(target), "errors": error.tolist(),
