@@ -29,7 +29,7 @@ images are judged at 28x28 like everything else. Its clock, too, counts training
 each mark in `--marks` (minutes), the median and worst value over seeds and whether each target held in
 every seed. Targets (issue 31, 2 CPU cores, 3 seeds): MNIST after 5 minutes >= 85% confident, FID <= 2,
 precision and recall >= 0.8, every digit 7-13% of samples; after 20 minutes >= 95% confident, FID <= 0.5;
-conditional MNIST (after 20 minutes here) >= 99% of every class's samples classified as asked, within-class
+conditional MNIST (after 10 minutes here) >= 99% of every class's samples classified as asked, within-class
 diversity >= 0.8x real for every class and no health event; Fashion-MNIST after 20 minutes FID <= 2.
 """
 from __future__ import annotations
@@ -63,7 +63,7 @@ TARGETS = {
                            "recall": ("min", 0.8), "least_drawn_share": ("min", 0.07),
                            "most_drawn_share": ("max", 0.13)},
                        20: {"confident": ("min", 0.95), "fid": ("max", 0.5)}},
-    ("mnist", True): {20: {"worst_class_accuracy": ("min", 0.99), "worst_class_diversity": ("min", 0.8)}},
+    ("mnist", True): {10: {"worst_class_accuracy": ("min", 0.99), "worst_class_diversity": ("min", 0.8)}},
     ("fashion_mnist", False): {20: {"fid": ("max", 2.0)}},
 }
 HEADLINE = ("health_events", "fid", "confident", "precision", "recall", "least_drawn_share", "most_drawn_share",
@@ -308,6 +308,10 @@ def plot(merged: dict, path: str, title: str) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for i, (name, arm) in enumerate(merged["arms"].items()):
         for j, run in enumerate(arm["runs"]):
+            if len(run["rows"]) == 1 and run["rows"][0]["step"] == 0:  # --real-test: a level, not a curve
+                axes[0].axhline(run["rows"][0]["confident"], color=f"C{i}", ls=":", label=name)
+                axes[1].axhline(run["rows"][0]["fid"], color=f"C{i}", ls=":", label=name)
+                continue
             rows = [r for r in run["rows"] if r["step"] > 0]  # an untrained G draws one confident blob
             t = [r["train_seconds"] / 60 for r in rows]
             label = name if j == 0 else None

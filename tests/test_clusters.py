@@ -109,7 +109,7 @@ def test_a_model_of_clusters_samples_them_in_their_shares(tmp_path):
     assert G.label_prior == pytest.approx(run.data.extra["label_prior"])
     assert sample(G, 6, seed=3).shape == (6, 1, 8, 8)
     with pytest.raises(GankitError, match="add --conditional"):
-        resolve("mnist_dcgan", [{"data": {"clusters": 4}}])
+        resolve("mnist_dcgan", [{"data": {"clusters": 4}, "model": {"conditional": False}}])
 
 
 def test_a_presets_clusters_yield_to_a_conditional_model_asked_for():

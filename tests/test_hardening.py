@@ -361,7 +361,7 @@ def test_values_the_real_run_cannot_take_are_refused_by_the_dry_run(setting, mes
 def test_a_network_too_large_to_allocate_is_refused_before_it_is_built(tmp_path, capsys):
     code, _, err = run_cli(capsys, "train", "--data", "mnist", "--model", "dcgan", "--set", "model.g_width=4096",
                         "--set", "model.d_width=4096", "--out", str(tmp_path / "runs"), "--device", "cpu",
-                        "--set", "data.name=digits", "--set", "data.resolution=64")
+                        "--set", "data.name=digits", "--set", "data.resolution=64", "--set", "model.conditional=false")
     assert "weights (at most" in one_error_line(code, err)
     root = tmp_path / "runs"
     assert not root.exists() or list(root.iterdir()) == []  # nothing left behind

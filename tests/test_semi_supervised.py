@@ -174,7 +174,7 @@ def test_sample_min_confidence_keeps_only_what_the_classifier_believes(tmp_path)
 
 
 def test_sample_per_class_refusals(tmp_path, capsys):
-    for argv, says in ((["demo:mnist", "--per-class", "3", "--out", f"{tmp_path / 'a'}/"], "unconditional"),
+    for argv, says in ((["demo:mnist", "--per-class", "3", "--out", f"{tmp_path / 'a'}/"], "clusters of the images"),
                        (["demo:fashion", "--per-class", "3", "--out", str(tmp_path / "a.png")], "labelled dataset"),
                        (["demo:fashion", "--min-confidence", "0.9", "--out", f"{tmp_path / 'a'}/"], "--per-class N"),
                        (["demo:fashion", "--per-class", "3", "--label", "1", "--out", f"{tmp_path / 'a'}/"],

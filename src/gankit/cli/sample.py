@@ -71,8 +71,10 @@ def run(args) -> int:
 
         labels = torch.full((args.n,), resolve_label(generator, args.label))
     samples = sample(generator, args.n, seed=args.seed, labels=labels, psi=args.psi, jbt=args.jbt)
+    # classes drawn in turn get a column each; clusters are drawn in their shares, so no column is theirs
+    by_class = labels is None and generator.label_prior is None
     written = write(samples, args.out, kind=generator.kind, force=args.force,
-                    nrow=None if labels is not None else generator.num_classes or None)
+                    nrow=generator.num_classes or None if by_class else None)
     print(json.dumps({"n": args.n, "seed": args.seed, "out": args.out, "files": len(written)}))
     return 0
 
