@@ -66,8 +66,9 @@ TARGETS = {
     ("mnist", True): {10: {"worst_class_accuracy": ("min", 0.99), "worst_class_diversity": ("min", 0.8)}},
     ("fashion_mnist", False): {20: {"fid": ("max", 2.0)}},
 }
-HEADLINE = ("health_events", "fid", "confident", "precision", "recall", "least_drawn_share", "most_drawn_share",
-            "classes_covered", "worst_class_accuracy", "worst_class_diversity")
+HEADLINE = ("fid", "confident", "precision", "recall", "least_drawn_share", "most_drawn_share", "classes_covered",
+            "worst_class_accuracy", "worst_class_diversity")
+LOWER_IS_BETTER = ("fid", "most_drawn_share")
 
 GLANCE = ("fid", "confident", "precision", "recall", "least_drawn_share", "most_drawn_share", "worst_class_accuracy",
           "worst_class_diversity")
@@ -79,17 +80,16 @@ def pixel_spread(x: torch.Tensor) -> float:
 
 
 class Scorer:
-    """Fixed latents (and, for conditional models, labels cycling through the classes) and the judge's view of
-    real data; `score(sample)` rates what a generator makes of them."""
+    """Fixed latents (and, for conditional models, labels: the classes in turn, or clusters in their shares) and
+    the judge's view of real data; `score(sample)` rates what a generator makes of them."""
 
     def __init__(self, data, data_cfg, z_dim: int, n: int, conditional: bool, device):
         self.n, self.k = n, data.num_classes
         self.judge = build_extractor("classifier", data.name, device=device)
         self.real = real_features(data, self.judge, n, key=dataset_key(data_cfg, data))
         self.z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(4)).to(device)
-        prior = data.extra.get("label_prior")
-        self.y = draw_labels(n, self.k, prior, seed=4).to(device) if conditional else None
-        self.by_class = conditional and not prior
+        self.y = draw_labels(n, self.k, data.label_prior, seed=4).to(device) if conditional else None
+        self.by_class = conditional and not data.label_prior
         if self.by_class:  # the real spread of each class, from as many real images as samples per class
             per = n // self.k
             self.real_spread = [pixel_spread(data.x[data.labels == c][:per].float() / 127.5 - 1)
@@ -145,8 +145,8 @@ class QualityClock(Callback):
 
     def on_step(self, run, stats: dict) -> None:
         now = time.perf_counter()
-        if self.train_seconds + now - self.t_last < self.every * len(self.rows) and \
-                self.train_seconds + now - self.t_last < self.limit:
+        # due at every `every` seconds of training (row k at k * every; row 0 is the untrained G) and at the limit
+        if self.train_seconds + now - self.t_last < min(self.every * len(self.rows), self.limit):
             return
         self.train_seconds += now - self.t_last
         self.score(run)
@@ -269,13 +269,14 @@ def summarise(runs: list[dict], marks: list[float]) -> dict:
         if any(row is None for row in rows):
             continue
         summary: dict = {"seeds": [r["seed"] for r in runs]}
+        events = [len(r["health_events"]) for r in runs if "health_events" in r]  # per run, not per row
+        if events:
+            summary["health_events"] = {"median": statistics.median(events), "worst": max(events)}
         for key in HEADLINE:
-            values = [len(r["health_events"]) for r in runs if "health_events" in r] if key == "health_events" \
-                else [row[key] for row in rows if key in row]
+            values = [row[key] for row in rows if key in row]
             if values:
-                lower_is_better = key in ("fid", "most_drawn_share", "health_events")
                 summary[key] = {"median": statistics.median(values),
-                                "worst": max(values) if lower_is_better else min(values)}
+                                "worst": max(values) if key in LOWER_IS_BETTER else min(values)}
         held = [check(row, targets.get(int(mark), {})) for row in rows]
         if held and held[0]:
             summary["targets"] = {key: all(h[key] for h in held) for key in held[0]}
@@ -297,10 +298,7 @@ def merge(paths: list[str], marks: list[float]) -> dict:
                      for mark, summary in per_arm.items()}
               for name, per_arm in summaries.items()}
     return {"at_a_glance_medians": glance, "marks_minutes": marks,
-            "arms": {name: {"summary": summaries[name],
-                            "runs": [{k: v for k, v in r.items() if k != "stamp"} | {"stamp": r["stamp"]}
-                                     for r in runs]}
-                     for name, runs in arms.items()}}
+            "arms": {name: {"summary": summaries[name], "runs": runs} for name, runs in arms.items()}}
 
 
 def plot(merged: dict, path: str, title: str) -> None:

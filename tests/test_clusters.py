@@ -107,7 +107,11 @@ def test_a_model_of_clusters_samples_them_in_their_shares(tmp_path):
     G = load_generator(run.dir)
     assert G.class_names == ("cluster 0", "cluster 1", "cluster 2", "cluster 3")
     assert G.label_prior == pytest.approx(run.data.extra["label_prior"])
-    assert sample(G, 6, seed=3).shape == (6, 1, 8, 8)
+    drawn = sample(G, 6, seed=3)
+    assert drawn.shape == (6, 1, 8, 8)
+    # without labels the sampler draws clusters from their shares, not the classes in turn
+    assert torch.equal(drawn, sample(G, 6, seed=3, labels=draw_labels(6, 4, G.label_prior, 3)))
+    assert not torch.equal(drawn, sample(G, 6, seed=3, labels=torch.arange(6) % 4))
     with pytest.raises(GankitError, match="add --conditional"):
         resolve("mnist_dcgan", [{"data": {"clusters": 4}, "model": {"conditional": False}}])
 

@@ -74,7 +74,7 @@ def run(args) -> int:
     # classes drawn in turn get a column each; clusters are drawn in their shares, so no column is theirs
     by_class = labels is None and generator.label_prior is None
     written = write(samples, args.out, kind=generator.kind, force=args.force,
-                    nrow=generator.num_classes or None if by_class else None)
+                    nrow=(generator.num_classes or None) if by_class else None)
     print(json.dumps({"n": args.n, "seed": args.seed, "out": args.out, "files": len(written)}))
     return 0
 

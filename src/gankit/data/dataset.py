@@ -84,6 +84,11 @@ class Dataset:
         return self.extra.get("frame_channels", 0) if self.kind == "clip" else 0
 
     @property
+    def label_prior(self) -> list[float] | None:
+        """The clusters' shares of the data when its labels are clusters (data.clusters), else None."""
+        return self.extra.get("label_prior")
+
+    @property
     def partly_labelled(self) -> bool:
         """Whether some images lost their labels to data.labeled_per_class (label -1)."""
         return self.labels is not None and bool((self.labels < 0).any())

@@ -60,7 +60,7 @@ def _classes(generator: TrainedGenerator, label: int | None, n: int,
              seeds: list[int] | None = None) -> torch.Tensor | None:
     if not generator.num_classes:
         return None
-    prior = getattr(generator, "label_prior", None)
+    prior = generator.label_prior
     if label is None and prior is not None:
         # a model of clusters (data.clusters) needs no label: each latent's cluster is drawn from their shares,
         # by its seed where it has one, so seed 5 is always the same sample
@@ -94,7 +94,7 @@ def judge_group(generator: TrainedGenerator, label: int, n: int, seed: int) -> C
     judge = build_extractor("classifier", generator.dataset, device=device)
     z = torch.randn(POOL, generator.z_dim, generator=torch.Generator().manual_seed(seed))
     y = None if not generator.num_classes else one_hot(
-        draw_labels(POOL, generator.num_classes, getattr(generator, "label_prior", None), seed), generator.num_classes)
+        draw_labels(POOL, generator.num_classes, generator.label_prior, seed), generator.num_classes)
     keep = []
     with torch.no_grad():
         for start in range(0, POOL, 500):

@@ -157,7 +157,7 @@ def write_samples(run, path: Path) -> None:
     else:
         # conditional grids: the fixed labels cycle through the classes, so one column per class (clusters are
         # drawn in their shares instead)
-        by_class = run.fixed_y is not None and "label_prior" not in run.data.extra
+        by_class = run.fixed_y is not None and run.data.label_prior is None
         save_grid(out, path, nrow=run.data.num_classes if by_class else None)
 
 

@@ -56,8 +56,8 @@ class PeriodicEval(Callback):
         self.real = real_features(run.data, self.extractor, self.cfg.n, key=dataset_key(run.cfg.data, run.data))
         gen = torch.Generator().manual_seed(run.cfg.train.seed + 4)
         self.z = torch.randn(self.cfg.n, run.game.z_dim, generator=gen).to(run.device)
-        self.y = (draw_labels(self.cfg.n, run.data.num_classes, run.data.extra.get("label_prior"),
-                              run.cfg.train.seed + 4).to(run.device) if run.fixed_y is not None else None)
+        self.y = (draw_labels(self.cfg.n, run.data.num_classes, run.data.label_prior, run.cfg.train.seed + 4)
+                  .to(run.device) if run.fixed_y is not None else None)
         past = [r[f"eval_{self.key}"] for r in read_jsonl(run.dir / "metrics.jsonl") if f"eval_{self.key}" in r]
         if past:  # a resumed run keeps the best it had
             self.best = min(past) if self.lower_is_better else max(past)

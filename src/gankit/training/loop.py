@@ -127,8 +127,7 @@ def _fixed_latents(cfg: RunConfig, z_dim: int, data: Dataset,
         return z[:n].to(device), normalize(data.source[torch.randperm(len(data), generator=gen)[:n]]).to(device)
     # conditional grids cycle through the classes so each row of a 10-wide grid shows them in order; a model
     # of clusters draws them in their shares
-    y = draw_labels(n, data.num_classes, data.extra.get("label_prior"), cfg.train.seed + 2) \
-        if cfg.model.conditional else None
+    y = draw_labels(n, data.num_classes, data.label_prior, cfg.train.seed + 2) if cfg.model.conditional else None
     return z.to(device), None if y is None else y.to(device)
 
 
