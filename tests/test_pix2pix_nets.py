@@ -105,3 +105,20 @@ def test_srresnet_refuses_a_factor_that_does_not_divide_the_size():
         srresnet.Generator((1, 32, 32), factor=3)
     with pytest.raises(GankitError, match="needs the low-resolution one"):
         srresnet.Generator((1, 32, 32), width=8, depth=1)(torch.zeros(1, 0))
+
+
+def test_deeper_unet_levels_pad_to_see_the_whole_drawing_and_crop_back():
+    """model.g.levels 5 at 28 px pads to 32 and goes down to 1×1: the far corner of the output depends on the
+    first corner of the drawing, which the default two levels (down to 7×7) cannot see."""
+    torch.manual_seed(0)
+    for levels, reaches in ((0, False), (5, True)):
+        G = pix2pix.Generator((1, 28, 28), z_dim=0, width=8, levels=levels).eval()
+        source = (torch.rand(1, 1, 28, 28) * 2 - 1).requires_grad_(True)
+        out = G(torch.zeros(1, 0), source)
+        assert out.shape == (1, 1, 28, 28)
+        out[0, 0, 27, 27].backward()
+        assert bool(source.grad[0, 0, :4, :4].abs().sum() > 0) == reaches, levels
+    assert pix2pix.Generator((1, 28, 28), width=8, levels=5).padded == 32
+    assert pix2pix.Generator((1, 32, 32), width=8, levels=0).padded == 32
+    with pytest.raises(GankitError, match="model.g.levels must be between 1 and 5 at 28 px, or 0 for 2"):
+        pix2pix.Generator((1, 28, 28), width=8, levels=6)

@@ -9,7 +9,7 @@ from gankit.losses.hinge import Hinge
 from gankit.losses.least_squares import LeastSquares
 from gankit.losses.matching import feature_matching
 from gankit.losses.penalties import gradient_penalty, r1
-from gankit.losses.reconstruction import gdl, l1, l2
+from gankit.losses.reconstruction import gdl, l1, l2, perceptual
 from gankit.losses.wasserstein import Wasserstein
 
 LOSSES: Registry[Loss] = Registry("loss")
@@ -36,15 +36,15 @@ def validate_loss(cfg: LossConfig) -> None:
         raise GankitError(f"label smoothing applies to the minimax and nonsaturating losses, not {cfg.name}")
     if cfg.aux_weight < 0:
         raise GankitError(f"loss.aux_weight must be >= 0, got {cfg.aux_weight}")
-    for name in ("penalty_weight", "l1", "l2", "gdl", "adversarial", "feature_matching"):
+    for name in ("penalty_weight", "l1", "l2", "gdl", "perceptual", "adversarial", "feature_matching"):
         if getattr(cfg, name) < 0:
             raise GankitError(f"loss.{name} must be >= 0, got {getattr(cfg, name)}")
 
 
-def g_terms(cfg: LossConfig, paired: bool, D) -> tuple:
-    """G's terms beside D's verdict, (name, weight, fn(fake, real)): for pairs (image to image, frames) L1, L2
-    and the gradient difference to the target, each with a weight > 0; feature matching on D's features when
-    loss.feature_matching > 0."""
+def g_terms(cfg: LossConfig, paired: bool, D, features=None) -> tuple:
+    """G's terms beside D's verdict, (name, weight, fn(fake, real)): for pairs (image to image, frames) L1, L2,
+    the gradient difference and the perceptual loss in `features` (a frozen network, the caller's) to the
+    target, each with a weight > 0; feature matching on D's features when loss.feature_matching > 0."""
     if cfg.feature_matching > 0 and paired:
         raise GankitError("loss.feature_matching is for noise-to-image models, not image pairs (they have loss.l1)")
     if cfg.feature_matching > 0 and not hasattr(D, "features"):
@@ -53,13 +53,18 @@ def g_terms(cfg: LossConfig, paired: bool, D) -> tuple:
     if not paired and (cfg.l2 > 0 or cfg.gdl > 0):
         raise GankitError("loss.l2 and loss.gdl compare G's output with its target: they are for pairs (image to "
                           "image, frame prediction)")
+    if not paired and cfg.perceptual > 0:
+        raise GankitError("loss.perceptual compares G's output with its target in a judge network's features: "
+                          "it is for pairs (image to image, frame prediction)")
     pixel = (("l1", cfg.l1, l1), ("l2", cfg.l2, l2), ("gdl", cfg.gdl, gdl))
     terms = tuple(term for term in pixel if term[1] > 0) if paired else ()
+    if cfg.perceptual > 0:
+        terms += (("perceptual", cfg.perceptual, perceptual(features)),)
     if cfg.feature_matching > 0:
         terms += (("feature_matching", cfg.feature_matching, feature_matching(D)),)
     if cfg.adversarial != 1 and not terms:
-        raise GankitError("loss.adversarial weighs D's verdict against G's other terms (L1, L2 or GDL of pairs, "
-                          "loss.feature_matching); this run has none, so keep it at 1")
+        raise GankitError("loss.adversarial weighs D's verdict against G's other terms (L1, L2, GDL or perceptual "
+                          "of pairs, loss.feature_matching); this run has none, so keep it at 1")
     return terms
 
 

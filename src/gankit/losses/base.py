@@ -42,6 +42,10 @@ class LossConfig:
     # difference loss, which asks G for the target's edges rather than their average (the blur of L2)
     l2: float = 0.0
     gdl: float = 0.0
+    # and SRGAN's content loss: perceptual · the relative squared error of the output's features against the
+    # target's in a frozen judge network (metrics.perceptual: the bundled classifier, or Inception's stem; VGG's
+    # weights would have to be downloaded)
+    perceptual: float = 0.0
     # feature matching (Salimans et al. 2016): weight of |E f(real) - E f(G(z))|² on D's last hidden features in
     # G's loss; the semi-supervised GAN trains G by it alone (with adversarial 0)
     feature_matching: float = 0.0

@@ -3,6 +3,8 @@ was made from.
 They join G's adversarial loss (steps.g_step, Rules.g_terms) with the weight the loss section gives them."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 
@@ -25,3 +27,17 @@ def gdl(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     def steps(x: torch.Tensor, dim: int) -> torch.Tensor:
         return x.diff(dim=dim).abs()
     return sum((steps(fake, d) - steps(real, d)).abs().mean() for d in (-2, -1)) / 2
+
+
+def perceptual(features: Callable[[torch.Tensor], list[torch.Tensor]]) -> Callable:
+    """SRGAN's content loss in `features` (a frozen network's feature maps, metrics.perceptual): each map's
+    squared error relative to the target's mean square, averaged over the maps. Relative, so that one weight
+    means the same in networks whose features differ in scale a hundredfold (the classifier's against
+    Inception's); a pixel loss rewards the blurred average of the plausible outputs, this rewards alike
+    features."""
+    def term(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            targets = features(real)
+        errors = [(f - t).pow(2).mean() / t.pow(2).mean().clamp_min(1e-8) for f, t in zip(features(fake), targets)]
+        return sum(errors) / len(errors)
+    return term

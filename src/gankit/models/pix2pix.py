@@ -7,6 +7,10 @@ s0 in 4..7.
 
 - G goes down k stride-2 4×4 convolutions to s0×s0 and back up k transposed ones, each up level
   concatenated with the down level of its size, so the drawing's layout reaches the output directly.
+  `levels` (model.g.levels) asks for more: the source is padded (edge pixels repeated) to a multiple of
+  2^levels, so that at 28 px five levels reach 1×1 — pix2pix's own U-Net goes down to 1×1 at 256 px, where
+  every output pixel sees the whole drawing (is this a boot or a sandal?), not the 10 pixels around it that
+  two levels see — and the output is cropped back.
   pix2pix's noise is dropout at test time too; here the noise is a latent z (`z_dim`, drawn from the run's
   own stream so resume stays exact) added at the bottleneck, and a seed picks one of G's outputs.
 - D concatenates the source and the image along channels and returns one logit per overlapping patch,
@@ -38,11 +42,12 @@ def _up(c_in: int, c_out: int, norm: str) -> nn.Sequential:
 
 class Generator(nn.Module):
     def __init__(self, shape: tuple[int, ...], z_dim: int = 8, num_classes: int = 0, width: int = 64,
-                 norm: str = "batch", source_channels: int = 1, factor: int = 1):
+                 norm: str = "batch", source_channels: int = 1, factor: int = 1, levels: int = 0):
         super().__init__()
         check_choice("generator norm", norm, G_NORMS)
         channels, resolution = image_shape(shape, "pix2pix")
-        _, k = stages(resolution)
+        k = _levels(resolution, levels)
+        self.padded = -(-resolution // 2**k) * 2**k
         self.shape, self.z_dim, self.num_classes, self.factor = tuple(shape), z_dim, num_classes, factor
         self.source_shape = (source_channels, resolution // factor, resolution // factor)
         widths = [min(width * 2**i, width * 8) for i in range(k)]
@@ -62,7 +67,8 @@ class Generator(nn.Module):
             raise GankitError("a pix2pix generator turns a source image into an image: it needs the source")
         if self.factor > 1:
             y = F.interpolate(y, scale_factor=self.factor, mode="bicubic", align_corners=False)
-        skips, h = [], y
+        pad = self.padded - y.shape[-1]
+        skips, h = [], F.pad(y, (pad // 2, pad - pad // 2) * 2, mode="replicate") if pad else y
         for layer in self.down:
             h = layer(h)
             skips.append(h)
@@ -70,7 +76,18 @@ class Generator(nn.Module):
             h = h + self.noise(z)[:, :, None, None]
         for layer, skip in zip(self.up, reversed(skips[:-1])):
             h = torch.cat([layer(h), skip], 1)
-        return self.out(h)
+        out = self.out(h)
+        return out[..., pad // 2:pad // 2 + self.shape[1], pad // 2:pad // 2 + self.shape[2]] if pad else out
+
+
+def _levels(resolution: int, levels: int) -> int:
+    """The U-Net's depth: `levels`, or (0) as many as take `resolution` to s0 in 4..7; at most down to 1×1."""
+    _, k = stages(resolution)
+    most = (resolution - 1).bit_length()
+    if not 0 <= levels <= most:
+        raise GankitError(f"model.g.levels must be between 1 and {most} at {resolution} px, or 0 for {k} "
+                          f"(down to {resolution // 2**k} px), got {levels}")
+    return levels or k
 
 
 class Discriminator(nn.Module):

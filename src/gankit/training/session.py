@@ -6,8 +6,9 @@ import torch
 from gankit.augment import build_augment
 from gankit.core.errors import GankitError
 from gankit.core.runtime import make_generator, seed_everything
-from gankit.data import Dataset
+from gankit.data import Dataset, parse_name
 from gankit.losses import LOSSES, PENALTIES, g_terms
+from gankit.metrics.perceptual import feature_net
 from gankit.models import (MODELS, build_discriminator, build_generator, check_kwargs, check_size, check_weights,
                            complete_kwargs, model_kwargs, use_stream)
 from gankit.training.config import RunConfig
@@ -45,7 +46,7 @@ def build_game(cfg: RunConfig, data: Dataset, device: torch.device) -> tuple[Gam
                     penalty_weight=cfg.loss.penalty_weight, label_smoothing=cfg.loss.label_smoothing,
                     aux_weight=cfg.loss.aux_weight, precision=t.precision, augment=build_augment(cfg.augment),
                     d_terms=MODELS.get(kwargs["name"]).d_terms,
-                    g_terms=g_terms(cfg.loss, data.source is not None, D),
+                    g_terms=g_terms(cfg.loss, data.source is not None, D, _features(cfg, data, device)),
                     adversarial=cfg.loss.adversarial),
         ema=EMA(G, t.ema_decay, t.ema_start) if t.ema_decay > 0 else None,
     )
@@ -53,6 +54,13 @@ def build_game(cfg: RunConfig, data: Dataset, device: torch.device) -> tuple[Gam
     if t.compile:
         _compile(game, t.compile)
     return game, kwargs
+
+
+def _features(cfg: RunConfig, data: Dataset, device: torch.device):
+    """loss.perceptual's frozen network, for the dataset the pairs were made from; None when unused."""
+    if cfg.loss.perceptual <= 0 or data.source is None:
+        return None
+    return feature_net(parse_name(cfg.data.name)[1], data.shape[0], cfg.data.data_dir, device)
 
 
 def _compile(game: Game, mode: str) -> None:
