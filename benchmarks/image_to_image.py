@@ -17,12 +17,18 @@ Drawings without paired data (--igan PRESET, e.g. shoes_dcgan: an unconditional 
 --styles thick,shaky,sobel also scores each trained arm on held-out drawings drawn in those styles (class
 fidelity and edge F1 against drawings unlike the training ones).
 Every score is on the preset's held-out pairs (data.holdout), which no arm trained on.
+
+--merge a.json,b.json joins results of this script made with the same preset, steps, n and overrides (seeds
+run as separate processes, side by side): medians and ranges over the seeds, and issue 28's targets checked
+in every seed and on the medians.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +43,23 @@ from gankit.metrics.evaluate import real_indices
 from gankit.training.config import load_preset
 
 ARMS = {"gan": [], "l1": [{"loss": {"adversarial": 0.0}}]}
+BASELINES = ("retrieval",)  # computed, not trained: the same for every process that scores a seed
+
+# issue 28's targets, each a test of one seed's arms (arm -> scores)
+TARGETS = {
+    "faces_sr4": {
+        "pixel_psnr_at_least_bicubic_plus_1.5dB": lambda a: a["l1"]["psnr"] >= a["l1"]["bicubic_psnr"] + 1.5,
+        "gan_psnr_at_least_bicubic_plus_0.5dB": lambda a: a["gan"]["psnr"] >= a["gan"]["bicubic_psnr"] + 0.5,
+        "gan_fid_at_least_30pct_below_pixel": lambda a: a["gan"]["fid"] <= 0.7 * a["l1"]["fid"],
+        "gan_consistency_at_least_35dB": lambda a: a["gan"]["consistency_psnr"] >= 35,
+    },
+    "shoes_edges2photo": {
+        "gan_fid_at_least_20pct_below_l1": lambda a: a["gan"]["fid"] <= 0.8 * a["l1"]["fid"],
+        "gan_edge_f1_within_5pct_of_l1": lambda a: a["gan"]["edge_f1"] >= 0.95 * a["l1"]["edge_f1"],
+        "gan_class_fidelity_at_least_95pct": lambda a: a["gan"]["class_fidelity"] >= 0.95,
+        "gan_beats_retrieval_on_edge_f1": lambda a: a["gan"]["edge_f1"] > a["retrieval"]["edge_f1"],
+    },
+}
 
 
 def _blurred(sketches: torch.Tensor) -> torch.Tensor:
@@ -81,7 +104,8 @@ def score_outputs(outputs: torch.Tensor, held, idx: torch.Tensor, data_cfg: Data
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", required=True)
+    p.add_argument("--preset", default="")
+    p.add_argument("--merge", default="", help="comma-separated results of this script to join (see above)")
     p.add_argument("--arms", default="gan,l1")
     p.add_argument("--seeds", default="0")
     p.add_argument("--steps", type=int, default=0, help="training steps per arm (default: the preset's)")
@@ -94,6 +118,11 @@ def main() -> None:
     p.add_argument("--keep", default="", help="keep the runs in this folder")
     p.add_argument("--out", default="")
     args = p.parse_args()
+    if args.merge:
+        emit(merge(args.merge.split(",")), args.out)
+        return
+    if not args.preset:
+        p.error("--preset is required (or --merge)")
     preset = load_preset(args.preset)
     overrides = [parse_override(s) for s in args.set]
     data = dict(preset["data"])
@@ -122,14 +151,68 @@ def main() -> None:
         if args.igan:
             rows.append({"arm": "igan", "seed": seed, **igan(args.igan, data_cfg, args.n, seed, args.keep)})
             print(rows[-1], flush=True)
-    median = {}
+    emit({"benchmark": "image_to_image", "preset": args.preset, "overrides": args.set,
+          "steps": args.steps or preset["train"]["steps"],
+          "eval_n": args.n, "targets": check_targets(args.preset, rows), "rows": rows, "median": medians(rows)},
+         args.out)
+
+
+def medians(rows: list[dict]) -> dict:
+    """Per arm, the median over seeds of every score."""
+    out = {}
     for arm in dict.fromkeys(r["arm"] for r in rows):
         mine = [r for r in rows if r["arm"] == arm]
         keys = dict.fromkeys(k for r in mine for k, v in r.items() if isinstance(v, float) and k != "seed")
-        median[arm] = {k: round(statistics.median(r[k] for r in mine if k in r), 5) for k in keys}
-    emit({"benchmark": "image_to_image", "preset": args.preset, "overrides": args.set,
-          "steps": args.steps or preset["train"]["steps"],
-          "eval_n": args.n, "rows": rows, "median": median}, args.out)
+        out[arm] = {k: round(statistics.median(r[k] for r in mine if k in r), 5) for k in keys}
+    return out
+
+
+def check_targets(preset: str, rows: list[dict]) -> dict:
+    """Each target of the preset in every seed (None where an arm it needs is missing) and on the medians."""
+    tests = TARGETS.get(preset, {})
+    seeds = sorted({r["seed"] for r in rows})
+    per_seed = {}
+    for seed in seeds:
+        arms = {r["arm"]: r for r in rows if r["seed"] == seed}
+        per_seed[str(seed)] = {name: _try(test, arms) for name, test in tests.items()}
+    on_medians = {name: _try(test, medians(rows)) for name, test in tests.items()}
+    every = {}
+    for name in tests:
+        held = [per_seed[str(seed)][name] for seed in seeds]
+        every[name] = None if None in held or not held else all(held)
+    return {"in_every_seed": every, "on_medians": on_medians, "per_seed": per_seed}
+
+
+def _try(test, arms: dict):
+    try:
+        return bool(test(arms))
+    except KeyError:
+        return None
+
+
+def merge(paths: list[str]) -> dict:
+    """Results of this script for other seeds of the same preset, steps, n and overrides, as one."""
+    parts = [json.loads(Path(p).read_text()) for p in paths]
+    head = parts[0]
+    for path, part in zip(paths, parts):
+        for key in ("preset", "steps", "eval_n", "overrides"):
+            if part[key] != head[key]:
+                raise SystemExit(f"{path}: {key} is {part[key]!r}, not {head[key]!r} as in {paths[0]}")
+    rows: dict[tuple, dict] = {}
+    for path, part in zip(paths, parts):
+        for row in part["rows"]:
+            key = (row["arm"], row["seed"])
+            if key in rows and row["arm"] not in BASELINES:
+                raise SystemExit(f"{path}: arm {row['arm']} seed {row['seed']} is in two of the results")
+            rows[key] = row
+    joined = sorted(rows.values(), key=lambda r: (r["seed"], r["arm"]))
+    spread = {arm: {k: [min(r[k] for r in joined if r["arm"] == arm and k in r),
+                        max(r[k] for r in joined if r["arm"] == arm and k in r)] for k in scores}
+              for arm, scores in medians(joined).items()}
+    return {"benchmark": "image_to_image", "preset": head["preset"], "overrides": head["overrides"],
+            "steps": head["steps"], "eval_n": head["eval_n"], "seeds": sorted({r["seed"] for r in joined}),
+            "targets": check_targets(head["preset"], joined), "median": medians(joined), "range": spread,
+            "rows": joined, "parts": [part["stamp"] for part in parts]}
 
 
 if __name__ == "__main__":

@@ -1,0 +1,39 @@
+"""benchmarks/image_to_image.py --merge: seeds run as separate processes become one result, with issue 28's
+targets checked in every seed, and results that don't belong together are refused."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from image_to_image import merge  # noqa: E402
+
+
+def _part(tmp_path, name, seed, gan_fid, overrides=()):
+    rows = [{"arm": "gan", "seed": seed, "fid": gan_fid, "edge_f1": 0.94, "class_fidelity": 0.96},
+            {"arm": "l1", "seed": seed, "fid": 2.0, "edge_f1": 0.94, "class_fidelity": 0.91},
+            {"arm": "retrieval", "seed": seed, "fid": 0.2, "edge_f1": 0.92, "class_fidelity": 0.93}]
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps({"preset": "shoes_edges2photo", "steps": 3000, "eval_n": 1000,
+                                "overrides": list(overrides), "rows": rows, "stamp": {"command": name}}))
+    return str(path)
+
+
+def test_merged_seeds_give_medians_ranges_and_targets_per_seed(tmp_path):
+    merged = merge([_part(tmp_path, "a", 0, 1.0), _part(tmp_path, "b", 1, 1.8), _part(tmp_path, "c", 2, 1.2)])
+    assert merged["seeds"] == [0, 1, 2] and len(merged["rows"]) == 9
+    assert merged["median"]["gan"]["fid"] == 1.2 and merged["range"]["gan"]["fid"] == [1.0, 1.8]
+    targets = merged["targets"]
+    assert targets["per_seed"]["1"]["gan_fid_at_least_20pct_below_l1"] is False  # 1.8 > 0.8 · 2.0
+    assert targets["in_every_seed"]["gan_fid_at_least_20pct_below_l1"] is False
+    assert targets["on_medians"]["gan_fid_at_least_20pct_below_l1"] is True
+    assert targets["in_every_seed"]["gan_beats_retrieval_on_edge_f1"] is True
+    assert [p["command"] for p in merged["parts"]] == ["a", "b", "c"]
+
+
+def test_merge_refuses_a_seed_twice_and_other_settings(tmp_path):
+    with pytest.raises(SystemExit, match="arm gan seed 0 is in two"):
+        merge([_part(tmp_path, "a", 0, 1.0), _part(tmp_path, "b", 0, 1.1)])
+    with pytest.raises(SystemExit, match="overrides is"):
+        merge([_part(tmp_path, "a", 0, 1.0), _part(tmp_path, "b", 1, 1.1, ["loss.l1=30"])])
