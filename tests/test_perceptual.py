@@ -31,7 +31,7 @@ def test_the_bundled_classifier_stands_in_for_vgg_on_mnist_like_data_and_stays_f
     assert [tuple(m.shape) for m in maps] == [(3, 32, 28, 28), (3, 64, 14, 14)]
     assert not net.training and not any(p.requires_grad for p in net.parameters())
     assert torch.equal(net(x)[1], maps[1])
-    with pytest.raises(GankitError, match="has 10 channels|10 channels"):
+    with pytest.raises(GankitError, match="10 channels"):
         feature_net("moving_mnist", channels=10)
 
 

@@ -101,32 +101,38 @@ def invert(generator: TrainedGenerator | nn.Module, target: torch.Tensor, *, y: 
 
 
 @torch.no_grad()
+def _closest(generator: nn.Module, target: torch.Tensor, objective, draw) -> list[tuple]:
+    """For each image i, of the candidate (latents [M, z_dim], labels [M, K] or None) that draw(i) returns,
+    the pair whose output is closest to the image under `objective`."""
+    found = []
+    for i in range(len(target)):
+        z, y = draw(i)
+        best = objective(generator(z, y), target[i:i + 1].expand(len(z), -1, -1, -1)).argmin()
+        found.append((z[best], None if y is None else y[best]))
+    return found
+
+
 def _best_clusters(generator: nn.Module, target: torch.Tensor, prior: tuple[float, ...], candidates: int, seed: int,
                    objective=_pixel_loss) -> torch.Tensor:
     """One-hot clusters [N, K] for a model of clusters inverted without a label: of `candidates` random
     (latent, cluster) pairs, clusters drawn in their shares, the cluster of the pair closest to each image."""
     gen = torch.Generator().manual_seed(seed + 1)
-    k, found = len(prior), []
-    for i in range(len(target)):
+
+    def draw(_: int) -> tuple[torch.Tensor, torch.Tensor]:
         z = torch.randn(candidates, generator.z_dim, generator=gen).to(target.device)
         c = torch.multinomial(torch.tensor(prior, dtype=torch.float64), candidates, replacement=True, generator=gen)
-        y = F.one_hot(c, k).float().to(target.device)
-        err = objective(generator(z, y), target[i:i + 1].expand(candidates, -1, -1, -1))
-        found.append(y[err.argmin()])
-    return torch.stack(found)
+        return z, F.one_hot(c, len(prior)).float().to(target.device)
+    return torch.stack([y for _, y in _closest(generator, target, objective, draw)])
 
 
-@torch.no_grad()
 def _best_start(generator: nn.Module, target: torch.Tensor, y: torch.Tensor | None, candidates: int,
                 seed: int, objective=_pixel_loss) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
-    starts = []
-    for i in range(len(target)):
+
+    def draw(i: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         z = torch.randn(candidates, generator.z_dim, generator=gen).to(target.device)
-        yi = None if y is None else y[i:i + 1].expand(candidates, -1)
-        err = objective(generator(z, yi), target[i:i + 1].expand(candidates, -1, -1, -1))
-        starts.append(z[err.argmin()])
-    return torch.stack(starts)
+        return z, None if y is None else y[i:i + 1].expand(candidates, -1)
+    return torch.stack([z for z, _ in _closest(generator, target, objective, draw)])
 
 
 def load_target(source: str | Path | BinaryIO, shape: tuple[int, ...], name: str = "") -> torch.Tensor:

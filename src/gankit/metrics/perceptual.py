@@ -14,15 +14,14 @@ weights would have to be downloaded, and gankit downloads none, so the judges st
 """
 from __future__ import annotations
 
-import warnings
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from gankit.core.errors import GankitError
 from gankit.metrics.classifier import bundled_classifier, load_classifier, prepare
-from gankit.metrics.extractors import CLASSIFIER_FOR, INCEPTION_SHA256, _sha256, default_extractor, find_inception
+from gankit.metrics.extractors import (CLASSIFIER_FOR, INCEPTION_SHA256, InceptionExtractor, default_extractor,
+                                       find_inception)
 
 INCEPTION_STEM = (("conv", "conv_1", "conv_2"), ("pool0", "conv_3", "conv_4"))  # up to Conv2d_2b, Conv2d_4a
 CLASSIFIER_CUTS = (6, 13)  # Judge.body[:6] ends the second block, [:13] the fourth
@@ -33,9 +32,9 @@ class FeatureNet(nn.Module):
     """Frozen stages of a judge: images [N, C, H, W] in [-1, 1] -> a list of feature maps, one per stage.
     Differentiable in its input (G's output), never trained."""
 
-    def __init__(self, name: str, stages: list[nn.Module], prepare_input):
+    def __init__(self, stages: list[nn.Module], prepare_input):
         super().__init__()
-        self.name, self.stages, self.prepare_input = name, nn.ModuleList(stages), prepare_input
+        self.stages, self.prepare_input = nn.ModuleList(stages), prepare_input
         self.requires_grad_(False)
         self.eval()
 
@@ -62,13 +61,12 @@ def _inception_input(x: torch.Tensor) -> torch.Tensor:
 
 def _inception_stem(data_dir: str) -> FeatureNet:
     path = find_inception("", data_dir)
-    if _sha256(path) != INCEPTION_SHA256:  # FID only warns; a loss needs the very layers named above
+    inception = InceptionExtractor(path, torch.device("cpu"))
+    if inception.id != f"inception-{INCEPTION_SHA256[:12]}":  # FID only warns; a loss needs the layers named above
         raise GankitError(f"{path} is not the reference Inception file, so loss.perceptual cannot use its stem")
-    with warnings.catch_warnings():  # the file only exists as TorchScript; torch 2.10+ flags jit.load
-        warnings.simplefilter("ignore", DeprecationWarning)
-        layers = torch.jit.load(str(path), map_location="cpu").net.layers
+    layers = inception.net.net.layers
     stages = [nn.Sequential(*(getattr(layers, name) for name in names)) for names in INCEPTION_STEM]
-    return FeatureNet("inception_stem", stages, _inception_input)
+    return FeatureNet(stages, _inception_input)
 
 
 def _classifier_blocks(dataset: str) -> FeatureNet:
@@ -77,7 +75,7 @@ def _classifier_blocks(dataset: str) -> FeatureNet:
     for cut in CLASSIFIER_CUTS:
         stages.append(model.body[start:cut])
         start = cut
-    return FeatureNet(f"classifier_{CLASSIFIER_FOR[dataset]}", stages, prepare)
+    return FeatureNet(stages, prepare)
 
 
 def feature_net(dataset: str, channels: int, data_dir: str = "", device: torch.device | None = None) -> FeatureNet:
