@@ -10,7 +10,10 @@ Arms, each trained from the preset for the same number of steps (--steps, defaul
 Baselines that need no training, on the same held-out pairs:
 - upscaling: bicubic (reported by every eval as bicubic_psnr / bicubic_ssim);
 - drawings: nearest-neighbour retrieval — the training image whose drawing is nearest the input drawing
-  (both blurred a little, so strokes a pixel apart still match), scored like a model's outputs.
+  (both blurred a little, so strokes a pixel apart still match), scored like a model's outputs;
+- labelled drawings (Fashion-MNIST, MNIST): `sketch_classifier`, a small CNN trained on the training
+  drawings' labels, its accuracy on the held-out drawings (sketch_accuracy): how much of the class the
+  drawings carry (by one small classifier's reading, so an estimate): a rough ceiling for class fidelity.
 Drawings without paired data (--igan PRESET, e.g. shoes_dcgan: an unconditional GAN of the same images):
 - `igan`: each held-out drawing met by inverting that generator with the sketch loss (`gankit latent
   invert --sketch`), scored like a model's outputs.
@@ -32,6 +35,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from _common import emit, train_then_score
 
 from gankit.core.config import from_dict, parse_override
@@ -43,7 +47,7 @@ from gankit.metrics.evaluate import real_indices
 from gankit.training.config import load_preset
 
 ARMS = {"gan": [], "l1": [{"loss": {"adversarial": 0.0}}]}
-BASELINES = ("retrieval",)  # computed, not trained: the same for every process that scores a seed
+BASELINES = ("retrieval", "sketch_classifier")  # the same for every process that scores a seed
 
 # issue 28's targets, each a test of one seed's arms (arm -> scores)
 TARGETS = {
@@ -77,6 +81,30 @@ def retrieval(data_cfg: DataConfig, n: int, seed: int) -> dict:
     queries, bank = _blurred(held.source[idx]), _blurred(train.source)
     nearest = torch.cat([torch.cdist(q, bank).argmin(1) for q in queries.split(256)])
     return score_outputs(normalize(train.x[nearest]), held, idx, data_cfg)
+
+
+def sketch_classifier(data_cfg: DataConfig, n: int, seed: int, epochs: int = 6) -> dict:
+    """How much of the class the drawings themselves carry: a small CNN trained on the training drawings and
+    their labels, its accuracy on the held-out drawings. An output keeps no more of the class than its drawing
+    holds, so this estimates class fidelity's ceiling from the input's side (class_fidelity_targets, the
+    judge's reading of the real targets, is the ceiling from the judge's side)."""
+    torch.manual_seed(seed)
+    train, held = (load_dataset(replace(data_cfg, split=s)) for s in ("train", "holdout"))
+    idx = real_indices(len(held), min(n, len(held)), seed)
+    x, y = train.source.float() / 255, train.labels
+    c = x.shape[1]
+    net = nn.Sequential(nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3, padding=1),
+                        nn.ReLU(), nn.AdaptiveAvgPool2d(7), nn.Flatten(), nn.Linear(64 * 49, 128), nn.ReLU(),
+                        nn.Dropout(0.3), nn.Linear(128, len(train.class_names)))
+    opt = torch.optim.Adam(net.parameters(), 1e-3)
+    for _ in range(epochs):
+        for batch in torch.randperm(len(x)).split(128):
+            opt.zero_grad()
+            F.cross_entropy(net(x[batch]), y[batch]).backward()
+            opt.step()
+    with torch.no_grad():
+        guess = net.eval()(held.source[idx].float() / 255).argmax(1)
+    return {"sketch_accuracy": (guess == held.labels[idx]).float().mean().item()}
 
 
 def igan(preset: str, data_cfg: DataConfig, n: int, seed: int, keep: str) -> dict:
@@ -148,6 +176,10 @@ def main() -> None:
         if data_cfg.name.startswith("edges:"):
             rows.append({"arm": "retrieval", "seed": seed, **retrieval(data_cfg, args.n, seed)})
             print(rows[-1], flush=True)
+            if base in ("fashion_mnist", "mnist"):  # labelled, and class fidelity is measured
+                rows.append({"arm": "sketch_classifier", "seed": seed,
+                             **sketch_classifier(data_cfg, args.n, seed)})
+                print(rows[-1], flush=True)
         if args.igan:
             rows.append({"arm": "igan", "seed": seed, **igan(args.igan, data_cfg, args.n, seed, args.keep)})
             print(rows[-1], flush=True)
