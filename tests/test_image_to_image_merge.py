@@ -1,10 +1,13 @@
 """benchmarks/image_to_image.py --merge: seeds run as separate processes become one result, with issue 28's
-targets checked in every seed, and results that don't belong together are refused."""
+targets checked in every seed, and results that don't belong together are refused; and its sketch_classifier
+baseline, which reads the class from drawings only as far as they carry it."""
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from image_to_image import merge  # noqa: E402
@@ -37,3 +40,38 @@ def test_merge_refuses_a_seed_twice_and_other_settings(tmp_path):
         merge([_part(tmp_path, "a", 0, 1.0), _part(tmp_path, "b", 0, 1.1)])
     with pytest.raises(SystemExit, match="overrides is"):
         merge([_part(tmp_path, "a", 0, 1.0), _part(tmp_path, "b", 1, 1.1, ["loss.l1=30"])])
+
+
+def _drawings(n, labels, seed):
+    """Class 0 a horizontal stroke, class 1 a vertical one, at a random place: dark ink on white, uint8."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.full((n, 1, 12, 12), 255, dtype=torch.uint8)
+    where = torch.randint(2, 10, (n,), generator=g)
+    for i in range(n):
+        if labels[i] == 0:
+            x[i, 0, where[i], 2:10] = 0
+        else:
+            x[i, 0, 2:10, where[i]] = 0
+    return x
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_sketch_classifier_reads_the_class_the_drawings_carry(monkeypatch, shuffled):
+    import image_to_image
+
+    class Drawn(SimpleNamespace):
+        def __len__(self):
+            return len(self.source)
+
+    def fake_load(cfg):
+        n = 400 if cfg.split == "train" else 200
+        labels = torch.arange(n) % 2
+        shown = labels[torch.randperm(n, generator=torch.Generator().manual_seed(1))] if shuffled else labels
+        # shuffled: the held-out labels no longer follow the drawings, so no classifier can beat chance
+        return Drawn(source=_drawings(n, labels, n), class_names=["h", "v"],
+                               labels=shown if cfg.split == "holdout" else labels)
+
+    monkeypatch.setattr(image_to_image, "load_dataset", fake_load)
+    cfg = image_to_image.DataConfig(name="edges:fashion_mnist")
+    accuracy = image_to_image.sketch_classifier(cfg, 200, seed=0, epochs=3)["sketch_accuracy"]
+    assert (0.3 <= accuracy <= 0.7) if shuffled else (0.95 <= accuracy <= 1.0)
