@@ -49,6 +49,7 @@ from gankit.training.config import load_preset
 ARMS = {"gan": [], "l1": [{"loss": {"adversarial": 0.0}}]}
 BASELINES = ("retrieval", "sketch_classifier")  # the same for every process that scores a seed
 
+OTHER_STYLES = ("thick", "shaky", "sobel")  # drawings unlike the training edges (issue 28's style target)
 # issue 28's targets, each a test of one seed's arms (arm -> scores)
 TARGETS = {
     "faces_sr4": {
@@ -62,6 +63,9 @@ TARGETS = {
         "gan_edge_f1_within_5pct_of_l1": lambda a: a["gan"]["edge_f1"] >= 0.95 * a["l1"]["edge_f1"],
         "gan_class_fidelity_at_least_95pct": lambda a: a["gan"]["class_fidelity"] >= 0.95,
         "gan_beats_retrieval_on_edge_f1": lambda a: a["gan"]["edge_f1"] > a["retrieval"]["edge_f1"],
+        # scored with --styles clean,thick,shaky,sobel: no style costs more than 5 points against clean drawings
+        "gan_styles_lose_at_most_5_points": lambda a: all(
+            a["gan"][f"class_fidelity_{s}"] >= a["gan"]["class_fidelity_clean"] - 0.05 for s in OTHER_STYLES),
     },
 }
 

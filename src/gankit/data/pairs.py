@@ -40,9 +40,10 @@ class Sketch:
     operator: str = "canny"  # or "sobel": another detector's edges (gradient magnitude over Otsu's threshold)
 
 
-# Named ways of drawing (edges:DATASET:STYLE). "clean" is what the presets train on; the others stand for
-# drawings a model did not see — a felt pen, a shaky hand, another edge operator — and "varied" draws each
-# image in a style picked at random from around them, to train a model that accepts them.
+# Named ways of drawing (edges:DATASET:STYLE). "clean" is the default; the others stand for drawings a model
+# trained on clean ones did not see — a felt pen, a shaky hand, another edge operator — and "varied" draws
+# each image in a style picked at random from around them, to train a model that accepts them (the shoe
+# preset does, because people's drawings are rarely Canny's).
 SKETCH_STYLES = {"clean": Sketch(), "thick": Sketch(thickness=3), "shaky": Sketch(jitter=1.5, blur=0.6),
                  "sobel": Sketch(operator="sobel"), "varied": None}
 
