@@ -7,13 +7,13 @@ Arms, each trained from the preset for the same number of steps (--steps, defaul
 - `gan`: the preset as it is (adversarial + λ·L1);
 - `l1`: the same generator on L1 alone (`loss.adversarial=0`: pix2pix's "L1 only" ablation, SRResNet for
   upscaling). D still trains beside it and is ignored, so its time per step is the GAN's.
-Baselines that need no training, on the same held-out pairs:
+Baselines (nothing of the model's), on the same held-out pairs:
 - upscaling: bicubic (reported by every eval as bicubic_psnr / bicubic_ssim);
 - drawings: nearest-neighbour retrieval — the training image whose drawing is nearest the input drawing
   (both blurred a little, so strokes a pixel apart still match), scored like a model's outputs;
 - labelled drawings (Fashion-MNIST, MNIST): `sketch_classifier`, a small CNN trained on the training
-  drawings' labels, its accuracy on the held-out drawings (sketch_accuracy): how much of the class the
-  drawings carry (by one small classifier's reading, so an estimate): a rough ceiling for class fidelity.
+  drawings' labels, its accuracy on the held-out drawings (sketch_accuracy): an estimate of how much of the
+  class the drawings carry, a rough ceiling for class fidelity.
 Drawings without paired data (--igan PRESET, e.g. shoes_dcgan: an unconditional GAN of the same images):
 - `igan`: each held-out drawing met by inverting that generator with the sketch loss (`gankit latent
   invert --sketch`), scored like a model's outputs.

@@ -69,7 +69,7 @@ def test_sketch_classifier_reads_the_class_the_drawings_carry(monkeypatch, shuff
         shown = labels[torch.randperm(n, generator=torch.Generator().manual_seed(1))] if shuffled else labels
         # shuffled: the held-out labels no longer follow the drawings, so no classifier can beat chance
         return Drawn(source=_drawings(n, labels, n), class_names=["h", "v"],
-                               labels=shown if cfg.split == "holdout" else labels)
+                     labels=shown if cfg.split == "holdout" else labels)
 
     monkeypatch.setattr(image_to_image, "load_dataset", fake_load)
     cfg = image_to_image.DataConfig(name="edges:fashion_mnist")
