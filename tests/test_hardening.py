@@ -413,6 +413,13 @@ def test_a_run_of_the_format_before_controllers_resumes_exactly(tmp_path):
     fit(run)
     expected = torch.load(TODAY_RUN / "expected_step8.pt", weights_only=True)
     got = load_checkpoint(run_dir)
-    assert got["step"] == 8 and all(torch.equal(expected["G"][k], got["G"][k]) for k in expected["G"])
+    assert got["step"] == 8
+    # The expected weights were made on another CPU, and float kernels differ between CPUs (vector width,
+    # summation order), so bit-equality holds only on that machine: on an Intel Xeon the largest difference
+    # was 1.7e-5 and the mean 1.3e-7. A resume that lost state (optimizer moments, RNG, the sampler's order)
+    # takes other steps; the four steps themselves change the weights (and running statistics) by 9e-3 on
+    # average, 99.8% of them by more than 1e-6, so the tolerance is far below what a wrong resume moves.
+    diff = torch.cat([(expected["G"][k].double() - got["G"][k].double()).abs().flatten() for k in expected["G"]])
+    assert diff.max() <= 1e-4 and diff.mean() <= 1e-6, (diff.max().item(), diff.mean().item())
     assert got["opt_G"]["param_groups"][0]["lr"] == pytest.approx(expected["lr_g"], rel=1e-12)
     assert got["opt_D"]["param_groups"][0]["lr"] == pytest.approx(expected["lr_d"], rel=1e-12)
