@@ -11,9 +11,10 @@ Baselines (nothing of the model's), on the same held-out pairs:
 - upscaling: bicubic (reported by every eval as bicubic_psnr / bicubic_ssim);
 - drawings: nearest-neighbour retrieval — the training image whose drawing is nearest the input drawing
   (both blurred a little, so strokes a pixel apart still match), scored like a model's outputs;
-- labelled drawings (Fashion-MNIST, MNIST): `sketch_classifier`, a small CNN trained on the training
-  drawings' labels, its accuracy on the held-out drawings (sketch_accuracy): an estimate of how much of the
-  class the drawings carry, a rough ceiling for class fidelity.
+- labelled drawings (Fashion-MNIST, MNIST): `sketch_classifier`, the augmentation benchmark's small CNN
+  (metrics.downstream) trained on the training drawings' labels, its accuracy on the held-out drawings
+  (sketch_accuracy): an estimate of how much of the class the drawings carry, a rough ceiling for class
+  fidelity.
 Drawings without paired data (--igan PRESET, e.g. shoes_dcgan: an unconditional GAN of the same images):
 - `igan`: each held-out drawing met by inverting that generator with the sketch loss (`gankit latent
   invert --sketch`), scored like a model's outputs.
@@ -35,7 +36,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 from _common import emit, train_then_score
 
 from gankit.core.config import from_dict, parse_override
@@ -43,7 +43,9 @@ from gankit.data import DataConfig, load_dataset, normalize, parse_name
 from gankit.latent import load_generator
 from gankit.latent.evaluate import EvalOptions, evaluate_run, score_translations
 from gankit.latent.invert import invert, sketch_loss, sketch_target
+from gankit.metrics.downstream import Mix, accuracy_on, train_classifier
 from gankit.metrics.evaluate import real_indices
+from gankit.metrics.extractors import CLASSIFIER_FOR
 from gankit.training.config import load_preset
 
 ARMS = {"gan": [], "l1": [{"loss": {"adversarial": 0.0}}]}
@@ -87,28 +89,15 @@ def retrieval(data_cfg: DataConfig, n: int, seed: int) -> dict:
     return score_outputs(normalize(train.x[nearest]), held, idx, data_cfg)
 
 
-def sketch_classifier(data_cfg: DataConfig, n: int, seed: int, epochs: int = 6) -> dict:
-    """How much of the class the drawings themselves carry: a small CNN trained on the training drawings and
-    their labels, its accuracy on the held-out drawings. An output keeps no more of the class than its drawing
-    holds, so this estimates class fidelity's ceiling from the input's side (class_fidelity_targets, the
-    judge's reading of the real targets, is the ceiling from the judge's side)."""
-    torch.manual_seed(seed)
+def sketch_classifier(data_cfg: DataConfig, n: int, seed: int, steps: int = 2000) -> dict:
+    """How much of the class the drawings themselves carry: the augmentation benchmark's small CNN trained on
+    the training drawings and their labels, its accuracy on the held-out drawings. An output keeps no more of
+    the class than its drawing holds, so this estimates class fidelity's ceiling from the input's side
+    (class_fidelity_targets, the judge's reading of the real targets, is the ceiling from the judge's side)."""
     train, held = (load_dataset(replace(data_cfg, split=s)) for s in ("train", "holdout"))
     idx = real_indices(len(held), min(n, len(held)), seed)
-    x, y = train.source.float() / 255, train.labels
-    c = x.shape[1]
-    net = nn.Sequential(nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3, padding=1),
-                        nn.ReLU(), nn.AdaptiveAvgPool2d(7), nn.Flatten(), nn.Linear(64 * 49, 128), nn.ReLU(),
-                        nn.Dropout(0.3), nn.Linear(128, len(train.class_names)))
-    opt = torch.optim.Adam(net.parameters(), 1e-3)
-    for _ in range(epochs):
-        for batch in torch.randperm(len(x)).split(128):
-            opt.zero_grad()
-            F.cross_entropy(net(x[batch]), y[batch]).backward()
-            opt.step()
-    with torch.no_grad():
-        guess = net.eval()(held.source[idx].float() / 255).argmax(1)
-    return {"sketch_accuracy": (guess == held.labels[idx]).float().mean().item()}
+    model = train_classifier(Mix(normalize(train.source), train.labels), len(train.class_names), steps, seed=seed)
+    return {"sketch_accuracy": accuracy_on(model, normalize(held.source[idx]), held.labels[idx])}
 
 
 def igan(preset: str, data_cfg: DataConfig, n: int, seed: int, keep: str) -> dict:
@@ -180,7 +169,7 @@ def main() -> None:
         if data_cfg.name.startswith("edges:"):
             rows.append({"arm": "retrieval", "seed": seed, **retrieval(data_cfg, args.n, seed)})
             print(rows[-1], flush=True)
-            if base in ("fashion_mnist", "mnist"):  # labelled, and class fidelity is measured
+            if base in CLASSIFIER_FOR:  # labelled, and class fidelity is measured
                 rows.append({"arm": "sketch_classifier", "seed": seed,
                              **sketch_classifier(data_cfg, args.n, seed)})
                 print(rows[-1], flush=True)

@@ -73,5 +73,5 @@ def test_sketch_classifier_reads_the_class_the_drawings_carry(monkeypatch, shuff
 
     monkeypatch.setattr(image_to_image, "load_dataset", fake_load)
     cfg = image_to_image.DataConfig(name="edges:fashion_mnist")
-    accuracy = image_to_image.sketch_classifier(cfg, 200, seed=0, epochs=3)["sketch_accuracy"]
+    accuracy = image_to_image.sketch_classifier(cfg, 200, seed=0, steps=300)["sketch_accuracy"]
     assert (0.3 <= accuracy <= 0.7) if shuffled else (0.95 <= accuracy <= 1.0)
