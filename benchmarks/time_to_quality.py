@@ -25,6 +25,10 @@ images are judged at 28x28 like everything else. Its clock, too, counts training
 
 `--real-test mnist` scores the test split's images as if generated: the floor of every figure at that n.
 
+`--score RUN --psi P` scores a kept run's generator (its EMA when it has one; a labelled conditional or an
+unconditional run, not a model of clusters) as a snapshot is scored, with its fixed latents pulled toward
+the mean by the truncation trick (`gankit sample --psi P`): what trading variety for fidelity buys.
+
 `--merge` joins results of this script (seeds, arms, the peer), side by side, into one file: for each arm and
 each mark in `--marks` (minutes), the median and worst value over seeds and whether each target held in
 every seed. Targets (issue 31, 2 CPU cores, 3 seeds): MNIST after 5 minutes >= 85% confident, FID <= 2,
@@ -49,7 +53,10 @@ from _common import emit
 from gankit.core.config import parse_override
 from gankit.core.files import read_jsonl
 from gankit.core.images import _save_figure, pyplot
+from gankit.data import DataConfig, load_dataset
 from gankit.data.clusters import draw_labels
+from gankit.latent import load_generator
+from gankit.latent.space import check_psi
 from gankit.metrics import build_extractor, compute, dataset_key, real_features
 from gankit.metrics.evaluate import fake_features
 from gankit.training import fit, resolve, start_run
@@ -83,11 +90,11 @@ class Scorer:
     """Fixed latents (and, for conditional models, labels: the classes in turn, or clusters in their shares) and
     the judge's view of real data; `score(sample)` rates what a generator makes of them."""
 
-    def __init__(self, data, data_cfg, z_dim: int, n: int, conditional: bool, device):
+    def __init__(self, data, data_cfg, z_dim: int, n: int, conditional: bool, device, psi: float = 1.0):
         self.n, self.k = n, data.num_classes
         self.judge = build_extractor("classifier", data.name, device=device)
         self.real = real_features(data, self.judge, n, key=dataset_key(data_cfg, data))
-        self.z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(4)).to(device)
+        self.z = check_psi(psi) * torch.randn(n, z_dim, generator=torch.Generator().manual_seed(4)).to(device)
         self.y = draw_labels(n, self.k, data.label_prior, seed=4).to(device) if conditional else None
         self.by_class = conditional and not data.label_prior
         if self.by_class:  # the real spread of each class, from as many real images as samples per class
@@ -212,8 +219,6 @@ runpy.run_path(script, run_name="__main__")
 
 
 def peer_rows(args) -> tuple[list[dict], dict]:
-    from gankit.data import DataConfig, load_dataset
-
     script = Path(args.peer).resolve()
     with tempfile.TemporaryDirectory() as snaps:
         cmd = [args.peer_python, "-c", PEER_WRAPPER, snaps, str(args.n), str(args.seed), str(args.minutes * 60),
@@ -234,9 +239,23 @@ def peer_rows(args) -> tuple[list[dict], dict]:
     return rows, about
 
 
+def kept_rows(args) -> tuple[list[dict], dict]:
+    """A kept run's generator scored as its snapshots were, its fixed latents truncated by --psi."""
+    G = load_generator(args.score, device=args.device)
+    if G.label_prior is not None:
+        raise SystemExit("--score reads labelled conditional or unconditional runs; this one is a model of clusters")
+    cfg = DataConfig(name=G.dataset)
+    scorer = Scorer(load_dataset(cfg), cfg, G.z_dim, args.n, G.num_classes > 0, torch.device(args.device), args.psi)
+    row = scorer.score(lambda start, count: eval_forward(
+        G.module, scorer.z[start:start + count], None if scorer.y is None else scorer.y[start:start + count]))
+    about = {"arm": args.arm or f"{args.score} psi {args.psi:g}", "run": args.score, "psi": args.psi,
+             "dataset": G.dataset, "conditional": scorer.by_class, "device": args.device}
+    # minutes: the mark this generator stands for (it has no clock of its own)
+    return [{"step": G.step, "train_seconds": 60 * args.minutes, "finished": True, **row}], about
+
+
 def real_rows(args) -> tuple[list[dict], dict]:
     """The test split's images scored as if generated: what a perfect generator would score at this n."""
-    from gankit.data import DataConfig, load_dataset
     from gankit.data.dataset import normalize
 
     name = load_dataset(DataConfig(name=args.real_test)).name
@@ -344,6 +363,8 @@ def main() -> None:
     parser.add_argument("--peer-every", type=int, default=200, help="the peer's sample interval (batches)")
     parser.add_argument("--real-test", default="", metavar="DATASET",
                         help="score the dataset's test images instead of training (the floor of every figure)")
+    parser.add_argument("--score", default="", metavar="RUN", help="score a kept run's generator instead of training")
+    parser.add_argument("--psi", type=float, default=1.0, help="with --score: truncation of the fixed latents")
     parser.add_argument("--merge", default="", help="comma-separated results of this script to join")
     parser.add_argument("--marks", default="5,20", help="minutes at which merged results are compared")
     parser.add_argument("--keep", default="", help="train into this folder and keep the run (a final checkpoint)")
@@ -357,7 +378,8 @@ def main() -> None:
             plot(result, args.plot, "quality against CPU training time")
         emit(result, args.out)
         return
-    rows, about = real_rows(args) if args.real_test else peer_rows(args) if args.peer else train_rows(args)
+    rows, about = (real_rows(args) if args.real_test else peer_rows(args) if args.peer else
+                   kept_rows(args) if args.score else train_rows(args))
     emit({**about, "seed": args.seed, "minutes": args.minutes, "threads": torch.get_num_threads(),
           "rows": rows}, args.out)
 

@@ -1,0 +1,28 @@
+"""benchmarks/time_to_quality.py --score: a kept generator scored with truncated latents, as snapshots are."""
+import sys
+from argparse import Namespace
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from time_to_quality import kept_rows  # noqa: E402
+
+
+def _args(run: str, psi: float) -> Namespace:
+    return Namespace(score=run, psi=psi, n=200, device="cpu", arm="", minutes=20.0)
+
+
+def test_truncation_trades_variety_for_fidelity_on_a_labelled_generator(shared_data):
+    [flat], _ = kept_rows(_args("demo:fashion", 1.0))
+    rows, about = kept_rows(_args("demo:fashion", 0.0))
+    assert about["conditional"] and about["psi"] == 0.0
+    # psi 0: every latent is the mean, so each class is one image drawn 20 times
+    assert rows[0]["class_diversity"] == pytest.approx([0.0] * 10, abs=1e-4)
+    assert 0.5 <= flat["worst_class_diversity"] <= 1.5  # untruncated: about as varied as real images
+    assert rows[0]["train_seconds"] == 1200 and rows[0]["finished"]
+
+
+def test_a_model_of_clusters_is_refused(shared_data):
+    with pytest.raises(SystemExit, match="model of clusters"):
+        kept_rows(_args("demo:mnist", 0.8))
