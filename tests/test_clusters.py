@@ -1,13 +1,15 @@
 """Packs of one class for conditional PacGAN discriminators, and pseudo-classes from clusters (data.clusters)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from conftest import tiny_config
 
 from gankit.core.errors import GankitError
-from gankit.data import BatchSampler, DataConfig, Dataset, load_dataset
-from gankit.data.clusters import draw_labels, kmeans, label_prior, with_clusters
+from gankit.data import BatchSampler, DataConfig, Dataset, load_dataset, validate_data
+from gankit.data.clusters import draw_labels, embed_hog, kmeans, label_prior, with_clusters
 from gankit.models import ModelConfig, build_discriminator, model_kwargs
 from gankit.training import fit, resolve, start_run
 
@@ -84,6 +86,20 @@ def test_clusters_replace_the_labels_and_record_their_shares_and_purity():
         with_clusters(digits, len(digits))
     with pytest.raises(GankitError, match="groups images"):
         with_clusters(load_dataset(DataConfig(name="toy_ring", num_points=500)), 2)
+
+
+def test_hog_features_group_mnist_digits_more_purely_than_pixels(shared_data):
+    digits = load_dataset(DataConfig(name="mnist"))
+    part = replace(digits, x=digits.x[:6000], labels=digits.labels[:6000])
+    hog = embed_hog(part.x)
+    assert hog.shape == (6000, 324) and torch.isfinite(hog).all()
+    pure = {f: with_clusters(part, 50, f).extra["cluster_purity"] for f in ("pixels", "hog")}
+    # measured 0.808 on pixels and 0.917 on HOG (on all 60,000 with 100 clusters: 0.874 and 0.935)
+    assert 0.76 <= pure["pixels"] <= 0.86 and 0.87 <= pure["hog"] <= 0.96 and pure["hog"] > pure["pixels"] + 0.05
+    with pytest.raises(GankitError, match="Did you mean 'hog'"):
+        validate_data(DataConfig(name="mnist", clusters=10, cluster_features="hgo"))
+    with pytest.raises(GankitError, match="at least 8 pixels"):
+        embed_hog(torch.zeros(2, 1, 6, 6, dtype=torch.uint8))
 
 
 def test_labels_drawn_from_cluster_shares_keep_the_proportions():

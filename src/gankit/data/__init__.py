@@ -57,7 +57,7 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     if cfg.labeled_per_class and cfg.split == "train":
         data = keep_labels(data, cfg.labeled_per_class, cfg.label_seed)
     if cfg.clusters and cfg.split == "train":
-        data = clusters.with_clusters(data, cfg.clusters)
+        data = clusters.with_clusters(data, cfg.clusters, cfg.cluster_features)
     if not pairing:  # pairs are made after the split: the same images either way, and only those needed
         return data
     paired = PAIRINGS.get(pairing)(data, argument)
@@ -171,6 +171,7 @@ def validate_data(cfg: DataConfig) -> None:
     if cfg.clusters < 0 or (cfg.clusters and cfg.labeled_per_class):
         raise GankitError("data.clusters must be >= 0, and it replaces the labels: it does not go with "
                           "data.labeled_per_class")
+    clusters.FEATURES.canonical(cfg.cluster_features)
     if cfg.context < 0 or cfg.horizon < 0 or cfg.clips < 1 or cfg.clip_seed < 0:
         raise GankitError("data.context and data.horizon must be >= 0 (0: the data's own), data.clips >= 1 and "
                           "data.clip_seed >= 0")

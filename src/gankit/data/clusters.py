@@ -4,16 +4,23 @@ An unconditional generator maps one connected Gaussian onto data made of separat
 part of its latent space has to lie between them, and what it draws there is a scribble that is no digit.
 Conditioned on a cluster of similar images, G draws each cluster apart from the others, and drawing the
 clusters in their share of the data keeps the kinds in the data's proportions. This is Liu et al.'s
-self-conditioned GAN (CVPR 2020) in its simplest form: the clusters are made once, before training, from
-the images' pixels (a PCA to `DIMS` dimensions, then k-means with k-means++ seeding), not from D's features.
+self-conditioned GAN (CVPR 2020) in its simplest form: the clusters are made once, before training, not
+from D's features, by k-means (k-means++ seeding) of one of the `FEATURES`: the pixels' first `DIMS`
+principal components, or their histograms of oriented gradients (scikit-image's HOG on a 4x4 grid of cells),
+which see strokes rather than ink at fixed places: 100 clusters of MNIST's training digits are 93.5% pure
+(the share of digits whose cluster's most common label is their own) on HOG against 87.4% on pixels, and
+Fashion-MNIST's 77.5% against 73.6%.
 """
 from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import torch
+from skimage.feature import hog
 
 from gankit.core.errors import GankitError
+from gankit.core.registry import Registry
 from gankit.data.dataset import Dataset
 
 # fixed: every run of the same data gets the same clusters (with the same thread count: the PCA's and the
@@ -69,7 +76,24 @@ def embed(x: torch.Tensor, dims: int = DIMS) -> torch.Tensor:
     return flat @ v
 
 
-def with_clusters(data: Dataset, k: int) -> Dataset:
+def embed_hog(x: torch.Tensor, cells: int = 4) -> torch.Tensor:
+    """Images uint8 [N, C, H, W] -> histograms of oriented gradients [N, 324] on a `cells` x `cells` grid of
+    cells (9 orientations, blocks of 2x2 cells; a colour image's strongest channel gradient per pixel)."""
+    images = x.permute(0, 2, 3, 1).numpy()
+    size = (images.shape[1] // cells, images.shape[2] // cells)
+    if min(size) < 2:
+        raise GankitError(f"data.cluster_features=hog needs images of at least {2 * cells} pixels a side")
+    return torch.from_numpy(np.stack([hog(im, orientations=9, pixels_per_cell=size, cells_per_block=(2, 2),
+                                          channel_axis=-1) for im in images])).float()
+
+
+# data.cluster_features: what k-means groups the images by
+FEATURES: Registry = Registry("data.cluster_features")
+FEATURES.add("pixels", embed)
+FEATURES.add("hog", embed_hog)
+
+
+def with_clusters(data: Dataset, k: int, features: str = "pixels") -> Dataset:
     """The images with their clusters as labels ("cluster 0", ...), the clusters' shares of the data as the
     prior a generator draws them from (extra["label_prior"]) and, where the data had labels, how pure the
     clusters are (the share of images whose cluster's most common label is their own)."""
@@ -78,7 +102,7 @@ def with_clusters(data: Dataset, k: int) -> Dataset:
     if not 2 <= k <= len(data) // 20:
         raise GankitError(f"data.clusters must be between 2 and {len(data) // 20} for {len(data)} images (at least "
                           f"20 images a cluster), got {k}")
-    labels = kmeans(embed(data.x.cpu()), k)
+    labels = kmeans(FEATURES.get(features)(data.x.cpu()), k)
     counts = torch.bincount(labels, minlength=k)
     extra = {**data.extra, "clusters": k, "label_prior": [round(c / len(data), 6) for c in counts.tolist()]}
     if data.labels is not None and bool((data.labels >= 0).all()):

@@ -34,6 +34,7 @@ class DataConfig:
     # pseudo-classes without labels: k-means of the training images into this many clusters, which a
     # conditional model draws in their shares of the data (data/clusters.py); 0: off
     clusters: int = 0
+    cluster_features: str = "pixels"  # what k-means groups them by: "pixels" (principal components) or "hog"
     # clips (next-frame prediction): frames the model sees and frames it predicts (0: the dataset's own), and
     # for Moving MNIST how many clips to synthesise (the test split: the first this many of the fixed 10,000)
     context: int = 0
