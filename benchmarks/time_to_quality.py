@@ -33,7 +33,7 @@ the mean by the truncation trick (`gankit sample --psi P`): what trading variety
 each mark in `--marks` (minutes), the median and worst value over seeds and whether each target held in
 every seed. Targets (issue 31, 2 CPU cores, 3 seeds): MNIST after 5 minutes >= 85% confident, FID <= 2,
 precision and recall >= 0.8, every digit 7-13% of samples; after 20 minutes >= 95% confident, FID <= 0.5;
-conditional MNIST (after 10 minutes here) >= 99% of every class's samples classified as asked, within-class
+conditional MNIST (after 5, 10 or 20 minutes here) >= 99% of every class's samples classified as asked, within-class
 diversity >= 0.8x real for every class and no health event; Fashion-MNIST after 20 minutes FID <= 2.
 """
 from __future__ import annotations
@@ -70,7 +70,9 @@ TARGETS = {
                            "recall": ("min", 0.8), "least_drawn_share": ("min", 0.07),
                            "most_drawn_share": ("max", 0.13)},
                        20: {"confident": ("min", 0.95), "fid": ("max", 0.5)}},
-    ("mnist", True): {10: {"worst_class_accuracy": ("min", 0.99), "worst_class_diversity": ("min", 0.8)}},
+    # the issue gives the conditional target no time: checked wherever a merge has a mark for it
+    ("mnist", True): {m: {"worst_class_accuracy": ("min", 0.99), "worst_class_diversity": ("min", 0.8)}
+                      for m in (5, 10, 20)},
     ("fashion_mnist", False): {20: {"fid": ("max", 2.0)}},
 }
 HEADLINE = ("fid", "confident", "precision", "recall", "least_drawn_share", "most_drawn_share", "classes_covered",
@@ -251,7 +253,7 @@ def kept_rows(args) -> tuple[list[dict], dict]:
     about = {"arm": args.arm or f"{args.score} psi {args.psi:g}", "run": args.score, "psi": args.psi,
              "dataset": G.dataset, "conditional": scorer.by_class, "device": args.device}
     # minutes: the mark this generator stands for (it has no clock of its own)
-    return [{"step": G.step, "train_seconds": 60 * args.minutes, "finished": True, **row}], about
+    return [{"step": G.step, "train_seconds": 60 * args.minutes, "finished": True, "kept": True, **row}], about
 
 
 def real_rows(args) -> tuple[list[dict], dict]:
@@ -270,6 +272,8 @@ def at_mark(rows: list[dict], minutes: float) -> dict | None:
     """The row scored when the clock reached `minutes`: a run whose steps ended sooner is its final row (what a
     user would have by then); None when the run was cut short before it."""
     reached = next((r for r in rows if r["train_seconds"] >= 60 * minutes - 1), None)
+    if reached is not None and reached.get("kept") and reached["train_seconds"] != 60 * minutes:
+        return None  # a kept generator (--score) stands for its own mark only
     return reached or (rows[-1] if rows[-1].get("finished") else None)
 
 

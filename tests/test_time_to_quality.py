@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from time_to_quality import kept_rows  # noqa: E402
+from time_to_quality import at_mark, kept_rows  # noqa: E402
 
 
 def _args(run: str, psi: float) -> Namespace:
@@ -21,6 +21,8 @@ def test_truncation_trades_variety_for_fidelity_on_a_labelled_generator(shared_d
     assert rows[0]["class_diversity"] == pytest.approx([0.0] * 10, abs=1e-4)
     assert 0.5 <= flat["worst_class_diversity"] <= 1.5  # untruncated: about as varied as real images
     assert rows[0]["train_seconds"] == 1200 and rows[0]["finished"]
+    # it stands for the 20-minute mark alone, not for the earlier ones a merge may ask about
+    assert at_mark(rows, 20) is rows[0] and at_mark(rows, 5) is None
 
 
 def test_a_model_of_clusters_is_refused(shared_data):
