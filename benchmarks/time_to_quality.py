@@ -27,7 +27,8 @@ images are judged at 28x28 like everything else. Its clock, too, counts training
 
 `--score RUN --psi P` scores a kept run's generator (its EMA when it has one; a labelled conditional or an
 unconditional run, not a model of clusters) as a snapshot is scored, with its fixed latents pulled toward
-the mean by the truncation trick (`gankit sample --psi P`): what trading variety for fidelity buys.
+the mean by the truncation trick (`gankit sample --psi P`): what trading variety for fidelity buys. Its row
+stands for the mark `--minutes` (the training time behind the generator), and counts at that mark alone.
 
 `--merge` joins results of this script (seeds, arms, the peer), side by side, into one file: for each arm and
 each mark in `--marks` (minutes), the median and worst value over seeds and whether each target held in
@@ -56,7 +57,7 @@ from gankit.core.images import _save_figure, pyplot
 from gankit.data import DataConfig, load_dataset
 from gankit.data.clusters import draw_labels
 from gankit.latent import load_generator
-from gankit.latent.space import check_psi
+from gankit.latent.space import Code, truncate
 from gankit.metrics import build_extractor, compute, dataset_key, real_features
 from gankit.metrics.evaluate import fake_features
 from gankit.training import fit, resolve, start_run
@@ -96,7 +97,8 @@ class Scorer:
         self.n, self.k = n, data.num_classes
         self.judge = build_extractor("classifier", data.name, device=device)
         self.real = real_features(data, self.judge, n, key=dataset_key(data_cfg, data))
-        self.z = check_psi(psi) * torch.randn(n, z_dim, generator=torch.Generator().manual_seed(4)).to(device)
+        z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(4)).to(device)
+        self.z = truncate(Code(z), psi).z
         self.y = draw_labels(n, self.k, data.label_prior, seed=4).to(device) if conditional else None
         self.by_class = conditional and not data.label_prior
         if self.by_class:  # the real spread of each class, from as many real images as samples per class
