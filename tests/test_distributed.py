@@ -207,3 +207,16 @@ def test_a_job_process_ends_with_its_code_and_its_buffered_output():
     env = {k: v for k, v in ENV.items() if k != "PYTHONUNBUFFERED"}  # so stdout is block-buffered into the pipe
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 3 and proc.stdout == "summary\n" and "log" in proc.stderr
+
+
+def test_the_cause_is_the_process_a_signal_other_than_torchruns_sigterm_killed():
+    from types import SimpleNamespace as F
+
+    from gankit.cli.launch import cause
+
+    # rank 0 stopped by torchrun's SIGTERM, rank 1 killed by SIGKILL: rank 1 is the cause, whatever the order
+    assert cause({0: F(exitcode=-15), 1: F(exitcode=-9)})[0] == 1
+    assert cause({1: F(exitcode=-9), 0: F(exitcode=-15)})[0] == 1
+    assert cause({2: F(exitcode=-9), 1: F(exitcode=-6), 0: F(exitcode=-15)})[0] == 1  # the lowest such rank
+    assert cause({1: F(exitcode=-15), 0: F(exitcode=1)})[0] == 1  # SIGTERM alone is still a signal
+    assert cause({0: F(exitcode=1), 1: F(exitcode=3)}) is None  # no signal: the first failure decides

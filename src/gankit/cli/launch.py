@@ -42,6 +42,14 @@ def _signal_name(code: int) -> str:
         return f"signal {-code}"
 
 
+def cause(failures: dict) -> tuple | None:
+    """(rank, failure) of the process a signal killed first in rank order, or None: the others then fail on
+    losing contact with it, and torchrun stops them with SIGTERM, so a SIGTERM'd rank is the cause only when
+    no other signal killed one (a survivor's SIGTERM can be recorded before the real cause's SIGKILL)."""
+    killed = [(f.exitcode == -signal.SIGTERM, r, f) for r, f in failures.items() if f.exitcode < 0]
+    return min(killed, key=lambda k: k[:2])[1:] if killed else None
+
+
 def launch(argv: list[str], nproc: int) -> int:
     """Run the job in `nproc` processes; returns the exit code for the whole job. A worker's own message
     (rank 0's resume line, or a survivor's 'lost contact' line) has been printed by the worker itself."""
@@ -66,9 +74,7 @@ def launch(argv: list[str], nproc: int) -> int:
               "with the command printed above", file=sys.stderr)
         return code
     except ChildFailedError as exc:
-        # a process killed by a signal is the cause; the others then fail on losing contact with it
-        killed = {r: f for r, f in exc.failures.items() if f.exitcode < 0}
-        rank, failure = min(killed.items()) if killed else exc.get_first_failure()
+        rank, failure = cause(exc.failures) or exc.get_first_failure()
         if failure.exitcode < 0:
             print(f"error: process {rank} of {nproc} was killed by {_signal_name(failure.exitcode)}; the others "
                   "stopped and the last checkpoint is intact: resume with the command printed above",
