@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from time_to_quality import at_mark, kept_rows  # noqa: E402
+from time_to_quality import at_mark, kept_rows, real_rows  # noqa: E402
 
 
 def _args(run: str, psi: float) -> Namespace:
@@ -28,3 +28,12 @@ def test_truncation_trades_variety_for_fidelity_on_a_labelled_generator(shared_d
 def test_a_model_of_clusters_is_refused(shared_data):
     with pytest.raises(SystemExit, match="model of clusters"):
         kept_rows(_args("demo:mnist", 0.8))
+
+
+def test_real_test_images_give_the_judges_own_accuracy_per_class(shared_data):
+    [row], about = real_rows(Namespace(real_test="mnist", n=1000, arm=""))
+    assert about["dataset"] == "mnist" and len(row["class_accuracy"]) == 10
+    # the bundled judge names 99.5% of real test digits right; no class of them falls far below
+    assert all(0.95 <= a <= 1.0 for a in row["class_accuracy"])
+    assert row["worst_class_accuracy"] == pytest.approx(min(row["class_accuracy"]), abs=1e-4)
+    assert 0.97 <= row["confident"] <= 1.0
