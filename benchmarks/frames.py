@@ -123,12 +123,14 @@ def main() -> None:
     for arm in args.arms.split(","):
         runs = []
         for seed in [int(s) for s in args.seeds.split(",")]:
-            result = train_then_score(args.preset, ARMS[arm] + common + [{"train": budget}], score(args.n, args.device),
-                                      seed=seed, device=args.device, keep=args.keep)
-            runs.append({"seed": seed, **result})
-            metrics = result["metrics"]
+            # not named `result`: that is the function that assembles the JSON below
+            overrides = ARMS[arm] + common + [{"train": budget}]
+            trained = train_then_score(args.preset, overrides, score(args.n, args.device), seed=seed,
+                                       device=args.device, keep=args.keep)
+            runs.append({"seed": seed, **trained})
+            metrics = trained["metrics"]
             baselines = {b: {k: round(metrics[f"{b}_{k}"], 4) for k in SUMMARY} for b in BASELINES}
-            print(f"{arm} seed {seed}: step {result['step']} in {result['train_seconds']} s, "
+            print(f"{arm} seed {seed}: step {trained['step']} in {trained['train_seconds']} s, "
                   + ", ".join(f"{k} {metrics[k]:.4g}" for k in SUMMARY), flush=True)
         arms[arm] = {"summary": summarise(runs), "runs": runs}
     emit(result(args.preset, budget, args.n, args.set, baselines, arms), args.out)

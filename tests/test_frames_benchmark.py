@@ -1,0 +1,27 @@
+"""benchmarks/frames.py trained end to end (two steps per arm, a few test clips): each arm's scores, the
+baselines and the checks reach the JSON."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import frames  # noqa: E402
+
+
+def test_two_arms_trained_and_scored_reach_the_result(shared_data, tmp_path, monkeypatch):
+    out = tmp_path / "frames.json"
+    monkeypatch.setattr(sys, "argv", ["frames.py", "--preset", "moving_mnist_small", "--arms", "pixel,gan",
+                                      "--steps", "2", "--n", "16", "--device", "cpu", "--set", "data.clips=64",
+                                      "--out", str(out)])
+    frames.main()
+    result = json.loads(out.read_text())
+    assert set(result["arms"]) == {"pixel", "gan"} and result["budget"] == {"steps": 2}
+    for arm in ("pixel", "gan"):
+        [run] = result["arms"][arm]["runs"]
+        assert run["step"] == 2 and run["metrics"]["mse"] > 0
+    # repeating the last true frame keeps the truth's own sharpness, whatever it gets wrong
+    assert 0.8 <= result["baselines"]["copy_last"]["sharpness"] <= 1.2
+    assert result["checks"]["gan"]["mse_over_pixel"] == pytest.approx(
+        result["arms"]["gan"]["summary"]["mse"]["mean"] / result["arms"]["pixel"]["summary"]["mse"]["mean"], rel=1e-3)
