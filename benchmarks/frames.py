@@ -67,14 +67,25 @@ def result(preset: str, budget: dict, n: int, overrides: list, baselines: dict, 
             "baselines": baselines, "arms": arms}
 
 
+def budget_of(args) -> dict:
+    """The train section's budget: --steps steps, or --minutes of wall clock (steps without end)."""
+    return {"steps": args.steps} if args.steps else {"minutes": args.minutes, "steps": 10**7}
+
+
 def merge(paths: list[str]) -> dict:
     """Arms measured by separate runs of this script (e.g. side by side, one core each) as one result."""
     import json
 
     parts = [json.loads(open(path).read()) for path in paths]
-    arms = {arm: value for part in parts for arm, value in part["arms"].items()}
     first = parts[0]
-    return {**result(first["preset"], first["budget"], first["n"], first["overrides"], first["baselines"], arms),
+    for part in parts[1:]:
+        for key in ("preset", "budget", "n"):
+            if part[key] != first[key]:
+                raise SystemExit(f"can't join results of different {key}: {first[key]} and {part[key]}")
+    # an arm keeps the overrides it was trained with (a probe's differ from the preset's arm beside it)
+    arms = {arm: {**value, "overrides": part["overrides"]} for part in parts for arm, value in part["arms"].items()}
+    common = [o for o in first["overrides"] if all(o in part["overrides"] for part in parts)]
+    return {**result(first["preset"], first["budget"], first["n"], common, first["baselines"], arms),
             "measured_by": [p["stamp"] for p in parts]}
 
 
@@ -94,7 +105,7 @@ def scored(args) -> dict:
         arms[arm] = {"summary": summarise(runs), "runs": runs}
         metrics = measured["metrics"]
         baselines = {b: {k: round(metrics[f"{b}_{k}"], 4) for k in SUMMARY} for b in BASELINES}
-    return result(args.preset, {"minutes": args.minutes}, args.n, args.set, baselines, arms)
+    return result(args.preset, budget_of(args), args.n, args.set, baselines, arms)
 
 
 def main() -> None:
@@ -118,7 +129,7 @@ def main() -> None:
     if args.score:
         return emit(scored(args), args.out)
     common = [parse_override(s) for s in args.set]
-    budget = {"steps": args.steps} if args.steps else {"minutes": args.minutes, "steps": 10**7}
+    budget = budget_of(args)
     arms, baselines = {}, {}
     for arm in args.arms.split(","):
         runs = []

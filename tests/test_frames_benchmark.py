@@ -25,3 +25,25 @@ def test_two_arms_trained_and_scored_reach_the_result(shared_data, tmp_path, mon
     assert 0.8 <= result["baselines"]["copy_last"]["sharpness"] <= 1.2
     assert result["checks"]["gan"]["mse_over_pixel"] == pytest.approx(
         result["arms"]["gan"]["summary"]["mse"]["mean"] / result["arms"]["pixel"]["summary"]["mse"]["mean"], rel=1e-3)
+
+
+def _part(tmp_path, name, arm, overrides, budget):
+    summary = {k: {"mean": 1.0, "std": 0.0} for k in frames.SUMMARY}
+    path = tmp_path / f"{name}.json"
+    baselines = {b: {k: 2.0 for k in frames.SUMMARY} for b in frames.BASELINES}
+    path.write_text(json.dumps({"preset": "moving_mnist_small", "budget": budget, "n": 100, "overrides": overrides,
+                                "baselines": baselines, "arms": {arm: {"summary": summary, "runs": []}},
+                                "stamp": {"command": name}}))
+    return str(path)
+
+
+def test_a_merge_keeps_each_arms_overrides_and_refuses_other_budgets(tmp_path):
+    steps = {"steps": 7000}
+    merged = frames.merge([_part(tmp_path, "a", "pixel", ["data.clips=64"], steps),
+                           _part(tmp_path, "b", "gan", ["data.clips=64", "loss.adversarial=5"], steps)])
+    assert merged["overrides"] == ["data.clips=64"]
+    assert merged["arms"]["gan"]["overrides"] == ["data.clips=64", "loss.adversarial=5"]
+    assert merged["checks"]["gan"]["mse_over_pixel"] == 1.0
+    with pytest.raises(SystemExit, match="different budget"):
+        frames.merge([_part(tmp_path, "a", "pixel", [], steps),
+                      _part(tmp_path, "c", "gan", [], {"minutes": 30.0, "steps": 10**7})])
