@@ -61,6 +61,7 @@ from gankit.latent import load_generator
 from gankit.latent.space import Code, truncate
 from gankit.metrics import build_extractor, compute, dataset_key, real_features
 from gankit.metrics.evaluate import fake_features
+from gankit.metrics.extractors import extract
 from gankit.training import fit, resolve, start_run
 from gankit.training.bench import per_step_callbacks
 from gankit.training.callbacks import Checkpoints, eval_forward
@@ -127,7 +128,7 @@ class Scorer:
 
     def per_class(self, images: torch.Tensor, top: torch.Tensor) -> dict:
         y = self.y.cpu()
-        accuracy = [(top[y == c] == c).float().mean().item() for c in range(self.k)]
+        accuracy = accuracy_per_class(top, y, self.k)
         diversity = [pixel_spread(images[y == c]) / self.real_spread[c] for c in range(self.k)]
         return {"class_accuracy": [round(a, 4) for a in accuracy], "class_diversity": [round(d, 4) for d in diversity],
                 "worst_class_accuracy": min(accuracy), "worst_class_diversity": min(diversity)}
@@ -273,12 +274,17 @@ def real_rows(args) -> tuple[list[dict], dict]:
     return [{"step": 0, "train_seconds": 0.0, "finished": True, **row}], about
 
 
+def accuracy_per_class(top: torch.Tensor, labels: torch.Tensor, k: int) -> list[float]:
+    """The share of each class's images (by `labels`) that the judge's top class `top` names right."""
+    return [(top[labels == c] == c).float().mean().item() for c in range(k)]
+
+
 @torch.no_grad()
 def judge_accuracy(judge, images: torch.Tensor, labels: torch.Tensor, k: int) -> dict:
     """How often the judge names each class of real labelled images: the level a conditional generator's
     `class_accuracy` is read against (a class real images don't reach 99% in can't fairly be asked to)."""
-    top = torch.cat([torch.as_tensor(judge(images[i:i + 1000])[1]).argmax(1) for i in range(0, len(images), 1000)])
-    accuracy = [(top[labels == c] == c).float().mean().item() for c in range(k)]
+    _, logits = extract(judge, (images[i:i + 1000] for i in range(0, len(images), 1000)))
+    accuracy = accuracy_per_class(torch.from_numpy(logits).argmax(1), labels, k)
     return {"class_accuracy": [round(a, 4) for a in accuracy], "worst_class_accuracy": round(min(accuracy), 5)}
 
 
