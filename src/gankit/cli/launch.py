@@ -46,8 +46,11 @@ def cause(failures: dict) -> tuple | None:
     """(rank, failure) of the process a signal killed first in rank order, or None: the others then fail on
     losing contact with it, and torchrun stops them with SIGTERM, so a SIGTERM'd rank is the cause only when
     no other signal killed one (a survivor's SIGTERM can be recorded before the real cause's SIGKILL)."""
-    killed = [(f.exitcode == -signal.SIGTERM, r, f) for r, f in failures.items() if f.exitcode < 0]
-    return min(killed, key=lambda k: k[:2])[1:] if killed else None
+    killed = {r: f for r, f in failures.items() if f.exitcode < 0}
+    if not killed:
+        return None
+    rank = min(killed, key=lambda r: (killed[r].exitcode == -signal.SIGTERM, r))
+    return rank, killed[rank]
 
 
 def launch(argv: list[str], nproc: int) -> int:
