@@ -24,10 +24,16 @@ Mean and std over the draws per budget and arm.
 generator as Ravuri & Vinyals do: the same CNN trained on its samples only (--samples-per-class of each
 class) against the CNN trained on the whole labelled training set, both scored on the test split, and
 their ratio.
+
+--merge a.json,b.json joins results of this script (budgets, draws or arms measured by separate runs, e.g. one
+core each) into one, the summaries recomputed over the joined draws. Parts must agree on the dataset and the
+classifier's steps, and on the GAN's (or the ssgan's) settings where both measured it; an arm measured twice
+for the same budget and draw is refused.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -35,7 +41,7 @@ import time
 import torch
 from _common import emit
 
-from gankit.core.config import merge, parse_override
+from gankit.core.config import merge as merge_config, parse_override
 from gankit.data import DataConfig, load_dataset, normalize
 from gankit.latent import load_generator
 from gankit.latent.classify import load_classifier_d
@@ -65,7 +71,7 @@ def train_gan(preset: str, dataset: str, k: int, draw: int, steps: int, folder: 
 def gan_arms(args, k: int, draw: int, real_x, real_y, test_x, test_y, folder: str) -> dict:
     extra = {"model": {"conditional": True}}
     for item in args.gan_set:
-        extra = merge(extra, parse_override(item))
+        extra = merge_config(extra, parse_override(item))
     run_dir, seconds = train_gan(args.gan_preset, args.dataset, k, draw, args.gan_steps, folder, extra)
     scores = evaluate_run(run_dir, EvalOptions(n=args.eval_n, split="test", device="cpu", metrics="fid"),
                           write=False)["metrics"]
@@ -103,7 +109,8 @@ def one_draw(args, k: int, draw: int, test_x, test_y) -> dict:
 
 def summary(draws: list[dict]) -> dict:
     """Mean and std over the draws of every numeric field, with each arm's gain over classical augmentation."""
-    keys = [k for k in draws[0] if isinstance(draws[0][k], (int, float)) and k != "draw"]
+    # every draw's fields: joined parts may have measured an arm (ssgan) in some draws only
+    keys = list(dict.fromkeys(k for d in draws for k in d if isinstance(d[k], (int, float)) and k != "draw"))
     out = {}
     for key in keys:
         values = [d[key] for d in draws if d.get(key) is not None]
@@ -112,7 +119,7 @@ def summary(draws: list[dict]) -> dict:
     if "classical" in out:
         for arm in ARMS:
             if arm in out and arm != "classical":
-                gains = [d[arm] - d["classical"] for d in draws if arm in d]
+                gains = [d[arm] - d["classical"] for d in draws if arm in d and "classical" in d]
                 out[f"{arm}_minus_classical"] = {"mean": statistics.fmean(gains),
                                                  "std": statistics.stdev(gains) if len(gains) > 1 else 0.0}
     return out
@@ -127,6 +134,39 @@ def cas_of(args, test_x, test_y) -> dict:
     cas = accuracy_on(train_classifier(Mix(None, None, fake_x, fake_y), 10, args.steps), test_x, test_y)
     return {"generator": args.cas, "generator_step": generator.step, "real_all_labels": real, "cas": cas,
             "cas_over_real": cas / real}
+
+
+def _settings(part: dict) -> dict:
+    """What must agree for two parts' numbers to be one table: the GAN's settings count only where a GAN
+    arm was measured, the ssgan's only where it was."""
+    arms = set(part["arms"])
+    keep = {"dataset", "classifier_steps"} | ({"gan_preset", "gan_steps", "gan_set"} if arms & GAN_ARMS else set())
+    keep |= {"ssgan_preset", "ssgan_steps"} if "ssgan" in arms else set()
+    return {key: part.get(key, []) for key in keep}
+
+
+def merge(paths: list[str]) -> dict:
+    """Results of this script measured separately, as one: draws joined per budget, summaries recomputed."""
+    parts = [json.loads(open(path).read()) for path in paths]
+    head: dict = {}
+    for path, part in zip(paths, parts):
+        for key, value in _settings(part).items():
+            if head.setdefault(key, value) != value:
+                raise SystemExit(f"{path}: {key} is {value!r}, not {head[key]!r} as in another part")
+    draws: dict[str, dict[int, dict]] = {}
+    for path, part in zip(paths, parts):
+        for budget, measured in part["budgets"].items():
+            for row in measured["draws"]:
+                joined = draws.setdefault(budget, {}).setdefault(row["draw"], {})
+                twice = set(ARMS) & set(row) & set(joined)
+                if twice:
+                    raise SystemExit(f"{path}: {sorted(twice)} at {budget} labels, draw {row['draw']} measured twice")
+                joined.update(row)
+    budgets = {b: {"summary": summary([rows[d] for d in sorted(rows)]), "draws": [rows[d] for d in sorted(rows)]}
+               for b, rows in sorted(draws.items(), key=lambda item: int(item[0]))}
+    arms = [a for a in ARMS if any(a in part["arms"] for part in parts)]
+    return {"benchmark": "augmentation", **head, "arms": arms, "budgets": budgets,
+            "parts": [part["stamp"] for part in parts]}
 
 
 def main() -> None:
@@ -146,8 +186,12 @@ def main() -> None:
     p.add_argument("--ssgan-steps", type=int, default=0, help="default: the preset's")
     p.add_argument("--cas", default="", metavar="RUN", help="only the CAS of this conditional run (or demo:NAME)")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--merge", default="", help="comma-separated results of this script to join (nothing trains)")
     p.add_argument("--out", default="")
     args = p.parse_args()
+    if args.merge:
+        emit(merge(args.merge.split(",")), args.out)
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     args.arms = [a for a in args.arms.split(",") if a]

@@ -244,6 +244,16 @@ def test_the_leak_check_catches_cutout_squares_and_passes_clean_samples():
     assert 0.7 <= clean["leak_recall_cutout"] <= 1 and clean["leak_false_alarms"] == 0.01
 
 
+def test_the_leak_check_says_why_it_did_not_run_on_too_few_training_images():
+    from gankit.metrics.leak import leak_check
+
+    # 20 labelled digits (2 per class) are all held out to set the threshold: nothing is left to learn from
+    few = leak_check(_blobs(39, seed=0), _blobs(10, seed=1), {"cutout": AUGMENTS.get("cutout")}, steps=2)
+    assert few == {"leak_skipped": "the leak check needs 40 training images or more; this run has 39"}
+    enough = leak_check(_blobs(40, seed=0), _blobs(10, seed=1), {"cutout": AUGMENTS.get("cutout")}, steps=2)
+    assert enough["leak_n"] == 10 and 0 <= enough["leak_share"] <= 1
+
+
 def test_eval_runs_the_leak_check_on_an_augmented_run(tmp_path, capsys):
     run = start_run(tiny_config(tmp_path, augment={"name": "diffaugment"}))
     fit(run)

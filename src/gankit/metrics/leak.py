@@ -22,6 +22,7 @@ from gankit.augment.base import Operation, Uniform
 
 FALSE_ALARMS = 0.01  # the share of clean unseen reals called augmented, by construction of the threshold
 DETECTOR_P = 0.5  # each operation touches a training example with this probability
+HELD_MIN = 20  # unseen reals that set the threshold, at least; the detector needs as many again to learn from
 
 
 def detector(channels: int) -> nn.Module:
@@ -75,9 +76,13 @@ def leak_check(reals: torch.Tensor, fakes: torch.Tensor, ops: dict[str, Operatio
                steps: int = 400) -> dict:
     """{"leak_share", "leak_recall_<op>" for each operation, "leak_false_alarms", "leak_n"} for generated
     `fakes` against `reals` (both [N, C, H, W] in [-1, 1], on the CPU); a fifth of the reals (at least 20)
-    are kept out of training to set the threshold and measure the recalls."""
+    are kept out of training to set the threshold and measure the recalls. With fewer than 40 reals there is
+    nothing to learn from once those are kept out: the result says so ({"leak_skipped": why}) instead."""
+    if len(reals) < 2 * HELD_MIN:
+        return {"leak_skipped": f"the leak check needs {2 * HELD_MIN} training images or more; this run has "
+                                f"{len(reals)}"}
     order = torch.randperm(len(reals), generator=torch.Generator().manual_seed(seed))
-    unseen = max(20, len(reals) // 5)
+    unseen = max(HELD_MIN, len(reals) // 5)
     held, train = reals[order[:unseen]], reals[order[unseen:]]
     model = train_detector(train, _all(ops), steps=steps, seed=seed)
     threshold = torch.quantile(_scores(model, held), 1 - FALSE_ALARMS)

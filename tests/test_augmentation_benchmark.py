@@ -1,0 +1,56 @@
+"""benchmarks/augmentation.py: a tiny end-to-end run reaches the JSON, and --merge joins draws and arms
+measured separately (one core each) into one table, refusing parts that do not belong together."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import augmentation  # noqa: E402
+
+
+def test_a_tiny_run_measures_each_arm_against_the_test_split(shared_data, tmp_path, monkeypatch):
+    out = tmp_path / "aug.json"
+    monkeypatch.setattr(sys, "argv", ["augmentation.py", "--labels", "2", "--draws", "0", "--arms",
+                                      "real,classical,gan1,cas", "--steps", "2", "--gan-steps", "2",
+                                      "--eval-n", "64", "--samples-per-class", "4", "--gan-set", "train.batch_size=10",
+                                      "--out", str(out)])
+    augmentation.main()
+    [draw] = json.loads(out.read_text())["budgets"]["20"]["draws"]
+    assert draw["labels"] == 20 and draw["gan_fid_test"] > 0
+    for arm in ("real", "classical", "gan1", "cas"):
+        assert 0.0 <= draw[arm] <= 1.0  # two steps from random weights: anything, but a test accuracy
+
+
+def _part(tmp_path, name, arms, draws, gan_steps=5000):
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps({"benchmark": "augmentation", "dataset": "mnist", "classifier_steps": 2000,
+                                "gan_preset": "mnist_dcgan", "gan_steps": gan_steps, "gan_set": [],
+                                "ssgan_preset": "mnist_ssgan", "ssgan_steps": 0, "arms": arms,
+                                "budgets": {"100": {"summary": {}, "draws": draws}}, "stamp": {"command": name}}))
+    return str(path)
+
+
+def test_merge_joins_draws_and_arms_and_recomputes_the_summary(tmp_path):
+    a = _part(tmp_path, "a", ["classical", "gan1"], [{"draw": 0, "labels": 100, "classical": 0.90, "gan1": 0.80}])
+    b = _part(tmp_path, "b", ["classical", "gan1"], [{"draw": 1, "labels": 100, "classical": 0.94, "gan1": 0.86}])
+    c = _part(tmp_path, "c", ["ssgan"], [{"draw": 1, "labels": 100, "ssgan": 0.97}], gan_steps=3000)
+    merged = augmentation.merge([a, b, c])
+    summary = merged["budgets"]["100"]["summary"]
+    assert [d["draw"] for d in merged["budgets"]["100"]["draws"]] == [0, 1]
+    assert summary["classical"]["mean"] == pytest.approx(0.92) and summary["classical"]["std"] == pytest.approx(
+        0.0283, abs=1e-4)
+    assert summary["gan1_minus_classical"]["mean"] == pytest.approx(-0.09)
+    # the ssgan part's GAN settings don't count: it trained no conditional GAN
+    assert summary["ssgan"] == {"mean": 0.97, "std": 0.0} and merged["gan_steps"] == 5000
+    assert summary["ssgan_minus_classical"]["mean"] == pytest.approx(0.03)
+    assert merged["arms"] == ["classical", "gan1", "ssgan"] and len(merged["parts"]) == 3
+
+
+def test_merge_refuses_other_gan_settings_and_an_arm_measured_twice(tmp_path):
+    a = _part(tmp_path, "a", ["gan1"], [{"draw": 0, "gan1": 0.80}])
+    with pytest.raises(SystemExit, match="gan_steps is 3000"):
+        augmentation.merge([a, _part(tmp_path, "b", ["gan1"], [{"draw": 1, "gan1": 0.8}], gan_steps=3000)])
+    with pytest.raises(SystemExit, match=r"\['gan1'\] at 100 labels, draw 0 measured twice"):
+        augmentation.merge([a, _part(tmp_path, "c", ["gan1"], [{"draw": 0, "gan1": 0.81}])])
