@@ -176,8 +176,9 @@ def main() -> None:
     p.add_argument("--draws", default="0,1,2", help="label draws (data.label_seed), comma-separated")
     p.add_argument("--arms", default=",".join(ARMS))
     p.add_argument("--steps", type=int, default=2000, help="classifier training steps (every arm alike)")
-    p.add_argument("--gan-preset", default="", help="default: mnist_dcgan (fashion_cdcgan for Fashion-MNIST)")
-    p.add_argument("--gan-steps", type=int, default=3000)
+    p.add_argument("--gan-preset", default="", help="default: mnist_dcgan (fashion_dcgan for Fashion-MNIST), the "
+                   "lessons' recipe with the labels in place of its clusters")
+    p.add_argument("--gan-steps", type=int, default=0, help="default: the preset's (5,000)")
     p.add_argument("--gan-set", action="append", default=[], metavar="KEY=VALUE",
                    help="override the GAN preset (like gankit train --set), e.g. model.d_cond=acgan")
     p.add_argument("--samples-per-class", type=int, default=1000)
@@ -198,8 +199,9 @@ def main() -> None:
     unknown = set(args.arms) - set(ARMS)
     if unknown:
         p.error(f"unknown arms {sorted(unknown)}; choose from {', '.join(ARMS)}")
-    args.gan_preset = args.gan_preset or ("fashion_cdcgan" if args.dataset == "fashion_mnist" else "mnist_dcgan")
+    args.gan_preset = args.gan_preset or ("fashion_dcgan" if args.dataset == "fashion_mnist" else "mnist_dcgan")
     args.ssgan_preset = args.ssgan_preset or "mnist_ssgan"
+    args.gan_steps = args.gan_steps or resolve(args.gan_preset, []).train.steps  # recorded as the steps trained
     test = load_dataset(DataConfig(name=args.dataset, split="test"))
     test_x, test_y = normalize(test.x), test.labels
     if args.cas:
