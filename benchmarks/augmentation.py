@@ -37,6 +37,7 @@ import json
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 from _common import emit
@@ -142,12 +143,12 @@ def _settings(part: dict) -> dict:
     arms = set(part["arms"])
     keep = {"dataset", "classifier_steps"} | ({"gan_preset", "gan_steps", "gan_set"} if arms & GAN_ARMS else set())
     keep |= {"ssgan_preset", "ssgan_steps"} if "ssgan" in arms else set()
-    return {key: part.get(key, []) for key in keep}
+    return {key: part.get(key, []) for key in keep}  # files from before --gan-set have no gan_set: none given
 
 
 def merge(paths: list[str]) -> dict:
     """Results of this script measured separately, as one: draws joined per budget, summaries recomputed."""
-    parts = [json.loads(open(path).read()) for path in paths]
+    parts = [json.loads(Path(path).read_text()) for path in paths]
     head: dict = {}
     for path, part in zip(paths, parts):
         for key, value in _settings(part).items():
@@ -162,8 +163,8 @@ def merge(paths: list[str]) -> dict:
                 if twice:
                     raise SystemExit(f"{path}: {sorted(twice)} at {budget} labels, draw {row['draw']} measured twice")
                 joined.update(row)
-    budgets = {b: {"summary": summary([rows[d] for d in sorted(rows)]), "draws": [rows[d] for d in sorted(rows)]}
-               for b, rows in sorted(draws.items(), key=lambda item: int(item[0]))}
+    ordered = {b: [rows[d] for d in sorted(rows)] for b, rows in sorted(draws.items(), key=lambda i: int(i[0]))}
+    budgets = {b: {"summary": summary(rows), "draws": rows} for b, rows in ordered.items()}
     arms = [a for a in ARMS if any(a in part["arms"] for part in parts)]
     return {"benchmark": "augmentation", **head, "arms": arms, "budgets": budgets,
             "parts": [part["stamp"] for part in parts]}
