@@ -269,15 +269,18 @@ def test_clip_data_without_a_preset_starts_from_the_frame_predictor_s():
     assert default_preset("clips", "dcgan") is None
 
 
-def test_a_warping_simvp_moves_the_last_frame_k_plus_one_velocities_for_frame_k():
-    kwargs = model_kwargs(ModelConfig(name="simvp", g_width=8, z_dim=4, g={"warp": True}), (3, 16, 16), 0,
-                          (2, 16, 16), frame_channels=1)
+@pytest.mark.parametrize("unshuffle", [1, 2])
+def test_a_warping_simvp_moves_the_last_frame_k_plus_one_velocities_for_frame_k(unshuffle):
+    kwargs = model_kwargs(ModelConfig(name="simvp", g_width=8, z_dim=4, g={"warp": True, "unshuffle": unshuffle}),
+                          (3, 16, 16), 0, (2, 16, 16), frame_channels=1)
     G = build_generator(kwargs).eval()
+    assert G.stem[0].in_channels == 2 * unshuffle ** 2  # the layers run at 1/unshuffle of the size
     with torch.no_grad():  # no learnt output: a velocity of 2 px to the right, and the mask all on the warp
         G.out.weight.zero_()
-        G.out.bias.zero_()
-        G.out.bias[0] = -2 * 2 / 16  # a frame samples the last one 2 px to its left, per step: motion to the right
-        G.out.bias[2 + 2::4] = 30.0  # each frame's mask logit: a frame has 2 correction, 1 mask, 1 pixel channels
+        bias = G.out.bias.view(-1, unshuffle ** 2)  # pixel shuffle: each output channel from u² conv channels
+        bias.zero_()
+        bias[0] = -2 * 2 / 16  # a frame samples the last one 2 px to its left, per step: motion to the right
+        bias[2 + 2::4] = 30.0  # each frame's mask logit: a frame has 2 correction, 1 mask, 1 pixel channels
     past = torch.full((1, 2, 16, 16), -1.0)
     past[0, 1, 5:9, 2:5] = 1.0  # the last frame: a bar at columns 2-4
     out = G(torch.zeros(1, 4), past)
@@ -287,6 +290,8 @@ def test_a_warping_simvp_moves_the_last_frame_k_plus_one_velocities_for_frame_k(
     with pytest.raises(GankitError, match="not whole frames"):
         build_generator(model_kwargs(ModelConfig(name="simvp", g={"warp": True}), (3, 16, 16), 0, (2, 16, 16),
                                      frame_channels=2))
+    with pytest.raises(GankitError, match="multiple of 4 × model.g.unshuffle"):
+        build_generator(model_kwargs(ModelConfig(name="simvp", g={"unshuffle": 3}), (3, 16, 16), 0, (2, 16, 16)))
 
 
 def test_commands_for_images_point_a_frame_run_to_predict(tmp_path, capsys):
