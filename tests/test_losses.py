@@ -13,7 +13,13 @@ CLOSED_FORMS = {  # (D loss at logits 0/0, G loss at fake logit 0)
     "least_squares": (1.0, 0.5),
     "wasserstein": (0.0, 0.0),
     "hinge": (2.0, 0.0),
+    "relativistic": (2 * math.log(2), 2 * math.log(2)),
 }
+
+
+def _g(loss, fake, real=ZERO):
+    """G's loss; a relativistic one also takes the real images' logits."""
+    return loss.g_loss(fake, real) if loss.relativistic else loss.g_loss(fake)
 
 
 @pytest.mark.parametrize("name", LOSSES.names())
@@ -21,7 +27,7 @@ def test_values_at_zero_logits(name):
     d, g = CLOSED_FORMS[name]
     loss = LOSSES.get(name)
     torch.testing.assert_close(loss.d_loss(ZERO, ZERO), torch.tensor(d), rtol=1e-6, atol=1e-6)
-    torch.testing.assert_close(loss.g_loss(ZERO), torch.tensor(g), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(_g(loss, ZERO), torch.tensor(g), rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", LOSSES.names())
@@ -30,7 +36,22 @@ def test_sign_convention(name):
     loss = LOSSES.get(name)
     pos, neg = torch.full((4,), 2.0), torch.full((4,), -2.0)
     assert loss.d_loss(pos, neg) < loss.d_loss(neg, pos)
-    assert loss.g_loss(pos) < loss.g_loss(neg)
+    assert _g(loss, pos) < _g(loss, neg)
+
+
+def test_relativistic_losses_see_only_differences_and_reward_g_for_lowering_the_reals():
+    loss = LOSSES.get("relativistic")
+    r, f = torch.tensor([1.0, 3.0]), torch.tensor([-1.0, 0.5])
+    for shift in (-4.0, 7.0):  # D says "more real than the other kind", so one constant on every logit is nothing
+        torch.testing.assert_close(loss.d_loss(r + shift, f + shift), loss.d_loss(r, f))
+        torch.testing.assert_close(loss.g_loss(f + shift, r + shift), loss.g_loss(f, r))
+    expected = (math.log1p(math.exp(-(1 + 0.25))) + math.log1p(math.exp(-(3 + 0.25)))) / 2 + \
+        (math.log1p(math.exp(-1 - 2)) + math.log1p(math.exp(0.5 - 2))) / 2
+    torch.testing.assert_close(loss.d_loss(r, f), torch.tensor(expected, dtype=torch.float32))
+    real = r.clone().requires_grad_(True)
+    loss.g_loss(f, real).backward()
+    assert bool((real.grad > 0).all())  # G's loss falls as the reals look less real than its samples
+    assert not loss.sign_meaningful and LOSSES.canonical("ragan") == "relativistic"
 
 
 def test_specific_values():

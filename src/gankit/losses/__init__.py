@@ -10,6 +10,7 @@ from gankit.losses.least_squares import LeastSquares
 from gankit.losses.matching import feature_matching
 from gankit.losses.penalties import gradient_penalty, r1
 from gankit.losses.reconstruction import gdl, l1, l2, perceptual
+from gankit.losses.relativistic import RelativisticAverage
 from gankit.losses.wasserstein import Wasserstein
 
 LOSSES: Registry[Loss] = Registry("loss")
@@ -18,6 +19,7 @@ LOSSES.add("nonsaturating", NonSaturating(), aliases=("ns", "non_saturating", "b
 LOSSES.add("least_squares", LeastSquares(), aliases=("lsgan", "ls"))
 LOSSES.add("wasserstein", Wasserstein(), aliases=("wgan",))
 LOSSES.add("hinge", Hinge())
+LOSSES.add("relativistic", RelativisticAverage(), aliases=("ragan", "relativistic_average"))
 
 PENALTIES: Registry = Registry("penalty")
 PENALTIES.add("none", None)

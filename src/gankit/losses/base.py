@@ -11,12 +11,13 @@ class Loss(Protocol):
     smoothing_ok: bool  # whether one-sided label smoothing means anything for this loss
     probabilistic: bool  # whether sigmoid(logit) reads as a probability of 'real'
     sign_meaningful: bool  # whether logit > 0 means "D says real" (accuracy, overpowering rules)
+    relativistic: bool  # whether g_loss also takes the real images' logits: g_loss(fake, real)
 
     def d_loss(self, real: torch.Tensor, fake: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
         """Mean discriminator loss; real, fake: logits [N] (may differ in N)."""
 
     def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
-        """Mean generator loss on the logits [N] of its samples."""
+        """Mean generator loss on the logits [N] of its samples (and of real images' when relativistic)."""
 
 
 class LossBase:
@@ -25,6 +26,7 @@ class LossBase:
     smoothing_ok = False
     probabilistic = False
     sign_meaningful = True
+    relativistic = False
 
 
 @dataclass

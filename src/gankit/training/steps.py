@@ -206,6 +206,16 @@ def top_k(logits: torch.Tensor, keep: float) -> torch.Tensor:
     return logits.topk(k).values
 
 
+def _real_logits(game: Game, real: torch.Tensor | None, y: torch.Tensor | None, noise_std: float) -> tuple:
+    """What a relativistic loss compares G's samples with: D's logits of the batch's real images, seen as D
+    sees them (augmented, noised), without a graph (D is frozen and the reals do not depend on G)."""
+    if not game.rules.loss.relativistic:
+        return ()
+    with torch.no_grad():
+        seen, y_seen = _augment(game, real, y)
+        return (_scores(game, _noisy(game, seen, noise_std), y_seen)[0],)
+
+
 def g_step(game: Game, batch_size: int, y: torch.Tensor | None, device: torch.device, step: int,
            noise_std: float = 0.0, fake: torch.Tensor | None = None, keep: float = 1.0,
            real: torch.Tensor | None = None) -> dict:
@@ -217,7 +227,7 @@ def g_step(game: Game, batch_size: int, y: torch.Tensor | None, device: torch.de
         fake = generate(game, batch_size, y, device) if fake is None else fake
         seen, y_seen = _augment(game, fake, y)
         logits, classes = _scores(game, _noisy(game, seen, noise_std), y_seen)
-        adversarial = game.rules.loss.g_loss(top_k(logits, keep))
+        adversarial = game.rules.loss.g_loss(top_k(logits, keep), *_real_logits(game, real, y, noise_std))
         loss = game.rules.adversarial * adversarial
         # AC-GAN: G is also rewarded when D recognises the class it was asked for (a semi-supervised G is asked
         # for none: its D classifies, but G's samples carry no label)
