@@ -82,11 +82,27 @@ def merge(paths: list[str]) -> dict:
         for key in ("preset", "budget", "n"):
             if part[key] != first[key]:
                 raise SystemExit(f"can't join results of different {key}: {first[key]} and {part[key]}")
-    # an arm keeps the overrides it was trained with (a probe's differ from the preset's arm beside it)
-    arms = {arm: {**value, "overrides": part["overrides"]} for part in parts for arm, value in part["arms"].items()}
+    arms: dict = {}
+    for path, part in zip(paths, parts):
+        for arm, value in part["arms"].items():
+            arms[arm] = _joined(arms.get(arm), value, part["overrides"], path, arm)
     common = [o for o in first["overrides"] if all(o in part["overrides"] for part in parts)]
     return {**result(first["preset"], first["budget"], first["n"], common, first["baselines"], arms),
             "measured_by": [p["stamp"] for p in parts]}
+
+
+def _joined(have: dict | None, value: dict, overrides: list, path: str, arm: str) -> dict:
+    """An arm's seeds from several parts as one arm, summarised over all of them. An arm keeps the overrides it
+    was trained with (a probe's differ from the preset's arm beside it), so its parts must agree on them."""
+    if have is None:
+        return {**value, "overrides": overrides}
+    if have["overrides"] != overrides:
+        raise SystemExit(f"{path}: arm {arm} was trained with {overrides}, not {have['overrides']} as in another part")
+    twice = {r["seed"] for r in have["runs"]} & {r["seed"] for r in value["runs"]}
+    if twice:
+        raise SystemExit(f"{path}: arm {arm}, seed {sorted(twice)} measured twice")
+    runs = sorted(have["runs"] + value["runs"], key=lambda r: r["seed"])
+    return {"summary": summarise(runs), "runs": runs, "overrides": overrides}
 
 
 def scored(args) -> dict:

@@ -27,14 +27,31 @@ def test_two_arms_trained_and_scored_reach_the_result(shared_data, tmp_path, mon
         result["arms"]["gan"]["summary"]["mse"]["mean"] / result["arms"]["pixel"]["summary"]["mse"]["mean"], rel=1e-3)
 
 
-def _part(tmp_path, name, arm, overrides, budget):
+def _part(tmp_path, name, arm, overrides, budget, seeds=(), mse=1.0):
     summary = {k: {"mean": 1.0, "std": 0.0} for k in frames.SUMMARY}
     path = tmp_path / f"{name}.json"
     baselines = {b: {k: 2.0 for k in frames.SUMMARY} for b in frames.BASELINES}
+    runs = [{"seed": s, "metrics": {**{k: 1.0 for k in frames.SUMMARY}, "mse": mse}} for s in seeds]
     path.write_text(json.dumps({"preset": "moving_mnist_small", "budget": budget, "n": 100, "overrides": overrides,
-                                "baselines": baselines, "arms": {arm: {"summary": summary, "runs": []}},
+                                "baselines": baselines, "arms": {arm: {"summary": summary, "runs": runs}},
                                 "stamp": {"command": name}}))
     return str(path)
+
+
+def test_a_merge_joins_one_arms_seeds_and_refuses_a_seed_twice(tmp_path):
+    steps = {"steps": 7000}
+    merged = frames.merge([_part(tmp_path, "a", "gan", [], steps, seeds=(1,), mse=4.0),
+                           _part(tmp_path, "b", "gan", [], steps, seeds=(2, 0), mse=5.0)])
+    gan = merged["arms"]["gan"]
+    assert [r["seed"] for r in gan["runs"]] == [0, 1, 2]
+    assert gan["summary"]["mse"]["mean"] == pytest.approx(14 / 3, abs=1e-4)
+    assert gan["summary"]["mse"]["std"] == pytest.approx(0.5774, abs=1e-4)
+    with pytest.raises(SystemExit, match=r"seed \[1\] measured twice"):
+        frames.merge([_part(tmp_path, "a", "gan", [], steps, seeds=(1,)),
+                      _part(tmp_path, "c", "gan", [], steps, seeds=(1,))])
+    with pytest.raises(SystemExit, match="trained with"):
+        frames.merge([_part(tmp_path, "a", "gan", [], steps, seeds=(1,)),
+                      _part(tmp_path, "d", "gan", ["loss.adversarial=5"], steps, seeds=(2,))])
 
 
 def test_a_merge_keeps_each_arms_overrides_and_refuses_other_budgets(tmp_path):
