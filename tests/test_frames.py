@@ -269,18 +269,25 @@ def test_clip_data_without_a_preset_starts_from_the_frame_predictor_s():
     assert default_preset("clips", "dcgan") is None
 
 
-@pytest.mark.parametrize("unshuffle", [1, 2])
-def test_a_warping_simvp_moves_the_last_frame_k_plus_one_velocities_for_frame_k(unshuffle):
-    kwargs = model_kwargs(ModelConfig(name="simvp", g_width=8, z_dim=4, g={"warp": True, "unshuffle": unshuffle}),
-                          (3, 16, 16), 0, (2, 16, 16), frame_channels=1)
-    G = build_generator(kwargs).eval()
-    assert G.stem[0].in_channels == 2 * unshuffle ** 2  # the layers run at 1/unshuffle of the size
-    with torch.no_grad():  # no learnt output: a velocity of 2 px to the right, and the mask all on the warp
+def _moving_right(px: float, unshuffle: int = 1, resample: str = "bilinear"):
+    """A warping simvp of 3 frames after 2 whose only output is a velocity of `px` pixels to the right per
+    frame, the mask all on the warp."""
+    g = {"warp": True, "unshuffle": unshuffle, "resample": resample}
+    G = build_generator(model_kwargs(ModelConfig(name="simvp", g_width=8, z_dim=4, g=g), (3, 16, 16), 0,
+                                     (2, 16, 16), frame_channels=1)).eval()
+    with torch.no_grad():
         G.out.weight.zero_()
         bias = G.out.bias.view(-1, unshuffle ** 2)  # pixel shuffle: each output channel from u² conv channels
         bias.zero_()
-        bias[0] = -2 * 2 / 16  # a frame samples the last one 2 px to its left, per step: motion to the right
+        bias[0] = -px * 2 / 16  # a frame samples the last one px to its left, per step: motion to the right
         bias[2 + 2::4] = 30.0  # each frame's mask logit: a frame has 2 correction, 1 mask, 1 pixel channels
+    return G
+
+
+@pytest.mark.parametrize("unshuffle, resample", [(1, "bilinear"), (2, "bilinear"), (1, "bicubic")])
+def test_a_warping_simvp_moves_the_last_frame_k_plus_one_velocities_for_frame_k(unshuffle, resample):
+    G = _moving_right(2, unshuffle, resample)
+    assert G.stem[0].in_channels == 2 * unshuffle ** 2  # the layers run at 1/unshuffle of the size
     past = torch.full((1, 2, 16, 16), -1.0)
     past[0, 1, 5:9, 2:5] = 1.0  # the last frame: a bar at columns 2-4
     out = G(torch.zeros(1, 4), past)
@@ -292,6 +299,18 @@ def test_a_warping_simvp_moves_the_last_frame_k_plus_one_velocities_for_frame_k(
                                      frame_channels=2))
     with pytest.raises(GankitError, match="multiple of 4 × model.g.unshuffle"):
         build_generator(model_kwargs(ModelConfig(name="simvp", g={"unshuffle": 3}), (3, 16, 16), 0, (2, 16, 16)))
+
+
+def test_a_bicubic_warp_keeps_more_of_a_stroke_moved_half_a_pixel_and_stays_in_range():
+    past = torch.full((1, 2, 16, 16), -1.0)
+    past[0, 1, 4:12, 7] = 1.0  # a one-pixel stroke
+    with torch.no_grad():
+        bilinear, bicubic = (_moving_right(0.5, resample=r)(torch.zeros(1, 4), past)[0, 0] for r in
+                             ("bilinear", "bicubic"))
+    assert bilinear.max() == pytest.approx(0.0, abs=1e-4)  # half on each of two pixels: mid-grey
+    assert 0.1 < bicubic.max() < 0.5 and bicubic.min() >= -1
+    with pytest.raises(GankitError, match="model.g.resample must be one of bilinear, bicubic"):
+        _moving_right(1, resample="nearest")
 
 
 def test_commands_for_images_point_a_frame_run_to_predict(tmp_path, capsys):

@@ -18,6 +18,8 @@ past is as visible to it as a blurred digit).
   output last (pixel shuffle), so every layer runs at 1/u of the size: about u² times fewer operations per
   step, and so more steps in the same minutes. The warp still moves the full-size last frame, so the digits
   keep their full-size strokes.
+- `resample` is how the warp reads the last frame between pixels. Bilinear (the default) averages the two
+  nearest pixels, so a stroke moved half a pixel loses some of its contrast; bicubic keeps more of it.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from gankit.models.dcgan import init_weights
 from gankit.nn import check_choice, image_shape
 
 NORMS = ("group", "batch", "none")
+RESAMPLES = ("bilinear", "bicubic")  # how the warp reads the last frame between its pixels
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -60,9 +63,10 @@ class Block(nn.Module):
 class Generator(nn.Module):
     def __init__(self, shape: tuple[int, ...], z_dim: int = 8, num_classes: int = 0, width: int = 32,
                  depth: int = 4, norm: str = "group", source_channels: int = 1, factor: int = 1,
-                 frame_channels: int = 1, warp: bool = False, unshuffle: int = 1):
+                 frame_channels: int = 1, warp: bool = False, unshuffle: int = 1, resample: str = "bilinear"):
         super().__init__()
         check_choice("generator norm", norm, NORMS)
+        check_choice("model.g.resample", resample, RESAMPLES)
         channels, resolution = image_shape(shape, "simvp")
         if num_classes or factor != 1:
             raise GankitError("model simvp predicts frames of the size it is given, without class labels")
@@ -73,7 +77,7 @@ class Generator(nn.Module):
             raise GankitError(f"model simvp: {channels} output and {source_channels} input channels are not whole "
                               f"frames of {frame_channels} channels")
         self.shape, self.z_dim, self.num_classes = tuple(shape), z_dim, num_classes
-        self.frame_channels, self.warp, self.unshuffle = frame_channels, warp, unshuffle
+        self.frame_channels, self.warp, self.unshuffle, self.resample = frame_channels, warp, unshuffle, resample
         self.source_shape = (source_channels, resolution, resolution)
         self.stem = _conv(source_channels * unshuffle ** 2, width, norm)
         self.down = nn.ModuleList([_conv(width, 2 * width, norm, 2), _conv(2 * width, 4 * width, norm, 2)])
@@ -117,7 +121,8 @@ class Generator(nn.Module):
         base = F.affine_grid(torch.eye(2, 3, device=raw.device, dtype=raw.dtype)[None].expand(n * frames, 2, 3),
                              [n * frames, c, h, w], align_corners=False)
         ink = (past[:, -c:] + 1).repeat_interleave(frames, 0)  # the last frame, background 0: zeros pad it
-        moved = F.grid_sample(ink, base + flow, align_corners=False, padding_mode="zeros") - 1
+        moved = F.grid_sample(ink, base + flow, mode=self.resample, align_corners=False, padding_mode="zeros") - 1
+        moved = moved.clamp(-1, 1)  # bicubic overshoots an edge a little; images stay in [-1, 1]
         mask = torch.sigmoid(per[:, :, 2:3]).flatten(0, 1)
         drawn = torch.tanh(per[:, :, 3:]).flatten(0, 1)
         return (mask * moved + (1 - mask) * drawn).view(n, frames * c, h, w)
