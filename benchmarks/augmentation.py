@@ -12,7 +12,8 @@ For each label budget (K labels per class, --labels) and each label draw (data.l
   `gankit sample --per-class` of it; its FID in the dataset classifier's features against the test split and
   its memorisation ratio (that FID over the FID against the images it trained on: below 1, it copies them);
 - one fixed small CNN (gankit.metrics.downstream) trained for --steps on each arm:
-  `real` (the labelled images), `classical` (+ shifts, rotations, scaling, elastic), `gan<r>` (+ r GAN samples
+  `real` (the labelled images), `classical` (+ classical augmentation in --classical's style: `digits`,
+  shifts, rotations, scaling, elastic; `clothes`, mirror images), `gan<r>` (+ r GAN samples
   per real image in every batch), `both` (classical augmentation of the reals + gan1), `cas` (GAN samples
   only: the Classification Accuracy Score) — test accuracy on the dataset's 10,000 test images;
 - `ssgan`: the semi-supervised GAN (--ssgan-preset) with the same labels and every unlabelled image, trained
@@ -48,7 +49,7 @@ from gankit.latent import load_generator
 from gankit.latent.classify import load_classifier_d
 from gankit.latent.evaluate import EvalOptions, evaluate_run
 from gankit.latent.synthetic import per_class
-from gankit.metrics.downstream import Mix, accuracy_on, train_classifier
+from gankit.metrics.downstream import STYLES, Mix, accuracy_on, train_classifier
 from gankit.training import fit, resolve, start_run
 
 ARMS = ("real", "classical", "gan0.5", "gan1", "gan2", "both", "cas", "ssgan")
@@ -82,7 +83,7 @@ def gan_arms(args, k: int, draw: int, real_x, real_y, test_x, test_y, folder: st
            "gan_memorisation_ratio": scores.get("memorisation_ratio")}
     mixes = {"gan0.5": Mix(real_x, real_y, fake_x, fake_y, 0.5), "gan1": Mix(real_x, real_y, fake_x, fake_y, 1.0),
              "gan2": Mix(real_x, real_y, fake_x, fake_y, 2.0),
-             "both": Mix(real_x, real_y, fake_x, fake_y, 1.0, augment=True),
+             "both": Mix(real_x, real_y, fake_x, fake_y, 1.0, augment=True, style=args.classical),
              "cas": Mix(None, None, fake_x, fake_y)}
     for arm, mix in mixes.items():
         if arm in args.arms:
@@ -94,7 +95,8 @@ def one_draw(args, k: int, draw: int, test_x, test_y) -> dict:
     labelled = load_dataset(DataConfig(name=args.dataset, labeled_per_class=k, label_seed=draw)).labelled()
     real_x, real_y = normalize(labelled.x), labelled.labels
     out: dict = {"draw": draw, "labels": len(real_y)}
-    for arm, mix in (("real", Mix(real_x, real_y)), ("classical", Mix(real_x, real_y, augment=True))):
+    for arm, mix in (("real", Mix(real_x, real_y)),
+                     ("classical", Mix(real_x, real_y, augment=True, style=args.classical))):
         if arm in args.arms:
             out[arm] = accuracy_on(train_classifier(mix, 10, args.steps, seed=draw), test_x, test_y)
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,12 +119,12 @@ def summary(draws: list[dict]) -> dict:
         values = [d[key] for d in draws if d.get(key) is not None]
         if values:
             out[key] = {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
-    if "classical" in out:
-        for arm in ARMS:
-            if arm in out and arm != "classical":
-                gains = [d[arm] - d["classical"] for d in draws if arm in d and "classical" in d]
-                out[f"{arm}_minus_classical"] = {"mean": statistics.fmean(gains),
-                                                 "std": statistics.stdev(gains) if len(gains) > 1 else 0.0}
+    for arm in ARMS:
+        # a gain is of one draw, so only draws that measured both count (none: no gain to report)
+        gains = [d[arm] - d["classical"] for d in draws if arm in d and "classical" in d and arm != "classical"]
+        if gains:
+            out[f"{arm}_minus_classical"] = {"mean": statistics.fmean(gains),
+                                             "std": statistics.stdev(gains) if len(gains) > 1 else 0.0}
     return out
 
 
@@ -143,7 +145,9 @@ def _settings(part: dict) -> dict:
     arms = set(part["arms"])
     keep = {"dataset", "classifier_steps"} | ({"gan_preset", "gan_steps", "gan_set"} if arms & GAN_ARMS else set())
     keep |= {"ssgan_preset", "ssgan_steps"} if "ssgan" in arms else set()
-    return {key: part.get(key, []) for key in keep}  # files from before --gan-set have no gan_set: none given
+    keep |= {"classical_style"} if arms & {"classical", "both"} else set()
+    # files from before --gan-set have no gan_set (none given), from before --classical no style (digits')
+    return {key: part.get(key, "digits" if key == "classical_style" else []) for key in keep}
 
 
 def merge(paths: list[str]) -> dict:
@@ -182,6 +186,9 @@ def main() -> None:
     p.add_argument("--gan-steps", type=int, default=0, help="default: the preset's (5,000)")
     p.add_argument("--gan-set", action="append", default=[], metavar="KEY=VALUE",
                    help="override the GAN preset (like gankit train --set), e.g. model.d_cond=acgan")
+    p.add_argument("--classical", default="digits", choices=STYLES,
+                   help="classical augmentation's style: digits (shifts, rotations, scaling, elastic) or clothes "
+                        "(mirror images)")
     p.add_argument("--samples-per-class", type=int, default=1000)
     p.add_argument("--eval-n", type=int, default=5000)
     p.add_argument("--ssgan-preset", default="", help="default: mnist_ssgan (its settings on either dataset)")
@@ -215,7 +222,8 @@ def main() -> None:
         budgets[str(k * 10)] = {"summary": summary(draws), "draws": draws}
     emit({"benchmark": "augmentation", "dataset": args.dataset, "classifier_steps": args.steps,
           "gan_preset": args.gan_preset, "gan_steps": args.gan_steps, "gan_set": args.gan_set,
-          "ssgan_preset": args.ssgan_preset, "ssgan_steps": args.ssgan_steps, "arms": args.arms,
+          "ssgan_preset": args.ssgan_preset, "ssgan_steps": args.ssgan_steps, "classical_style": args.classical,
+          "arms": args.arms,
           "budgets": budgets}, args.out)
 
 

@@ -23,12 +23,14 @@ def test_a_tiny_run_measures_each_arm_against_the_test_split(shared_data, tmp_pa
         assert 0.0 <= draw[arm] <= 1.0  # two steps from random weights: anything, but a test accuracy
 
 
-def _part(tmp_path, name, arms, draws, gan_steps=5000):
+def _part(tmp_path, name, arms, draws, gan_steps=5000, style=None):
     path = tmp_path / f"{name}.json"
-    path.write_text(json.dumps({"benchmark": "augmentation", "dataset": "mnist", "classifier_steps": 2000,
-                                "gan_preset": "mnist_dcgan", "gan_steps": gan_steps, "gan_set": [],
-                                "ssgan_preset": "mnist_ssgan", "ssgan_steps": 0, "arms": arms,
-                                "budgets": {"100": {"summary": {}, "draws": draws}}, "stamp": {"command": name}}))
+    head = {"benchmark": "augmentation", "dataset": "mnist", "classifier_steps": 2000, "gan_preset": "mnist_dcgan",
+            "gan_steps": gan_steps, "gan_set": [], "ssgan_preset": "mnist_ssgan", "ssgan_steps": 0, "arms": arms}
+    if style:  # files from before --classical have no style
+        head["classical_style"] = style
+    path.write_text(json.dumps({**head, "budgets": {"100": {"summary": {}, "draws": draws}},
+                                "stamp": {"command": name}}))
     return str(path)
 
 
@@ -54,3 +56,15 @@ def test_merge_refuses_other_gan_settings_and_an_arm_measured_twice(tmp_path):
         augmentation.merge([a, _part(tmp_path, "b", ["gan1"], [{"draw": 1, "gan1": 0.8}], gan_steps=3000)])
     with pytest.raises(SystemExit, match=r"\['gan1'\] at 100 labels, draw 0 measured twice"):
         augmentation.merge([a, _part(tmp_path, "c", ["gan1"], [{"draw": 0, "gan1": 0.81}])])
+
+
+def test_merge_reads_a_part_without_a_style_as_the_digits_and_refuses_another_style(tmp_path):
+    old = _part(tmp_path, "a", ["classical"], [{"draw": 0, "classical": 0.90}])
+    digits = _part(tmp_path, "b", ["classical"], [{"draw": 1, "classical": 0.92}], style="digits")
+    assert augmentation.merge([old, digits])["classical_style"] == "digits"
+    clothes = _part(tmp_path, "c", ["real", "classical"], [{"draw": 1, "real": 0.9, "classical": 0.91}],
+                    style="clothes")
+    with pytest.raises(SystemExit, match="classical_style is 'clothes', not 'digits'"):
+        augmentation.merge([old, clothes])
+    gan_only = _part(tmp_path, "d", ["gan1"], [{"draw": 1, "gan1": 0.8}], style="clothes")
+    assert augmentation.merge([old, gan_only])["arms"] == ["classical", "gan1"]  # its style played no part

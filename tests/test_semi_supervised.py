@@ -211,6 +211,25 @@ def test_classical_augmentation_moves_digits_seeded_and_keeps_the_background():
     assert ((ink(a) > 0.5) & (ink(a) < 1.7)).all()  # elastic distortion bends the bar, never erases it
 
 
+def test_the_clothes_style_mirrors_about_half_the_images_and_the_digits_style_none():
+    from gankit.metrics.downstream import STYLES, Mix, classical_augment
+
+    x = torch.full((200, 1, 12, 12), -1.0)
+    x[:, :, 2:10, 1:4] = 1.0  # a bar on the left: its mirror image is told apart
+    plain = classical_augment(x, torch.Generator().manual_seed(0))
+    flipped = classical_augment(x, torch.Generator().manual_seed(0), flip=True)
+    same = (flipped == plain).flatten(1).all(1)
+    mirrored = (flipped == plain.flip(-1)).flatten(1).all(1)
+    assert bool((same ^ mirrored).all())  # each image is the unflipped draw or its mirror image
+    assert 0.35 <= mirrored.float().mean() <= 0.65
+    clothes = classical_augment(x, torch.Generator().manual_seed(0), **STYLES["clothes"])
+    kept, mirrored = (clothes == x).flatten(1).all(1), (clothes == x.flip(-1)).flatten(1).all(1)
+    assert bool((kept ^ mirrored).all())  # mirror images only, not a pixel resampled
+    assert 0.35 <= mirrored.float().mean() <= 0.65
+    with pytest.raises(GankitError, match="unknown augmentation style 'faces'"):
+        Mix(x, torch.zeros(200, dtype=torch.long), augment=True, style="faces")
+
+
 def test_downstream_mix_draws_the_asked_share_of_fakes_and_a_classifier_learns():
     from gankit.metrics.downstream import Mix, _batch, accuracy_on, train_classifier
 

@@ -33,10 +33,22 @@ class SmallCNN(nn.Module):
 
 
 def classical_augment(x: torch.Tensor, gen: torch.Generator, shift: float = 2.0, degrees: float = 10.0,
-                      scale: float = 0.1, elastic: float = 2.0) -> torch.Tensor:
-    """The usual augmentation of digits and clothes, per image: shifts of up to `shift` pixels, rotations of
-    up to `degrees`, scaling by up to ±`scale`, then an elastic distortion (Simard et al. 2003: a random
-    displacement field smoothed by a Gaussian, up to about `elastic` pixels). Background stays -1."""
+                      scale: float = 0.1, elastic: float = 2.0, flip: bool = False) -> torch.Tensor:
+    """Classical augmentation, per image: shifts of up to `shift` pixels, rotations of up to `degrees`, scaling
+    by up to ±`scale`, then an elastic distortion (Simard et al. 2003: a random displacement field smoothed by
+    a Gaussian, up to about `elastic` pixels), and with `flip` a mirror image half the time. The defaults are
+    the usual for digits (a mirrored digit is no digit); STYLES names the usual for clothes. Background
+    stays -1; with no shift, rotation, scaling or distortion no pixel is resampled."""
+    if shift or degrees or scale or elastic:
+        x = _resampled(x, gen, shift, degrees, scale, elastic)
+    if flip:  # drawn last, so the other transforms get the same draws as without
+        mirror = torch.rand(x.shape[0], generator=gen) < 0.5
+        x = torch.where(mirror.view(-1, 1, 1, 1), x.flip(-1), x)
+    return x
+
+
+def _resampled(x: torch.Tensor, gen: torch.Generator, shift: float, degrees: float, scale: float,
+               elastic: float) -> torch.Tensor:
     n, _, h, w = x.shape
     def u(*shape: int) -> torch.Tensor:  # uniform in [-1, 1]
         return torch.rand(*shape, generator=gen) * 2 - 1
@@ -56,6 +68,13 @@ def classical_augment(x: torch.Tensor, gen: torch.Generator, shift: float = 2.0,
     return F.grid_sample(x + 1, grid, align_corners=False, padding_mode="zeros") - 1
 
 
+# Named sets of classical_augment's settings. `digits`: shifts, small rotations and scaling, elastic strokes.
+# `clothes`: mirror images only. A garment's mirror image is the same garment, and a mirror moves no pixel
+# off the grid; sub-pixel shifts resample, which blurs a 28-px garment's texture (measured on Fashion-MNIST,
+# 100 and 6,000 labels: flips with shifts of up to 1 px scored 1.7 points below flips alone at 100 labels).
+STYLES = {"digits": {}, "clothes": {"shift": 0.0, "degrees": 0.0, "scale": 0.0, "elastic": 0.0, "flip": True}}
+
+
 def _gaussian(sigma: float) -> torch.Tensor:
     radius = int(2 * sigma)
     t = torch.arange(-radius, radius + 1, dtype=torch.float32)
@@ -68,7 +87,7 @@ def _gaussian(sigma: float) -> torch.Tensor:
 class Mix:
     """The training data of one arm: real images and labels, optionally a generator's (`fake_x`, `fake_y`),
     drawn `ratio` fakes per real image in every batch (no reals: fakes only); `augment`: classical
-    augmentation of the real images (and of the fakes, with `augment_fakes`)."""
+    augmentation of the real images (and of the fakes, with `augment_fakes`), in one of STYLES."""
 
     real_x: torch.Tensor | None
     real_y: torch.Tensor | None
@@ -77,6 +96,11 @@ class Mix:
     ratio: float = 0.0
     augment: bool = False
     augment_fakes: bool = False
+    style: str = "digits"
+
+    def __post_init__(self):
+        if self.style not in STYLES:
+            raise GankitError(f"unknown augmentation style {self.style!r}; choose from {', '.join(STYLES)}")
 
 
 def _batch(mix: Mix, batch_size: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -92,7 +116,7 @@ def _batch(mix: Mix, batch_size: int, gen: torch.Generator) -> tuple[torch.Tenso
             continue
         idx = torch.randint(len(x), (n,), generator=gen)
         xb = x[idx]
-        parts.append((classical_augment(xb, gen) if aug else xb, y[idx]))
+        parts.append((classical_augment(xb, gen, **STYLES[mix.style]) if aug else xb, y[idx]))
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 
@@ -127,4 +151,4 @@ def accuracy_on(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: 
     return correct / len(x)
 
 
-__all__ = ["Mix", "SmallCNN", "classical_augment", "accuracy_on", "train_classifier"]
+__all__ = ["Mix", "STYLES", "SmallCNN", "classical_augment", "accuracy_on", "train_classifier"]
