@@ -218,6 +218,8 @@ def _try(test, arms: dict):
 def merge(paths: list[str]) -> dict:
     """Results of this script for other seeds of the same preset, steps, n and overrides, as one."""
     parts = [json.loads(Path(p).read_text()) for p in paths]
+    for part in parts:  # files from before --set have no overrides: none were given
+        part.setdefault("overrides", [])
     head = parts[0]
     for path, part in zip(paths, parts):
         for key in ("preset", "steps", "eval_n", "overrides"):

@@ -40,6 +40,11 @@ def test_merge_refuses_a_seed_twice_and_other_settings(tmp_path):
         merge([_part(tmp_path, "a", 0, 1.0), _part(tmp_path, "b", 0, 1.1)])
     with pytest.raises(SystemExit, match="overrides is"):
         merge([_part(tmp_path, "a", 0, 1.0), _part(tmp_path, "b", 1, 1.1, ["loss.l1=30"])])
+    older = Path(_part(tmp_path, "old", 2, 1.2))  # written before --set: no overrides key, none given
+    older.write_text(json.dumps({k: v for k, v in json.loads(older.read_text()).items() if k != "overrides"}))
+    assert merge([_part(tmp_path, "a", 0, 1.0), str(older)])["seeds"] == [0, 2]
+    with pytest.raises(SystemExit, match="overrides is"):
+        merge([str(older), _part(tmp_path, "b", 1, 1.1, ["loss.l1=30"])])
 
 
 def _drawings(n, labels, seed):
