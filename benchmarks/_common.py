@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import shlex
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +57,13 @@ def stamp() -> dict:
     return {"command": shlex.join(["python", str(script), *sys.argv[1:]]), "argv": list(sys.argv),
             "commit": commit + ("+dirty" if dirty and commit else ""), "torch": torch.__version__,
             "device": device_name(), "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ")}
+
+
+def mean_std(values: list[float], digits: int | None = None) -> dict:
+    """Mean and sample standard deviation (0 for one value), rounded to `digits` if given."""
+    mean = statistics.fmean(values)
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return {"mean": mean, "std": std} if digits is None else {"mean": round(mean, digits), "std": round(std, digits)}
 
 
 def emit(result: dict, out: str) -> None:

@@ -35,13 +35,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-from _common import emit
+from _common import emit, mean_std
 
 from gankit.core.config import merge as merge_config, parse_override
 from gankit.data import DataConfig, load_dataset, normalize
@@ -52,6 +51,8 @@ from gankit.latent.synthetic import per_class
 from gankit.metrics.downstream import STYLES, Mix, accuracy_on, train_classifier
 from gankit.training import fit, resolve, start_run
 
+# what a file written before an option existed meant: no --gan-set given, the digits' --classical style
+BEFORE_OPTION = {"gan_set": [], "classical_style": "digits"}
 ARMS = ("real", "classical", "gan0.5", "gan1", "gan2", "both", "cas", "ssgan")
 GAN_ARMS = {"gan0.5", "gan1", "gan2", "both", "cas"}
 
@@ -118,13 +119,12 @@ def summary(draws: list[dict]) -> dict:
     for key in keys:
         values = [d[key] for d in draws if d.get(key) is not None]
         if values:
-            out[key] = {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+            out[key] = mean_std(values)
     for arm in ARMS:
         # a gain is of one draw, so only draws that measured both count (none: no gain to report)
         gains = [d[arm] - d["classical"] for d in draws if arm in d and "classical" in d and arm != "classical"]
         if gains:
-            out[f"{arm}_minus_classical"] = {"mean": statistics.fmean(gains),
-                                             "std": statistics.stdev(gains) if len(gains) > 1 else 0.0}
+            out[f"{arm}_minus_classical"] = mean_std(gains)
     return out
 
 
@@ -146,8 +146,7 @@ def _settings(part: dict) -> dict:
     keep = {"dataset", "classifier_steps"} | ({"gan_preset", "gan_steps", "gan_set"} if arms & GAN_ARMS else set())
     keep |= {"ssgan_preset", "ssgan_steps"} if "ssgan" in arms else set()
     keep |= {"classical_style"} if arms & {"classical", "both"} else set()
-    # files from before --gan-set have no gan_set (none given), from before --classical no style (digits')
-    return {key: part.get(key, "digits" if key == "classical_style" else []) for key in keep}
+    return {key: part.get(key, BEFORE_OPTION.get(key, [])) for key in keep}
 
 
 def merge(paths: list[str]) -> dict:
@@ -223,8 +222,7 @@ def main() -> None:
     emit({"benchmark": "augmentation", "dataset": args.dataset, "classifier_steps": args.steps,
           "gan_preset": args.gan_preset, "gan_steps": args.gan_steps, "gan_set": args.gan_set,
           "ssgan_preset": args.ssgan_preset, "ssgan_steps": args.ssgan_steps, "classical_style": args.classical,
-          "arms": args.arms,
-          "budgets": budgets}, args.out)
+          "arms": args.arms, "budgets": budgets}, args.out)
 
 
 if __name__ == "__main__":

@@ -18,9 +18,8 @@ two baselines, which need no training.
 from __future__ import annotations
 
 import argparse
-import statistics
 
-from _common import emit, train_then_score
+from _common import emit, mean_std, train_then_score
 
 from gankit.core.config import parse_override
 from gankit.latent.evaluate import EvalOptions, evaluate_run
@@ -38,13 +37,8 @@ def score(n: int, device: str):
     return run
 
 
-def _mean_std(values: list[float]) -> dict:
-    return {"mean": round(statistics.fmean(values), 4),
-            "std": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0}
-
-
 def summarise(per_seed: list[dict]) -> dict:
-    return {key: _mean_std([r["metrics"][key] for r in per_seed]) for key in SUMMARY}
+    return {key: mean_std([r["metrics"][key] for r in per_seed], 4) for key in SUMMARY}
 
 
 def checks(arms: dict, baselines: dict) -> dict:

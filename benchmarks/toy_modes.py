@@ -17,11 +17,10 @@ ring — PacGAN2 7.9 / 95.6%.
 from __future__ import annotations
 
 import argparse
-import statistics
 from pathlib import Path
 
 import torch
-from _common import emit, train_then_score
+from _common import emit, mean_std, train_then_score
 
 from gankit.checkpoint import load_checkpoint
 from gankit.core.config import from_dict, parse_override
@@ -96,9 +95,7 @@ def main() -> None:
 
     def agg(key, rows):
         values = [r[key] for r in rows]
-        return {"mean": round(statistics.fmean(values), 4),
-                "std": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0,
-                "min": min(values), "max": max(values)}
+        return mean_std(values, 4) | {"min": min(values), "max": max(values)}
 
     def summary(rows):
         return {key: agg(key, rows) for key in ("modes", "high_quality", "kl", "spread")} | {

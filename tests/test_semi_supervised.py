@@ -211,7 +211,7 @@ def test_classical_augmentation_moves_digits_seeded_and_keeps_the_background():
     assert ((ink(a) > 0.5) & (ink(a) < 1.7)).all()  # elastic distortion bends the bar, never erases it
 
 
-def test_the_clothes_style_mirrors_about_half_the_images_and_the_digits_style_none():
+def test_flips_mirror_about_half_the_images_and_the_clothes_style_resamples_no_pixel():
     from gankit.metrics.downstream import STYLES, Mix, classical_augment
 
     x = torch.full((200, 1, 12, 12), -1.0)
