@@ -146,7 +146,7 @@ def _settings(part: dict) -> dict:
     keep = {"dataset", "classifier_steps"} | ({"gan_preset", "gan_steps", "gan_set"} if arms & GAN_ARMS else set())
     keep |= {"ssgan_preset", "ssgan_steps"} if "ssgan" in arms else set()
     keep |= {"classical_style"} if arms & {"classical", "both"} else set()
-    return {key: part.get(key, BEFORE_OPTION.get(key, [])) for key in keep}
+    return {key: part.get(key, BEFORE_OPTION.get(key)) for key in keep}
 
 
 def merge(paths: list[str]) -> dict:
