@@ -17,7 +17,8 @@ For each label budget (K labels per class, --labels) and each label draw (data.l
   per real image in every batch), `both` (classical augmentation of the reals + gan1), `cas` (GAN samples
   only: the Classification Accuracy Score) — test accuracy on the dataset's 10,000 test images;
 - `ssgan`: the semi-supervised GAN (--ssgan-preset) with the same labels and every unlabelled image, trained
-  for the preset's steps (--ssgan-steps to change them; the training seconds are recorded beside); its D's
+  for the preset's steps (--ssgan-steps to change them, --ssgan-set to override its settings; the training
+  seconds are recorded beside); its D's
   test accuracy.
 Mean and std over the draws per budget and arm.
 
@@ -51,8 +52,9 @@ from gankit.latent.synthetic import per_class
 from gankit.metrics.downstream import STYLES, Mix, accuracy_on, train_classifier
 from gankit.training import fit, resolve, start_run
 
-# what a file written before an option existed meant: no --gan-set given, the digits' --classical style
-BEFORE_OPTION = {"gan_set": [], "classical_style": "digits"}
+# what a file written before an option existed meant: no --gan-set or --ssgan-set given, the digits' --classical
+# style
+BEFORE_OPTION = {"gan_set": [], "ssgan_set": [], "classical_style": "digits"}
 ARMS = ("real", "classical", "gan0.5", "gan1", "gan2", "both", "cas", "ssgan")
 GAN_ARMS = {"gan0.5", "gan1", "gan2", "both", "cas"}
 
@@ -71,10 +73,14 @@ def train_gan(preset: str, dataset: str, k: int, draw: int, steps: int, folder: 
     return str(run.dir), round(time.perf_counter() - t0, 1)
 
 
+def _overrides(base: dict, items: list[str]) -> dict:
+    for item in items:
+        base = merge_config(base, parse_override(item))
+    return base
+
+
 def gan_arms(args, k: int, draw: int, real_x, real_y, test_x, test_y, folder: str) -> dict:
-    extra = {"model": {"conditional": True}}
-    for item in args.gan_set:
-        extra = merge_config(extra, parse_override(item))
+    extra = _overrides({"model": {"conditional": True}}, args.gan_set)
     run_dir, seconds = train_gan(args.gan_preset, args.dataset, k, draw, args.gan_steps, folder, extra)
     scores = evaluate_run(run_dir, EvalOptions(n=args.eval_n, split="test", device="cpu", metrics="fid"),
                           write=False)["metrics"]
@@ -104,7 +110,8 @@ def one_draw(args, k: int, draw: int, test_x, test_y) -> dict:
         if GAN_ARMS & set(args.arms):
             out.update(gan_arms(args, k, draw, real_x, real_y, test_x, test_y, tmp))
         if "ssgan" in args.arms:
-            run_dir, seconds = train_gan(args.ssgan_preset, args.dataset, k, draw, args.ssgan_steps, tmp)
+            run_dir, seconds = train_gan(args.ssgan_preset, args.dataset, k, draw, args.ssgan_steps, tmp,
+                                         _overrides({}, args.ssgan_set))
             out.update({"ssgan": load_classifier_d(run_dir).accuracy(load_dataset(
                 DataConfig(name=args.dataset, split="test"))), "ssgan_train_seconds": seconds})
     print(out, flush=True)
@@ -144,7 +151,7 @@ def _settings(part: dict) -> dict:
     arm was measured, the ssgan's only where it was."""
     arms = set(part["arms"])
     keep = {"dataset", "classifier_steps"} | ({"gan_preset", "gan_steps", "gan_set"} if arms & GAN_ARMS else set())
-    keep |= {"ssgan_preset", "ssgan_steps"} if "ssgan" in arms else set()
+    keep |= {"ssgan_preset", "ssgan_steps", "ssgan_set"} if "ssgan" in arms else set()
     keep |= {"classical_style"} if arms & {"classical", "both"} else set()
     return {key: part.get(key, BEFORE_OPTION.get(key)) for key in keep}
 
@@ -192,6 +199,8 @@ def main() -> None:
     p.add_argument("--eval-n", type=int, default=5000)
     p.add_argument("--ssgan-preset", default="", help="default: mnist_ssgan (its settings on either dataset)")
     p.add_argument("--ssgan-steps", type=int, default=0, help="default: the preset's")
+    p.add_argument("--ssgan-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override the ssgan preset, e.g. loss.aux_weight=1.5")
     p.add_argument("--cas", default="", metavar="RUN", help="only the CAS of this conditional run (or demo:NAME)")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--merge", default="", help="comma-separated results of this script to join (nothing trains)")
@@ -221,7 +230,8 @@ def main() -> None:
         budgets[str(k * 10)] = {"summary": summary(draws), "draws": draws}
     emit({"benchmark": "augmentation", "dataset": args.dataset, "classifier_steps": args.steps,
           "gan_preset": args.gan_preset, "gan_steps": args.gan_steps, "gan_set": args.gan_set,
-          "ssgan_preset": args.ssgan_preset, "ssgan_steps": args.ssgan_steps, "classical_style": args.classical,
+          "ssgan_preset": args.ssgan_preset, "ssgan_steps": args.ssgan_steps, "ssgan_set": args.ssgan_set,
+          "classical_style": args.classical,
           "arms": args.arms, "budgets": budgets}, args.out)
 
 

@@ -23,12 +23,14 @@ def test_a_tiny_run_measures_each_arm_against_the_test_split(shared_data, tmp_pa
         assert 0.0 <= draw[arm] <= 1.0  # two steps from random weights: anything, but a test accuracy
 
 
-def _part(tmp_path, name, arms, draws, gan_steps=5000, style=None):
+def _part(tmp_path, name, arms, draws, gan_steps=5000, style=None, ssgan_set=None):
     path = tmp_path / f"{name}.json"
     head = {"benchmark": "augmentation", "dataset": "mnist", "classifier_steps": 2000, "gan_preset": "mnist_dcgan",
             "gan_steps": gan_steps, "gan_set": [], "ssgan_preset": "mnist_ssgan", "ssgan_steps": 0, "arms": arms}
     if style:  # files from before --classical have no style
         head["classical_style"] = style
+    if ssgan_set is not None:  # files from before --ssgan-set have none
+        head["ssgan_set"] = ssgan_set
     path.write_text(json.dumps({**head, "budgets": {"100": {"summary": {}, "draws": draws}},
                                 "stamp": {"command": name}}))
     return str(path)
@@ -68,3 +70,14 @@ def test_merge_reads_a_part_without_a_style_as_the_digits_and_refuses_another_st
         augmentation.merge([old, clothes])
     gan_only = _part(tmp_path, "d", ["gan1"], [{"draw": 1, "gan1": 0.8}], style="clothes")
     assert augmentation.merge([old, gan_only])["arms"] == ["classical", "gan1"]  # its style played no part
+
+
+def test_merge_reads_a_part_without_ssgan_set_as_the_preset_and_refuses_other_ssgan_settings(tmp_path):
+    old = _part(tmp_path, "a", ["ssgan"], [{"draw": 0, "ssgan": 0.97}])
+    same = _part(tmp_path, "b", ["ssgan"], [{"draw": 1, "ssgan": 0.96}], ssgan_set=[])
+    assert augmentation.merge([old, same])["ssgan_set"] == []
+    other = _part(tmp_path, "c", ["ssgan"], [{"draw": 2, "ssgan": 0.95}], ssgan_set=["loss.aux_weight=1.5"])
+    with pytest.raises(SystemExit, match=r"ssgan_set is \['loss.aux_weight=1.5'\], not \[\]"):
+        augmentation.merge([old, other])
+    gan_only = _part(tmp_path, "d", ["gan1"], [{"draw": 1, "gan1": 0.8}], ssgan_set=["loss.aux_weight=2"])
+    assert augmentation.merge([old, gan_only])["ssgan_set"] == []  # it trained no ssgan: its setting plays no part
