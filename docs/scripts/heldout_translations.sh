@@ -3,7 +3,7 @@
 # beside the run's output and the real target, as `gankit eval` writes them (heldout.png), copied under
 # docs/images with the preset's name.
 #   gankit train --preset faces_edges2photo --out runs       # 3,000 steps: 488 s of training on 2 CPU cores
-#   (train_seconds in benchmarks/results/image_to_image/faces_edges2photo_3000steps_cpu.json)
+#   (seed 0's train_seconds in benchmarks/results/image_to_image/faces_edges2photo_3000steps_3seeds_cpu.json)
 #   bash docs/scripts/heldout_translations.sh runs/00000-edges_faces-pix2pix faces_edges2photo
 # Needs $GANKIT_DATA (the run's dataset). The pairs shown are the run's data.holdout split: no training saw
 # them, and for the face presets no person in them is in the training crops (data.holdout_by=identity).
