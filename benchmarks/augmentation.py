@@ -18,8 +18,7 @@ For each label budget (K labels per class, --labels) and each label draw (data.l
   only: the Classification Accuracy Score) — test accuracy on the dataset's 10,000 test images;
 - `ssgan`: the semi-supervised GAN (--ssgan-preset) with the same labels and every unlabelled image, trained
   for the preset's steps (--ssgan-steps to change them, --ssgan-set to override its settings; the training
-  seconds are recorded beside); its D's
-  test accuracy.
+  seconds are recorded beside); its D's test accuracy.
 Mean and std over the draws per budget and arm.
 
 --cas RUN (a conditional run or demo:fashion) instead measures the Classification Accuracy Score of that
@@ -52,8 +51,7 @@ from gankit.latent.synthetic import per_class
 from gankit.metrics.downstream import STYLES, Mix, accuracy_on, train_classifier
 from gankit.training import fit, resolve, start_run
 
-# what a file written before an option existed meant: no --gan-set or --ssgan-set given, the digits' --classical
-# style
+# what a file written before an option existed meant: no --gan-set or --ssgan-set, the digits' --classical style
 BEFORE_OPTION = {"gan_set": [], "ssgan_set": [], "classical_style": "digits"}
 ARMS = ("real", "classical", "gan0.5", "gan1", "gan2", "both", "cas", "ssgan")
 GAN_ARMS = {"gan0.5", "gan1", "gan2", "both", "cas"}
@@ -74,6 +72,7 @@ def train_gan(preset: str, dataset: str, k: int, draw: int, steps: int, folder: 
 
 
 def _overrides(base: dict, items: list[str]) -> dict:
+    """`base` with each KEY=VALUE of `items` merged in, as `gankit train --set` does."""
     for item in items:
         base = merge_config(base, parse_override(item))
     return base
