@@ -37,12 +37,13 @@ import argparse
 import json
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from _common import emit, mean_std
 
-from gankit.core.config import merge as merge_config, parse_override
+from gankit.core.config import parse_override
 from gankit.data import DataConfig, load_dataset, normalize
 from gankit.latent import load_generator
 from gankit.latent.classify import load_classifier_d
@@ -58,28 +59,21 @@ GAN_ARMS = {"gan0.5", "gan1", "gan2", "both", "cas"}
 
 
 def train_gan(preset: str, dataset: str, k: int, draw: int, steps: int, folder: str,
-              extra: dict | None = None) -> tuple[str, float]:
-    """A run of `preset` on `dataset` with K labels per class (draw `draw`) for `steps` (0: the preset's);
-    returns its folder and training seconds."""
+              overrides: Sequence[dict] = ()) -> tuple[str, float]:
+    """A run of `preset` on `dataset` with K labels per class (draw `draw`) for `steps` (0: the preset's), then
+    `overrides` (dicts, as `--set` parses them); returns its folder and training seconds."""
     train = {"seed": draw, "device": "cpu", "sample_every": 0, "checkpoint_every": 0} | (
         {"steps": steps} if steps else {})
     cfg = resolve(preset, [{"data": {"name": dataset, "labeled_per_class": k, "label_seed": draw},
-                            "out": folder, "train": train}, *( [extra] if extra else [])])
+                            "out": folder, "train": train}, *overrides])
     run = start_run(cfg)
     t0 = time.perf_counter()
     fit(run)
     return str(run.dir), round(time.perf_counter() - t0, 1)
 
 
-def _overrides(base: dict, items: list[str]) -> dict:
-    """`base` with each KEY=VALUE of `items` merged in, as `gankit train --set` does."""
-    for item in items:
-        base = merge_config(base, parse_override(item))
-    return base
-
-
 def gan_arms(args, k: int, draw: int, real_x, real_y, test_x, test_y, folder: str) -> dict:
-    extra = _overrides({"model": {"conditional": True}}, args.gan_set)
+    extra = [{"model": {"conditional": True}}, *map(parse_override, args.gan_set)]
     run_dir, seconds = train_gan(args.gan_preset, args.dataset, k, draw, args.gan_steps, folder, extra)
     scores = evaluate_run(run_dir, EvalOptions(n=args.eval_n, split="test", device="cpu", metrics="fid"),
                           write=False)["metrics"]
@@ -110,7 +104,7 @@ def one_draw(args, k: int, draw: int, test_x, test_y) -> dict:
             out.update(gan_arms(args, k, draw, real_x, real_y, test_x, test_y, tmp))
         if "ssgan" in args.arms:
             run_dir, seconds = train_gan(args.ssgan_preset, args.dataset, k, draw, args.ssgan_steps, tmp,
-                                         _overrides({}, args.ssgan_set))
+                                         [parse_override(item) for item in args.ssgan_set])
             out.update({"ssgan": load_classifier_d(run_dir).accuracy(load_dataset(
                 DataConfig(name=args.dataset, split="test"))), "ssgan_train_seconds": seconds})
     print(out, flush=True)
