@@ -10,7 +10,8 @@ For each label budget (K labels per class, --labels) and each label draw (data.l
 - a conditional GAN (--gan-preset, data.labeled_per_class=K: it sees only the labelled images, with
   augmentation in front of D as `--augment auto` picks for that few) trained for --gan-steps, then
   `gankit sample --per-class` of it; its FID in the dataset classifier's features against the test split and
-  its memorisation ratio (that FID over the FID against the images it trained on: below 1, it copies them);
+  its memorisation ratio (the median distance, in those features, from a sample to its nearest labelled
+  training image, over the same for test images: about 1 when it learned, toward 0 when it copies them);
 - one fixed small CNN (gankit.metrics.downstream) trained for --steps on each arm:
   `real` (the labelled images), `classical` (+ classical augmentation in --classical's style: `digits`,
   shifts, rotations, scaling, elastic; `clothes`, mirror images), `gan<r>` (+ r GAN samples
