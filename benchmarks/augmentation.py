@@ -30,7 +30,8 @@ their ratio.
 --merge a.json,b.json joins results of this script (budgets, draws or arms measured by separate runs, e.g. one
 core each) into one, the summaries recomputed over the joined draws. Parts must agree on the dataset and the
 classifier's steps, and on the GAN's (or the ssgan's) settings where both measured it; an arm measured twice
-for the same budget and draw is refused.
+for the same budget and draw is refused. Steps are recorded as trained; an older file's `ssgan_steps: 0` meant
+the preset's at its commit (17,000 until mnist_ssgan went to 25,000), so it joins no newer part.
 """
 from __future__ import annotations
 
@@ -211,7 +212,9 @@ def main() -> None:
         p.error(f"unknown arms {sorted(unknown)}; choose from {', '.join(ARMS)}")
     args.gan_preset = args.gan_preset or ("fashion_dcgan" if args.dataset == "fashion_mnist" else "mnist_dcgan")
     args.ssgan_preset = args.ssgan_preset or "mnist_ssgan"
-    args.gan_steps = args.gan_steps or resolve(args.gan_preset, []).train.steps  # recorded as the steps trained
+    # recorded as the steps trained, so parts of presets that changed in between are not merged
+    args.gan_steps = args.gan_steps or resolve(args.gan_preset, []).train.steps
+    args.ssgan_steps = args.ssgan_steps or resolve(args.ssgan_preset, []).train.steps
     test = load_dataset(DataConfig(name=args.dataset, split="test"))
     test_x, test_y = normalize(test.x), test.labels
     if args.cas:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from gankit.training import resolve
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import augmentation  # noqa: E402
 
@@ -17,8 +19,11 @@ def test_a_tiny_run_measures_each_arm_against_the_test_split(shared_data, tmp_pa
                                       "--eval-n", "64", "--samples-per-class", "4", "--gan-set", "train.batch_size=10",
                                       "--out", str(out)])
     augmentation.main()
-    [draw] = json.loads(out.read_text())["budgets"]["20"]["draws"]
+    result = json.loads(out.read_text())
+    [draw] = result["budgets"]["20"]["draws"]
     assert draw["labels"] == 20 and draw["gan_fid_test"] > 0
+    # steps left to the preset are recorded as the preset's, so a later preset's runs can't be merged in
+    assert result["gan_steps"] == 2 and result["ssgan_steps"] == resolve("mnist_ssgan", []).train.steps > 0
     for arm in ("real", "classical", "gan1", "cas"):
         assert 0.0 <= draw[arm] <= 1.0  # two steps from random weights: anything, but a test accuracy
 
