@@ -31,7 +31,7 @@ their ratio.
 core each) into one, the summaries recomputed over the joined draws. Parts must agree on the dataset and the
 classifier's steps, and on the GAN's (or the ssgan's) settings where both measured it; an arm measured twice
 for the same budget and draw is refused. Steps are recorded as trained; an older file's `ssgan_steps: 0` meant
-the preset's at its commit (17,000 until mnist_ssgan went to 25,000), so it joins no newer part.
+the preset's at its commit (17,000 in every committed one), so it joins no newer part.
 """
 from __future__ import annotations
 
