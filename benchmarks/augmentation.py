@@ -31,7 +31,8 @@ their ratio.
 core each) into one, the summaries recomputed over the joined draws. Parts must agree on the dataset and the
 classifier's steps, and on the GAN's (or the ssgan's) settings where both measured it; an arm measured twice
 for the same budget and draw is refused. Steps are recorded as trained; an older file's `ssgan_steps: 0` meant
-the preset's at its commit (17,000 in every committed one), so it joins no newer part.
+the preset's at its commit (17,000 in every committed one), so it joins no newer part. A merged file can be
+merged again: its parts' stamps carry through.
 """
 from __future__ import annotations
 
@@ -172,7 +173,7 @@ def merge(paths: list[str]) -> dict:
     budgets = {b: {"summary": summary(rows), "draws": rows} for b, rows in ordered.items()}
     arms = [a for a in ARMS if any(a in part["arms"] for part in parts)]
     return {"benchmark": "augmentation", **head, "arms": arms, "budgets": budgets,
-            "parts": [part["stamp"] for part in parts]}
+            "parts": [stamp for part in parts for stamp in part.get("parts", [part["stamp"]])]}
 
 
 def main() -> None:

@@ -57,6 +57,18 @@ def test_merge_joins_draws_and_arms_and_recomputes_the_summary(tmp_path):
     assert merged["arms"] == ["classical", "gan1", "ssgan"] and len(merged["parts"]) == 3
 
 
+def test_merging_a_merged_file_keeps_the_stamps_of_its_parts(tmp_path):
+    a = _part(tmp_path, "a", ["ssgan"], [{"draw": 0, "labels": 100, "ssgan": 0.97}])
+    b = _part(tmp_path, "b", ["ssgan"], [{"draw": 1, "labels": 100, "ssgan": 0.98}])
+    ab = tmp_path / "ab.json"
+    ab.write_text(json.dumps({**augmentation.merge([a, b]), "stamp": {"command": "merge a b"}}))
+    c = _part(tmp_path, "c", ["ssgan"], [{"draw": 2, "labels": 100, "ssgan": 0.96}])
+    merged = augmentation.merge([str(ab), c])
+    # the runs that measured, not the merge that joined them: its own stamp says nothing about a measurement
+    assert [stamp["command"] for stamp in merged["parts"]] == ["a", "b", "c"]
+    assert merged["budgets"]["100"]["summary"]["ssgan"]["mean"] == pytest.approx(0.97)
+
+
 def test_merge_refuses_other_gan_settings_and_an_arm_measured_twice(tmp_path):
     a = _part(tmp_path, "a", ["gan1"], [{"draw": 0, "gan1": 0.80}])
     with pytest.raises(SystemExit, match="gan_steps is 3000"):
