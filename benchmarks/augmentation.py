@@ -46,6 +46,7 @@ from pathlib import Path
 import torch
 from _common import emit, mean_std
 
+from gankit.checkpoint import load_checkpoint
 from gankit.core.config import parse_override
 from gankit.data import DataConfig, load_dataset, normalize
 from gankit.latent import load_generator
@@ -59,30 +60,38 @@ from gankit.training import fit, resolve, start_run
 BEFORE_OPTION = {"gan_set": [], "ssgan_set": [], "classical_style": "digits"}
 ARMS = ("real", "classical", "gan0.5", "gan1", "gan2", "both", "cas", "ssgan")
 GAN_ARMS = {"gan0.5", "gan1", "gan2", "both", "cas"}
+STEP_FIELDS = ("diverged_at", "scored_step")  # a draw's facts, not measurements to average over the draws
 
 
 def train_gan(preset: str, dataset: str, k: int, draw: int, steps: int, folder: str,
-              overrides: Sequence[dict] = ()) -> tuple[str, float]:
+              overrides: Sequence[dict] = ()) -> tuple[str, dict]:
     """A run of `preset` on `dataset` with K labels per class (draw `draw`) for `steps` (0: the preset's), then
-    `overrides` (dicts, as `--set` parses them); returns its folder and training seconds."""
-    train = {"seed": draw, "device": "cpu", "sample_every": 0, "checkpoint_every": 0} | (
-        {"steps": steps} if steps else {})
+    `overrides` (dicts, as `--set` parses them); returns its folder and what to record of its training:
+    `train_seconds`, and for a run the health monitor found diverging, `diverged_at` (the step) and
+    `scored_step`, that of the checkpoint left (the last good one: a diverged state is never written), which is
+    what is scored, as a user's `gankit eval` or `classify` would."""
+    # the preset's checkpoint cadence, so a run that diverges leaves a recent good state, as it would for a user
+    train = {"seed": draw, "device": "cpu", "sample_every": 0} | ({"steps": steps} if steps else {})
     cfg = resolve(preset, [{"data": {"name": dataset, "labeled_per_class": k, "label_seed": draw},
                             "out": folder, "train": train}, *overrides])
     run = start_run(cfg)
     t0 = time.perf_counter()
     fit(run)
-    return str(run.dir), round(time.perf_counter() - t0, 1)
+    record: dict = {"train_seconds": round(time.perf_counter() - t0, 1)}
+    diverged = [event.step for event in run.session.events if event.name == "divergence"]
+    if diverged:
+        record |= {"diverged_at": diverged[0], "scored_step": load_checkpoint(run.dir / "checkpoint.pt")["step"]}
+    return str(run.dir), record
 
 
 def gan_arms(args, k: int, draw: int, real_x, real_y, test_x, test_y, folder: str) -> dict:
     extra = [{"model": {"conditional": True}}, *map(parse_override, args.gan_set)]
-    run_dir, seconds = train_gan(args.gan_preset, args.dataset, k, draw, args.gan_steps, folder, extra)
+    run_dir, trained = train_gan(args.gan_preset, args.dataset, k, draw, args.gan_steps, folder, extra)
     scores = evaluate_run(run_dir, EvalOptions(n=args.eval_n, split="test", device="cpu", metrics="fid"),
                           write=False)["metrics"]
     generator = load_generator(run_dir)
     fake_x, fake_y = per_class(generator, args.samples_per_class, seed=draw)
-    out = {"gan_train_seconds": seconds, "gan_fid_test": scores.get("fid"),
+    out = {**{f"gan_{key}": value for key, value in trained.items()}, "gan_fid_test": scores.get("fid"),
            "gan_memorisation_ratio": scores.get("memorisation_ratio")}
     mixes = {"gan0.5": Mix(real_x, real_y, fake_x, fake_y, 0.5), "gan1": Mix(real_x, real_y, fake_x, fake_y, 1.0),
              "gan2": Mix(real_x, real_y, fake_x, fake_y, 2.0),
@@ -106,10 +115,11 @@ def one_draw(args, k: int, draw: int, test_x, test_y) -> dict:
         if GAN_ARMS & set(args.arms):
             out.update(gan_arms(args, k, draw, real_x, real_y, test_x, test_y, tmp))
         if "ssgan" in args.arms:
-            run_dir, seconds = train_gan(args.ssgan_preset, args.dataset, k, draw, args.ssgan_steps, tmp,
+            run_dir, trained = train_gan(args.ssgan_preset, args.dataset, k, draw, args.ssgan_steps, tmp,
                                          [parse_override(item) for item in args.ssgan_set])
-            out.update({"ssgan": load_classifier_d(run_dir).accuracy(load_dataset(
-                DataConfig(name=args.dataset, split="test"))), "ssgan_train_seconds": seconds})
+            test = load_dataset(DataConfig(name=args.dataset, split="test"))
+            out["ssgan"] = load_classifier_d(run_dir).accuracy(test)
+            out.update({f"ssgan_{key}": value for key, value in trained.items()})
     print(out, flush=True)
     return out
 
@@ -117,7 +127,8 @@ def one_draw(args, k: int, draw: int, test_x, test_y) -> dict:
 def summary(draws: list[dict]) -> dict:
     """Mean and std over the draws of every numeric field, with each arm's gain over classical augmentation."""
     # every draw's fields: joined parts may have measured an arm (ssgan) in some draws only
-    keys = list(dict.fromkeys(k for d in draws for k in d if isinstance(d[k], (int, float)) and k != "draw"))
+    keys = list(dict.fromkeys(k for d in draws for k in d if isinstance(d[k], (int, float)) and k != "draw"
+                              and not k.endswith(STEP_FIELDS)))
     out = {}
     for key in keys:
         values = [d[key] for d in draws if d.get(key) is not None]
