@@ -67,9 +67,10 @@ def train_gan(preset: str, dataset: str, k: int, draw: int, steps: int, folder: 
               overrides: Sequence[dict] = ()) -> tuple[str, dict]:
     """A run of `preset` on `dataset` with K labels per class (draw `draw`) for `steps` (0: the preset's), then
     `overrides` (dicts, as `--set` parses them); returns its folder and what to record of its training:
-    `train_seconds`, and for a run the health monitor found diverging, `diverged_at` (the step) and
-    `scored_step`, that of the checkpoint left (the last good one: a diverged state is never written), which is
-    what is scored, as a user's `gankit eval` or `classify` would."""
+    `train_seconds`; `rolled_back_at`, the steps of any rollbacks (NaN/Inf or a gradient explosion); and for a
+    run that rollbacks did not save, `diverged_at` (the step it stopped) and `scored_step`, that of the
+    checkpoint left (the last good one: a diverged state is never written), which is what is scored, as a
+    user's `gankit eval` or `classify` would."""
     # the preset's checkpoint cadence, so a run that diverges leaves a recent good state, as it would for a user
     train = {"seed": draw, "device": "cpu", "sample_every": 0} | ({"steps": steps} if steps else {})
     cfg = resolve(preset, [{"data": {"name": dataset, "labeled_per_class": k, "label_seed": draw},
@@ -78,9 +79,11 @@ def train_gan(preset: str, dataset: str, k: int, draw: int, steps: int, folder: 
     t0 = time.perf_counter()
     fit(run)
     record: dict = {"train_seconds": round(time.perf_counter() - t0, 1)}
-    diverged = [event.step for event in run.session.events if event.name == "divergence"]
-    if diverged:
-        record |= {"diverged_at": diverged[0], "scored_step": load_checkpoint(run.dir / "checkpoint.pt")["step"]}
+    rolled_back = [event.step for event in run.session.events if event.name == "divergence_rollback"]
+    if rolled_back:
+        record["rolled_back_at"] = rolled_back
+    if run.session.diverged:
+        record |= {"diverged_at": run.step, "scored_step": load_checkpoint(run.dir / "checkpoint.pt")["step"]}
     return str(run.dir), record
 
 

@@ -30,12 +30,14 @@ def test_a_tiny_run_measures_each_arm_against_the_test_split(shared_data, tmp_pa
 
 
 def test_a_run_that_diverges_is_scored_at_its_last_good_checkpoint_and_says_so(shared_data, tmp_path):
-    # a bound of 1e-9 x the median makes the monitor call the first gradient norm it can judge an explosion
+    # a bound of 1e-9 x the median makes the monitor call every gradient norm it can judge an explosion
     overrides = [parse_override(item) for item in ("train.batch_size=20", "train.log_every=1",
                                                    "train.checkpoint_every=4", "health.explode_factor=1e-9")]
     _, trained = augmentation.train_gan("mnist_ssgan", "mnist", 2, 0, 12, str(tmp_path), overrides)
-    # judged at step 6 (five rows before it); the checkpoint of step 8 is not written, so step 4's is scored
-    assert trained["diverged_at"] == 6 and trained["scored_step"] == 4 and trained["train_seconds"] > 0
+    # judged at step 6 (five rows before it) and rolled back to step 4, three times (the default limit), then
+    # stopped: step 4's checkpoint is the one scored
+    assert trained["rolled_back_at"] == [6, 6, 6] and trained["diverged_at"] == 6 and trained["scored_step"] == 4
+    assert trained["train_seconds"] > 0
     summary = augmentation.summary([{"draw": 0, "ssgan": 0.9, "ssgan_diverged_at": 6, "ssgan_scored_step": 4}])
     assert set(summary) == {"ssgan"}  # a draw's steps are facts about it, not measurements to average
 

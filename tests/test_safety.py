@@ -162,6 +162,42 @@ def test_nan_before_the_first_periodic_checkpoint_rolls_back_to_step_zero(tmp_pa
     assert summary["step"] == 6 and "restored step 0" in rollbacks[0]["action"]
 
 
+class _Spike(Callback):
+    """Multiplies G's gradient norm in the stats of the given steps (once each) by a million: an explosion as
+    the health monitor sees it, with weights that stay finite."""
+
+    def __init__(self, steps):
+        self.steps = set(steps)
+
+    def on_step(self, run, stats):
+        if run.step in self.steps:
+            self.steps.discard(run.step)
+            stats["g_grad_norm"] = stats["g_grad_norm"] * 1e6
+
+
+def test_a_gradient_explosion_rolls_back_like_nan_and_the_run_goes_on(tmp_path):
+    cfg = tiny_config(tmp_path, train={"steps": 12, "checkpoint_every": 4, "log_every": 1, "lr_g": 2e-4})
+    run = start_run(cfg)
+    summary = fit(run, callbacks=[_Spike([7])] + default_callbacks(cfg))
+    assert summary["step"] == 12 and summary["stopped_by"] is None
+    assert summary["events"] == ["divergence", "divergence_rollback"]  # the monitor's finding, then the rollback
+    [event] = [r for r in _rows(run) if r.get("event") == "divergence_rollback"]
+    assert event["step"] == 7 and "restored step 4" in event["action"] and event["evidence"]["g_grad_norm"] > 1e3
+    assert run.game.opt_G.param_groups[0]["lr"] == pytest.approx(1e-4)
+    assert load_checkpoint(run.dir)["step"] == 12  # the run went on, and its checkpoints with it
+
+
+def test_an_explosion_that_persists_stops_at_the_last_good_checkpoint(tmp_path):
+    # a bound of 1e-9 x the median: every norm the monitor can judge (from the sixth row) is an explosion
+    cfg = tiny_config(tmp_path, train={"steps": 12, "checkpoint_every": 4, "log_every": 1},
+                      health={"explode_factor": 1e-9, "max_rollbacks": 2})
+    run = start_run(cfg)
+    summary = fit(run)
+    assert summary["stopped_by"] == "divergence" and run.session.diverged
+    assert summary["events"].count("divergence_rollback") == 2 and summary["events"][-1] == "divergence"
+    assert load_checkpoint(run.dir)["step"] == 4
+
+
 class _Signal(Callback):
     def __init__(self, step, signum):
         self.step, self.signum = step, signum

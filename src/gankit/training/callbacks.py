@@ -222,7 +222,7 @@ class Checkpoints(Callback):
     @staticmethod
     def _good(run) -> bool:
         """Never overwrite a good checkpoint with a diverged or non-finite state."""
-        if run.session.diverged or not state_is_finite(run.game):
+        if run.session.diverged or run.session.explosion or not state_is_finite(run.game):
             log.warning("not writing a checkpoint of a diverged or non-finite state at step %d; %s holds the "
                         "last good one", run.step, run.dir / "checkpoint.pt")
             return False

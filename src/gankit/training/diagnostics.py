@@ -124,7 +124,8 @@ class DiversityProbe(Callback):
 
 class HealthCallback(Callback):
     """Feeds each new metrics row to the Monitor; logs events, appends them to metrics.jsonl, and with
-    on_event=stop ends the run. A diverged run never overwrites the last good checkpoint."""
+    on_event=stop ends the run. A divergence (a gradient explosion) is rolled back by the loop at the end of
+    the step, as a NaN/Inf is; until then no checkpoint is written."""
 
     def __init__(self, cfg: HealthConfig, sign_meaningful: bool, total_steps: int):
         self.make_monitor = lambda: Monitor(cfg, sign_meaningful=sign_meaningful, total_steps=total_steps)
@@ -150,8 +151,8 @@ class HealthCallback(Callback):
             if run.dist.main:
                 log.warning("health: %s at step %d — %s. %s", event.name, event.step,
                             ", ".join(f"{k} {v}" for k, v in event.evidence.items()), event.remedy)
-            if event.name == "divergence":
-                run.session.diverged = True
+            if event.name == "divergence":  # the loop rolls back at the end of this step, as for NaN/Inf
+                run.session.explosion = event
         run.record(*events)
         if events and self.on_event == "stop":
             raise StopTraining(events[0])

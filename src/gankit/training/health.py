@@ -45,7 +45,7 @@ class HealthConfig:
     explode_factor: float = 1000.0
     balance: bool = False  # adapt D's learning rate while D's accuracy stays above balance_bound
     balance_bound: float = 0.9
-    max_rollbacks: int = 3  # NaN/Inf: roll back to the last checkpoint this often, then stop
+    max_rollbacks: int = 3  # NaN/Inf or an explosion: roll back to the last checkpoint this often, then stop
     rollback_lr_factor: float = 0.5  # each rollback multiplies both learning rates by this
 
     def validate(self) -> None:

@@ -49,8 +49,9 @@ class Session:
     t_start: float = field(default_factory=time.perf_counter)
     last_metrics: dict = field(default_factory=dict)  # the latest metrics row
     events: list[Event] = field(default_factory=list)  # events raised: health findings, rollbacks
-    diverged: bool = False  # set by the health monitor; stops checkpoint writes
-    rollbacks: int = 0  # NaN/Inf rollbacks so far
+    diverged: bool = False  # set when rollbacks did not help; stops checkpoint writes
+    explosion: Event | None = None  # a gradient explosion the health monitor found: rolled back like NaN
+    rollbacks: int = 0  # NaN/Inf and explosion rollbacks so far
     stopped_by: Event | None = None
 
 
@@ -360,17 +361,20 @@ def fit(run: Run, callbacks: list | None = None, until: int | None = None) -> di
 
 
 def _recover(run: Run, callbacks: list) -> None:
-    """A step produced NaN/Inf: roll back to the last good checkpoint with lower learning rates, or stop."""
+    """A step produced NaN/Inf, or its metrics row a gradient explosion (`session.explosion`): roll back to the
+    last good checkpoint with lower learning rates, or stop."""
     s = run.session
     s.rollbacks += 1
+    explosion, s.explosion = s.explosion, None
+    why = "a gradient explosion" if explosion else "NaN/Inf"
     if s.rollbacks > run.cfg.health.max_rollbacks:
-        s.diverged = True  # the state is not finite: keep the last good checkpoint as it is
+        s.diverged = True  # the state is not finite or not trusted: keep the last good checkpoint as it is
         event = Event(run.step, "divergence", evidence={"rollbacks": s.rollbacks - 1},
-                      remedy=f"still NaN/Inf after {s.rollbacks - 1} rollbacks with lower learning rates; "
-                             + REMEDIES["divergence"])
+                      remedy=f"still diverging ({why}) after {s.rollbacks - 1} rollbacks with lower learning "
+                             "rates; " + REMEDIES["divergence"])
         run.record(event)
         raise StopTraining(event)
-    event = rollback(run, callbacks, s.rollbacks)
+    event = rollback(run, callbacks, s.rollbacks, explosion)
     if run.dist.main:
         _truncate_metrics(run.dir / "metrics.jsonl", run.step)
     run.record(event)
@@ -405,6 +409,10 @@ def _steps(run: Run, callbacks: list, stop: int, flag: StopFlag) -> None:
             controller.on_step(run, stats)
         for cb in callbacks:
             cb.on_step(run, stats)
+        if run.session.explosion is not None:  # found in this step's row; no checkpoint was written of it
+            _recover(run, callbacks)
+            guard.reset()
+            continue
         signum = agreed if run.dist.world > 1 else flag.signum  # alone, act on a signal at once
         if signum:
             raise StopTraining(Event(run.step, "interrupted", signal=signal.Signals(signum).name))

@@ -6,7 +6,9 @@
   is immediate; on a GPU the flag is copied back asynchronously and read one step later, so training never
   waits on the device. Then `rollback` reloads the last good checkpoint (never written from a non-finite
   state: see `steps.state_is_finite`), multiplies both learning rates by `health.rollback_lr_factor` (0.5), and
-  training continues; after `health.max_rollbacks` rollbacks the run stops with a `divergence` event.
+  training continues; after `health.max_rollbacks` rollbacks the run stops with a `divergence` event. A
+  gradient explosion the health monitor finds (a norm over `health.explode_factor` x its median) is rolled
+  back the same way, from the step whose metrics row showed it.
 """
 from __future__ import annotations
 
@@ -90,22 +92,25 @@ class StepGuard:
         self.pending = None
 
 
-def rollback(run, callbacks: list, rollbacks: int) -> Event:
+def rollback(run, callbacks: list, rollbacks: int, explosion: Event | None = None) -> Event:
     """Restore the last good checkpoint into `run`, keeping the rates in force (lowered by earlier rollbacks
-    and --balance), and lower both by health.rollback_lr_factor; returns the event."""
+    and --balance), and lower both by health.rollback_lr_factor; returns the event. `explosion`: the health
+    monitor's finding that asked for it (else a NaN/Inf at this step)."""
     h = run.cfg.health
     bad_step = run.step
+    why = f"gradient explosion at step {explosion.step}" if explosion else f"NaN/Inf at step {bad_step}"
+    evidence = dict(explosion.evidence) if explosion else {"non_finite_at_step": bad_step}
     restore_position(run, run.latest_checkpoint(), controllers=False)
     lowered = run.rates.factors.get("rollback", {}).get("G", 1.0) * h.rollback_lr_factor
-    run.rates.set_factor("rollback", {"G": lowered, "D": lowered}, why=f"NaN/Inf at step {bad_step}")
+    run.rates.set_factor("rollback", {"G": lowered, "D": lowered}, why=why)
     run.rates.apply(run.step, run.total_steps)
     lrs = {"lr_g": run.rates.current("G"), "lr_d": run.rates.current("D")}
     run.session.diverged = False
     for hook in [*run.controllers.values(), *callbacks]:
         hook.on_rollback(run)
-    event = Event(bad_step, "divergence_rollback",
-                  evidence={"non_finite_at_step": bad_step, "rollback": f"{rollbacks} of {h.max_rollbacks}"},
+    evidence["rollback"] = f"{rollbacks} of {h.max_rollbacks}"
+    event = Event(bad_step, "divergence_rollback", evidence=evidence,
                   action=f"restored step {run.step}; learning rates x{h.rollback_lr_factor}: "
                          + ", ".join(f"{k} {v:.3g}" for k, v in lrs.items()))
-    log.warning("NaN/Inf at step %d: %s", bad_step, event.action)
+    log.warning("%s: %s", why, event.action)
     return event
