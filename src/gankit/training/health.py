@@ -69,8 +69,9 @@ REMEDIES = {
         "try the wasserstein loss with gradient_penalty and n_critic=5, or the hinge loss with resnet_sn; lower "
         "G's learning rate; or resume from an earlier checkpoint (checkpoints/)."),
     "divergence": (
-        "Values became non-finite or gradients exploded. Lower both learning rates (e.g. halve them), use "
-        "Adam beta1 0.0-0.5, add a gradient penalty or spectral norm, and resume from the last good checkpoint."),
+        "Values became non-finite or gradients exploded. gankit rolls back to the last good checkpoint with both "
+        "learning rates halved (at most health.max_rollbacks times); if it recurs, lower both rates further, use "
+        "Adam beta1 0.0-0.5, or add a gradient penalty or spectral norm."),
 }
 
 
