@@ -70,8 +70,8 @@ REMEDIES = {
         "G's learning rate; or resume from an earlier checkpoint (checkpoints/)."),
     "divergence": (
         "Values became non-finite or gradients exploded. gankit rolls back to the last good checkpoint with both "
-        "learning rates halved (at most health.max_rollbacks times); if it recurs, lower both rates further, use "
-        "Adam beta1 0.0-0.5, or add a gradient penalty or spectral norm."),
+        "learning rates times health.rollback_lr_factor (0.5 by default), at most health.max_rollbacks times; if "
+        "it recurs, lower both rates further, use Adam beta1 0.0-0.5, or add a gradient penalty or spectral norm."),
 }
 
 
