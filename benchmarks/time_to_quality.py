@@ -28,7 +28,9 @@ how often the judge names each class of them right (`class_accuracy`, the level 
 
 `--score RUN --psi P` scores a kept run's generator (its EMA when it has one; a labelled conditional or an
 unconditional run, not a model of clusters) as a snapshot is scored, with its fixed latents pulled toward
-the mean by the truncation trick (`gankit sample --psi P`): what trading variety for fidelity buys. Its row
+the mean by the truncation trick (`gankit sample --psi P`): what trading variety for fidelity buys. `--jbt Q`
+instead (or as well) keeps only latents whose Jacobian norm is within G's Q quantile (`gankit sample --jbt Q`,
+per class for a conditional G): the draws G makes between the digits it knows. Its row
 stands for the mark `--minutes` (the training time behind the generator), and counts at that mark alone.
 
 `--merge` joins results of this script (seeds, arms, the peer), side by side, into one file: for each arm and
@@ -58,6 +60,7 @@ from gankit.core.images import _save_figure, pyplot
 from gankit.data import DataConfig, load_dataset
 from gankit.data.clusters import draw_labels
 from gankit.latent import load_generator
+from gankit.latent.jacobian import truncated_latents
 from gankit.latent.space import Code, truncate
 from gankit.metrics import build_extractor, compute, dataset_key, real_features
 from gankit.metrics.evaluate import fake_features
@@ -246,16 +249,19 @@ def peer_rows(args) -> tuple[list[dict], dict]:
 
 
 def kept_rows(args) -> tuple[list[dict], dict]:
-    """A kept run's generator scored as its snapshots were, its fixed latents truncated by --psi."""
+    """A kept run's generator scored as its snapshots were, its fixed latents truncated by --psi and --jbt."""
     G = load_generator(args.score, device=args.device)
     if G.label_prior is not None:
         raise SystemExit("--score reads labelled conditional or unconditional runs; this one is a model of clusters")
     cfg = DataConfig(name=G.dataset)
     scorer = Scorer(load_dataset(cfg), cfg, G.z_dim, args.n, G.num_classes > 0, torch.device(args.device), args.psi)
+    if args.jbt != 1.0:  # the same labels, each latent redrawn until G's Jacobian norm is within its quantile
+        scorer.z = truncated_latents(G.module, args.n, 4, args.jbt, scorer.y, args.psi).to(args.device)
     row = scorer.score(lambda start, count: eval_forward(
         G.module, scorer.z[start:start + count], None if scorer.y is None else scorer.y[start:start + count]))
-    about = {"arm": args.arm or f"{args.score} psi {args.psi:g}", "run": args.score, "psi": args.psi,
-             "dataset": G.dataset, "conditional": scorer.by_class, "device": args.device}
+    about = {"arm": args.arm or f"{args.score} psi {args.psi:g} jbt {args.jbt:g}", "run": args.score,
+             "psi": args.psi, "jbt": args.jbt, "dataset": G.dataset, "conditional": scorer.by_class,
+             "device": args.device}
     # minutes: the mark this generator stands for (it has no clock of its own)
     return [{"step": G.step, "train_seconds": 60 * args.minutes, "finished": True, "kept": True, **row}], about
 
@@ -389,6 +395,7 @@ def main() -> None:
                         help="score the dataset's test images instead of training (the floor of every figure)")
     parser.add_argument("--score", default="", metavar="RUN", help="score a kept run's generator instead of training")
     parser.add_argument("--psi", type=float, default=1.0, help="with --score: truncation of the fixed latents")
+    parser.add_argument("--jbt", type=float, default=1.0, help="with --score: Jacobian truncation's keep share")
     parser.add_argument("--merge", default="", help="comma-separated results of this script to join")
     parser.add_argument("--marks", default="5,20", help="minutes at which merged results are compared")
     parser.add_argument("--keep", default="", help="train into this folder and keep the run (a final checkpoint)")

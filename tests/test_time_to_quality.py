@@ -9,8 +9,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from time_to_quality import at_mark, kept_rows, real_rows  # noqa: E402
 
 
-def _args(run: str, psi: float) -> Namespace:
-    return Namespace(score=run, psi=psi, n=200, device="cpu", arm="", minutes=20.0)
+def _args(run: str, psi: float, jbt: float = 1.0) -> Namespace:
+    return Namespace(score=run, psi=psi, jbt=jbt, n=200, device="cpu", arm="", minutes=20.0)
 
 
 def test_truncation_trades_variety_for_fidelity_on_a_labelled_generator(shared_data):
@@ -23,6 +23,16 @@ def test_truncation_trades_variety_for_fidelity_on_a_labelled_generator(shared_d
     assert rows[0]["train_seconds"] == 1200 and rows[0]["finished"]
     # it stands for the 20-minute mark alone, not for the earlier ones a merge may ask about
     assert at_mark(rows, 20) is rows[0] and at_mark(rows, 5) is None
+
+
+def test_jacobian_truncation_scores_other_latents_of_the_same_classes(shared_data):
+    [flat], _ = kept_rows(_args("demo:fashion", 1.0))
+    [cut], about = kept_rows(_args("demo:fashion", 1.0, jbt=0.5))
+    assert about["jbt"] == 0.5 and about["psi"] == 1.0
+    assert cut["class_diversity"] != flat["class_diversity"]  # the latents were redrawn, the labels kept
+    assert cut["class_shares"] == pytest.approx([0.1] * 10, abs=0.06)
+    # the draws G stretches most go: the rest vary less, as they do under psi
+    assert 0.5 <= cut["worst_class_diversity"] < flat["worst_class_diversity"]
 
 
 def test_a_model_of_clusters_is_refused(shared_data):
