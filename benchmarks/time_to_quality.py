@@ -26,12 +26,13 @@ images are judged at 28x28 like everything else. Its clock, too, counts training
 `--real-test mnist` scores the test split's images as if generated: the floor of every figure at that n, and
 how often the judge names each class of them right (`class_accuracy`, the level for conditional runs).
 
-`--score RUN --psi P` scores a kept run's generator (its EMA when it has one; a labelled conditional or an
-unconditional run, not a model of clusters) as a snapshot is scored, with its fixed latents pulled toward
-the mean by the truncation trick (`gankit sample --psi P`): what trading variety for fidelity buys. `--jbt Q`
-instead (or as well) keeps only latents whose Jacobian norm is within G's Q quantile (`gankit sample --jbt Q`,
-per class for a conditional G): the draws G makes between the digits it knows. Its row
-stands for the mark `--minutes` (the training time behind the generator), and counts at that mark alone.
+`--score RUN --psi P` scores a kept run's generator (its EMA when it has one; a model of clusters draws them
+in their shares) as a snapshot is scored, with its fixed latents pulled toward the mean by the truncation
+trick (`gankit sample --psi P`): what trading variety for fidelity buys. `--jbt Q` instead (or as well) keeps
+only latents whose Jacobian norm is within G's Q quantile (`gankit sample --jbt Q`, per class for a
+conditional G): the draws G makes between the digits it knows. `--drs Q` keeps the latents whose images the
+run's own D rates in its top Q share (`gankit sample --drs Q`). Its row stands for the mark `--minutes` (the
+training time behind the generator), and counts at that mark alone.
 
 `--merge` joins results of this script (seeds, arms, the peer), side by side, into one file: for each arm and
 each mark in `--marks` (minutes), the median and worst value over seeds and whether each target held in
@@ -61,6 +62,7 @@ from gankit.data import DataConfig, load_dataset
 from gankit.data.clusters import draw_labels
 from gankit.latent import load_generator
 from gankit.latent.jacobian import truncated_latents
+from gankit.latent.rejection import load_critic, rejected_latents
 from gankit.latent.space import Code, truncate
 from gankit.metrics import build_extractor, compute, dataset_key, real_features
 from gankit.metrics.evaluate import fake_features
@@ -249,18 +251,24 @@ def peer_rows(args) -> tuple[list[dict], dict]:
 
 
 def kept_rows(args) -> tuple[list[dict], dict]:
-    """A kept run's generator scored as its snapshots were, its fixed latents truncated by --psi and --jbt."""
+    """A kept run's generator scored as its snapshots were, its fixed latents truncated by --psi and --jbt or
+    chosen by its D (--drs)."""
     G = load_generator(args.score, device=args.device)
-    if G.label_prior is not None:
-        raise SystemExit("--score reads labelled conditional or unconditional runs; this one is a model of clusters")
+    clusters = G.label_prior is not None
     cfg = DataConfig(name=G.dataset)
-    scorer = Scorer(load_dataset(cfg), cfg, G.z_dim, args.n, G.num_classes > 0, torch.device(args.device), args.psi)
+    scorer = Scorer(load_dataset(cfg), cfg, G.z_dim, args.n, G.num_classes > 0 and not clusters,
+                    torch.device(args.device), args.psi)
+    if clusters:  # the clusters in their shares, as the training-time scorer draws them (the same seed)
+        scorer.y = draw_labels(args.n, G.num_classes, G.label_prior, seed=4).to(args.device)
     if args.jbt != 1.0:  # the same labels, each latent redrawn until G's Jacobian norm is within its quantile
         scorer.z = truncated_latents(G.module, args.n, 4, args.jbt, scorer.y, args.psi).to(args.device)
+    if args.drs != 1.0:  # the same labels, each latent redrawn until the run's D rates it within its top share
+        critic = load_critic(G, torch.device(args.device))
+        scorer.z = rejected_latents(G.module, critic, args.n, 4, args.drs, scorer.y, args.psi).to(args.device)
     row = scorer.score(lambda start, count: eval_forward(
         G.module, scorer.z[start:start + count], None if scorer.y is None else scorer.y[start:start + count]))
-    about = {"arm": args.arm or f"{args.score} psi {args.psi:g} jbt {args.jbt:g}", "run": args.score,
-             "psi": args.psi, "jbt": args.jbt, "dataset": G.dataset, "conditional": scorer.by_class,
+    about = {"arm": args.arm or f"{args.score} psi {args.psi:g} jbt {args.jbt:g} drs {args.drs:g}", "run": args.score,
+             "psi": args.psi, "jbt": args.jbt, "drs": args.drs, "dataset": G.dataset, "conditional": scorer.by_class,
              "device": args.device}
     # minutes: the mark this generator stands for (it has no clock of its own)
     return [{"step": G.step, "train_seconds": 60 * args.minutes, "finished": True, "kept": True, **row}], about
@@ -396,6 +404,7 @@ def main() -> None:
     parser.add_argument("--score", default="", metavar="RUN", help="score a kept run's generator instead of training")
     parser.add_argument("--psi", type=float, default=1.0, help="with --score: truncation of the fixed latents")
     parser.add_argument("--jbt", type=float, default=1.0, help="with --score: Jacobian truncation's keep share")
+    parser.add_argument("--drs", type=float, default=1.0, help="with --score: the share of draws the run's D keeps")
     parser.add_argument("--merge", default="", help="comma-separated results of this script to join")
     parser.add_argument("--marks", default="5,20", help="minutes at which merged results are compared")
     parser.add_argument("--keep", default="", help="train into this folder and keep the run (a final checkpoint)")

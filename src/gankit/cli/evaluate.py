@@ -52,6 +52,9 @@ def add_parser(sub) -> None:
     p.add_argument("--jbt", type=float, default=1.0, metavar="SHARE",
                    help="keep only the latents where G's Jacobian norm is in its lowest JBT share, e.g. 0.95 "
                         "(Jacobian-based truncation: drops samples drawn between separate modes; 1 = off)")
+    p.add_argument("--drs", type=float, default=1.0, metavar="SHARE",
+                   help="keep only the latents whose images the run's own discriminator rates in its top DRS "
+                        "share, e.g. 0.5 (discriminator rejection; needs the run, not a generator file; 1 = off)")
     add_device(p)
 
 
@@ -64,6 +67,6 @@ def run(args) -> int:
                        split=args.split, real=args.real, pairs=args.pairs, leak=args.leak,
                        extractor_file=args.inception or args.classifier, data_dir=args.data_dir,
                        batch_size=args.batch_size, seed=args.seed, ema=not args.no_ema, cache=not args.no_cache,
-                       psi=args.psi, jbt=args.jbt, device=args.device)
+                       psi=args.psi, jbt=args.jbt, drs=args.drs, device=args.device)
     print(json.dumps(evaluate_run(args.run, opts)))
     return 0

@@ -47,6 +47,9 @@ def add_parser(sub) -> None:
     p.add_argument("--jbt", type=float, default=1.0, metavar="SHARE",
                    help="keep only the latents where G's Jacobian norm is in its lowest JBT share, e.g. 0.95 "
                         "(Jacobian-based truncation: drops samples drawn between separate modes; 1 = off)")
+    p.add_argument("--drs", type=float, default=1.0, metavar="SHARE",
+                   help="keep only the latents whose images the run's own discriminator rates in its top DRS "
+                        "share, e.g. 0.5 (discriminator rejection; needs the run, not a generator file; 1 = off)")
 
 
 def run(args) -> int:
@@ -60,8 +63,9 @@ def run(args) -> int:
     if args.per_class is not None:
         return _per_class(generator, args)
     if args.class_grid:
-        if args.jbt != 1.0:
-            raise GankitError("--class-grid shares each column's latent across classes; it cannot take --jbt")
+        if args.jbt != 1.0 or args.drs != 1.0:
+            raise GankitError("--class-grid shares each column's latent across classes; it cannot take --jbt or "
+                              "--drs")
         return _class_grid(generator, args)
     labels = None
     if args.label is not None:
@@ -70,7 +74,7 @@ def run(args) -> int:
         from gankit.latent.groups import resolve_label
 
         labels = torch.full((args.n,), resolve_label(generator, args.label))
-    samples = sample(generator, args.n, seed=args.seed, labels=labels, psi=args.psi, jbt=args.jbt)
+    samples = sample(generator, args.n, seed=args.seed, labels=labels, psi=args.psi, jbt=args.jbt, drs=args.drs)
     # classes drawn in turn get a column each; clusters are drawn in their shares, so no column is theirs
     by_class = labels is None and generator.label_prior is None
     written = write(samples, args.out, kind=generator.kind, force=args.force,
@@ -87,7 +91,7 @@ def _per_class(generator, args) -> int:
     if args.label is not None or args.class_grid:
         raise GankitError("--per-class draws every class; it takes no --label or --class-grid")
     samples, labels = per_class(generator, args.per_class, seed=args.seed, psi=args.psi, jbt=args.jbt,
-                                min_confidence=args.min_confidence, classifier=args.classifier)
+                                min_confidence=args.min_confidence, classifier=args.classifier, drs=args.drs)
     written = write_labelled(samples, labels, generator.class_names, args.out, force=args.force)
     print(json.dumps({"per_class": args.per_class, "classes": generator.num_classes, "n": len(labels),
                       "seed": args.seed, "min_confidence": args.min_confidence, "out": args.out,

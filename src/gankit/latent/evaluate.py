@@ -49,6 +49,7 @@ class EvalOptions:
     cache: bool = True
     psi: float = 1.0
     jbt: float = 1.0
+    drs: float = 1.0  # keep the latents the run's D rates within its top share (latent.rejection)
     device: str = "auto"
 
 
@@ -122,7 +123,7 @@ def _wants_leak(leak: bool | None, config: dict, kind: str) -> bool:
 def evaluate_run(run: str | Path, opts: EvalOptions | None = None, write: bool = True) -> dict:
     """Score the generator of `run` (a run directory, a checkpoint file or `demo:NAME`) against its own
     dataset. Returns the result dict (metrics plus what was measured: checkpoint, step, split, seed, ema,
-    psi, jbt); with `write`, also records it in the run's eval.json (never inside the package, for a demo)."""
+    psi, jbt, drs); with `write`, also records it in the run's eval.json (never inside the package, for a demo)."""
     opts = opts or EvalOptions()
     if opts.n < 2:
         raise GankitError(f"--n must be at least 2, got {opts.n}")
@@ -148,7 +149,7 @@ def evaluate_run(run: str | Path, opts: EvalOptions | None = None, write: bool =
     del real_data
     other = data_cfg != train_cfg  # images G never saw: they give the memorisation ratio
     train, train_images = _training_features(config, train_cfg, extractor, opts) if other else (None, None)
-    draw = sampler(generator, opts.n, seed=opts.seed, psi=opts.psi, jbt=opts.jbt)
+    draw = sampler(generator, opts.n, seed=opts.seed, psi=opts.psi, jbt=opts.jbt, drs=opts.drs)
     result = evaluate(draw, opts.n, real, extractor, metrics, opts.batch_size, train=train)
     if _wants_leak(opts.leak, config, generator.kind):
         result["metrics"].update(_leak(config, train_cfg, draw, min(opts.n, LEAK_N), opts.seed))
@@ -177,7 +178,8 @@ def discriminator_accuracy(ckpt_file: Path, train_cfg: DataConfig, device: torch
 def _finish(result: dict, run, ckpt_file: Path, generator, opts: EvalOptions, split: str, write: bool) -> dict:
     """The result with what was measured, recorded in the run's eval.json (never inside the package)."""
     result.update({"checkpoint": str(ckpt_file), "step": generator.step, "split": split, "seed": opts.seed,
-                   "ema": generator.uses_ema, "psi": opts.psi, "jbt": opts.jbt})
+                   "ema": generator.uses_ema, "psi": opts.psi, "jbt": opts.jbt,
+                   "drs": opts.drs})
     if write and demo_path(run) is None:
         record(ckpt_file.parent / "eval.json", result)
     return result
@@ -190,9 +192,9 @@ def evaluate_pairs(generator, config: dict, opts: EvalOptions, device: torch.dev
     upscaling, bicubic's PSNR/SSIM beside them and the consistency PSNR; for drawings, the edge F1 and, where
     gankit ships a classifier of the data, the share of outputs it puts in their input's class. `picture`:
     also write the first pairs there, each source beside its output and its real target."""
-    if opts.real or opts.psi != 1 or opts.jbt != 1:
-        raise GankitError("an image-to-image run is measured on its own held-out pairs: --real, --psi and --jbt "
-                          "do not apply")
+    if opts.real or opts.psi != 1 or opts.jbt != 1 or opts.drs != 1:
+        raise GankitError("an image-to-image run is measured on its own held-out pairs: --real, --psi, --jbt and "
+                          "--drs do not apply")
     if opts.pairs:  # the run's data settings (resolution, classes, hold-out) with other pairs
         config = {**config, "data": {**config.get("data", {}), "name": opts.pairs}}
     data_cfg, _ = _data_configs(config, opts, generator.shape)

@@ -12,18 +12,20 @@ from gankit.core.images import save_grid, save_png, save_scatter, to_uint8
 from gankit.data.clusters import draw_labels
 from gankit.latent.generator import TrainedGenerator, as_module
 from gankit.latent.jacobian import truncated_latents
+from gankit.latent.rejection import load_critic, rejected_latents
 from gankit.latent.space import Code, check_psi, stream_latents, truncate
 
 
 def sampler(generator: TrainedGenerator | nn.Module, n: int, seed: int = 0, labels: torch.Tensor | None = None,
-            psi: float = 1.0, jbt: float = 1.0):
+            psi: float = 1.0, jbt: float = 1.0, drs: float = 1.0):
     """`draw(start, count)` -> samples [count, *shape] number start.. of n drawn from z ~ N(0, I) with `seed`
     (reproducible on one device type), for consumers that stream (evaluation) rather than hold all n.
 
     Conditional generators get `labels` [n], or the classes in turn (0, 1, ..., K-1, 0, ...) when None.
     `psi` (in space.PSI_RANGE) < 1 truncates the latents toward their mean (fidelity for variety). `jbt` < 1
     keeps only latents where G's Jacobian norm is within its `jbt` quantile (see gankit.latent.jacobian): it
-    drops the samples G draws between separate modes.
+    drops the samples G draws between separate modes. `drs` < 1 keeps only latents whose images the run's own
+    discriminator rates within its top `drs` share (see gankit.latent.rejection; G must come from a run).
     """
     check_psi(psi)
     net = as_module(generator)
@@ -36,8 +38,12 @@ def sampler(generator: TrainedGenerator | nn.Module, n: int, seed: int = 0, labe
     device = next(net.parameters()).device
     if net.num_classes and labels is None:
         labels = draw_labels(n, net.num_classes, getattr(generator, "label_prior", None), seed)
+    if jbt != 1.0 and drs != 1.0:
+        raise GankitError("--jbt and --drs each choose which latents to keep: give one")
     if jbt != 1.0:  # truncated_latents refuses a share outside (0, 1]
         z = truncated_latents(net, n, seed, jbt, labels, psi)
+    elif drs != 1.0:
+        z = rejected_latents(net, load_critic(generator, device), n, seed, drs, labels, psi)
     else:
         z = truncate(Code(stream_latents(net.z_dim, n, seed)), psi).z
 
@@ -49,9 +55,9 @@ def sampler(generator: TrainedGenerator | nn.Module, n: int, seed: int = 0, labe
 
 
 def sample(generator: TrainedGenerator | nn.Module, n: int, seed: int = 0, labels: torch.Tensor | None = None,
-           batch_size: int = 1024, psi: float = 1.0, jbt: float = 1.0) -> torch.Tensor:
-    """n samples [n, *shape] on the CPU (see `sampler` for seeds, labels, psi and jbt)."""
-    draw = sampler(generator, n, seed, labels, psi, jbt)
+           batch_size: int = 1024, psi: float = 1.0, jbt: float = 1.0, drs: float = 1.0) -> torch.Tensor:
+    """n samples [n, *shape] on the CPU (see `sampler` for seeds, labels, psi, jbt and drs)."""
+    draw = sampler(generator, n, seed, labels, psi, jbt, drs)
     return torch.cat([draw(start, min(batch_size, n - start)).cpu() for start in range(0, n, batch_size)])
 
 

@@ -18,7 +18,7 @@ MAX_ROUNDS = 10  # --min-confidence: rounds of draws, each up to twice the last 
 
 
 def per_class(generator: TrainedGenerator, n: int, seed: int = 0, psi: float = 1.0, jbt: float = 1.0,
-              min_confidence: float = 0.0, classifier: str = "") -> tuple[torch.Tensor, torch.Tensor]:
+              min_confidence: float = 0.0, classifier: str = "", drs: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """(samples [K * n, *shape] on the CPU, labels [K * n]): n of each of the generator's K classes, class by
     class. `min_confidence` > 0 keeps only samples the classifier (the bundled one of the generator's
     dataset, or the file `classifier`) gives at least that probability of their class, drawing more until
@@ -33,7 +33,7 @@ def per_class(generator: TrainedGenerator, n: int, seed: int = 0, psi: float = 1
         raise GankitError(f"--min-confidence must be in [0, 1), got {min_confidence}")
     labels = torch.arange(generator.num_classes).repeat_interleave(n)
     if min_confidence == 0:
-        return sample(generator, len(labels), seed=seed, labels=labels, psi=psi, jbt=jbt), labels
+        return sample(generator, len(labels), seed=seed, labels=labels, psi=psi, jbt=jbt, drs=drs), labels
     judge = build_extractor("classifier", generator.dataset, path=classifier, device=generator.device)
     kept: list[list[torch.Tensor]] = [[] for _ in range(generator.num_classes)]
     counts = torch.zeros(generator.num_classes, dtype=torch.long)
@@ -44,7 +44,8 @@ def per_class(generator: TrainedGenerator, n: int, seed: int = 0, psi: float = 1
         # a class the classifier rarely believes needs many candidates: double them each round
         asked = torch.arange(generator.num_classes).repeat_interleave(missing * 2 ** round_)
         # each round its own seed: a rerun with the same seed keeps the same samples
-        drawn = sample(generator, len(asked), seed=seed + round_ * 1_000_003, labels=asked, psi=psi, jbt=jbt)
+        drawn = sample(generator, len(asked), seed=seed + round_ * 1_000_003, labels=asked, psi=psi, jbt=jbt,
+                       drs=drs)
         probs = torch.cat([judge(batch)[1].softmax(1).cpu() for batch in drawn.split(1000)])
         if probs.shape[1] != generator.num_classes:
             raise GankitError(f"the classifier names {probs.shape[1]} classes, the generator {generator.num_classes}")
