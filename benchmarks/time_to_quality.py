@@ -305,9 +305,9 @@ def judge_accuracy(judge, images: torch.Tensor, labels: torch.Tensor, k: int) ->
 def at_mark(rows: list[dict], minutes: float) -> dict | None:
     """The row scored when the clock reached `minutes`: a run whose steps ended sooner is its final row (what a
     user would have by then); None when the run was cut short before it."""
+    if rows and rows[-1].get("kept"):  # a kept generator (--score) stands for its own mark only, before or after
+        return rows[-1] if rows[-1]["train_seconds"] == 60 * minutes else None
     reached = next((r for r in rows if r["train_seconds"] >= 60 * minutes - 1), None)
-    if reached is not None and reached.get("kept") and reached["train_seconds"] != 60 * minutes:
-        return None  # a kept generator (--score) stands for its own mark only
     return reached or (rows[-1] if rows[-1].get("finished") else None)
 
 

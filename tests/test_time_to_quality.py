@@ -23,6 +23,9 @@ def test_truncation_trades_variety_for_fidelity_on_a_labelled_generator(shared_d
     assert rows[0]["train_seconds"] == 1200 and rows[0]["finished"]
     # it stands for the 20-minute mark alone, not for the earlier ones a merge may ask about
     assert at_mark(rows, 20) is rows[0] and at_mark(rows, 5) is None
+    # one kept at 5 minutes is not what a user has at 20 either
+    five = [{**rows[0], "train_seconds": 300.0}]
+    assert at_mark(five, 5) is five[0] and at_mark(five, 20) is None
 
 
 def test_jacobian_truncation_scores_other_latents_of_the_same_classes(shared_data):
