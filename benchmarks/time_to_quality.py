@@ -61,8 +61,7 @@ from gankit.core.images import _save_figure, pyplot
 from gankit.data import DataConfig, load_dataset
 from gankit.data.clusters import draw_labels
 from gankit.latent import load_generator
-from gankit.latent.jacobian import truncated_latents
-from gankit.latent.rejection import load_critic, rejected_latents
+from gankit.latent.sample import sampler
 from gankit.latent.space import Code, truncate
 from gankit.metrics import build_extractor, compute, dataset_key, real_features
 from gankit.metrics.evaluate import fake_features
@@ -260,13 +259,11 @@ def kept_rows(args) -> tuple[list[dict], dict]:
                     torch.device(args.device), args.psi)
     if clusters:  # the clusters in their shares, as the training-time scorer draws them (the same seed)
         scorer.y = draw_labels(args.n, G.num_classes, G.label_prior, seed=4).to(args.device)
-    if args.jbt != 1.0:  # the same labels, each latent redrawn until G's Jacobian norm is within its quantile
-        scorer.z = truncated_latents(G.module, args.n, 4, args.jbt, scorer.y, args.psi).to(args.device)
-    if args.drs != 1.0:  # the same labels, each latent redrawn until the run's D rates it within its top share
-        critic = load_critic(G, torch.device(args.device))
-        scorer.z = rejected_latents(G.module, critic, args.n, 4, args.drs, scorer.y, args.psi).to(args.device)
-    row = scorer.score(lambda start, count: eval_forward(
-        G.module, scorer.z[start:start + count], None if scorer.y is None else scorer.y[start:start + count]))
+    if args.jbt != 1.0 or args.drs != 1.0:  # the same labels, latents chosen as `gankit sample --jbt/--drs` does
+        row = scorer.score(sampler(G, args.n, 4, scorer.y, args.psi, args.jbt, args.drs))
+    else:
+        row = scorer.score(lambda start, count: eval_forward(
+            G.module, scorer.z[start:start + count], None if scorer.y is None else scorer.y[start:start + count]))
     about = {"arm": args.arm or f"{args.score} psi {args.psi:g} jbt {args.jbt:g} drs {args.drs:g}", "run": args.score,
              "psi": args.psi, "jbt": args.jbt, "drs": args.drs, "dataset": G.dataset, "conditional": scorer.by_class,
              "device": args.device}

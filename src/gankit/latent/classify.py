@@ -12,7 +12,8 @@ from gankit.checkpoint import load_checkpoint
 from gankit.core.errors import GankitError
 from gankit.core.runtime import resolve_device
 from gankit.data import Dataset, normalize
-from gankit.models import build_discriminator, check_kwargs, check_weights
+from gankit.latent.generator import rebuild_discriminator
+from gankit.models import build_discriminator, check_kwargs
 
 
 @dataclass(frozen=True)
@@ -63,11 +64,9 @@ def classifier_of(ckpt: dict, device: str | torch.device = "cpu") -> TrainedClas
     with torch.device("meta"):
         if not is_classifier(build_discriminator(kwargs)):
             return None
-    check_weights(kwargs, "D", ckpt["D"])
-    D = build_discriminator(kwargs)
-    D.load_state_dict(ckpt["D"])
+    D = rebuild_discriminator(ckpt)
     data = ckpt["data"]
-    return TrainedClassifier(D.to(resolve_device(str(device))).eval(), tuple(data.get("class_names", [])),
+    return TrainedClassifier(D.to(resolve_device(str(device))), tuple(data.get("class_names", [])),
                              data.get("name", ""), tuple(kwargs["D"]["shape"]))
 
 

@@ -12,7 +12,7 @@ from gankit.checkpoint import load_checkpoint
 from gankit.core.errors import GankitError
 from gankit.core.runtime import resolve_device
 from gankit.data.clusters import label_prior
-from gankit.models import build_generator, check_kwargs, check_weights
+from gankit.models import build_discriminator, build_generator, check_kwargs, check_weights
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,15 @@ def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.de
                             source=str(path), clip=clip_record(data, module),
                             label_prior=label_prior(data.get("extra", {}), module.num_classes))
 
+
+def rebuild_discriminator(ckpt: dict) -> nn.Module:
+    """The discriminator of a loaded run checkpoint, its sizes checked against the file before it is built
+    (the file is untrusted), with the saved weights, on the CPU in eval mode."""
+    kwargs = check_kwargs(ckpt["model"])
+    check_weights(kwargs, "D", ckpt["D"])
+    D = build_discriminator(kwargs)
+    D.load_state_dict(ckpt["D"])
+    return D.eval()
 
 def clip_record(data: dict, module: nn.Module) -> tuple[int, int, int] | None:
     """A frame predictor's (context, horizon, frame channels) from its file's data record, checked against

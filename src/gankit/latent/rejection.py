@@ -18,8 +18,8 @@ from torch import nn
 
 from gankit.checkpoint import load_checkpoint
 from gankit.core.errors import GankitError
-from gankit.latent.generator import TrainedGenerator, as_module
-from gankit.models import build_discriminator, check_kwargs, check_weights
+from gankit.latent.generator import TrainedGenerator, as_module, rebuild_discriminator
+from gankit.models import check_kwargs
 
 
 @dataclass(frozen=True)
@@ -40,11 +40,8 @@ def load_critic(generator: TrainedGenerator | nn.Module, device: torch.device) -
     if ckpt.get("D") is None:
         raise GankitError(f"{source} holds a generator alone; --drs needs the run's discriminator (pass the run "
                           "directory or its checkpoint.pt)")
-    kwargs = check_kwargs(ckpt["model"])
-    check_weights(kwargs, "D", ckpt["D"])
-    D = build_discriminator(kwargs)
-    D.load_state_dict(ckpt["D"])
-    return Critic(D.to(device).eval(), int(kwargs["D"].get("pack", 1) or 1))
+    D = rebuild_discriminator(ckpt)  # checks the file's sizes, the pack among them, before building
+    return Critic(D.to(device), int(check_kwargs(ckpt["model"])["D"].get("pack", 1) or 1))
 
 
 @torch.no_grad()
