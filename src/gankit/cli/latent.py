@@ -34,7 +34,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="a run directory or checkpoint file")
     p.add_argument("--out", required=True, help="the PNG to write")
     p.add_argument("--psi", type=float, default=1.0,
-                   help="truncation toward the mean latent, 0 to 2 (1 = off; below 1: closer to the average sample)")
+                   help="truncation toward the mean latent, 0 to 2 (1 = off; below 1: closer to the average sample, "
+                        "above 1: farther from it, more variety for less fidelity)")
     p.add_argument("--label", help="class (index or name) for a conditional generator")
     add_device(p)
     p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")

@@ -34,7 +34,8 @@ def add_parser(sub) -> None:
     p.add_argument("--class-grid", action="store_true",
                    help="conditional generators: one row per class, --n columns sharing their latents")
     p.add_argument("--psi", type=float, default=1.0,
-                   help="truncation toward the mean latent, 0 to 2 (1 = off; below 1: closer to the average sample)")
+                   help="truncation toward the mean latent, 0 to 2 (1 = off; below 1: closer to the average sample, "
+                        "above 1: farther from it, more variety for less fidelity)")
     p.add_argument("--per-class", type=int, metavar="N",
                    help="conditional generators: a labelled dataset of N samples of every class (instead of --n), "
                         "written to a folder/ (one sub-folder per class) or an .npz (x uint8 [N, H, W, C], y, "

@@ -113,7 +113,7 @@ PSI_RANGE = (0.0, 2.0)  # the truncation factor everywhere: command line, Python
 def check_psi(psi: float) -> float:
     if not PSI_RANGE[0] <= psi <= PSI_RANGE[1]:
         raise GankitError(f"psi (truncation) must be between {PSI_RANGE[0]:g} and {PSI_RANGE[1]:g} (1 = off, "
-                          f"below 1 = closer to the average sample), got {psi}")
+                          f"below 1 = closer to the average sample, above 1 = farther from it), got {psi}")
     return psi
 
 
