@@ -7,6 +7,9 @@ Its discriminator is pix2pix's PatchGAN on (upscaled source, image) pairs.
   that make one output channel's r×r sub-pixels start equal, so at the start the step is a convolution
   followed by nearest-neighbour upsampling, which has no checkerboard; training moves them apart only where
   the data asks.
+- Batch norm in the residual blocks is SRGAN's and the default. `model.g_norm=none` drops it, as ESRGAN (Wang et
+  al. 2018) does, having found that it brings artefacts where a test image's statistics differ from the
+  training batches'. On faces ×4 it did not lower the GAN's FID (docs/image-to-image.md), so the presets keep it.
 - The output is the bicubic upscale of y plus what the network adds, so an untrained G already scores
   bicubic's PSNR and training (with few CPU minutes) spends itself on the detail bicubic lacks.
 """
