@@ -71,6 +71,10 @@ from gankit.training.bench import per_step_callbacks
 from gankit.training.callbacks import Checkpoints, eval_forward
 from gankit.training.hooks import Callback, Event, StopTraining
 
+# The seed of the fixed latents and labels every snapshot, kept generator and latent filter is scored on (the
+# peer's wrapper below draws with the same seed), so that rows differ only by the generator.
+LATENT_SEED = 4
+
 # (dataset, conditional) -> {minutes: {key: (kind, bound)}}; "min" means the value must reach the bound
 TARGETS = {
     ("mnist", False): {5: {"confident": ("min", 0.85), "fid": ("max", 2.0), "precision": ("min", 0.8),
@@ -103,9 +107,9 @@ class Scorer:
         self.n, self.k = n, data.num_classes
         self.judge = build_extractor("classifier", data.name, device=device)
         self.real = real_features(data, self.judge, n, key=dataset_key(data_cfg, data))
-        z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(4)).to(device)
+        z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(LATENT_SEED)).to(device)
         self.z = truncate(Code(z), psi).z
-        self.y = draw_labels(n, self.k, data.label_prior, seed=4).to(device) if conditional else None
+        self.y = draw_labels(n, self.k, data.label_prior, seed=LATENT_SEED).to(device) if conditional else None
         self.by_class = conditional and not data.label_prior
         if self.by_class:  # the real spread of each class, from as many real images as samples per class
             per = n // self.k
@@ -258,9 +262,9 @@ def kept_rows(args) -> tuple[list[dict], dict]:
     scorer = Scorer(load_dataset(cfg), cfg, G.z_dim, args.n, G.num_classes > 0 and not clusters,
                     torch.device(args.device), args.psi)
     if clusters:  # the clusters in their shares, as the training-time scorer draws them (the same seed)
-        scorer.y = draw_labels(args.n, G.num_classes, G.label_prior, seed=4).to(args.device)
+        scorer.y = draw_labels(args.n, G.num_classes, G.label_prior, seed=LATENT_SEED).to(args.device)
     if args.jbt != 1.0 or args.drs != 1.0:  # the same labels, latents chosen as `gankit sample --jbt/--drs` does
-        row = scorer.score(sampler(G, args.n, 4, scorer.y, args.psi, args.jbt, args.drs))
+        row = scorer.score(sampler(G, args.n, LATENT_SEED, scorer.y, args.psi, args.jbt, args.drs))
     else:
         row = scorer.score(lambda start, count: eval_forward(
             G.module, scorer.z[start:start + count], None if scorer.y is None else scorer.y[start:start + count]))

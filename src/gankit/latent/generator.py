@@ -95,6 +95,7 @@ def rebuild_discriminator(ckpt: dict) -> nn.Module:
     D.load_state_dict(ckpt["D"])
     return D.eval()
 
+
 def clip_record(data: dict, module: nn.Module) -> tuple[int, int, int] | None:
     """A frame predictor's (context, horizon, frame channels) from its file's data record, checked against
     the network's input and output channels (the file is untrusted); None for any other generator."""
