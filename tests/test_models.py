@@ -200,6 +200,24 @@ def test_acgan_heads_classify_and_ignore_labels_in_the_logit(name):
     assert scores(plain, x, torch.tensor([0, 1, 2, 3]))[1] is None  # projection heads have no classifier
 
 
+def test_a_projection_aux_head_projects_the_label_and_classifies_packs():
+    from gankit.nn import scores
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(name="dcgan", conditional=True, z_dim=8, g_width=16, d_width=16, d_cond="projection_aux",
+                      pack=2)
+    cfg.validate()
+    D = build_discriminator(model_kwargs(cfg, (1, 28, 28), 10)).eval()
+    x = torch.randn(6, 1, 28, 28)
+    y = torch.tensor([0, 0, 4, 4, 7, 7])
+    logits, classes = scores(D, x, y)
+    assert logits.shape == (3,) and classes.shape == (3, 10)  # one row per pack of one class
+    assert not torch.allclose(logits, D(x, torch.tensor([9, 9, 9, 9, 9, 9])))  # the label enters the logit
+    assert not D.head.classifies  # a pack's class is no single image's: not a classifier of images
+    single = ModelConfig(name="dcgan", conditional=True, z_dim=8, g_width=16, d_width=16, d_cond="projection_aux")
+    assert build_discriminator(model_kwargs(single, (1, 28, 28), 10)).head.classifies
+
+
 @pytest.mark.parametrize("name", LABELLED)
 def test_a_packed_discriminator_judges_groups_of_samples(name):
     torch.manual_seed(0)

@@ -29,6 +29,9 @@ VARIANTS = {
                                            "loss": {"name": "wasserstein", "penalty": "gradient_penalty"}}),
     "dcgan_acgan": ("digits_mlp", {"model": {"name": "dcgan", "g_width": 8, "d_width": 8, "g_depth": None,
                                              "d_depth": None, "conditional": True, "d_cond": "acgan"}}),
+    "dcgan_projection_aux_pack": ("digits_mlp", {"model": {"name": "dcgan", "g_width": 8, "d_width": 8,
+                                                           "g_depth": None, "d_depth": None, "conditional": True,
+                                                           "d_cond": "projection_aux", "pack": 2}}),
     "dcgan_reuse_bf16": ("digits_mlp", {"model": {"name": "dcgan", "g_width": 8, "d_width": 8, "g_depth": None,
                                                   "d_depth": None},
                                         "train": {"reuse_fakes": True, "precision": "bf16"}}),
@@ -262,6 +265,24 @@ def test_pacgan_trains_on_2d_data_and_draws_its_surface(tmp_path):
         tiny_config(tmp_path, model={"pack": 3})
     with pytest.raises(GankitError, match="an AC-GAN D classifies single images"):
         tiny_config(tmp_path, model={"pack": 2, "conditional": True, "d_cond": "acgan"})
+
+
+def test_a_packed_projection_aux_d_learns_the_classes_of_packs(tmp_path):
+    """The classifier of a packed D is trained on each pack's label and G is rewarded through it: both class
+    terms are logged, and D's accuracy on the reals is a share."""
+    from gankit.training.steps import _class_loss
+
+    logits = torch.tensor([[4.0, 0.0, 0.0], [0.0, 0.0, 4.0]])  # two packs of two samples
+    packed = _class_loss(logits, torch.tensor([0, 0, 2, 2]))
+    assert packed.item() == pytest.approx(_class_loss(logits, torch.tensor([0, 2])).item(), rel=1e-6)
+    assert packed.item() < 0.05 < _class_loss(logits, torch.tensor([2, 2, 0, 0])).item()
+    cfg = tiny_config(tmp_path, model={"name": "dcgan", "g_width": 8, "d_width": 8, "g_depth": None,
+                                       "d_depth": None, "conditional": True, "d_cond": "projection_aux", "pack": 2})
+    run = start_run(cfg)
+    fit(run)
+    rows = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 3
+    assert all(row["d_aux_loss"] > 0 and row["g_aux_loss"] > 0 and 0 <= row["aux_acc_real"] <= 1 for row in rows)
 
 
 def test_a_time_limit_ends_the_run_resumable(tmp_path, capsys, monkeypatch):

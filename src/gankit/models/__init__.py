@@ -65,7 +65,7 @@ class ModelConfig:
     d_depth: int | None = None  # mlp only
     g_norm: str = ""
     d_norm: str = ""
-    d_cond: str = "projection"  # how a conditional D uses labels: projection or acgan (auxiliary classifier)
+    d_cond: str = "projection"  # how a conditional D uses labels: projection, acgan (auxiliary classifier) or both
     pack: int = 1  # PacGAN: D judges this many samples at once (1 = off); batch sizes must be multiples
     # a family's own constructor options beyond the shared ones above (model.g.OPTION=V, model.d.OPTION=V):
     # a family with a new option needs no new field here
@@ -83,9 +83,10 @@ class ModelConfig:
                                   f"got {value}")
         if not 1 <= self.pack <= LIMITS["pack"]:
             raise GankitError(f"model.pack must be between 1 and {LIMITS['pack']}, got {self.pack}")
-        if self.pack > 1 and self.conditional and self.d_cond != "projection":
+        if self.pack > 1 and self.conditional and self.d_cond == "acgan":
             raise GankitError("model.pack with a conditional model packs samples of one class and projects their "
-                              "label (model.d_cond projection); an AC-GAN D classifies single images")
+                              "label (model.d_cond projection or projection_aux); an AC-GAN D classifies single "
+                              "images")
         if self.d_cond not in D_CONDITIONING:
             raise GankitError(f"model.d_cond must be one of {', '.join(D_CONDITIONING)}, got {self.d_cond!r}")
         family = MODELS.get(self.name)

@@ -103,15 +103,17 @@ class UpsampleConv(nn.Module):
         return F.conv_transpose2d(x, kernel, self.bias, stride=2, padding=1)
 
 
-D_CONDITIONING = ("projection", "acgan")
+D_CONDITIONING = ("projection", "acgan", "projection_aux")
 
 
 class DiscriminatorHead(nn.Module):
-    """Maps features [N, F] to real/fake logits [N]. With classes, conditions D one of two ways:
+    """Maps features [N, F] to real/fake logits [N]. With classes, conditions D one of three ways:
     "projection" adds <embed(y), h> to the logit (Miyato & Koyama 2018); "acgan" leaves the logit
-    unconditional and adds a classifier over the classes (Odena et al. 2017), read by `classes(h)`.
+    unconditional and adds a classifier over the classes (Odena et al. 2017), read by `classes(h)`;
+    "projection_aux" does both: the projection judges (image, label) pairs and the classifier gives G a
+    second, direct reward for drawing the class it was asked for.
     `pack` > 1: h is of packs of that many samples of one class (PacGAN; the sampler groups them), so the
-    projection takes each pack's label."""
+    projection takes each pack's label and the classifier names each pack's class."""
 
     def __init__(self, features: int, num_classes: int = 0, sn: bool = False, cond: str = "projection",
                  pack: int = 1):
@@ -120,14 +122,14 @@ class DiscriminatorHead(nn.Module):
         check_choice("discriminator conditioning (model.d_cond)", cond, D_CONDITIONING)
         self.linear = maybe_sn(nn.Linear(features, 1), sn)
         self.embed = self.classifier = None
-        if num_classes and cond == "projection":
+        if num_classes and cond in ("projection", "projection_aux"):
             embed = nn.Embedding(num_classes, features)
             # the linear head's scale, not Embedding's N(0, 1): with thousands of features the class term
             # would otherwise swamp the logits at initialisation
             bound = features ** -0.5
             nn.init.uniform_(embed.weight, -bound, bound)
             self.embed = maybe_sn(embed, sn)
-        elif num_classes:
+        if num_classes and cond in ("acgan", "projection_aux"):
             self.classifier = maybe_sn(nn.Linear(features, num_classes), sn)
 
     def forward(self, h: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -140,8 +142,9 @@ class DiscriminatorHead(nn.Module):
 
     @property
     def classifies(self) -> bool:
-        """Whether `classes` names classes (AC-GAN), so D can serve as a classifier."""
-        return self.classifier is not None
+        """Whether `classes` names the classes of single images (AC-GAN), so D can serve as a classifier; a
+        packed head names the classes of packs only."""
+        return self.classifier is not None and self.pack == 1
 
     def classes(self, h: torch.Tensor) -> torch.Tensor | None:
         """Class logits [N, K] (AC-GAN), or None."""

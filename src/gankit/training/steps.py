@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gankit.nn import is_source, scores, source_at
+from gankit.nn import is_source, pack_labels, scores, source_at
 from gankit.training.ema import EMA
 
 
@@ -139,11 +139,17 @@ def _augment(game: Game, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch
     return x, game.rules.augment(source_at(y, x), lambda shape: next(replay))
 
 
+def _class_labels(class_logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The labels that class logits name: a packed D classifies packs of one class, one row per pack."""
+    return pack_labels(y, y.shape[0] // class_logits.shape[0]) if class_logits.shape[0] != y.shape[0] else y
+
+
 def _class_loss(class_logits: torch.Tensor | None, y: torch.Tensor | None) -> torch.Tensor | None:
     """Cross-entropy over the labelled samples; label -1 (set aside by data.labeled_per_class) counts for
     nothing. Summed and divided by the count rather than averaged, so a batch without labels gives 0, not NaN."""
     if class_logits is None or y is None:
         return None
+    y = _class_labels(class_logits, y)
     total = F.cross_entropy(class_logits, y, ignore_index=-1, reduction="sum")
     return total / (y >= 0).sum().clamp(min=1)
 
@@ -167,8 +173,9 @@ def d_step(game: Game, real: torch.Tensor, y: torch.Tensor | None, noise_std: fl
     if aux is not None:
         loss = loss + game.rules.aux_weight * aux
         stats["d_aux_loss"] = aux.detach()
-        labelled = (y >= 0).float()
-        hits = (real_classes.detach().argmax(1) == y).float() * labelled
+        y_classes = _class_labels(real_classes, y)
+        labelled = (y_classes >= 0).float()
+        hits = (real_classes.detach().argmax(1) == y_classes).float() * labelled
         stats["aux_acc_real"] = hits.sum() / labelled.sum().clamp(min=1)
     for name, term in game.rules.d_terms:  # through D itself, like the penalty below
         value = term(game.D, real)
