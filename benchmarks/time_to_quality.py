@@ -152,7 +152,9 @@ class QualityClock(Callback):
 
     def on_start(self, run) -> None:
         conditional = run.fixed_y is not None
-        self.scorer = Scorer(run.data, run.cfg.data, run.game.z_dim, self.n, conditional, run.device)
+        # at the run's own truncation (model.psi): what a user sampling the generator then would get
+        self.scorer = Scorer(run.data, run.cfg.data, run.game.z_dim, self.n, conditional, run.device,
+                             run.cfg.model.psi)
         self.score(run)
         self.t_last = time.perf_counter()
 
@@ -202,6 +204,7 @@ def train_rows(args) -> tuple[list[dict], dict]:
              "run": str(run.dir) if args.keep else "",
              "dataset": cfg.data.name, "conditional": clock.scorer.by_class, "setup_seconds": round(setup, 1),
              "clusters": cfg.data.clusters, "cluster_purity": run.data.extra.get("cluster_purity"),
+             "psi": cfg.model.psi,
              "batch_size": cfg.train.batch_size, "device": str(run.device), "health_events": events}
     return clock.rows, about
 
@@ -257,19 +260,20 @@ def kept_rows(args) -> tuple[list[dict], dict]:
     """A kept run's generator scored as its snapshots were, its fixed latents truncated by --psi and --jbt or
     chosen by its D (--drs)."""
     G = load_generator(args.score, device=args.device)
+    psi = G.psi if args.psi is None else args.psi
     clusters = G.label_prior is not None
     cfg = DataConfig(name=G.dataset)
     scorer = Scorer(load_dataset(cfg), cfg, G.z_dim, args.n, G.num_classes > 0 and not clusters,
-                    torch.device(args.device), args.psi)
+                    torch.device(args.device), psi)
     if clusters:  # the clusters in their shares, as the training-time scorer draws them (the same seed)
         scorer.y = draw_labels(args.n, G.num_classes, G.label_prior, seed=LATENT_SEED).to(args.device)
     if args.jbt != 1.0 or args.drs != 1.0:  # the same labels, latents chosen as `gankit sample --jbt/--drs` does
-        row = scorer.score(sampler(G, args.n, LATENT_SEED, scorer.y, args.psi, args.jbt, args.drs))
+        row = scorer.score(sampler(G, args.n, LATENT_SEED, scorer.y, psi, args.jbt, args.drs))
     else:
         row = scorer.score(lambda start, count: eval_forward(
             G.module, scorer.z[start:start + count], None if scorer.y is None else scorer.y[start:start + count]))
-    about = {"arm": args.arm or f"{args.score} psi {args.psi:g} jbt {args.jbt:g} drs {args.drs:g}", "run": args.score,
-             "psi": args.psi, "jbt": args.jbt, "drs": args.drs, "dataset": G.dataset, "conditional": scorer.by_class,
+    about = {"arm": args.arm or f"{args.score} psi {psi:g} jbt {args.jbt:g} drs {args.drs:g}", "run": args.score,
+             "psi": psi, "jbt": args.jbt, "drs": args.drs, "dataset": G.dataset, "conditional": scorer.by_class,
              "device": args.device}
     # minutes: the mark this generator stands for (it has no clock of its own)
     return [{"step": G.step, "train_seconds": 60 * args.minutes, "finished": True, "kept": True, **row}], about
@@ -403,7 +407,8 @@ def main() -> None:
     parser.add_argument("--real-test", default="", metavar="DATASET",
                         help="score the dataset's test images instead of training (the floor of every figure)")
     parser.add_argument("--score", default="", metavar="RUN", help="score a kept run's generator instead of training")
-    parser.add_argument("--psi", type=float, default=1.0, help="with --score: truncation of the fixed latents")
+    parser.add_argument("--psi", type=float, default=None,
+                        help="with --score: truncation of the fixed latents (default: the run's own, model.psi)")
     parser.add_argument("--jbt", type=float, default=1.0, help="with --score: Jacobian truncation's keep share")
     parser.add_argument("--drs", type=float, default=1.0, help="with --score: the share of draws the run's D keeps")
     parser.add_argument("--merge", default="", help="comma-separated results of this script to join")

@@ -7,6 +7,7 @@ import pytest
 
 from conftest import TINY_ARGS, one_error_line, run_cli
 from gankit.cli.main import main
+from gankit.core.errors import GankitError
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
@@ -156,3 +157,32 @@ def test_training_on_a_busy_machine_says_so_once(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(os, "getloadavg", lambda: (busy, busy, busy))
     code, _, err = run_cli(capsys, "train", "--out", str(tmp_path), *TINY_ARGS)
     assert code == 0 and err.count("note: this machine is busy") == 1 and "OMP_NUM_THREADS=1" in err
+
+
+def test_a_runs_own_psi_is_the_default_of_every_sampling_command(tmp_path, capsys):
+    """model.psi travels with the run: sample, eval and the explorer draw at it unless told otherwise."""
+    import numpy as np
+
+    from gankit.latent import load_generator
+    from gankit.latent.generator import default_psi
+    from gankit.latent.render import Renderer
+
+    assert main(["train", "--out", str(tmp_path), "--name", "half", *TINY_ARGS, "--set", "model.psi=0.5"]) == 0
+    run = str(tmp_path / "half")
+    drawn = {}
+    for name, extra in (("default", []), ("half", ["--psi", "0.5"]), ("off", ["--psi", "1"])):
+        out = tmp_path / f"{name}.npy"
+        assert run_cli(capsys, "sample", run, "--n", "8", "--out", str(out), *extra)[0] == 0
+        drawn[name] = np.load(out)
+    assert np.array_equal(drawn["default"], drawn["half"]) and not np.array_equal(drawn["default"], drawn["off"])
+    code, out, err = run_cli(capsys, "eval", run, "--n", "50", "--metrics", "fid", "--extractor", "identity",
+                             "--device", "cpu")
+    assert code == 0, err
+    assert json.loads(out)["psi"] == 0.5
+    assert load_generator(run).psi == 0.5 and Renderer(load_generator(run)).info()["psi"] == 0.5
+    assert default_psi(None) == 1.0 and default_psi({"model": {}}) == 1.0  # files from before model.psi
+    for damaged in ("x", 7.0, True):
+        with pytest.raises(GankitError, match="the file is damaged"):
+            default_psi({"model": {"psi": damaged}})
+    code, _, err = run_cli(capsys, "train", "--out", str(tmp_path), *TINY_ARGS, "--set", "model.psi=3")
+    assert "model.psi (the default truncation) must be between 0 and 2" in one_error_line(code, err)

@@ -50,6 +50,7 @@ def test_info(client):
     info = client.get("/api/info").json()
     assert info["z_dim"] > 0 and info["shape"] == [1, 8, 8] and info["num_classes"] == 0
     assert info["report"] is False and info["limits"]["batch"] == 64
+    assert info["psi"] == 1.0  # the run's own truncation, which the page's slider starts at
 
 
 def test_sample_is_deterministic_by_seed(client):

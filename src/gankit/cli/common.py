@@ -21,6 +21,14 @@ def open_generator(args):
     return load_generator(args.run, ema=not args.no_ema, device=resolve_device(args.device))
 
 
+def add_psi(p: argparse.ArgumentParser, effect: str = "below 1: closer to the average sample, above 1: farther "
+                                                      "from it, more variety for less fidelity") -> None:
+    """The one --psi option of the commands that sample: absent, the run's own truncation (model.psi)."""
+    p.add_argument("--psi", type=float, default=None,
+                   help=f"truncation toward the mean latent, 0 to 2 (1 = off; {effect}); default: the run's own, "
+                        "model.psi, which is 1 unless its preset chose another")
+
+
 def add_device(p: argparse.ArgumentParser, default: str | None = "auto") -> None:
     """The one --device option: the same choices and default for every command (train leaves it to its
     config, whose default is auto too)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from gankit.cli.common import add_device
+from gankit.cli.common import add_device, add_psi
 from gankit.core.errors import GankitError
 
 
@@ -46,9 +46,7 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the generated samples' latents")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")
     p.add_argument("--no-cache", action="store_true", help="recompute the real-data features")
-    p.add_argument("--psi", type=float, default=1.0,
-                   help="truncation toward the mean latent, 0 to 2 (1 = off): below 1 precision for recall, as in "
-                        "BigGAN's curves, above 1 the other way")
+    add_psi(p, "below 1 precision for recall, as in BigGAN's curves, above 1 the other way")
     p.add_argument("--jbt", type=float, default=1.0, metavar="SHARE",
                    help="keep only the latents where G's Jacobian norm is in its lowest JBT share, e.g. 0.95 "
                         "(Jacobian-based truncation: drops samples drawn between separate modes; 1 = off)")

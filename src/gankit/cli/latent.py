@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gankit.cli.common import add_device
+from gankit.cli.common import add_device, add_psi
 from gankit.core.errors import GankitError
 
 EXAMPLES = """examples:
@@ -33,9 +33,7 @@ def _floats(text: str) -> list[float]:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="a run directory or checkpoint file")
     p.add_argument("--out", required=True, help="the PNG to write")
-    p.add_argument("--psi", type=float, default=1.0,
-                   help="truncation toward the mean latent, 0 to 2 (1 = off; below 1: closer to the average sample, "
-                        "above 1: farther from it, more variety for less fidelity)")
+    add_psi(p)
     p.add_argument("--label", help="class (index or name) for a conditional generator")
     add_device(p)
     p.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")

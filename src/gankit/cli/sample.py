@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-from gankit.cli.common import add_generator_options, open_generator
+from gankit.cli.common import add_generator_options, add_psi, open_generator
 from gankit.core.errors import GankitError
 
 
@@ -33,9 +33,7 @@ def add_parser(sub) -> None:
     p.add_argument("--label", help="conditional generators: the class to draw, by index or name (e.g. 7, sneaker)")
     p.add_argument("--class-grid", action="store_true",
                    help="conditional generators: one row per class, --n columns sharing their latents")
-    p.add_argument("--psi", type=float, default=1.0,
-                   help="truncation toward the mean latent, 0 to 2 (1 = off; below 1: closer to the average sample, "
-                        "above 1: farther from it, more variety for less fidelity)")
+    add_psi(p)
     p.add_argument("--per-class", type=int, metavar="N",
                    help="conditional generators: a labelled dataset of N samples of every class (instead of --n), "
                         "written to a folder/ (one sub-folder per class) or an .npz (x uint8 [N, H, W, C], y, "

@@ -17,7 +17,7 @@ from gankit.core.runtime import resolve_device
 from gankit.data import DataConfig, load_dataset, normalize, parse_name, validate_data
 from gankit.latent.classify import classifier_of
 from gankit.latent.frames import evaluate_frames
-from gankit.latent.generator import load_generator
+from gankit.latent.generator import load_generator, psi_for
 from gankit.latent.sample import sampler
 from gankit.latent.translate import translate
 from gankit.metrics import (build_extractor, dataset_key, default_extractor, evaluate, parse_metrics, real_features,
@@ -47,7 +47,7 @@ class EvalOptions:
     seed: int = 0
     ema: bool = True
     cache: bool = True
-    psi: float = 1.0
+    psi: float | None = None  # None: the run's own (model.psi)
     jbt: float = 1.0
     drs: float = 1.0  # keep the latents the run's D rates within its top share (latent.rejection)
     device: str = "auto"
@@ -178,7 +178,7 @@ def discriminator_accuracy(ckpt_file: Path, train_cfg: DataConfig, device: torch
 def _finish(result: dict, run, ckpt_file: Path, generator, opts: EvalOptions, split: str, write: bool) -> dict:
     """The result with what was measured, recorded in the run's eval.json (never inside the package)."""
     result.update({"checkpoint": str(ckpt_file), "step": generator.step, "split": split, "seed": opts.seed,
-                   "ema": generator.uses_ema, "psi": opts.psi, "jbt": opts.jbt,
+                   "ema": generator.uses_ema, "psi": psi_for(generator, opts.psi), "jbt": opts.jbt,
                    "drs": opts.drs})
     if write and demo_path(run) is None:
         record(ckpt_file.parent / "eval.json", result)
@@ -192,7 +192,7 @@ def evaluate_pairs(generator, config: dict, opts: EvalOptions, device: torch.dev
     upscaling, bicubic's PSNR/SSIM beside them and the consistency PSNR; for drawings, the edge F1 and, where
     gankit ships a classifier of the data, the share of outputs it puts in their input's class. `picture`:
     also write the first pairs there, each source beside its output and its real target."""
-    if opts.real or opts.psi != 1 or opts.jbt != 1 or opts.drs != 1:
+    if opts.real or opts.psi not in (None, 1) or opts.jbt != 1 or opts.drs != 1:
         raise GankitError("an image-to-image run is measured on its own held-out pairs: --real, --psi, --jbt and "
                           "--drs do not apply")
     if opts.pairs:  # the run's data settings (resolution, classes, hold-out) with other pairs

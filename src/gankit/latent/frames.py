@@ -42,7 +42,7 @@ def evaluate_frames(generator, config: dict, opts, picture: Path | None = None) 
     """Predict the held-out clips' futures from their pasts and score them (see score_predictions); with
     `picture` (a folder), also write heldout.png (each clip's true frames above its predicted ones) and
     heldout.gif (truth beside prediction, playing)."""
-    if opts.real or opts.pairs or opts.psi != 1 or opts.jbt != 1 or opts.drs != 1:
+    if opts.real or opts.pairs or opts.psi not in (None, 1) or opts.jbt != 1 or opts.drs != 1:
         raise GankitError("a frame-prediction run is measured on held-out clips: --real, --pairs, --psi, --jbt and "
                           "--drs do not apply")
     trained = from_dict(DataConfig, config.get("data", {}), "data")

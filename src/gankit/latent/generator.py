@@ -12,14 +12,15 @@ from gankit.checkpoint import load_checkpoint
 from gankit.core.errors import GankitError
 from gankit.core.runtime import resolve_device
 from gankit.data.clusters import label_prior
-from gankit.models import build_discriminator, build_generator, check_kwargs, check_weights
+from gankit.models import PSI_RANGE, build_discriminator, build_generator, check_kwargs, check_weights
 
 
 @dataclass(frozen=True)
 class TrainedGenerator:
     """`module` maps (z [N, z_dim], y [N] or class weights [N, K] or None) to samples [N, *shape]; the other
     fields come from the file: `class_names`, `kind` ("image" or "points"), `dataset`, `step` (training steps
-    behind the weights), `uses_ema` (whether they are the EMA's) and `source` (the file)."""
+    behind the weights), `uses_ema` (whether they are the EMA's), `source` (the file) and `psi`, the truncation
+    its run asks it to be sampled at when a caller gives none (model.psi)."""
 
     module: nn.Module
     class_names: tuple[str, ...] = ()
@@ -30,6 +31,7 @@ class TrainedGenerator:
     source: str = ""
     clip: tuple[int, int, int] | None = None  # frame prediction: (context, horizon, channels of a frame)
     label_prior: tuple[float, ...] | None = None  # a model of clusters (data.clusters): their shares of the data
+    psi: float = 1.0
 
     @property
     def z_dim(self) -> int:
@@ -62,6 +64,13 @@ def as_module(generator: TrainedGenerator | nn.Module) -> nn.Module:
     return generator.module if isinstance(generator, TrainedGenerator) else generator
 
 
+def psi_for(generator: TrainedGenerator | nn.Module, psi: float | None) -> float:
+    """The truncation a caller asked for, else the run's own (a bare G has none: 1)."""
+    if psi is not None:
+        return psi
+    return generator.psi if isinstance(generator, TrainedGenerator) else 1.0
+
+
 def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.device = "cpu") -> TrainedGenerator:
     """Rebuild the generator from a checkpoint alone, in eval mode.
 
@@ -83,7 +92,18 @@ def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.de
                             dataset=data.get("name", ""), step=int(ckpt["step"]),
                             uses_ema=uses_ema or bool(ckpt.get("ema", False)),  # a generator file: the EMA's
                             source=str(path), clip=clip_record(data, module),
-                            label_prior=label_prior(data.get("extra", {}), module.num_classes))
+                            label_prior=label_prior(data.get("extra", {}), module.num_classes),
+                            psi=default_psi(ckpt.get("config")))
+
+
+def default_psi(config) -> float:
+    """model.psi of a file's run config (1 when the file predates it), checked: the file is untrusted."""
+    model = config.get("model") if isinstance(config, dict) else None
+    psi = model.get("psi", 1.0) if isinstance(model, dict) else 1.0
+    if isinstance(psi, bool) or not isinstance(psi, (int, float)) or not PSI_RANGE[0] <= psi <= PSI_RANGE[1]:
+        raise GankitError(f"the file's model.psi ({psi!r}) is not a truncation between {PSI_RANGE[0]:g} and "
+                          f"{PSI_RANGE[1]:g}; the file is damaged")
+    return float(psi)
 
 
 def rebuild_discriminator(ckpt: dict) -> nn.Module:

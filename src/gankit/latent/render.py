@@ -10,7 +10,7 @@ import torch
 
 from gankit.core.errors import GankitError
 from gankit.core.images import to_uint8
-from gankit.latent.generator import TrainedGenerator, load_generator
+from gankit.latent.generator import TrainedGenerator, load_generator, psi_for
 from gankit.latent.groups import build_group, resolve_label, seeds_group
 from gankit.latent.invert import invert, load_target, sketch_loss, sketch_target
 from gankit.latent.translate import Sources, conform, read_image, read_sources, taken_shape, translate_sources
@@ -47,7 +47,7 @@ class Renderer:
         g = self.G
         return {"z_dim": g.z_dim, "num_classes": g.num_classes, "class_names": list(g.class_names),
                 "shape": list(g.shape), "dataset": g.dataset, "step": g.step,
-                "source_shape": None if g.source_shape is None else list(g.source_shape)}
+                "source_shape": None if g.source_shape is None else list(g.source_shape), "psi": g.psi}
 
     @_plain
     def translate(self, file, seed: int = 0) -> dict:
@@ -60,8 +60,9 @@ class Renderer:
         return {"images": to_uint8(output[None]), "sources": taken.permute(0, 2, 3, 1).numpy()}
 
     @torch.no_grad()
-    def render(self, code: Code, psi: float = 1.0) -> np.ndarray:
-        """Images of the codes, truncated by psi (1 = off)."""
+    def render(self, code: Code, psi: float | None = None) -> np.ndarray:
+        """Images of the codes, truncated by psi (1 = off; None: the run's own, model.psi)."""
+        psi = psi_for(self.G, psi)
         code = truncate(code, psi) if psi != 1.0 else code
         if not torch.isfinite(code.z).all() or (code.y is not None and not torch.isfinite(code.y).all()):
             raise GankitError("the latents to render are not finite numbers (a weight or a latent too large?)")
@@ -92,13 +93,13 @@ class Renderer:
         return Code(z, one_hot([y] * len(z), self.G.num_classes))
 
     @_plain
-    def sample(self, seeds: list[int], label: str | int | None = None, psi: float = 1.0) -> dict:
+    def sample(self, seeds: list[int], label: str | int | None = None, psi: float | None = None) -> dict:
         """One image per seed (of class `label` for a conditional generator)."""
         code = seeds_group(self.G, seeds, self._label(label))
         return {"images": self.render(code, psi), "latents": code.z.tolist()}
 
     @_plain
-    def class_grid(self, seeds: list[int], psi: float = 1.0) -> dict:
+    def class_grid(self, seeds: list[int], psi: float | None = None) -> dict:
         """Every class for every seed: rows are classes, columns seeds (conditional generators)."""
         if not self.G.num_classes:
             raise GankitError("a class grid needs a conditional generator (trained with --conditional)")
@@ -109,7 +110,7 @@ class Renderer:
 
     @_plain
     def interpolate(self, seeds: list[int], labels: list[str | int] | None = None, steps: int = 8,
-                    mode: str = "slerp", psi: float = 1.0, points: str | Code | None = None) -> dict:
+                    mode: str = "slerp", psi: float | None = None, points: str | Code | None = None) -> dict:
         """A walk through the seeds' latents (or, with one seed and several labels, through classes; or
         through the codes of the group `points`, e.g. "npy:inverted.npy", or given codes)."""
         if points is not None:
@@ -130,7 +131,7 @@ class Renderer:
 
     @_plain
     def arithmetic(self, expression: str, groups: dict[str, str | Code], n: int = 16,
-                   label: str | int | None = None, psi: float = 1.0) -> dict:
+                   label: str | int | None = None, psi: float | None = None) -> dict:
         """Evaluate e.g. "glasses_men - men + women" over group means; also renders each group's mean."""
         built = {name: self._group(spec, n, label) for name, spec in groups.items()}
         result = evaluate_expression(expression, built)
@@ -140,7 +141,7 @@ class Renderer:
 
     @_plain
     def edit(self, targets: str | Code, positive: str | Code, negative: str | Code, alphas: list[float],
-             n: int = 16, label: str | int | None = None, psi: float = 1.0) -> dict:
+             n: int = 16, label: str | int | None = None, psi: float | None = None) -> dict:
         """Move each code of the group `targets` (e.g. "seeds:1,2" or "npy:inverted.npy") along the direction
         mean(positive) - mean(negative), by each alpha: rows are codes, columns alphas."""
         towards = direction(self._group(positive, n, label), self._group(negative, n, label))

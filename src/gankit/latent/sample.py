@@ -10,24 +10,25 @@ from torch import nn
 from gankit.core.errors import GankitError
 from gankit.core.images import save_grid, save_png, save_scatter, to_uint8
 from gankit.data.clusters import draw_labels
-from gankit.latent.generator import TrainedGenerator, as_module
+from gankit.latent.generator import TrainedGenerator, as_module, psi_for
 from gankit.latent.jacobian import truncated_latents
 from gankit.latent.rejection import load_critic, rejected_latents
 from gankit.latent.space import Code, check_psi, stream_latents, truncate
 
 
 def sampler(generator: TrainedGenerator | nn.Module, n: int, seed: int = 0, labels: torch.Tensor | None = None,
-            psi: float = 1.0, jbt: float = 1.0, drs: float = 1.0):
+            psi: float | None = None, jbt: float = 1.0, drs: float = 1.0):
     """`draw(start, count)` -> samples [count, *shape] number start.. of n drawn from z ~ N(0, I) with `seed`
     (reproducible on one device type), for consumers that stream (evaluation) rather than hold all n.
 
     Conditional generators get `labels` [n], or the classes in turn (0, 1, ..., K-1, 0, ...) when None.
-    `psi` (in space.PSI_RANGE) < 1 truncates the latents toward their mean (fidelity for variety). `jbt` < 1
+    `psi` (in PSI_RANGE) < 1 truncates the latents toward their mean (fidelity for variety); None: the run's
+    own (model.psi, 1 unless its preset chose another; 1 for a bare G). `jbt` < 1
     keeps only latents where G's Jacobian norm is within its `jbt` quantile (see gankit.latent.jacobian): it
     drops the samples G draws between separate modes. `drs` < 1 keeps only latents whose images the run's own
     discriminator rates within its top `drs` share (see gankit.latent.rejection; G must come from a run).
     """
-    check_psi(psi)
+    psi = check_psi(psi_for(generator, psi))
     net = as_module(generator)
     if getattr(generator, "clip", None) is not None:
         raise GankitError("this generator predicts frames (it was trained on clips): use gankit predict RUN "
@@ -55,7 +56,7 @@ def sampler(generator: TrainedGenerator | nn.Module, n: int, seed: int = 0, labe
 
 
 def sample(generator: TrainedGenerator | nn.Module, n: int, seed: int = 0, labels: torch.Tensor | None = None,
-           batch_size: int = 1024, psi: float = 1.0, jbt: float = 1.0, drs: float = 1.0) -> torch.Tensor:
+           batch_size: int = 1024, psi: float | None = None, jbt: float = 1.0, drs: float = 1.0) -> torch.Tensor:
     """n samples [n, *shape] on the CPU (see `sampler` for seeds, labels, psi, jbt and drs)."""
     draw = sampler(generator, n, seed, labels, psi, jbt, drs)
     return torch.cat([draw(start, min(batch_size, n - start)).cpu() for start in range(0, n, batch_size)])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from gankit.core.errors import GankitError
+from gankit.models import PSI_RANGE
 
 
 @dataclass
@@ -105,9 +106,6 @@ def interpolate(points: Code, steps: int, mode: str = "slerp") -> Code:
     if points.y is not None:
         ys.append(points.y[-1:])
     return Code(torch.cat(zs), torch.cat(ys) if ys else None)
-
-
-PSI_RANGE = (0.0, 2.0)  # the truncation factor everywhere: command line, Python and the web API
 
 
 def check_psi(psi: float) -> float:

@@ -17,7 +17,7 @@ from gankit.metrics.extractors import build_extractor
 MAX_ROUNDS = 10  # --min-confidence: rounds of draws, each up to twice the last (at most 256x what is missing)
 
 
-def per_class(generator: TrainedGenerator, n: int, seed: int = 0, psi: float = 1.0, jbt: float = 1.0,
+def per_class(generator: TrainedGenerator, n: int, seed: int = 0, psi: float | None = None, jbt: float = 1.0,
               min_confidence: float = 0.0, classifier: str = "", drs: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """(samples [K * n, *shape] on the CPU, labels [K * n]): n of each of the generator's K classes, class by
     class. `min_confidence` > 0 keeps only samples the classifier (the bundled one of the generator's

@@ -47,6 +47,8 @@ MODELS.add("ssgan", Family(ssgan.Generator, ssgan.Discriminator, semi_supervised
 # Upper bounds on sizes, checked on the command line and in checkpoints alike: far above any GAN gankit trains
 # (a DCGAN of width 4096 has billions of weights), low enough that a typo or a tampered file is refused
 # before it asks for terabytes.
+PSI_RANGE = (0.0, 2.0)  # the truncation factor everywhere: config, command line, Python and the web API
+
 LIMITS = {"z_dim": 4096, "width": 4096, "depth": 32, "pack": 64, "num_classes": 10_000, "resolution": 1024,
           "channels": 64}  # frames stacked as channels: 20 RGB frames are 60
 SIZE_FIELDS = ("z_dim", "g_width", "d_width", "g_depth", "d_depth")
@@ -67,6 +69,9 @@ class ModelConfig:
     d_norm: str = ""
     d_cond: str = "projection"  # how a conditional D uses labels: projection, acgan (auxiliary classifier) or both
     pack: int = 1  # PacGAN: D judges this many samples at once (1 = off); batch sizes must be multiples
+    # the truncation the trained generator is sampled at when a command gives no --psi (1 = none): a preset's
+    # measured choice of fidelity against variety travels with its runs; training's own grids stay at 1
+    psi: float = 1.0
     # a family's own constructor options beyond the shared ones above (model.g.OPTION=V, model.d.OPTION=V):
     # a family with a new option needs no new field here
     g: dict = field(default_factory=dict)
@@ -87,6 +92,9 @@ class ModelConfig:
             raise GankitError("model.pack with a conditional model packs samples of one class and projects their "
                               "label (model.d_cond projection or projection_aux); an AC-GAN D classifies single "
                               "images")
+        if not PSI_RANGE[0] <= self.psi <= PSI_RANGE[1]:
+            raise GankitError(f"model.psi (the default truncation) must be between {PSI_RANGE[0]:g} and "
+                              f"{PSI_RANGE[1]:g} (1 = off), got {self.psi}")
         if self.d_cond not in D_CONDITIONING:
             raise GankitError(f"model.d_cond must be one of {', '.join(D_CONDITIONING)}, got {self.d_cond!r}")
         family = MODELS.get(self.name)
@@ -281,6 +289,6 @@ def _plain(kwargs: dict) -> dict:
     return {k: tuple(v) if k == "shape" else v for k, v in kwargs.items()}
 
 
-__all__ = ["LIMITS", "MODELS", "Family", "ModelConfig", "build_discriminator", "build_generator", "check_kwargs",
-           "check_size", "check_weights", "complete_kwargs", "upgrade_model_section",
-           "model_kwargs", "use_stream"]
+__all__ = ["LIMITS", "MODELS", "PSI_RANGE", "Family", "ModelConfig", "build_discriminator", "build_generator",
+           "check_kwargs", "check_size", "check_weights", "complete_kwargs", "upgrade_model_section", "model_kwargs",
+           "use_stream"]

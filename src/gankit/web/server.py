@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gankit.core.errors import GankitError
 from gankit.core.images import make_grid, png_bytes
 from gankit.latent.render import Renderer
-from gankit.latent.space import PSI_RANGE
+from gankit.models import PSI_RANGE
 
 MAX_BATCH = 64  # images or latents per request
 MAX_STEPS = 32  # interpolation frames
@@ -43,7 +43,7 @@ class Strict(BaseModel):
 class SampleRequest(Strict):
     seeds: list[Seed] = Field(min_length=1, max_length=MAX_BATCH)
     label: Label = None
-    psi: Psi = 1.0
+    psi: Psi | None = None  # the run's own (model.psi)
 
 
 class Latents(Strict):
@@ -58,7 +58,7 @@ class InterpolateRequest(Strict):
     steps: int = Field(8, ge=2, le=MAX_STEPS)
     mode: Literal["slerp", "lerp"] = "slerp"
     label: Label = None
-    psi: Psi = 1.0
+    psi: Psi | None = None  # the run's own (model.psi)
 
 
 class ArithmeticRequest(Strict):
@@ -68,7 +68,7 @@ class ArithmeticRequest(Strict):
         min_length=1, max_length=8)
     expression: str = Field(min_length=1, max_length=200)
     label: Label = None
-    psi: Psi = 1.0
+    psi: Psi | None = None  # the run's own (model.psi)
 
 
 class EditRequest(Strict):
@@ -79,7 +79,7 @@ class EditRequest(Strict):
     negative: Latents
     alphas: list[Annotated[float, Field(ge=-10, le=10, allow_inf_nan=False)]] = Field(min_length=1, max_length=16)
     label: Label = None
-    psi: Psi = 1.0
+    psi: Psi | None = None  # the run's own (model.psi)
 
 
 class BodyLimit:
@@ -202,7 +202,7 @@ def create_app(run_dir: str | Path, device: str = "cpu") -> FastAPI:
         return {"images": _data_urls(out["images"]), "latents": out["latents"]}
 
     @app.get("/api/grid.png")
-    def grid(seed: Seed = 0, n: int = Query(16, ge=1, le=MAX_BATCH), psi: Psi = 1.0,
+    def grid(seed: Seed = 0, n: int = Query(16, ge=1, le=MAX_BATCH), psi: Psi | None = None,
              label: str | None = Query(None, max_length=64)) -> Response:
         out = ex.call(Renderer.sample, seeds=list(range(seed, seed + n)), label=label, psi=psi)
         return Response(png_bytes(make_grid(out["images"])), media_type="image/png")

@@ -232,6 +232,8 @@ async function start() {
   $("info").textContent = `${i.dataset || "generator"} · step ${i.step} · ${i.shape.join("×")} · z ${i.z_dim}`;
   $("report-link").hidden = !i.report;
   if (i.source_shape) return startTranslate(i);
+  $("psi").value = String(i.psi);  // the run's own truncation (model.psi) until the slider moves
+  $("psi-out").textContent = i.psi.toFixed(2);
   if (i.num_classes) {
     $("class-label").hidden = false;
     $("class").replaceChildren(...i.class_names.map((name) => new Option(name, name)));
