@@ -68,7 +68,7 @@ def _adapt(argv: list[str], runs: dict, tmp: Path) -> list[str]:
     kind = {"classify": "semi", "predict": "frames"}.get(argv[0])
     run = str(runs["pairs" if paired else kind or ("cond" if conditional else "plain")])
     # latent.md sets R=demo:mnist
-    named = ("runs/<run>", "runs/mnist", "runs/shoes", "runs/frames")
+    named = ("runs/<run>", "runs/mnist", "runs/digits", "runs/shoes", "runs/frames")
     argv = [run if a in named else "demo:mnist" if a == "$R" else a for a in argv]
     argv = [str(runs["cond"]) if a == "demo:fashion" and not runs["fashion_demo"] else a for a in argv]
     if argv[0] == "train":
