@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from conftest import TINY_ARGS, one_error_line, run_cli
 from gankit.cli.main import main
@@ -179,7 +180,16 @@ def test_a_runs_own_psi_is_the_default_of_every_sampling_command(tmp_path, capsy
                              "--device", "cpu")
     assert code == 0, err
     assert json.loads(out)["psi"] == 0.5
-    assert load_generator(run).psi == 0.5 and Renderer(load_generator(run)).info()["psi"] == 0.5
+    renderer = Renderer(load_generator(run))
+    assert load_generator(run).psi == 0.5 and renderer.info()["psi"] == 0.5
+    from PIL import Image
+
+    from gankit.latent.space import Code
+    Image.fromarray(drawn["off"][0, :, :, 0]).save(tmp_path / "target.png")
+    fitted = renderer.invert([str(tmp_path / "target.png")], steps=2)
+    z = Code(torch.tensor(fitted["latents"]))  # an inverted latent is shown as fitted, not truncated
+    assert np.array_equal(fitted["images"], renderer.render(z, 1.0))
+    assert not np.array_equal(fitted["images"], renderer.render(z))
     assert default_psi(None) == 1.0 and default_psi({"model": {}}) == 1.0  # files from before model.psi
     for damaged in ("x", 7.0, True):
         with pytest.raises(GankitError, match="the file is damaged"):

@@ -169,5 +169,6 @@ class Renderer:
             raise GankitError("this generator is conditional: say which class the images are (--label)")
         code, error = invert(self.G, sketch_target(target) if sketch else target, y=y, steps=steps, seed=seed,
                              objective=sketch_loss if sketch else None)
-        return {"images": self.render(code), "targets": to_uint8(target), "errors": error.tolist(),
+        # the fitted latents as they are: the error was measured on them untruncated
+        return {"images": self.render(code, 1.0), "targets": to_uint8(target), "errors": error.tolist(),
                 "latents": code.z.tolist()}

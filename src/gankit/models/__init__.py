@@ -44,11 +44,11 @@ MODELS.add("ssgan", Family(ssgan.Generator, ssgan.Discriminator, semi_supervised
            aliases=("semi_supervised", "improved_gan"))
 
 
+PSI_RANGE = (0.0, 2.0)  # the truncation factor everywhere: config, command line, Python and the web API
+
 # Upper bounds on sizes, checked on the command line and in checkpoints alike: far above any GAN gankit trains
 # (a DCGAN of width 4096 has billions of weights), low enough that a typo or a tampered file is refused
 # before it asks for terabytes.
-PSI_RANGE = (0.0, 2.0)  # the truncation factor everywhere: config, command line, Python and the web API
-
 LIMITS = {"z_dim": 4096, "width": 4096, "depth": 32, "pack": 64, "num_classes": 10_000, "resolution": 1024,
           "channels": 64}  # frames stacked as channels: 20 RGB frames are 60
 SIZE_FIELDS = ("z_dim", "g_width", "d_width", "g_depth", "d_depth")
@@ -67,7 +67,8 @@ class ModelConfig:
     d_depth: int | None = None  # mlp only
     g_norm: str = ""
     d_norm: str = ""
-    d_cond: str = "projection"  # how a conditional D uses labels: projection, acgan (auxiliary classifier) or both
+    d_cond: str = "projection"  # how a conditional D uses labels: projection, acgan (auxiliary classifier), or
+    # projection_aux (both)
     pack: int = 1  # PacGAN: D judges this many samples at once (1 = off); batch sizes must be multiples
     # the truncation the trained generator is sampled at when a command gives no --psi (1 = none): a preset's
     # measured choice of fidelity against variety travels with its runs; training's own grids stay at 1
