@@ -75,8 +75,9 @@ def load_classifier_d(path: str | Path, device: str | torch.device = "cpu") -> T
     does not classify."""
     found = classifier_of(load_checkpoint(path), device)
     if found is None:
-        raise GankitError(f"{path}: this run's D tells real from fake but names no classes; train one that does "
-                          "(--model ssgan, or --conditional --set model.d_cond=acgan)")
+        raise GankitError(f"{path}: this run's D tells real from fake but names no classes of single images (a "
+                          "packed D names only its packs'); train one that does (--model ssgan, or --conditional "
+                          "--set model.d_cond=acgan)")
     return found
 
 
