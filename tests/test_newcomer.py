@@ -173,7 +173,9 @@ def test_a_runs_own_psi_is_the_default_of_every_sampling_command(tmp_path, capsy
     drawn = {}
     for name, extra in (("default", []), ("half", ["--psi", "0.5"]), ("off", ["--psi", "1"])):
         out = tmp_path / f"{name}.npy"
-        assert run_cli(capsys, "sample", run, "--n", "8", "--out", str(out), *extra)[0] == 0
+        code, printed, _ = run_cli(capsys, "sample", run, "--n", "8", "--out", str(out), *extra)
+        said = json.loads(printed.splitlines()[-1])  # the line `sample` prints names the psi it drew at
+        assert code == 0 and said["psi"] == {"default": 0.5, "half": 0.5, "off": 1.0}[name]
         drawn[name] = np.load(out)
     assert np.array_equal(drawn["default"], drawn["half"]) and not np.array_equal(drawn["default"], drawn["off"])
     code, out, err = run_cli(capsys, "eval", run, "--n", "50", "--metrics", "fid", "--extractor", "identity",
