@@ -61,6 +61,7 @@ from gankit.core.images import _save_figure, pyplot
 from gankit.data import DataConfig, load_dataset
 from gankit.data.clusters import draw_labels
 from gankit.latent import load_generator
+from gankit.latent.generator import psi_for
 from gankit.latent.sample import sampler
 from gankit.latent.space import Code, truncate
 from gankit.metrics import build_extractor, compute, dataset_key, real_features
@@ -260,7 +261,7 @@ def kept_rows(args) -> tuple[list[dict], dict]:
     """A kept run's generator scored as its snapshots were, its fixed latents truncated by --psi and --jbt or
     chosen by its D (--drs)."""
     G = load_generator(args.score, device=args.device)
-    psi = G.psi if args.psi is None else args.psi
+    psi = psi_for(G, args.psi)
     clusters = G.label_prior is not None
     cfg = DataConfig(name=G.dataset)
     scorer = Scorer(load_dataset(cfg), cfg, G.z_dim, args.n, G.num_classes > 0 and not clusters,

@@ -60,6 +60,7 @@ def run(args) -> int:
     if args.min_confidence and args.per_class is None:
         raise GankitError("--min-confidence filters a --per-class dataset; pass --per-class N")
     generator = open_generator(args)
+    args.psi = psi_for(generator, args.psi)  # the run's own unless --psi: resolved once, printed as drawn
     if args.per_class is not None:
         return _per_class(generator, args)
     if args.class_grid:
@@ -79,13 +80,11 @@ def run(args) -> int:
     by_class = labels is None and generator.label_prior is None
     written = write(samples, args.out, kind=generator.kind, force=args.force,
                     nrow=(generator.num_classes or None) if by_class else None)
-    print(json.dumps({"n": args.n, "seed": args.seed, "psi": psi_for(generator, args.psi), "out": args.out,
-                      "files": len(written)}))
+    print(json.dumps({"n": args.n, "seed": args.seed, "psi": args.psi, "out": args.out, "files": len(written)}))
     return 0
 
 
 def _per_class(generator, args) -> int:
-    from gankit.latent.generator import psi_for
     from gankit.latent.synthetic import per_class, write_labelled
 
     if args.per_class <= 0:
@@ -96,8 +95,7 @@ def _per_class(generator, args) -> int:
                                 min_confidence=args.min_confidence, classifier=args.classifier, drs=args.drs)
     written = write_labelled(samples, labels, generator.class_names, args.out, force=args.force)
     print(json.dumps({"per_class": args.per_class, "classes": generator.num_classes, "n": len(labels),
-                      "seed": args.seed, "psi": psi_for(generator, args.psi), "min_confidence": args.min_confidence,
-                      "out": args.out,
+                      "seed": args.seed, "psi": args.psi, "min_confidence": args.min_confidence, "out": args.out,
                       "files": len(written)}))
     return 0
 
@@ -105,7 +103,6 @@ def _per_class(generator, args) -> int:
 def _class_grid(generator, args) -> int:
     """One row per class, one column per latent (seeds seed .. seed + n - 1)."""
     from gankit.core.images import make_grid, save_png
-    from gankit.latent.generator import psi_for
     from gankit.latent.render import Renderer
     from gankit.latent.sample import output_kind
 
@@ -117,6 +114,5 @@ def _class_grid(generator, args) -> int:
     if out["error"]:
         raise GankitError(out["error"])
     save_png(make_grid(out["images"], nrow=args.n, scale=max(1, 32 // out["images"].shape[1])), args.out)
-    print(json.dumps({"n": args.n, "seed": args.seed, "psi": psi_for(generator, args.psi), "out": args.out,
-                      "rows": out["rows"]}))
+    print(json.dumps({"n": args.n, "seed": args.seed, "psi": args.psi, "out": args.out, "rows": out["rows"]}))
     return 0

@@ -141,7 +141,7 @@ def _augment(game: Game, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch
 
 def _class_labels(class_logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """The labels that class logits name: a packed D classifies packs of one class, one row per pack."""
-    return pack_labels(y, y.shape[0] // class_logits.shape[0]) if class_logits.shape[0] != y.shape[0] else y
+    return pack_labels(y, y.shape[0] // class_logits.shape[0])  # a pack of 1 is the sample itself
 
 
 def _class_loss(class_logits: torch.Tensor | None, y: torch.Tensor | None) -> torch.Tensor | None:
