@@ -301,6 +301,55 @@ def test_a_warping_simvp_moves_the_last_frame_k_plus_one_velocities_for_frame_k(
         build_generator(model_kwargs(ModelConfig(name="simvp", g={"unshuffle": 3}), (3, 16, 16), 0, (2, 16, 16)))
 
 
+def _objects_simvp(objects: int):
+    return build_generator(model_kwargs(ModelConfig(name="simvp", g_width=8, z_dim=4,
+                                                    g={"warp": True, "objects": objects}),
+                                        (3, 16, 16), 0, (2, 16, 16), frame_channels=1)).eval()
+
+
+def test_simvp_objects_move_each_digit_whole_by_its_ink_weighted_flow():
+    G = _objects_simvp(2)
+    assert G.out.out_channels == 2 + 3 * 2 + 2  # velocity, 3 frames' corrections, 2 object logits
+    past = torch.full((1, 2, 16, 16), -1.0)
+    past[0, 1, 2:5, 2:4] = 1.0  # object 0: a bar on the left
+    past[0, 1, 10:13, 11:13] = 1.0  # object 1: a bar on the right
+    raw = torch.zeros(1, G.out.out_channels, 16, 16)
+    px = 2 / 16  # one pixel in grid units
+    raw[0, 0, :, :8] = -px  # the left half flows one pixel right per frame, the right half one left...
+    raw[0, 0, :, 8:] = px
+    raw[0, 0, 3, 3] = -5 * px  # ...but for one pixel of the left bar, which must not tear it
+    raw[0, 8, :, :8], raw[0, 9, :, 8:] = 20.0, 20.0  # which object each half is
+    out = G._moved_objects(raw, past)[0]
+    left_shift = (5 * 1 + 1 * 5) / 6  # the left bar's 6 pixels: 5 say 1 px, 1 says 5 px
+    cols = torch.arange(16.0)
+    for k in range(3):
+        ink = (out[k] + 1) / 2
+        left, right = ink[:8], ink[8:]
+        centre = lambda part: (part.sum(0) * cols).sum() / part.sum()  # noqa: E731  the ink's mean column
+        torch.testing.assert_close(centre(left), torch.tensor(2.5 + (k + 1) * left_shift), atol=1e-4, rtol=0)
+        torch.testing.assert_close(centre(right), torch.tensor(11.5 - (k + 1)), atol=1e-4, rtol=0)
+        assert left.sum(1).nonzero().flatten().tolist() == [2, 3, 4]  # moved across, not smeared down
+        torch.testing.assert_close(right[2:5, 11 - (k + 1):13 - (k + 1)], torch.ones(3, 2))  # whole pixels: exact
+        torch.testing.assert_close(ink.sum(), torch.tensor(12.0), atol=1e-3, rtol=0)  # nothing faded, nothing drawn
+
+
+def test_one_simvp_object_is_the_last_frame_shifted_and_objects_need_the_warp():
+    G = _objects_simvp(1)
+    assert G.out.out_channels == 2 + 3 * 2
+    with torch.no_grad():
+        G.out.weight.zero_()
+        G.out.bias.zero_()
+        G.out.bias[0] = -2 * 2 / 16  # 2 px to the right per frame
+        past = torch.full((1, 2, 16, 16), -1.0)
+        past[0, 1, 5:9, 2:5] = 1.0
+        out = G(torch.zeros(1, 4), past)[0]
+    for k in range(3):
+        torch.testing.assert_close(out[k], torch.roll(past[0, 1], 2 * (k + 1), dims=-1), atol=1e-4, rtol=0)
+    with pytest.raises(GankitError, match="model.g.objects .* needs model.g.warp=true"):
+        build_generator(model_kwargs(ModelConfig(name="simvp", g={"objects": 1}), (3, 16, 16), 0, (2, 16, 16),
+                                     frame_channels=1))
+
+
 def test_a_bicubic_warp_keeps_more_of_a_stroke_moved_half_a_pixel_and_stays_in_range():
     past = torch.full((1, 2, 16, 16), -1.0)
     past[0, 1, 4:12, 7] = 1.0  # a one-pixel stroke

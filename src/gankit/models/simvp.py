@@ -63,7 +63,8 @@ class Block(nn.Module):
 class Generator(nn.Module):
     def __init__(self, shape: tuple[int, ...], z_dim: int = 8, num_classes: int = 0, width: int = 32,
                  depth: int = 4, norm: str = "group", source_channels: int = 1, factor: int = 1,
-                 frame_channels: int = 1, warp: bool = False, unshuffle: int = 1, resample: str = "bilinear"):
+                 frame_channels: int = 1, warp: bool = False, unshuffle: int = 1, resample: str = "bilinear",
+                 objects: int = 0):
         super().__init__()
         check_choice("generator norm", norm, NORMS)
         check_choice("model.g.resample", resample, RESAMPLES)
@@ -73,11 +74,15 @@ class Generator(nn.Module):
         if unshuffle < 1 or resolution % (4 * unshuffle):
             raise GankitError(f"model simvp: frames of {resolution} px are not a multiple of 4 × model.g.unshuffle "
                               f"({unshuffle}) pixels")
+        if objects < 0 or (objects and not warp):
+            raise GankitError(f"model.g.objects moves whole objects of the last frame: it needs model.g.warp=true and "
+                              f"a count >= 1 (0: a flow per pixel), got {objects}")
         if frame_channels < 1 or channels % frame_channels or source_channels % frame_channels:
             raise GankitError(f"model simvp: {channels} output and {source_channels} input channels are not whole "
                               f"frames of {frame_channels} channels")
         self.shape, self.z_dim, self.num_classes = tuple(shape), z_dim, num_classes
         self.frame_channels, self.warp, self.unshuffle, self.resample = frame_channels, warp, unshuffle, resample
+        self.objects = objects
         self.source_shape = (source_channels, resolution, resolution)
         self.stem = _conv(source_channels * unshuffle ** 2, width, norm)
         self.down = nn.ModuleList([_conv(width, 2 * width, norm, 2), _conv(2 * width, 4 * width, norm, 2)])
@@ -85,8 +90,11 @@ class Generator(nn.Module):
         self.translator = nn.Sequential(*(Block(4 * width, norm) for _ in range(depth)))
         self.up = nn.ModuleList([_conv(4 * width, 2 * width, norm), _conv(2 * width, width, norm)])
         frames = channels // frame_channels
-        # warp: a velocity field (2), then per frame a correction to it (2), a mask (1) and drawn pixels (C)
+        # warp: a velocity field (2), then per frame a correction to it (2), a mask (1) and drawn pixels (C);
+        # objects: the field and its corrections, then which object each pixel belongs to (when more than one)
         out = 2 + frames * (3 + frame_channels) if warp else channels
+        if objects:
+            out = 2 + frames * 2 + (objects if objects > 1 else 0)
         self.out = nn.Conv2d(width, out * unshuffle ** 2, 3, padding=1)
         self.apply(init_weights)
 
@@ -104,7 +112,41 @@ class Generator(nn.Module):
         for layer, skip in zip(self.up, reversed(skips)):
             h = layer(F.interpolate(h, scale_factor=2, mode="nearest")) + skip
         raw = F.pixel_shuffle(self.out(h), self.unshuffle)
+        if self.objects:
+            return self._moved_objects(raw, y)
         return self._warped(raw, y) if self.warp else torch.tanh(raw)
+
+    def _flows(self, raw: torch.Tensor) -> torch.Tensor:
+        """Frame k's flow [N, K, 2, H, W]: (k + 1) velocities (raw's first 2 channels) plus its own correction."""
+        n, _, h, w = raw.shape
+        frames = self.shape[0] // self.frame_channels
+        steps = torch.arange(1, frames + 1, device=raw.device, dtype=raw.dtype).view(1, frames, 1, 1, 1)
+        return steps * raw[:, None, :2] + raw[:, 2:2 + 2 * frames].view(n, frames, 2, h, w)
+
+    def _moved_objects(self, raw: torch.Tensor, past: torch.Tensor) -> torch.Tensor:
+        """Each future frame as the last frame's objects each moved whole (`objects` of them; one moves the
+        frame). G still predicts a flow per pixel; an object's move in frame k is that flow averaged over its
+        ink, so a digit is shifted rigidly and cannot be smeared or faded by a flow that varies across it.
+        With several objects G also says which object each pixel is (a softmax over them); the moved objects
+        combine by their brighter pixel, as Moving MNIST's digits do. A shift between whole pixels is read
+        bilinearly, which blurs it: the one blur left to a pixel loss, the average of two neighbouring
+        positions."""
+        n, _, h, w = raw.shape
+        c, frames, k = self.frame_channels, self.shape[0] // self.frame_channels, self.objects
+        flow = self._flows(raw)
+        ink = past[:, -c:] + 1  # the last frame, background 0: zeros pad it
+        share = torch.softmax(raw[:, 2 + 2 * frames:], 1) if k > 1 else ink.new_ones(n, 1, h, w)
+        weight = share * ink.mean(1, keepdim=True)  # [N, objects, H, W]
+        shift = torch.einsum("nohw,nkdhw->nokd", weight, flow) / weight.sum((2, 3)).clamp_min(1e-6)[..., None, None]
+        theta = torch.zeros(n, k, frames, 2, 3, device=raw.device, dtype=raw.dtype)
+        theta[..., 0, 0] = theta[..., 1, 1] = 1
+        theta[..., :, 2] = shift
+        layers = (share[:, :, None] * ink[:, None]).unsqueeze(2).expand(n, k, frames, c, h, w)
+        grid = F.affine_grid(theta.flatten(0, 2), [n * k * frames, c, h, w], align_corners=False)
+        moved = F.grid_sample(layers.flatten(0, 2), grid, mode=self.resample, align_corners=False,
+                              padding_mode="zeros")
+        moved = moved.view(n, k, frames, c, h, w).amax(1) - 1
+        return moved.clamp(-1, 1).reshape(n, frames * c, h, w)
 
     def _warped(self, raw: torch.Tensor, past: torch.Tensor) -> torch.Tensor:
         """Each future frame as the last past frame moved along a flow, blended by a mask with pixels drawn
