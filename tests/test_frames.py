@@ -314,7 +314,7 @@ def test_simvp_objects_move_each_digit_whole_by_its_ink_weighted_flow():
     past[0, 1, 2:5, 2:4] = 1.0  # object 0: a bar on the left
     past[0, 1, 10:13, 11:13] = 1.0  # object 1: a bar on the right
     raw = torch.zeros(1, G.out.out_channels, 16, 16)
-    px = 2 / 16  # one pixel in grid units
+    px = 1.0  # G's flow is in pixels when it moves objects
     raw[0, 0, :, :8] = -px  # the left half flows one pixel right per frame, the right half one left...
     raw[0, 0, :, 8:] = px
     raw[0, 0, 3, 3] = -5 * px  # ...but for one pixel of the left bar, which must not tear it
@@ -336,12 +336,13 @@ def test_simvp_objects_move_each_digit_whole_by_its_ink_weighted_flow():
 def test_one_simvp_object_is_the_last_frame_shifted_and_objects_need_the_warp():
     G = _objects_simvp(1)
     assert G.out.out_channels == 2 + 3 * 2
+    past = torch.full((1, 2, 16, 16), -1.0)
+    past[0, 1, 5:9, 2:5] = 1.0
+    assert torch.equal(G(torch.randn(1, 4), past)[0, 0], past[0, 1])  # untrained: the last frame, unmoved
     with torch.no_grad():
         G.out.weight.zero_()
         G.out.bias.zero_()
-        G.out.bias[0] = -2 * 2 / 16  # 2 px to the right per frame
-        past = torch.full((1, 2, 16, 16), -1.0)
-        past[0, 1, 5:9, 2:5] = 1.0
+        G.out.bias[0] = -2.0  # 2 px to the right per frame
         out = G(torch.zeros(1, 4), past)[0]
     for k in range(3):
         torch.testing.assert_close(out[k], torch.roll(past[0, 1], 2 * (k + 1), dims=-1), atol=1e-4, rtol=0)

@@ -97,6 +97,9 @@ class Generator(nn.Module):
             out = 2 + frames * 2 + (objects if objects > 1 else 0)
         self.out = nn.Conv2d(width, out * unshuffle ** 2, 3, padding=1)
         self.apply(init_weights)
+        if objects:  # start as the last frame unmoved: a random first shift pushes a digit off the frame, where
+            nn.init.zeros_(self.out.weight)  # no gradient brings it back and a pixel loss settles on blank frames
+            nn.init.zeros_(self.out.bias)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """z [N, z_dim], past frames y [N, M·C, H, W] in [-1, 1] -> the next frames [N, K·C, H, W] in [-1, 1]."""
@@ -138,6 +141,7 @@ class Generator(nn.Module):
         share = torch.softmax(raw[:, 2 + 2 * frames:], 1) if k > 1 else ink.new_ones(n, 1, h, w)
         weight = share * ink.mean(1, keepdim=True)  # [N, objects, H, W]
         shift = torch.einsum("nohw,nkdhw->nokd", weight, flow) / weight.sum((2, 3)).clamp_min(1e-6)[..., None, None]
+        shift = shift * (2 / torch.tensor([w, h], device=raw.device, dtype=raw.dtype))  # G says pixels: small steps
         theta = torch.zeros(n, k, frames, 2, 3, device=raw.device, dtype=raw.dtype)
         theta[..., 0, 0] = theta[..., 1, 1] = 1
         theta[..., :, 2] = shift
