@@ -346,6 +346,19 @@ def test_one_simvp_object_is_the_last_frame_shifted_and_objects_need_the_warp():
         out = G(torch.zeros(1, 4), past)[0]
     for k in range(3):
         torch.testing.assert_close(out[k], torch.roll(past[0, 1], 2 * (k + 1), dims=-1), atol=1e-4, rtol=0)
+    rounded = build_generator(model_kwargs(ModelConfig(name="simvp", g_width=8, z_dim=4, g={
+        "warp": True, "objects": 1, "whole_pixels": True}), (3, 16, 16), 0, (2, 16, 16), frame_channels=1)).eval()
+    raw = torch.zeros(1, rounded.out.out_channels, 16, 16, requires_grad=True)
+    with torch.no_grad():
+        raw[0, 0] = -1.4  # 1.4 px right per frame: 1.4, 2.8, 4.2 rounded to 1, 3, 4
+    out = rounded._moved_objects(raw, past)
+    for k, px in enumerate((1, 3, 4)):
+        torch.testing.assert_close(out[0, k], torch.roll(past[0, 1], px, dims=-1), atol=1e-5, rtol=0)
+    out.sum().backward()
+    assert raw.grad[0, 0].abs().sum() > 0  # the rounding passes gradients through
+    with pytest.raises(GankitError, match="model.g.whole_pixels .* needs model.g.objects"):
+        build_generator(model_kwargs(ModelConfig(name="simvp", g={"warp": True, "whole_pixels": True}), (3, 16, 16),
+                                     0, (2, 16, 16), frame_channels=1))
     with pytest.raises(GankitError, match="model.g.objects .* needs model.g.warp=true"):
         build_generator(model_kwargs(ModelConfig(name="simvp", g={"objects": 1}), (3, 16, 16), 0, (2, 16, 16),
                                      frame_channels=1))

@@ -64,7 +64,7 @@ class Generator(nn.Module):
     def __init__(self, shape: tuple[int, ...], z_dim: int = 8, num_classes: int = 0, width: int = 32,
                  depth: int = 4, norm: str = "group", source_channels: int = 1, factor: int = 1,
                  frame_channels: int = 1, warp: bool = False, unshuffle: int = 1, resample: str = "bilinear",
-                 objects: int = 0):
+                 objects: int = 0, whole_pixels: bool = False):
         super().__init__()
         check_choice("generator norm", norm, NORMS)
         check_choice("model.g.resample", resample, RESAMPLES)
@@ -77,12 +77,14 @@ class Generator(nn.Module):
         if objects < 0 or (objects and not warp):
             raise GankitError(f"model.g.objects moves whole objects of the last frame: it needs model.g.warp=true and "
                               f"a count >= 1 (0: a flow per pixel), got {objects}")
+        if whole_pixels and not objects:
+            raise GankitError("model.g.whole_pixels rounds the moves of whole objects: it needs model.g.objects")
         if frame_channels < 1 or channels % frame_channels or source_channels % frame_channels:
             raise GankitError(f"model simvp: {channels} output and {source_channels} input channels are not whole "
                               f"frames of {frame_channels} channels")
         self.shape, self.z_dim, self.num_classes = tuple(shape), z_dim, num_classes
         self.frame_channels, self.warp, self.unshuffle, self.resample = frame_channels, warp, unshuffle, resample
-        self.objects = objects
+        self.objects, self.whole_pixels = objects, whole_pixels
         self.source_shape = (source_channels, resolution, resolution)
         self.stem = _conv(source_channels * unshuffle ** 2, width, norm)
         self.down = nn.ModuleList([_conv(width, 2 * width, norm, 2), _conv(2 * width, 4 * width, norm, 2)])
@@ -133,7 +135,8 @@ class Generator(nn.Module):
         With several objects G also says which object each pixel is (a softmax over them); the moved objects
         combine by their brighter pixel, as Moving MNIST's digits do. A shift between whole pixels is read
         bilinearly, which blurs it: the one blur left to a pixel loss, the average of two neighbouring
-        positions."""
+        positions. `whole_pixels` rounds every move (for clips rendered on the pixel grid, as Moving MNIST's
+        are), so a moved object is an exact copy: sharp by construction, right or wrong by a pixel."""
         n, _, h, w = raw.shape
         c, frames, k = self.frame_channels, self.shape[0] // self.frame_channels, self.objects
         flow = self._flows(raw)
@@ -141,6 +144,8 @@ class Generator(nn.Module):
         share = torch.softmax(raw[:, 2 + 2 * frames:], 1) if k > 1 else ink.new_ones(n, 1, h, w)
         weight = share * ink.mean(1, keepdim=True)  # [N, objects, H, W]
         shift = torch.einsum("nohw,nkdhw->nokd", weight, flow) / weight.sum((2, 3)).clamp_min(1e-6)[..., None, None]
+        if self.whole_pixels:  # moved by whole pixels, gradients as if not rounded (straight through)
+            shift = shift + (shift.round() - shift).detach()
         shift = shift * (2 / torch.tensor([w, h], device=raw.device, dtype=raw.dtype))  # G says pixels: small steps
         theta = torch.zeros(n, k, frames, 2, 3, device=raw.device, dtype=raw.dtype)
         theta[..., 0, 0] = theta[..., 1, 1] = 1
