@@ -135,8 +135,10 @@ class Generator(nn.Module):
         With several objects G also says which object each pixel is (a softmax over them); the moved objects
         combine by their brighter pixel, as Moving MNIST's digits do. A shift between whole pixels is read
         bilinearly, which blurs it: the one blur left to a pixel loss, the average of two neighbouring
-        positions. `whole_pixels` rounds every move (for clips rendered on the pixel grid, as Moving MNIST's
-        are), so a moved object is an exact copy: sharp by construction, right or wrong by a pixel."""
+        positions. `whole_pixels` rounds every move once G is trained (for clips rendered on the pixel grid, as
+        Moving MNIST's are), so a moved object is an exact copy: sharp by construction, right or wrong by a
+        pixel. Training keeps the bilinear reads: rounding there (straight through) let the moves drift off
+        the frame, into blank predictions."""
         n, _, h, w = raw.shape
         c, frames, k = self.frame_channels, self.shape[0] // self.frame_channels, self.objects
         flow = self._flows(raw)
@@ -144,8 +146,8 @@ class Generator(nn.Module):
         share = torch.softmax(raw[:, 2 + 2 * frames:], 1) if k > 1 else ink.new_ones(n, 1, h, w)
         weight = share * ink.mean(1, keepdim=True)  # [N, objects, H, W]
         shift = torch.einsum("nohw,nkdhw->nokd", weight, flow) / weight.sum((2, 3)).clamp_min(1e-6)[..., None, None]
-        if self.whole_pixels:  # moved by whole pixels, gradients as if not rounded (straight through)
-            shift = shift + (shift.round() - shift).detach()
+        if self.whole_pixels and not self.training:  # trained by bilinear reads, used by whole pixels
+            shift = shift.round()
         shift = shift * (2 / torch.tensor([w, h], device=raw.device, dtype=raw.dtype))  # G says pixels: small steps
         theta = torch.zeros(n, k, frames, 2, 3, device=raw.device, dtype=raw.dtype)
         theta[..., 0, 0] = theta[..., 1, 1] = 1
