@@ -18,6 +18,9 @@ past is as visible to it as a blurred digit).
   output last (pixel shuffle), so every layer runs at 1/u of the size: about u² times fewer operations per
   step, and so more steps in the same minutes. The warp still moves the full-size last frame, so the digits
   keep their full-size strokes.
+- `objects` S >= 1 moves S objects of the last frame each whole, by the average of G's flow over its ink,
+  instead of every pixel by its own flow: a digit can be moved, not smeared or faded, so predictions stay as
+  sharp as the last frame. `whole_pixels` rounds those moves once G is trained.
 - `resample` is how the warp reads the last frame between pixels. Bilinear (the default) averages the two
   nearest pixels, so a stroke moved half a pixel loses some of its contrast; bicubic keeps more of it.
 """
