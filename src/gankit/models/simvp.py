@@ -124,8 +124,9 @@ class Generator(nn.Module):
             return self._moved_objects(raw, y)
         return self._warped(raw, y) if self.warp else torch.tanh(raw)
 
-    def _flows(self, raw: torch.Tensor) -> torch.Tensor:
-        """Frame k's flow [N, K, 2, H, W]: (k + 1) velocities (raw's first 2 channels) plus its own correction."""
+    def _object_flows(self, raw: torch.Tensor) -> torch.Tensor:
+        """Frame k's flow [N, K, 2, H, W] in pixels, from raw's objects layout (the velocity, then every frame's
+        correction together): (k + 1) velocities plus its own correction."""
         n, _, h, w = raw.shape
         frames = self.shape[0] // self.frame_channels
         steps = torch.arange(1, frames + 1, device=raw.device, dtype=raw.dtype).view(1, frames, 1, 1, 1)
@@ -144,7 +145,7 @@ class Generator(nn.Module):
         the frame, into blank predictions."""
         n, _, h, w = raw.shape
         c, frames, k = self.frame_channels, self.shape[0] // self.frame_channels, self.objects
-        flow = self._flows(raw)
+        flow = self._object_flows(raw)
         ink = past[:, -c:] + 1  # the last frame, background 0: zeros pad it
         share = torch.softmax(raw[:, 2 + 2 * frames:], 1) if k > 1 else ink.new_ones(n, 1, h, w)
         weight = share * ink.mean(1, keepdim=True)  # [N, objects, H, W]
