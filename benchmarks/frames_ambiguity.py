@@ -29,8 +29,8 @@ from collections import Counter, defaultdict
 import numpy as np
 from _common import emit
 
-from gankit.data import DataConfig
-from gankit.data.clips import MOVING_MNIST, _digits, trajectories
+from gankit.data import DataConfig, load_dataset
+from gankit.data.clips import MOVING_MNIST, trajectories
 from gankit.data.dataset import resize_images
 
 
@@ -66,17 +66,17 @@ def ideal_mse(dataset: str, tables: list, clips: int, seed: int) -> dict:
     """Per-frame MSE of the ideal sharp and blurred predictors on fresh clips (see the module docstring)."""
     spec = MOVING_MNIST[dataset]
     positions, context, horizon = rounded_paths(dataset, clips, seed)
-    digits = resize_images(_digits(spec, DataConfig(name="mnist", split="test")), spec.glyph, 0)[:, 0].numpy() / 255
+    test_digits = load_dataset(DataConfig(name="mnist", split="test")).x  # what the variant's test clips move
+    digits = resize_images(test_digits, spec.glyph, 0)[:, 0].numpy() / 255
     glyphs = digits[np.random.default_rng(seed).integers(0, len(digits), clips)]
     sharp, blurred, unseen = np.zeros(horizon), np.zeros(horizon), 0
     for i in range(clips):
-        posts = [tables[a][k].get(positions[i, :context, a].astype(np.int8).tobytes()) for a in (0, 1)
-                 for k in range(horizon)]
-        if any(p is None for p in posts):
+        rows_ahead, cols_ahead = ([tables[a][k].get(positions[i, :context, a].astype(np.int8).tobytes())
+                                   for k in range(horizon)] for a in (0, 1))
+        if None in rows_ahead + cols_ahead:
             unseen += 1  # a past the simulation never drew: too rare to matter, left out
             continue
-        for k in range(horizon):
-            rows, cols = posts[k], posts[horizon + k]
+        for k, (rows, cols) in enumerate(zip(rows_ahead, cols_ahead)):
             truth = placed(glyphs[i], spec.size, *positions[i, context + k])
             best = placed(glyphs[i], spec.size, max(rows, key=rows.get), max(cols, key=cols.get))
             total = sum(rows.values()) * sum(cols.values())

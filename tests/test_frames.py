@@ -301,9 +301,9 @@ def test_a_warping_simvp_moves_the_last_frame_k_plus_one_velocities_for_frame_k(
         build_generator(model_kwargs(ModelConfig(name="simvp", g={"unshuffle": 3}), (3, 16, 16), 0, (2, 16, 16)))
 
 
-def _objects_simvp(objects: int):
+def _objects_simvp(objects: int, **g):
     return build_generator(model_kwargs(ModelConfig(name="simvp", g_width=8, z_dim=4,
-                                                    g={"warp": True, "objects": objects}),
+                                                    g={"warp": True, "objects": objects, **g}),
                                         (3, 16, 16), 0, (2, 16, 16), frame_channels=1)).eval()
 
 
@@ -346,8 +346,7 @@ def test_one_simvp_object_is_the_last_frame_shifted_and_objects_need_the_warp():
         out = G(torch.zeros(1, 4), past)[0]
     for k in range(3):
         torch.testing.assert_close(out[k], torch.roll(past[0, 1], 2 * (k + 1), dims=-1), atol=1e-4, rtol=0)
-    rounded = build_generator(model_kwargs(ModelConfig(name="simvp", g_width=8, z_dim=4, g={
-        "warp": True, "objects": 1, "whole_pixels": True}), (3, 16, 16), 0, (2, 16, 16), frame_channels=1)).eval()
+    rounded = _objects_simvp(1, whole_pixels=True)
     raw = torch.zeros(1, rounded.out.out_channels, 16, 16, requires_grad=True)
     with torch.no_grad():
         raw[0, 0] = -1.4  # 1.4 px right per frame: 1.4, 2.8, 4.2 rounded to 1, 3, 4

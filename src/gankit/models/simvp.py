@@ -94,12 +94,12 @@ class Generator(nn.Module):
         self.noise = nn.Linear(z_dim, 4 * width) if z_dim else None
         self.translator = nn.Sequential(*(Block(4 * width, norm) for _ in range(depth)))
         self.up = nn.ModuleList([_conv(4 * width, 2 * width, norm), _conv(2 * width, width, norm)])
-        frames = channels // frame_channels
         # warp: a velocity field (2), then per frame a correction to it (2), a mask (1) and drawn pixels (C);
         # objects: the field and its corrections, then which object each pixel belongs to (when more than one)
-        out = 2 + frames * (3 + frame_channels) if warp else channels
         if objects:
-            out = 2 + frames * 2 + (objects if objects > 1 else 0)
+            out = 2 + self.frames * 2 + (objects if objects > 1 else 0)
+        else:
+            out = 2 + self.frames * (3 + frame_channels) if warp else channels
         self.out = nn.Conv2d(width, out * unshuffle ** 2, 3, padding=1)
         self.apply(init_weights)
         if objects:  # start as the last frame unmoved: a random first shift pushes a digit off the frame, where
@@ -124,13 +124,18 @@ class Generator(nn.Module):
             return self._moved_objects(raw, y)
         return self._warped(raw, y) if self.warp else torch.tanh(raw)
 
-    def _object_flows(self, raw: torch.Tensor) -> torch.Tensor:
-        """Frame k's flow [N, K, 2, H, W] in pixels, from raw's objects layout (the velocity, then every frame's
-        correction together): (k + 1) velocities plus its own correction."""
-        n, _, h, w = raw.shape
-        frames = self.shape[0] // self.frame_channels
-        steps = torch.arange(1, frames + 1, device=raw.device, dtype=raw.dtype).view(1, frames, 1, 1, 1)
-        return steps * raw[:, None, :2] + raw[:, 2:2 + 2 * frames].view(n, frames, 2, h, w)
+    @property
+    def frames(self) -> int:
+        """K, the frames G predicts."""
+        return self.shape[0] // self.frame_channels
+
+    @staticmethod
+    def _flows(velocity: torch.Tensor, corrections: torch.Tensor) -> torch.Tensor:
+        """Frame k's flow [N, K, 2, H, W]: (k + 1) times the velocity [N, 2, H, W] plus its own correction
+        (corrections [N, K, 2, H, W])."""
+        frames = corrections.shape[1]
+        steps = torch.arange(1, frames + 1, device=velocity.device, dtype=velocity.dtype).view(1, frames, 1, 1, 1)
+        return steps * velocity[:, None] + corrections
 
     def _moved_objects(self, raw: torch.Tensor, past: torch.Tensor) -> torch.Tensor:
         """Each future frame as the last frame's objects each moved whole (`objects` of them; one moves the
@@ -144,8 +149,8 @@ class Generator(nn.Module):
         pixel. Training keeps the bilinear reads: rounding there (straight through) let the moves drift off
         the frame, into blank predictions."""
         n, _, h, w = raw.shape
-        c, frames, k = self.frame_channels, self.shape[0] // self.frame_channels, self.objects
-        flow = self._object_flows(raw)
+        c, frames, k = self.frame_channels, self.frames, self.objects
+        flow = self._flows(raw[:, :2], raw[:, 2:2 + 2 * frames].view(n, frames, 2, h, w))  # in pixels
         ink = past[:, -c:] + 1  # the last frame, background 0: zeros pad it
         share = torch.softmax(raw[:, 2 + 2 * frames:], 1) if k > 1 else ink.new_ones(n, 1, h, w)
         weight = share * ink.mean(1, keepdim=True)  # [N, objects, H, W]
@@ -170,11 +175,9 @@ class Generator(nn.Module):
         bilinear warp's gradient reaches, carries to the far frames, and the corrections bend it at a bounce.
         Moved pixels keep their sharpness, which a pixel loss alone would blur (DVF, Liu et al. 2017)."""
         n, _, h, w = raw.shape
-        c = self.frame_channels
-        frames = self.shape[0] // c
-        velocity, per = raw[:, :2], raw[:, 2:].view(n, frames, 3 + c, h, w)
-        steps = torch.arange(1, frames + 1, device=raw.device, dtype=raw.dtype).view(1, frames, 1, 1, 1)
-        flow = (steps * velocity[:, None] + per[:, :, :2]).flatten(0, 1).permute(0, 2, 3, 1)  # [N·K, H, W, 2]
+        c, frames = self.frame_channels, self.frames
+        per = raw[:, 2:].view(n, frames, 3 + c, h, w)
+        flow = self._flows(raw[:, :2], per[:, :, :2]).flatten(0, 1).permute(0, 2, 3, 1)  # [N·K, H, W, 2]
         base = F.affine_grid(torch.eye(2, 3, device=raw.device, dtype=raw.dtype)[None].expand(n * frames, 2, 3),
                              [n * frames, c, h, w], align_corners=False)
         ink = (past[:, -c:] + 1).repeat_interleave(frames, 0)  # the last frame, background 0: zeros pad it
