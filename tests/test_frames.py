@@ -357,6 +357,14 @@ def test_one_simvp_object_is_the_last_frame_shifted_and_objects_need_the_warp():
     trained = rounded._moved_objects(raw, past)[0, 0]
     blend = 0.6 * torch.roll(past[0, 1], 1, dims=-1) + 0.4 * torch.roll(past[0, 1], 2, dims=-1)
     torch.testing.assert_close(trained, blend, atol=1e-5, rtol=0)
+    halfway = _objects_simvp(1, whole_pixels=0.5).eval()  # half the way to whole pixels: 1.4 -> 1.2, 2.8 -> 2.9
+    out = halfway._moved_objects(raw, past)[0]
+    last = past[0, 1]
+    for k, (px, far) in enumerate(((1, 0.2), (2, 0.9))):  # a blend of px and px + 1, `far` on px + 1
+        blend = (1 - far) * (torch.roll(last, px, dims=-1) + 1) + far * (torch.roll(last, px + 1, dims=-1) + 1) - 1
+        torch.testing.assert_close(out[k], blend, atol=1e-5, rtol=0)
+    with pytest.raises(GankitError, match="model.g.whole_pixels is the share .* got 1.5"):
+        _objects_simvp(1, whole_pixels=1.5)
     with pytest.raises(GankitError, match="model.g.whole_pixels .* needs model.g.objects"):
         build_generator(model_kwargs(ModelConfig(name="simvp", g={"warp": True, "whole_pixels": True}), (3, 16, 16),
                                      0, (2, 16, 16), frame_channels=1))
@@ -393,3 +401,14 @@ def test_eval_during_training_is_refused_for_clips_in_one_line(tmp_path, capsys)
                            "--set", "data.clips=16", "--set", "model.g_width=8", "--set", "model.d_width=8",
                            "--out", str(tmp_path), "--device", "cpu")
     assert "gankit eval RUN" in one_error_line(code, err)
+
+
+def test_whole_pixels_reads_true_from_older_files_as_a_share_and_refuses_other_types():
+    """Files written when whole_pixels was a switch carry true; a share is a float; anything else is refused."""
+    from gankit.models import check_kwargs
+    G = {"shape": [3, 16, 16], "source_channels": 2, "warp": True, "objects": 1}
+    for value in (True, 1, 0.75):
+        kwargs = check_kwargs({"name": "simvp", "G": {**G, "whole_pixels": value}, "D": {"shape": [5, 16, 16]}})
+        assert kwargs["G"]["whole_pixels"] == value
+    with pytest.raises(GankitError, match="whole_pixels must be a float"):
+        check_kwargs({"name": "simvp", "G": {**G, "whole_pixels": "yes"}, "D": {"shape": [5, 16, 16]}})

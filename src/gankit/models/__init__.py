@@ -209,7 +209,8 @@ def _check_option(where: str, key: str, value, default) -> None:
     """One constructor option of saved kwargs: the type of its default, and within LIMITS."""
     if key == "shape":
         return _check_shape(where, value)
-    if type(value) is not type(default):
+    number = isinstance(default, float) and isinstance(value, (int, float))  # a share given as 1 or true
+    if type(value) is not type(default) and not number:
         raise GankitError(f"{where} must be a {type(default).__name__}, got {value!r}")
     if isinstance(value, str) and len(value) > 64:
         raise GankitError(f"{where} is not a known option ({value[:64]!r}...)")
