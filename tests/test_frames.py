@@ -9,7 +9,8 @@ from PIL import Image
 
 from conftest import one_error_line, run_cli, tiny_config
 from gankit.core.errors import GankitError
-from gankit.data import DataConfig, data_argument, load_dataset, normalize
+from gankit.data import (BatchSampler, DataConfig, StreamSampler, data_argument, load_dataset, normalize,
+                         validate_data)
 from gankit.data.clips import MOVING_MNIST, render, trajectories
 from gankit.losses.reconstruction import gdl, l2
 from gankit.metrics.frames import constant_velocity, copy_last, frame_scores, motion
@@ -56,6 +57,50 @@ def test_the_test_split_is_a_fixed_set_whose_first_clips_do_not_depend_on_how_ma
     assert torch.equal(few.x, more.x[:5]) and torch.equal(few.source, more.source[:5])
     train = load_dataset(DataConfig(name="moving_digits", clips=5))
     assert not torch.equal(train.x, few.x)
+
+
+def test_a_stream_draws_fresh_clips_the_same_for_the_same_batch_and_shards_them_by_process():
+    data = load_dataset(DataConfig(name="moving_digits", clips=30, stream=True))
+    assert data.extra["stream"] is True and len(data) == 30
+    first, again, other = (StreamSampler(data, 8, seed=s).next() for s in (5, 5, 6))
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert not torch.equal(first[0], other[0])
+    x, past = first
+    assert x.shape == (8, *data.shape) and past.shape == (8, *data.source_shape)
+    assert x.min() >= -1 and x.max() <= 1 and x.dtype == torch.float32
+    fixed = normalize(data.x).flatten(1)
+    assert torch.cdist(x.flatten(1), fixed).min() > 0  # not one of the fixed set's clips
+    # one clip each: a frame's ink is one digit's, drawn once, moved (the same glyph, a whole-pixel shift)
+    ink = (past + 1).flatten(2).sum(-1)
+    assert torch.allclose(ink, ink[:, :1].expand_as(ink), rtol=0.2)
+    s = StreamSampler(data, 8, seed=5)
+    batches = [s.next()[0] for _ in range(3)]
+    assert not torch.equal(batches[0], batches[1])
+    halves = [StreamSampler(data, 8, seed=5, rank=r, world=2) for r in (0, 1)]
+    resumed = StreamSampler(data, 8, seed=5)
+    resumed.load_state_dict(s.state_dict() | {"drawn": 2})
+    assert torch.equal(resumed.next()[0], batches[2])
+    for h in halves:
+        h.load_state_dict({"drawn": 1})
+    assert torch.equal(torch.cat([h.next()[0] for h in halves]), batches[1])
+    assert s.epoch == 0 and StreamSampler(data, 8, 0).epoch == 0
+    s.drawn = 8
+    assert s.epoch == 2  # 64 clips drawn: two passes of the fixed set's 30
+    test = load_dataset(DataConfig(name="moving_digits", split="test", clips=5, stream=True))
+    assert test.stream is None and "stream" not in test.extra  # the test clips stay the fixed set
+
+
+def test_a_stream_is_refused_for_fixed_data_and_a_fixed_order_in_a_stream_s_checkpoint():
+    with pytest.raises(GankitError, match="data.stream draws fresh Moving MNIST clips.*digits"):
+        validate_data(DataConfig(name="digits", stream=True))
+    data = load_dataset(DataConfig(name="moving_digits", clips=30, stream=True))
+    fixed = BatchSampler(load_dataset(DataConfig(name="moving_digits", clips=30)), 8, seed=0)
+    with pytest.raises(GankitError, match="not a stream's"):
+        StreamSampler(data, 8, seed=0).load_state_dict(fixed.state_dict())
+    with pytest.raises(GankitError, match="not a stream's"):
+        StreamSampler(data, 8, seed=0).load_state_dict({"drawn": -1})
+    with pytest.raises(GankitError, match="multiple of the 3 processes"):
+        StreamSampler(data, 8, seed=0, world=3)
 
 
 def test_context_and_horizon_can_be_chosen_and_too_many_frames_are_refused():

@@ -10,7 +10,7 @@ from gankit.core.errors import GankitError
 from gankit.core.registry import Registry
 from gankit.data import cifar, clips, clusters, embedded, faces, folder, idx, pairs, toy
 from gankit.data.dataset import DataConfig, Dataset, normalize
-from gankit.data.loader import BatchSampler, SemiSampler
+from gankit.data.loader import BatchSampler, SemiSampler, StreamSampler
 
 DATASETS: Registry = Registry("dataset")
 DATASETS.add("digits", embedded.read_digits, aliases=("default",))
@@ -175,6 +175,9 @@ def validate_data(cfg: DataConfig) -> None:
     if cfg.context < 0 or cfg.horizon < 0 or cfg.clips < 1 or cfg.clip_seed < 0:
         raise GankitError("data.context and data.horizon must be >= 0 (0: the data's own), data.clips >= 1 and "
                           "data.clip_seed >= 0")
+    if cfg.stream and base not in clips.MOVING_MNIST:
+        raise GankitError(f"data.stream draws fresh Moving MNIST clips for every batch; {cfg.name} is read from a "
+                          f"fixed set (stream suits {', '.join(clips.MOVING_MNIST)})")
     if not 1 <= cfg.num_points <= MAX_POINTS:
         raise GankitError(f"data.num_points must be between 1 and {MAX_POINTS}, got {cfg.num_points}")
 
@@ -200,5 +203,5 @@ def data_argument(text: str) -> dict:
     return {"name": "folder", "path": text} if looks_like_path(text) else {"name": text}
 
 
-__all__ = ["DATASETS", "PAIRINGS", "BatchSampler", "DataConfig", "Dataset", "SemiSampler", "data_argument",
-           "load_dataset", "looks_like_path", "normalize", "parse_name", "validate_data"]
+__all__ = ["DATASETS", "PAIRINGS", "BatchSampler", "DataConfig", "Dataset", "SemiSampler", "StreamSampler",
+           "data_argument", "load_dataset", "looks_like_path", "normalize", "parse_name", "validate_data"]

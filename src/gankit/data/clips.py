@@ -8,13 +8,15 @@ context, horizon and the channels of one frame.
 
 Moving MNIST is Srivastava et al. 2015's: digits move on straight lines from a random position in a random
 direction at a fixed speed and bounce off the edges; overlapping digits combine by their maximum. Training
-clips are drawn from MNIST train with the run's data seed; the test split is a fixed set of 10,000 clips from
-MNIST test digits (the usual file, mnist_test_seq.npy, is a download: these are made the same way, not the
-same clips).
+clips are drawn from MNIST train with the run's data seed, as a fixed set of data.clips or, with data.stream,
+fresh for every batch ("synthesised on the fly", as Srivastava et al. trained); the test split is a fixed set
+of 10,000 clips from MNIST test digits (the usual file, mnist_test_seq.npy, is a download: these are made the
+same way, not the same clips).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -87,28 +89,53 @@ def render(glyphs: np.ndarray, paths: np.ndarray, size: int) -> np.ndarray:
     return canvas
 
 
-def moving_mnist(digits: torch.Tensor, n: int, spec: MovingSpec, seed: int) -> torch.Tensor:
-    """n clips uint8 [n, T, 1, size, size] made from digits uint8 [N, 1, g, g] with `seed`, each resized to the
-    spec's glyph size (14 px on the 32 px canvas: the same motion as on 64 px, at half the resolution)."""
-    rng = np.random.default_rng(seed)
-    source = resize_images(digits, spec.glyph, 0)
-    which = rng.integers(0, len(source), size=(n, spec.digits))
+def glyph_images(digits: torch.Tensor, spec: MovingSpec) -> np.ndarray:
+    """Digits uint8 [N, 1, g, g] resized once to the spec's glyph size -> uint8 [N, glyph, glyph] (14 px on the
+    32 px canvas: the same motion as on 64 px, at half the resolution)."""
+    return resize_images(digits, spec.glyph, 0)[:, 0].numpy()
+
+
+def draw_clips(glyphs: np.ndarray, n: int, spec: MovingSpec, rng: np.random.Generator) -> torch.Tensor:
+    """n clips uint8 [n, T, 1, size, size]: each clip's digits drawn from `glyphs`, then their paths."""
+    which = rng.integers(0, len(glyphs), size=(n, spec.digits))
     paths = trajectories(n, spec.digits, spec.frames, rng)
-    glyphs = source[:, 0].numpy()[which]
-    return torch.from_numpy(render(glyphs, paths, spec.size)).unsqueeze(2)
+    return torch.from_numpy(render(glyphs[which], paths, spec.size)).unsqueeze(2)
+
+
+def moving_mnist(digits: torch.Tensor, n: int, spec: MovingSpec, seed: int) -> torch.Tensor:
+    """n clips uint8 [n, T, 1, size, size] made from digits uint8 [N, 1, g, g] with `seed`."""
+    return draw_clips(glyph_images(digits, spec), n, spec, np.random.default_rng(seed))
+
+
+def stream_clips(glyphs: np.ndarray, spec: MovingSpec, clip_seed: int, n: int,
+                 key: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """n fresh clips as (future, past), each uint8 [n, frames · 1, size, size]: the training clips of
+    data.stream, drawn on the fly. The same `key` (the sampler's seed and batch number) draws the same clips,
+    so a resumed run sees the batches an uninterrupted one would; no key draws the fixed set's clips (another
+    seed sequence)."""
+    clips = draw_clips(glyphs, n, spec, np.random.default_rng([clip_seed, *key]))
+    past, future = past_and_future(clips, spec.context, spec.horizon)
+    return future, past
+
+
+def past_and_future(clips: torch.Tensor, context: int, horizon: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 clips [N, T, C, H, W] -> their first `context` frames and the `horizon` after them, each stacked
+    along channels."""
+    n, _, c, h, w = clips.shape
+    past = clips[:, :context].reshape(n, context * c, h, w).contiguous()
+    return past, clips[:, context:context + horizon].reshape(n, horizon * c, h, w).contiguous()
 
 
 def split_clips(name: str, clips: torch.Tensor, context: int, horizon: int, extra: dict | None = None) -> Dataset:
     """uint8 clips [N, T, C, H, W] -> a clip dataset: the first `context` frames of each clip as the source,
     the `horizon` frames after them as the target (a longer clip gives one example; see windows)."""
-    n, frames, c, h, w = clips.shape
+    frames, c = clips.shape[1:3]
     if context < 1 or horizon < 1:
         raise GankitError(f"data.context and data.horizon must be at least 1 frame, got {context} and {horizon}")
     if frames < context + horizon:
         raise GankitError(f"{name}: its clips have {frames} frames, fewer than data.context {context} + "
                           f"data.horizon {horizon}")
-    past = clips[:, :context].reshape(n, context * c, h, w).contiguous()
-    future = clips[:, context:context + horizon].reshape(n, horizon * c, h, w).contiguous()
+    past, future = past_and_future(clips, context, horizon)
     record = {**(extra or {}), "pairing": "frames", "context": context, "horizon": horizon, "frame_channels": c}
     return Dataset(name, future, None, [], "clip", record, past)
 
@@ -140,8 +167,9 @@ def _digits(spec: MovingSpec, cfg: DataConfig) -> torch.Tensor:
 
 
 def read_moving_mnist(cfg: DataConfig, name: str = "moving_mnist") -> Dataset:
-    """Moving MNIST: split "train" synthesises data.clips clips from MNIST train (seeded by data.clip_seed);
-    split "test" is the first data.clips of the fixed 10,000 test clips, from MNIST test digits."""
+    """Moving MNIST: split "train" synthesises data.clips clips from MNIST train (seeded by data.clip_seed)
+    and with data.stream draws fresh ones for every batch (Dataset.stream); split "test" is the first
+    data.clips of the fixed 10,000 test clips, from MNIST test digits."""
     spec = MOVING_MNIST[name]
     if cfg.split not in ("train", "test"):
         raise GankitError(f"{name} has splits 'train' and 'test', not {cfg.split!r}")
@@ -154,13 +182,18 @@ def read_moving_mnist(cfg: DataConfig, name: str = "moving_mnist") -> Dataset:
     if test and cfg.clips > TEST_CLIPS:
         raise GankitError(f"the {name} test split holds {TEST_CLIPS} clips; data.clips is {cfg.clips}")
     _check_size(cfg.clips, context + horizon, spec.size, 1)
-    digits = _digits(spec, cfg)
+    glyphs = glyph_images(_digits(spec, cfg), spec)
     spec = replace(spec, context=context, horizon=horizon)
     if test:  # the whole fixed set's draws, then only the clips asked for: the first k are always the same
-        clips = moving_mnist(digits, TEST_CLIPS, spec, TEST_SEED)[:cfg.clips].clone()
+        clips = draw_clips(glyphs, TEST_CLIPS, spec, np.random.default_rng(TEST_SEED))[:cfg.clips].clone()
     else:
-        clips = moving_mnist(digits, cfg.clips, spec, cfg.clip_seed)
-    return split_clips(name, clips, context, horizon, {"digits": spec.digits, "clip_seed": cfg.clip_seed})
+        clips = draw_clips(glyphs, cfg.clips, spec, np.random.default_rng(cfg.clip_seed))
+    stream = cfg.stream and not test
+    data = split_clips(name, clips, context, horizon, {"digits": spec.digits, "clip_seed": cfg.clip_seed,
+                                                        **({"stream": True} if stream else {})})
+    if stream:  # the fixed clips stay for what needs a set (the grid's pasts, real batches to compare)
+        data.stream = partial(stream_clips, glyphs, spec, cfg.clip_seed)
+    return data
 
 
 def read_moving_mnist_small(cfg: DataConfig) -> Dataset:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -41,6 +42,9 @@ class DataConfig:
     horizon: int = 0
     clips: int = 10_000
     clip_seed: int = 0
+    # Moving MNIST: fresh training clips for every batch, made on the fly (none seen twice), instead of cycling
+    # through the fixed data.clips; those are still made, for what needs a set (the grid's pasts)
+    stream: bool = False
 
 
 @dataclass
@@ -63,6 +67,9 @@ class Dataset:
     extra: dict = field(default_factory=dict)  # e.g. toy mixtures' mode centers and std
     source: torch.Tensor | None = None
     groups: torch.Tensor | None = None  # int64 [N]: which sample is of whom (faces: the person), for held-out splits
+    # fresh samples on demand (data.stream): stream(n, key) -> (x, source) uint8, the same for the same key;
+    # a sampler draws its batches from it instead of from x (see StreamSampler)
+    stream: Callable[[int, tuple[int, ...]], tuple[torch.Tensor, torch.Tensor]] | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -77,7 +84,8 @@ class Dataset:
     def subset(self, idx: torch.Tensor, **extra) -> "Dataset":
         """The samples at `idx` (images, labels and sources alike), with `extra` added to its record."""
         pick = [None if t is None else t[idx.to(t.device)] for t in (self.labels, self.source, self.groups)]
-        return Dataset(self.name, self.x[idx], pick[0], self.class_names, self.kind, {**self.extra, **extra}, *pick[1:])
+        return Dataset(self.name, self.x[idx], pick[0], self.class_names, self.kind, {**self.extra, **extra}, *pick[1:],
+                       stream=self.stream)
 
     @property
     def frame_channels(self) -> int:

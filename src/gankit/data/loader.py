@@ -109,6 +109,49 @@ class BatchSampler:
         self.epoch = int(state["epoch"])
 
 
+class StreamSampler:
+    """Batches of fresh samples that the dataset draws on demand (Dataset.stream; data.stream: Moving MNIST
+    clips made on the fly), as (targets, sources) like BatchSampler's paired batches.
+
+    Batch i is drawn from (seed, i) alone: the state is the number of batches drawn, so a resumed run sees
+    exactly the batches an uninterrupted one would. Every process draws the global batch and takes its shard,
+    so a run also resumes exactly with another number of processes.
+    """
+
+    def __init__(self, data: Dataset, batch_size: int, seed: int, rank: int = 0, world: int = 1):
+        if data.stream is None:
+            raise GankitError(f"{data.name} is a fixed set, not a stream of fresh samples")
+        if batch_size % world:
+            raise GankitError(f"train.batch_size {batch_size} is the global batch: it must be a multiple of the "
+                              f"{world} processes")
+        self.data = data
+        self.batch_size = batch_size
+        self.shard = slice(rank * batch_size // world, (rank + 1) * batch_size // world)
+        self.seed = seed
+        self.drawn = 0
+
+    @property
+    def epoch(self) -> int:
+        """Samples drawn, in passes of the size of the fixed set (what the run would have cycled through)."""
+        return self.drawn * self.batch_size // len(self.data)
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        x, source = self.data.stream(self.batch_size, (self.seed, self.drawn))
+        self.drawn += 1
+        device = self.data.x.device
+        return normalize(x[self.shard].to(device)), normalize(source[self.shard].to(device))
+
+    def state_dict(self) -> dict:
+        return {"drawn": self.drawn}
+
+    def load_state_dict(self, state: dict) -> None:
+        drawn = state.get("drawn") if isinstance(state, dict) else None
+        if not isinstance(drawn, int) or isinstance(drawn, bool) or drawn < 0:
+            raise GankitError("the checkpoint's data order is not a stream's (it was trained without data.stream; "
+                              "resume with the same data)")
+        self.drawn = drawn
+
+
 class SemiSampler:
     """Batches for a semi-supervised GAN: half of each batch from the labelled images (cycled: there may be
     only a hundred), half from all images with their labels hidden (-1), as in Salimans et al. 2016, where

@@ -20,7 +20,7 @@ from gankit.core.files import (STAGING_PREFIX, append_jsonl, check_output_folder
                                publish_run_dir, read_jsonl, remove_stale_temp_files, staging_dir)
 from gankit.augment import AUTO_SOURCES, resolve_auto
 from gankit.core.runtime import resolve_device
-from gankit.data import BatchSampler, Dataset, SemiSampler, load_dataset, normalize
+from gankit.data import BatchSampler, Dataset, SemiSampler, StreamSampler, load_dataset, normalize
 from gankit.data.clusters import draw_labels
 from gankit.losses import LOSSES
 from gankit.training.callbacks import Checkpoints, MetricsLog, SampleGrids, TimeLimit
@@ -64,7 +64,7 @@ class Run:
     dir: Path
     data: Dataset
     game: Game
-    sampler: BatchSampler
+    sampler: BatchSampler | SemiSampler | StreamSampler
     model_kwargs: dict
     fixed_z: torch.Tensor  # the latents every sample grid is drawn from
     fixed_y: torch.Tensor | None
@@ -138,16 +138,22 @@ def _build(cfg: RunConfig, run_dir: Path, data: Dataset, dist: Dist) -> Run:
     game, kwargs = build_game(cfg, data, device)
     if dist.enabled:
         distribute(game, dist, cfg.train.sync_bn)
-    semi = MODELS.get(kwargs["name"]).semi_supervised
-    if semi:
-        sampler = SemiSampler(data, cfg.train.batch_size, seed=cfg.train.seed, rank=dist.rank, world=dist.world)
-    else:  # a conditional PacGAN D packs samples of one class: the sampler groups them
-        group = cfg.model.pack if cfg.model.conditional else 1
-        sampler = BatchSampler(data, cfg.train.batch_size, seed=cfg.train.seed, rank=dist.rank, world=dist.world,
-                               group=group)
+    sampler = _sampler(cfg, data, MODELS.get(kwargs["name"]).semi_supervised, dist)
     z, y = _fixed_latents(cfg, game.z_dim, data, device)
     return Run(cfg, run_dir, data, game, sampler, kwargs, z, y, device, dist=dist,
                controllers=_controllers(cfg, game))
+
+
+def _sampler(cfg: RunConfig, data: Dataset, semi: bool, dist: Dist) -> BatchSampler | SemiSampler | StreamSampler:
+    """Where batches come from: a fixed set by index, fresh samples drawn on demand (data.stream), or half
+    labelled batches for a semi-supervised model."""
+    where = {"seed": cfg.train.seed, "rank": dist.rank, "world": dist.world}
+    if data.stream is not None:
+        return StreamSampler(data, cfg.train.batch_size, **where)
+    if semi:
+        return SemiSampler(data, cfg.train.batch_size, **where)
+    # a conditional PacGAN D packs samples of one class: the sampler groups them
+    return BatchSampler(data, cfg.train.batch_size, group=cfg.model.pack if cfg.model.conditional else 1, **where)
 
 
 def _controllers(cfg: RunConfig, game: Game) -> dict:
