@@ -30,10 +30,11 @@ SUMMARY = ("mse", "mae", "ssim", "psnr", "sharpness")
 BASELINES = ("copy_last", "constant_velocity")
 
 
-def score(n: int, device: str):
+def score(n: int, device: str, whole_pixels: float | None = None):
     def run(run_dir: str) -> dict:
-        result = evaluate_run(run_dir, EvalOptions(n=n, device=device), write=True)
-        return {"step": result["step"], "metrics": result["metrics"]}
+        result = evaluate_run(run_dir, EvalOptions(n=n, device=device, whole_pixels=whole_pixels), write=True)
+        share = {"whole_pixels": result["whole_pixels"]} if "whole_pixels" in result else {}
+        return {"step": result["step"], **share, "metrics": result["metrics"]}
     return run
 
 
@@ -109,7 +110,7 @@ def scored(args) -> dict:
     for item in args.score.split(","):
         arm, run_dir = item.split("=", 1)
         rows = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
-        measured = {"train_seconds": rows[-1]["time"], **score(args.n, args.device)(run_dir)}
+        measured = {"train_seconds": rows[-1]["time"], **score(args.n, args.device, args.whole_pixels)(run_dir)}
         config = json.loads((Path(run_dir) / "config.json").read_text())
         runs = [{"seed": config["train"]["seed"], "run": run_dir, **measured}]
         arms[arm] = {"summary": summarise(runs), "runs": runs}
@@ -132,6 +133,9 @@ def main() -> None:
     p.add_argument("--merge", default="", help="comma-separated results of this script to join (nothing trains)")
     p.add_argument("--score", default="", help="ARM=RUN_DIR,...: score runs this script trained and kept (--keep) "
                                                "instead of training (their training seconds from metrics.jsonl)")
+    p.add_argument("--whole-pixels", type=float, default=None, metavar="SHARE",
+                   help="score whole-object runs (model.g.objects) at this share toward whole pixels, as "
+                        "`gankit eval --whole-pixels` does (default: each run's own)")
     p.add_argument("--out", default="")
     args = p.parse_args()
     if args.merge:
@@ -146,7 +150,7 @@ def main() -> None:
         for seed in [int(s) for s in args.seeds.split(",")]:
             # not named `result`: that is the function that assembles the JSON below
             overrides = ARMS[arm] + common + [{"train": budget}]
-            trained = train_then_score(args.preset, overrides, score(args.n, args.device), seed=seed,
+            trained = train_then_score(args.preset, overrides, score(args.n, args.device, args.whole_pixels), seed=seed,
                                        device=args.device, keep=args.keep)
             runs.append({"seed": seed, **trained})
             metrics = trained["metrics"]

@@ -456,3 +456,44 @@ def test_whole_pixels_reads_true_from_older_files_as_a_share_and_refuses_other_t
         assert kwargs["G"]["whole_pixels"] == value
     with pytest.raises(GankitError, match="whole_pixels must be a float"):
         check_kwargs({"name": "simvp", "G": {**G, "whole_pixels": "yes"}, "D": {"shape": [5, 16, 16]}})
+
+
+def test_whole_pixels_is_chosen_at_predict_and_eval_time_for_runs_that_move_whole_digits(tmp_path, capsys):
+    from gankit.latent import load_generator
+    from gankit.latent.predict import predict, set_whole_pixels
+    from gankit.models.simvp import Generator
+
+    cfg = {**FRAMES, "model": {**FRAMES["model"], "g": {"warp": True, "objects": 1}},
+           "train": {**FRAMES["train"], "steps": 2}}
+    run = start_run(tiny_config(tmp_path / "objects", "digits_mlp", **cfg))
+    fit(run, callbacks=[])
+    generator = load_generator(run.dir)
+    assert set_whole_pixels(generator, None) == 0.0  # the run's own share
+    simvp = next(m for m in generator.module.modules() if isinstance(m, Generator))
+    with torch.no_grad():  # 1.4 px to the right per frame
+        simvp.out.weight.zero_()
+        simvp.out.bias.zero_()
+        simvp.out.bias[0] = -1.4
+    past = torch.full((1, 4, 16, 16), -1.0)
+    past[0, 3, 5:9, 2:5] = 1.0
+    last = past[0, 3]
+    assert set_whole_pixels(generator, 1) == 1.0
+    for k, px in enumerate((1, 3, 4)):  # 1.4, 2.8, 4.2 px rounded
+        torch.testing.assert_close(predict(generator, past, 3)[0, k], torch.roll(last, px, -1), atol=1e-5, rtol=0)
+    set_whole_pixels(generator, 0)
+    blend = 0.6 * torch.roll(last, 1, -1) + 0.4 * torch.roll(last, 2, -1)  # as trained: between pixels
+    torch.testing.assert_close(predict(generator, past, 1)[0, 0], blend, atol=1e-5, rtol=0)
+    _npy_clips(tmp_path / "in.npy", n=2, frames=5)
+    argv = ["--input", str(tmp_path / "in.npy"), "--out", str(tmp_path / "next.npy")]
+    code, out, err = run_cli(capsys, "predict", str(run.dir), *argv, "--whole-pixels", "0.5")
+    assert code == 0 and json.loads(out)["whole_pixels"] == 0.5, err
+    code, out, err = run_cli(capsys, "eval", str(run.dir), "--n", "8", "--whole-pixels", "1")
+    assert code == 0 and json.loads(out)["whole_pixels"] == 1.0, err
+    assert "in [0, 1], got 1.5" in one_error_line(*run_cli(capsys, "predict", str(run.dir), *argv, "--force",
+                                                           "--whole-pixels", "1.5")[::2])
+    pixels = start_run(tiny_config(tmp_path / "pixels", "digits_mlp", **{**cfg, "model": FRAMES["model"]}))
+    fit(pixels, callbacks=[])
+    code, out, err = run_cli(capsys, "predict", str(pixels.dir), *argv, "--force", "--whole-pixels", "1")
+    assert "this run moves pixels" in one_error_line(code, err)
+    code, out, err = run_cli(capsys, "predict", str(pixels.dir), *argv, "--force")
+    assert code == 0 and "whole_pixels" not in json.loads(out)

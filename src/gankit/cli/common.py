@@ -21,6 +21,14 @@ def open_generator(args):
     return load_generator(args.run, ema=not args.no_ema, device=resolve_device(args.device))
 
 
+def add_whole_pixels(p: argparse.ArgumentParser) -> None:
+    """The one --whole-pixels option of the commands that run a frame predictor (predict, eval)."""
+    p.add_argument("--whole-pixels", type=float, default=None, metavar="SHARE",
+                   help="a run that moves whole digits (model.g.objects): pull each move this share of the way to "
+                        "whole pixels, 0 (as trained: closest in MSE) to 1 (every frame as sharp as the truth); "
+                        "default: the run's own, model.g.whole_pixels")
+
+
 def add_psi(p: argparse.ArgumentParser, effect: str = "below 1: closer to the average sample, above 1: farther "
                                                       "from it, more variety for less fidelity") -> None:
     """The one --psi option of the commands that sample: absent, the run's own truncation (model.psi)."""

@@ -51,6 +51,7 @@ class EvalOptions:
     jbt: float = 1.0
     drs: float = 1.0  # keep the latents the run's D rates within its top share (latent.rejection)
     device: str = "auto"
+    whole_pixels: float | None = None  # frame runs that move whole objects: the share toward whole pixels
 
 
 def _data_configs(config: dict, opts: EvalOptions, shape: tuple) -> tuple[DataConfig, DataConfig]:
@@ -131,6 +132,8 @@ def evaluate_run(run: str | Path, opts: EvalOptions | None = None, write: bool =
     ckpt_file = checkpoint_path(run)
     generator = load_generator(ckpt_file, ema=opts.ema, device=device)
     config = load_checkpoint(ckpt_file, generator_only=True)["config"]
+    if opts.whole_pixels is not None and generator.clip is None:
+        raise GankitError("--whole-pixels applies to a frame-prediction run that moves whole objects")
     if generator.clip is not None:
         folder = ckpt_file.parent if write and demo_path(run) is None else None
         result = evaluate_frames(generator, config, opts, folder)

@@ -49,6 +49,25 @@ def _predictor(generator: TrainedGenerator) -> tuple[int, int, int]:
     return generator.clip
 
 
+def set_whole_pixels(generator: TrainedGenerator, share: float | None) -> float | None:
+    """--whole-pixels: pull the whole-object moves of a run trained with model.g.objects this share of the way
+    to whole pixels (0: as trained, 1: rounded), in place of the share its config fixed. Returns the share in
+    force (None for a model that moves pixels, not objects)."""
+    from gankit.models.simvp import Generator
+
+    movers = [m for m in generator.module.modules() if isinstance(m, Generator) and m.objects]
+    if share is not None:
+        _predictor(generator)
+        if not movers:
+            raise GankitError("--whole-pixels pulls the moves of whole objects toward whole pixels: this run moves "
+                              "pixels (train with --set model.g.objects=1)")
+        if not 0 <= share <= 1:
+            raise GankitError(f"--whole-pixels is a share of the way to whole pixels, in [0, 1], got {share}")
+        for m in movers:
+            m.whole_pixels = float(share)
+    return movers[0].whole_pixels if movers else None
+
+
 def check_clips(generator: TrainedGenerator, frames: np.ndarray) -> None:
     """Clips [N, T, H, W, C] the run can continue: its frame size and channels, at least `context` frames."""
     context, _, channels = _predictor(generator)
