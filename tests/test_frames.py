@@ -497,3 +497,69 @@ def test_whole_pixels_is_chosen_at_predict_and_eval_time_for_runs_that_move_whol
     assert "this run moves pixels" in one_error_line(code, err)
     code, out, err = run_cli(capsys, "predict", str(pixels.dir), *argv, "--force")
     assert code == 0 and "whole_pixels" not in json.loads(out)
+
+
+def _write_video(path, frames: np.ndarray) -> None:
+    """uint8 frames [T, H, W, 3] as an MPEG-4 video (lossy, as real videos are)."""
+    av = pytest.importorskip("av")
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        stream.options = {"qscale": "2"}
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+
+
+def _square_clip(start: int, frames: int = 8, size: int = 32) -> np.ndarray:
+    """A white 8-px square moving 2 px right a frame on black, [T, size, size, 3]."""
+    clip = np.zeros((frames, size, size, 3), np.uint8)
+    for t in range(frames):
+        clip[t, 12:20, start + 2 * t:start + 2 * t + 8] = 255
+    return clip
+
+
+def test_video_files_are_read_as_clips_for_training_and_predict(tmp_path, capsys):
+    from gankit.data.clips import read_clip_files
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    truth = {name: _square_clip(start) for name, start in (("a", 2), ("b", 6))}
+    for name, clip in truth.items():
+        _write_video(folder / f"{name}.mp4", clip)
+    arr, names = read_clip_files(folder / "a.mp4")
+    assert arr.shape[:4] == (1, 8, 32, 32) and arr.shape[-1] in (1, 3) and names == ["a"]
+    luma = arr[0].mean(-1)
+    assert np.abs(luma - truth["a"][..., 0]).mean() < 8  # lossy, but the same frames
+    columns = (luma > 128).sum(1).nonzero()  # where the square is: 2 px further right every frame
+    for t in range(8):
+        cols = columns[1][columns[0] == t]
+        assert abs(cols.min() - (2 + 2 * t)) <= 1 and abs(cols.max() - (9 + 2 * t)) <= 1
+    both, names = read_clip_files(folder)
+    assert both.shape[:2] == (2, 8) and names == ["a", "b"]
+    data = load_dataset(DataConfig(**data_argument(f"clips:{folder}")))
+    assert data.kind == "clip" and len(data) == 2 and data.source_shape == (4, 32, 32)
+    (folder / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))
+    with pytest.raises(GankitError, match="broken.mp4 does not decode as a video"):
+        read_clip_files(folder)
+    (folder / "broken.mp4").unlink()
+    cfg = {**FRAMES, "data": {"name": "clips", "path": str(folder)}, "train": {**FRAMES["train"], "steps": 1,
+                                                                                 "batch_size": 2, "grid_size": 2}}
+    run = start_run(tiny_config(tmp_path, "digits_mlp", **cfg))
+    fit(run, callbacks=[])
+    code, out, err = run_cli(capsys, "predict", str(run.dir), "--input", str(folder / "b.mp4"),
+                             "--out", str(tmp_path / "next.gif"))
+    assert code == 0, err
+    assert Image.open(tmp_path / "next.gif").n_frames == 4
+    code, _, err = run_cli(capsys, "predict", str(run.dir), "--input", str(folder / "b.mp4"),
+                           "--out", str(tmp_path / "next.mp4"))
+    assert "pass --out NAME.gif" in one_error_line(code, err)
+
+
+def test_video_files_without_pyav_get_one_line_naming_the_extra(tmp_path, monkeypatch):
+    from gankit.data.clips import read_clip_files
+
+    (tmp_path / "clip.mp4").write_bytes(b"not read")
+    monkeypatch.setitem(__import__("sys").modules, "av", None)  # as if PyAV were not installed
+    with pytest.raises(GankitError, match=r"needs PyAV.*gankit\[video\]"):
+        read_clip_files(tmp_path / "clip.mp4")

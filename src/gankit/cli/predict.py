@@ -18,9 +18,11 @@ def add_parser(sub) -> None:
     p = sub.add_parser("predict", help="continue clips by their next frames with a run trained on clips",
                        epilog=PREDICT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", help="a run directory or checkpoint file of a frame-prediction run")
-    p.add_argument("--input", required=True, help="a .npy of uint8 [N, T, H, W] or [N, T, H, W, C], a GIF, or a "
-                                                  "folder of GIFs (or of frame folders)")
-    p.add_argument("--out", required=True, help="the same kind: NAME.npy, NAME.gif or a folder")
+    p.add_argument("--input", required=True, help="a .npy of uint8 [N, T, H, W] or [N, T, H, W, C], a GIF or a "
+                                                  "video file (videos need PyAV: gankit[video]), or a folder of "
+                                                  "them (or of frame folders)")
+    p.add_argument("--out", required=True, help="the same kind: NAME.npy, NAME.gif or a folder (a video's "
+                                                "predictions are written as GIFs: lossless)")
     p.add_argument("--frames", type=int, default=0, help="frames to predict (default: the run's horizon; more are "
                                                          "predicted by feeding predictions back)")
     p.add_argument("--seed", type=int, default=0, help="the noise G adds: another seed, another future")

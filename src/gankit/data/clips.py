@@ -1,5 +1,5 @@
 """Clips of frames for next-frame prediction: Moving MNIST synthesised from MNIST, and clips of the user's
-(a folder of GIFs, a folder of frame folders, or a .npy of uint8 [N, T, H, W(, C)]).
+(GIFs or video files, a folder of them, a folder of frame folders, or a .npy of uint8 [N, T, H, W(, C)]).
 
 A clip dataset is a paired dataset of kind "clip": `source` holds the last `context` frames a model sees
 and `x` the `horizon` frames after them, each stacked along channels ([N, frames · C, H, W]), so the one
@@ -226,6 +226,33 @@ def read_gif(path) -> np.ndarray:
     return arr[..., :1] if _gray(arr) else arr
 
 
+def read_video(path: Path) -> np.ndarray:
+    """Every frame of a video file (MP4, AVI, MOV, MKV, WebM, MPEG) as uint8 [T, H, W, C], decoded by PyAV,
+    whose wheel ships FFmpeg's decoders (an optional dependency: gankit[video])."""
+    try:
+        import av
+    except ImportError as exc:
+        raise GankitError(f"{path}: reading video files needs PyAV, whose wheel ships its own decoders: "
+                          "pip install 'gankit[video]' (or save the frames as images or a GIF)") from exc
+    frames, size = [], 0
+    try:
+        with av.open(str(path)) as container:
+            for frame in container.decode(video=0):
+                frames.append(frame.to_ndarray(format="rgb24"))
+                size += frames[-1].nbytes
+                if size > MAX_CLIP_BYTES:  # decoded frames are held whole: stop before the machine does
+                    raise GankitError(f"{path} decodes to more than {MAX_CLIP_BYTES >> 30} GB of frames; cut it "
+                                      "shorter or smaller first")
+    except GankitError:
+        raise
+    except Exception as exc:  # FFmpeg's many error types, for files that are not videos or are cut short
+        raise GankitError(f"{path} does not decode as a video ({exc.__class__.__name__}: {str(exc)[:100]})") from exc
+    if not frames:
+        raise GankitError(f"{path} holds no video frames")
+    arr = np.stack(frames)
+    return arr[..., :1] if _gray(arr) else arr
+
+
 def _gray(arr: np.ndarray) -> bool:
     return bool((arr[..., 0] == arr[..., 1]).all() and (arr[..., 1] == arr[..., 2]).all())
 
@@ -265,23 +292,27 @@ def clip_array(arr: np.ndarray, where: str) -> np.ndarray:
     return arr[..., None] if arr.ndim == 4 else arr
 
 
+CLIP_FILES = {".gif": read_gif, **{ext: read_video for ext in (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm",
+                                                                 ".mpg", ".mpeg")}}  # one clip per file
+
+
 def read_clip_files(path: Path) -> tuple[np.ndarray, list[str]]:
-    """A .npy, a GIF, a folder of GIFs or a folder of frame folders -> (uint8 [N, T, H, W, C], names). Clips
-    of one call must share frame count, size and channels (frames are cut to the shortest clip)."""
-    if path.is_file() and path.suffix.lower() == ".npy":
+    """A .npy, a GIF or video file, a folder of them or a folder of frame folders -> (uint8 [N, T, H, W, C],
+    names). Clips of one call must share frame count, size and channels (frames are cut to the shortest clip)."""
+    suffix = path.suffix.lower()
+    if path.is_file() and suffix == ".npy":
         return clip_array(_load_npy(path), str(path)), []
-    if path.is_file() and path.suffix.lower() == ".gif":
-        return read_gif(path)[None], [path.stem]
+    if path.is_file() and suffix in CLIP_FILES:
+        return CLIP_FILES[suffix](path)[None], [path.stem]
     if not path.is_dir():
-        raise GankitError(f"{path}: clips are a .npy of uint8 [N, T, H, W(, C)], a GIF, a folder of GIFs or a "
-                          "folder of frame folders (video files are not read: gankit ships no video decoder; "
-                          "save the frames as images or a GIF)")
-    gifs = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".gif")
+        raise GankitError(f"{path}: clips are a .npy of uint8 [N, T, H, W(, C)], a GIF or video file "
+                          f"({', '.join(CLIP_FILES)}), a folder of them or a folder of frame folders")
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in CLIP_FILES)
     folders = sorted(p for p in path.iterdir() if p.is_dir())
-    if not gifs and not folders:
-        raise GankitError(f"{path} holds neither GIFs nor folders of frames")
-    clips = [read_gif(p) for p in gifs] if gifs else [read_frame_folder(p) for p in folders]
-    names = [p.stem for p in gifs] if gifs else [p.name for p in folders]
+    if not files and not folders:
+        raise GankitError(f"{path} holds neither GIFs, videos nor folders of frames")
+    clips = [CLIP_FILES[p.suffix.lower()](p) for p in files] if files else [read_frame_folder(p) for p in folders]
+    names = [p.stem for p in files] if files else [p.name for p in folders]
     return same_shape(clips, names, str(path)), names
 
 
@@ -302,7 +333,7 @@ def read_clips(cfg: DataConfig) -> Dataset:
     of the shortest clip), resized to data.resolution if set."""
     if not cfg.path:
         raise GankitError("data.name=clips needs the clips: pass --data clips:PATH (a .npy, a folder of GIFs or "
-                          "a folder of frame folders)")
+                          "videos, or a folder of frame folders)")
     root = Path(cfg.path).expanduser()
     arr, _ = read_clip_files(root)
     frames = arr.shape[1]
