@@ -7,6 +7,14 @@ from gankit.core.errors import GankitError
 from gankit.data.dataset import Dataset, normalize
 
 
+def shard(batch_size: int, rank: int, world: int) -> slice:
+    """Process `rank`'s contiguous part of every global batch of `batch_size`, shared by `world` processes."""
+    if batch_size % world:
+        raise GankitError(f"train.batch_size {batch_size} is the global batch: it must be a multiple of the "
+                          f"{world} processes")
+    return slice(rank * batch_size // world, (rank + 1) * batch_size // world)
+
+
 class BatchSampler:
     """Shuffled epochs of fixed-size batches (the incomplete last batch of an epoch is dropped).
 
@@ -28,12 +36,9 @@ class BatchSampler:
                               + ("a GAN needs a hundred images or more (with augmentation, a few hundred are "
                                  "enough); to try anyway, " if few else "")
                               + f"pass --batch-size N with N ≤ {len(data)} (train.batch_size)")
-        if batch_size % world:
-            raise GankitError(f"train.batch_size {batch_size} is the global batch: it must be a multiple of the "
-                              f"{world} processes")
         self.data = data
         self.batch_size = batch_size
-        self.shard = slice(rank * batch_size // world, (rank + 1) * batch_size // world)
+        self.shard = shard(batch_size, rank, world)
         self.group = group
         if group > 1 and (data.labels is None or (batch_size // world) % group):
             raise GankitError(f"packs of one class need labels and a per-process batch that is a multiple of the "
@@ -121,12 +126,9 @@ class StreamSampler:
     def __init__(self, data: Dataset, batch_size: int, seed: int, rank: int = 0, world: int = 1):
         if data.stream is None:
             raise GankitError(f"{data.name} is a fixed set, not a stream of fresh samples")
-        if batch_size % world:
-            raise GankitError(f"train.batch_size {batch_size} is the global batch: it must be a multiple of the "
-                              f"{world} processes")
         self.data = data
         self.batch_size = batch_size
-        self.shard = slice(rank * batch_size // world, (rank + 1) * batch_size // world)
+        self.shard = shard(batch_size, rank, world)
         self.seed = seed
         self.drawn = 0
 
