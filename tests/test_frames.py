@@ -162,8 +162,9 @@ def test_long_clips_give_one_example_per_window_and_bad_clips_get_one_line(tmp_p
     (tmp_path / "frames" / "empty").mkdir(parents=True)
     with pytest.raises(GankitError, match="holds no frames"):
         load_dataset(DataConfig(name="clips", path=str(tmp_path / "frames")))
+    (tmp_path / "video.mp4").write_bytes(b"not a video")
     code, _, err = run_cli(capsys, "train", "--data", f"clips:{tmp_path / 'video.mp4'}", "--model", "simvp")
-    assert "no video decoder" in one_error_line(code, err)
+    assert "video.mp4 does not decode as a video" in one_error_line(code, err)
 
 
 def test_simvp_maps_past_frames_to_future_frames_and_d_judges_the_whole_clip():
