@@ -72,13 +72,13 @@ def test_a_stream_draws_fresh_clips_the_same_for_the_same_batch_and_shards_them_
     assert torch.cdist(x.flatten(1), fixed).min() > 0  # not one of the fixed set's clips
     # one clip each: a frame's ink is one digit's, drawn once, moved (the same glyph, a whole-pixel shift)
     ink = (past + 1).flatten(2).sum(-1)
-    assert torch.allclose(ink, ink[:, :1].expand_as(ink), rtol=0.2)
+    assert torch.allclose(ink, ink[:, :1].expand_as(ink), rtol=1e-5, atol=0)
     s = StreamSampler(data, 8, seed=5)
     batches = [s.next()[0] for _ in range(3)]
     assert not torch.equal(batches[0], batches[1])
     halves = [StreamSampler(data, 8, seed=5, rank=r, world=2) for r in (0, 1)]
     resumed = StreamSampler(data, 8, seed=5)
-    resumed.load_state_dict(s.state_dict() | {"drawn": 2})
+    resumed.load_state_dict({"drawn": 2})
     assert torch.equal(resumed.next()[0], batches[2])
     for h in halves:
         h.load_state_dict({"drawn": 1})
