@@ -93,3 +93,37 @@ def test_r1_of_a_linear_critic_and_its_gradient_reaches_weights():
     torch.testing.assert_close(r1, torch.tensor(12.5))  # ½·||w||² = ½·25
     r1.backward()
     torch.testing.assert_close(w.grad, torch.tensor([3.0, 4.0]))  # d/dw ½||w||² = w
+
+
+def test_mode_seeking_is_the_inverse_mean_gap_of_consecutive_pairs():
+    from gankit.losses import mode_seeking
+    fake = torch.zeros(5, 1, 2, 2)
+    fake[1] += 0.5  # pair (0, 1) differs by 0.5 everywhere
+    fake[3] -= 0.1  # pair (2, 3) by 0.1; sample 4 has no partner and is left out
+    fake[4] += 100.0
+    assert mode_seeking(fake).item() == pytest.approx(1 / (0.3 + 1e-5), rel=1e-6)
+    assert mode_seeking(torch.ones(2, 1, 2, 2)).item() == pytest.approx(1e5, rel=1e-6)  # bounded where they meet
+    with pytest.raises(ValueError, match="pairs"):
+        mode_seeking(torch.zeros(1, 1, 2, 2))
+
+
+def test_mode_seeking_pushes_each_pair_apart_and_only_within_pairs():
+    from gankit.losses import mode_seeking
+    fake = (torch.randn(4, 1, 3, 3, generator=torch.Generator().manual_seed(0)) * 0.1).requires_grad_()
+    mode_seeking(fake).backward()
+    step = fake.detach() - 0.01 * fake.grad  # one descent step on the term
+    gap = lambda x: (x[0::2] - x[1::2]).abs().mean().item()  # noqa: E731
+    assert gap(step) > gap(fake.detach()) + 0.005
+    # the gradient of a pair's two samples is opposite: the pair's mean does not move
+    assert (fake.grad[0::2] + fake.grad[1::2]).abs().max().item() < 1e-6
+
+
+def test_mode_seeking_joins_noise_runs_only():
+    from gankit.core.errors import GankitError
+    from gankit.losses import g_terms
+    from gankit.losses.base import LossConfig
+    terms = g_terms(LossConfig(mode_seeking=0.5), paired=False, D=None)
+    assert [(name, weight) for name, weight, _ in terms] == [("mode_seeking", 0.5)]
+    assert g_terms(LossConfig(), paired=False, D=None) == ()
+    with pytest.raises(GankitError, match="noise-to-image"):
+        g_terms(LossConfig(mode_seeking=1.0), paired=True, D=None)

@@ -5,6 +5,7 @@ from gankit.core.errors import GankitError
 from gankit.core.registry import Registry
 from gankit.losses.base import Loss, LossConfig
 from gankit.losses.bce import Minimax, NonSaturating
+from gankit.losses.diversity import mode_seeking
 from gankit.losses.hinge import Hinge
 from gankit.losses.least_squares import LeastSquares
 from gankit.losses.matching import feature_matching
@@ -38,7 +39,8 @@ def validate_loss(cfg: LossConfig) -> None:
         raise GankitError(f"label smoothing applies to the minimax and nonsaturating losses, not {cfg.name}")
     if cfg.aux_weight < 0:
         raise GankitError(f"loss.aux_weight must be >= 0, got {cfg.aux_weight}")
-    for name in ("penalty_weight", "l1", "l2", "gdl", "perceptual", "adversarial", "feature_matching"):
+    for name in ("penalty_weight", "l1", "l2", "gdl", "perceptual", "adversarial", "feature_matching",
+                 "mode_seeking"):
         if getattr(cfg, name) < 0:
             raise GankitError(f"loss.{name} must be >= 0, got {getattr(cfg, name)}")
 
@@ -46,12 +48,16 @@ def validate_loss(cfg: LossConfig) -> None:
 def g_terms(cfg: LossConfig, paired: bool, D, features=None) -> tuple:
     """G's terms beside D's verdict, (name, weight, fn(fake, real)): for pairs (image to image, frames) L1, L2,
     the gradient difference and the perceptual loss in `features` (a frozen network, the caller's) to the
-    target, each with a weight > 0; feature matching on D's features when loss.feature_matching > 0."""
+    target, each with a weight > 0; feature matching on D's features when loss.feature_matching > 0; mode
+    seeking between pairs of G's samples when loss.mode_seeking > 0."""
     if cfg.feature_matching > 0 and paired:
         raise GankitError("loss.feature_matching is for noise-to-image models, not image pairs (they have loss.l1)")
     if cfg.feature_matching > 0 and not hasattr(D, "features"):
         raise GankitError("loss.feature_matching matches D's features of whole images; this model's D has none "
                           "to match")
+    if cfg.mode_seeking > 0 and paired:
+        raise GankitError("loss.mode_seeking is for noise-to-image models: an image-to-image or frame G has a "
+                          "source to follow, not a latent to spread")
     if not paired and (cfg.l2 > 0 or cfg.gdl > 0):
         raise GankitError("loss.l2 and loss.gdl compare G's output with its target: they are for pairs (image to "
                           "image, frame prediction)")
@@ -64,10 +70,12 @@ def g_terms(cfg: LossConfig, paired: bool, D, features=None) -> tuple:
         terms += (("perceptual", cfg.perceptual, perceptual(features)),)
     if cfg.feature_matching > 0:
         terms += (("feature_matching", cfg.feature_matching, feature_matching(D)),)
+    if cfg.mode_seeking > 0:
+        terms += (("mode_seeking", cfg.mode_seeking, mode_seeking),)
     if cfg.adversarial != 1 and not terms:
         raise GankitError("loss.adversarial weighs D's verdict against G's other terms (L1, L2, GDL or perceptual "
-                          "of pairs, loss.feature_matching); this run has none, so keep it at 1")
+                          "of pairs, loss.feature_matching, loss.mode_seeking); this run has none, so keep it at 1")
     return terms
 
 
-__all__ = ["LOSSES", "PENALTIES", "Loss", "LossConfig", "feature_matching", "g_terms", "validate_loss"]
+__all__ = ["LOSSES", "PENALTIES", "Loss", "LossConfig", "feature_matching", "g_terms", "mode_seeking", "validate_loss"]

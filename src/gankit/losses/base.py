@@ -51,3 +51,6 @@ class LossConfig:
     # feature matching (Salimans et al. 2016): weight of |E f(real) - E f(G(z))|² on D's last hidden features in
     # G's loss; the semi-supervised GAN trains G by it alone (with adversarial 0)
     feature_matching: float = 0.0
+    # mode seeking (Mao et al. 2019): weight of 1 / (mean distance between pairs of G's samples) in G's loss,
+    # which rewards G for drawing different latents differently (noise-to-image runs)
+    mode_seeking: float = 0.0
