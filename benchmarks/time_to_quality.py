@@ -160,7 +160,7 @@ class QualityClock(Callback):
         self.t_last = time.perf_counter()
 
     def score(self, run) -> None:
-        net = run.game.ema.model if run.game.ema is not None else run.game.G
+        net = run.game.drawing_net()
         s = self.scorer
         row = s.score(lambda start, count: eval_forward(net, s.z[start:start + count],
                                                         None if s.y is None else s.y[start:start + count]))

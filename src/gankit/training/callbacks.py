@@ -141,7 +141,7 @@ class SampleGrids(Callback):
 @torch.no_grad()
 def write_samples(run, path: Path) -> None:
     """Render the fixed latents with the EMA generator if there is one, else G in eval mode."""
-    net = run.game.ema.model if run.game.ema is not None else run.game.G
+    net = run.game.drawing_net()
     out = eval_forward(net, run.fixed_z, run.fixed_y)
     if run.data.kind == "points":
         centers = run.data.extra.get("centers")

@@ -22,6 +22,8 @@ from gankit.training.evaluation import EvalConfig, validate_eval
 from gankit.training.health import HealthConfig
 from gankit.training.schedules import LR_DECAYS
 
+EMA_BN = ("copy", "standing")  # train.ema_bn: whose batch-norm statistics the EMA generator uses
+
 
 PRECISIONS = ("fp32", "bf16")
 RUN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
@@ -90,6 +92,9 @@ class Optimisation:
     lr_decay_start: float = 0.0  # the share of train.steps before the decay begins (rates constant until then)
     ema_decay: float = 0.0  # EMA of G's weights (0 = off); samples come from the EMA when on
     ema_start: int = 0  # copy G instead of averaging before this step
+    # the EMA generator's batch-norm statistics: "copy" G's, or "standing": its own, recomputed from fresh
+    # latents whenever it is drawn from or saved (noise-to-image runs; see training/ema.py)
+    ema_bn: str = "copy"
 
     def validate_optimisation(self) -> None:
         _positive("train.lr_g", self.lr_g)
@@ -100,6 +105,8 @@ class Optimisation:
         if not 0 <= self.lr_decay_start < 1:
             raise GankitError(f"train.lr_decay_start must be in [0, 1), got {self.lr_decay_start}")
         _at_least_zero(self, ("ema_start",))
+        if self.ema_bn not in EMA_BN:
+            raise GankitError(f"train.ema_bn must be one of {', '.join(EMA_BN)}, got {self.ema_bn!r}")
         self.lr_decay = LR_DECAYS.canonical(self.lr_decay)
 
 

@@ -63,7 +63,7 @@ class PeriodicEval(Callback):
             self.best = min(past) if self.lower_is_better else max(past)
 
     def _draw(self, run):
-        net = run.game.ema.model if run.game.ema is not None else run.game.G
+        net = run.game.drawing_net()
 
         def draw(start: int, count: int) -> torch.Tensor:
             y = None if self.y is None else self.y[start:start + count]

@@ -48,12 +48,35 @@ def build_game(cfg: RunConfig, data: Dataset, device: torch.device) -> tuple[Gam
                     d_terms=MODELS.get(kwargs["name"]).d_terms,
                     g_terms=g_terms(cfg.loss, data.source is not None, D, _features(cfg, data, device)),
                     adversarial=cfg.loss.adversarial),
-        ema=EMA(G, t.ema_decay, t.ema_start) if t.ema_decay > 0 else None,
+        ema=EMA(G, t.ema_decay, t.ema_start, _standing_inputs(cfg, data, G, device), t.batch_size)
+        if t.ema_decay > 0 else None,
     )
     use_stream(D, game.noise)  # a D that draws noise (ssgan) draws it from the checkpointed stream
     if t.compile:
         _compile(game, t.compile)
     return game, kwargs
+
+
+def _standing_inputs(cfg: RunConfig, data: Dataset, G: torch.nn.Module, device: torch.device):
+    """train.ema_bn=standing: fn(n, gen) -> G's inputs as training draws them (latents, and labels in the data's
+    shares: the classes evenly, clusters by their sizes), for the EMA's own batch-norm statistics; None
+    keeps G's copied statistics."""
+    if cfg.train.ema_bn != "standing":
+        return None
+    if data.source is not None:
+        raise GankitError("train.ema_bn=standing draws G's inputs afresh, which a G of images or clips (image to "
+                          "image, frames) cannot; keep train.ema_bn=copy")
+    classes = G.num_classes
+    prior = torch.tensor(data.label_prior, dtype=torch.float64) if classes and data.label_prior else None
+
+    def inputs(n: int, gen: torch.Generator) -> tuple:
+        z = torch.randn(n, G.z_dim, generator=gen).to(device)
+        if not classes:
+            return z, None
+        y = (torch.multinomial(prior, n, replacement=True, generator=gen) if prior is not None
+             else torch.randint(0, classes, (n,), generator=gen))
+        return z, y.to(device)
+    return inputs
 
 
 def _features(cfg: RunConfig, data: Dataset, device: torch.device):
@@ -74,7 +97,7 @@ def _compile(game: Game, mode: str) -> None:
 def game_state(game: Game) -> dict:
     """Weights, optimizer moments, EMA and the noise RNG: everything an exact resume needs from the game."""
     return {"G": game.G.state_dict(), "D": game.D.state_dict(),
-            "G_ema": game.ema.model.state_dict() if game.ema else None,
+            "G_ema": game.ema.ready().state_dict() if game.ema else None,
             "opt_G": game.opt_G.state_dict(), "opt_D": game.opt_D.state_dict(),
             "rng": {"noise": game.noise.get_state()}}
 

@@ -64,6 +64,10 @@ class Game:
     def z_dim(self) -> int:
         return self.G.z_dim
 
+    def drawing_net(self) -> nn.Module:
+        """The network samples are drawn from: the EMA generator when the run keeps one, else G."""
+        return self.ema.ready() if self.ema is not None else self.G
+
 
 def grad_norm(module: nn.Module) -> torch.Tensor:
     """Global L2 norm of the module's parameter gradients, as a device tensor (no sync)."""
