@@ -379,28 +379,6 @@ def test_simvp_objects_move_each_digit_whole_by_its_ink_weighted_flow():
         torch.testing.assert_close(ink.sum(), torch.tensor(12.0), atol=1e-3, rtol=0)  # nothing faded, nothing drawn
 
 
-
-def test_simvp_objects_in_frame_stop_at_the_walls_and_still_learn_past_them():
-    past = torch.full((1, 2, 16, 16), -1.0)
-    past[0, 1, 5:9, 2:5] = 1.0  # 2 columns left of the bar, 11 right of it; 5 rows above, 7 below
-    raw = torch.zeros(1, 2 + 3 * 2, 16, 16, requires_grad=True)
-    with torch.no_grad():
-        raw[0, 0] = -4.0  # 4 px right per frame: 4, 8, 12, past the right wall in the third
-        raw[0, 1] = 2.0  # 2 px up per frame: 2, 4, 6, past the top wall in the third
-    free = _objects_simvp(1)._moved_objects(raw, past)[0]
-    walled = _objects_simvp(1, in_frame=True)._moved_objects(raw, past)[0]
-    for k, (right, up) in enumerate(((4, 2), (8, 4), (11, 5))):  # the third stops at both walls
-        want = torch.roll(past[0, 1], (-up, right), dims=(-2, -1))
-        torch.testing.assert_close(walled[k], want, atol=1e-5, rtol=0)
-    assert ((walled[2] + 1) / 2).sum().item() == pytest.approx(12.0, abs=1e-3)  # all the ink, at the corner
-    assert ((free[2] + 1) / 2).sum().item() == pytest.approx(6.0, abs=1e-3)  # unbounded: half of it gone
-    torch.testing.assert_close(free[:2], walled[:2])  # inside the frame the bound changes nothing
-    (walled[2, 0:4, 13:16].sum()).backward()  # the digit's pixels at the wall still move the velocity
-    assert raw.grad[0, :2].abs().sum() > 0
-    with pytest.raises(GankitError, match="model.g.in_frame .* needs model.g.objects"):
-        build_generator(model_kwargs(ModelConfig(name="simvp", g={"warp": True, "in_frame": True}), (3, 16, 16),
-                                     0, (2, 16, 16), frame_channels=1))
-
 def test_one_simvp_object_is_the_last_frame_shifted_and_objects_need_the_warp():
     G = _objects_simvp(1)
     assert G.out.out_channels == 2 + 3 * 2

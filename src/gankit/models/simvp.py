@@ -64,35 +64,11 @@ class Block(nn.Module):
         return x + self.mix(self.norm(self.spatial(x)))
 
 
-def _reach(present: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Along the last dim of `present` [..., L] (bool): how many places lie before its first True and after its
-    last; L for both where there is none (nothing to keep in)."""
-    length = present.shape[-1]
-    before = torch.where(present.any(-1), present.int().argmax(-1), length)
-    after = torch.where(present.any(-1), present.flip(-1).int().argmax(-1), length)
-    return before, after
-
-
-def _within_frame(shift: torch.Tensor, weight: torch.Tensor, ink: float = 0.1) -> torch.Tensor:
-    """Moves shift [N, objects, K, 2] (x, y, in pixels; an output pixel reads the object at its place plus the
-    shift, so the object itself moves by minus it) bounded so that each object's ink (weight [N, objects, H, W]
-    above `ink`) stays inside the frame: at most up to a wall, as Moving MNIST's digits bounce off it.
-    Straight through: the gradient passes as if unbounded, so a move G pushed past a wall still learns where
-    the digit should be, where a clamp's zero gradient (or an object moved off the frame, which zero padding
-    makes blank) would teach it nothing (seen: a seed whose far frames went blank for good)."""
-    present = weight > ink
-    left, right = _reach(present.any(2))  # columns: [N, objects]
-    top, bottom = _reach(present.any(3))  # rows
-    low = -torch.stack((right, bottom), -1)[:, :, None].to(shift.dtype)  # the object moves right at most `right`
-    high = torch.stack((left, top), -1)[:, :, None].to(shift.dtype)
-    return shift + (torch.minimum(torch.maximum(shift, low), high) - shift).detach()
-
-
 class Generator(nn.Module):
     def __init__(self, shape: tuple[int, ...], z_dim: int = 8, num_classes: int = 0, width: int = 32,
                  depth: int = 4, norm: str = "group", source_channels: int = 1, factor: int = 1,
                  frame_channels: int = 1, warp: bool = False, unshuffle: int = 1, resample: str = "bilinear",
-                 objects: int = 0, whole_pixels: float = 0.0, in_frame: bool = False):
+                 objects: int = 0, whole_pixels: float = 0.0):
         super().__init__()
         check_choice("generator norm", norm, NORMS)
         check_choice("model.g.resample", resample, RESAMPLES)
@@ -110,14 +86,12 @@ class Generator(nn.Module):
                               f"in [0, 1] (true = 1), got {whole_pixels}")
         if whole_pixels and not objects:
             raise GankitError("model.g.whole_pixels rounds the moves of whole objects: it needs model.g.objects")
-        if in_frame and not objects:
-            raise GankitError("model.g.in_frame keeps moved objects inside the frame: it needs model.g.objects")
         if frame_channels < 1 or channels % frame_channels or source_channels % frame_channels:
             raise GankitError(f"model simvp: {channels} output and {source_channels} input channels are not whole "
                               f"frames of {frame_channels} channels")
         self.shape, self.z_dim, self.num_classes = tuple(shape), z_dim, num_classes
         self.frame_channels, self.warp, self.unshuffle, self.resample = frame_channels, warp, unshuffle, resample
-        self.objects, self.whole_pixels, self.in_frame = objects, float(whole_pixels), bool(in_frame)
+        self.objects, self.whole_pixels = objects, float(whole_pixels)
         self.source_shape = (source_channels, resolution, resolution)
         self.stem = _conv(source_channels * unshuffle ** 2, width, norm)
         self.down = nn.ModuleList([_conv(width, 2 * width, norm, 2), _conv(2 * width, 4 * width, norm, 2)])
@@ -180,7 +154,7 @@ class Generator(nn.Module):
         blend: where G is unsure which of two pixels, a faint second copy costs less than a wrong guess (on
         moving_mnist_small p = 0.75 kept sharpness 0.83 at 11% less MSE than rounding). Training keeps the
         bilinear reads: rounding there (straight through) let the moves drift off the frame, into blank
-        predictions. `in_frame` keeps every object's ink inside the frame, as Moving MNIST's walls do."""
+        predictions."""
         n, _, h, w = raw.shape
         c, frames, k = self.frame_channels, self.frames, self.objects
         flow = self._flows(raw[:, :2], raw[:, 2:2 + 2 * frames].view(n, frames, 2, h, w))  # in pixels
@@ -190,8 +164,6 @@ class Generator(nn.Module):
         shift = torch.einsum("nohw,nkdhw->nokd", weight, flow) / weight.sum((2, 3)).clamp_min(1e-6)[..., None, None]
         if self.whole_pixels and not self.training:  # trained by bilinear reads, used nearer whole pixels
             shift = torch.lerp(shift, shift.round(), self.whole_pixels)
-        if self.in_frame:
-            shift = _within_frame(shift, weight)
         shift = shift * (2 / torch.tensor([w, h], device=raw.device, dtype=raw.dtype))  # G says pixels: small steps
         theta = torch.zeros(n, k, frames, 2, 3, device=raw.device, dtype=raw.dtype)
         theta[..., 0, 0] = theta[..., 1, 1] = 1
