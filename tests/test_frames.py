@@ -379,6 +379,30 @@ def test_simvp_objects_move_each_digit_whole_by_its_ink_weighted_flow():
         torch.testing.assert_close(ink.sum(), torch.tensor(12.0), atol=1e-3, rtol=0)  # nothing faded, nothing drawn
 
 
+
+def test_simvp_objects_bounce_off_the_edges_and_keep_a_gradient_past_them():
+    past = torch.full((1, 2, 16, 16), -1.0)
+    past[0, 1, 5:9, 2:5] = 1.0  # 2 columns left of the bar, 11 right of it; 5 rows above, 7 below
+    raw = torch.zeros(1, 2 + 3 * 2, 16, 16, requires_grad=True)
+    with torch.no_grad():
+        raw[0, 0] = -4.0  # 4 px right per frame: 4, 8, then 12, one past the right edge
+        raw[0, 1] = 2.0  # 2 px up per frame: 2, 4, then 6, one past the top edge
+    free = _objects_simvp(1)._moved_objects(raw, past)[0]
+    bounced = _objects_simvp(1, bounce=True)._moved_objects(raw, past)[0]
+    for k, (right, up) in enumerate(((4, 2), (8, 4), (10, 4))):  # the third comes back one from each edge
+        torch.testing.assert_close(bounced[k], torch.roll(past[0, 1], (-up, right), dims=(-2, -1)), atol=1e-5, rtol=0)
+    torch.testing.assert_close(free[:2], bounced[:2])  # inside the frame a bounce changes nothing
+    assert ((free[2] + 1) / 2).sum().item() == pytest.approx(6.0, abs=1e-3)  # unbounced: half the bar gone
+    bounced[2, 1:5, 12:15].sum().backward()  # the bounced bar's pixels still move the velocity
+    assert raw.grad[0, :2].abs().sum() > 0
+    far = torch.zeros(1, 2 + 3 * 2, 16, 16)
+    far[0, 1] = 40.0  # 40, 80, 120 px up: far off any frame, yet the bar stays whole inside it
+    for frame in _objects_simvp(1, bounce=True)._moved_objects(far, past)[0]:
+        assert ((frame + 1) / 2).sum().item() == pytest.approx(12.0, abs=1e-3)
+    with pytest.raises(GankitError, match="model.g.bounce .* needs model.g.objects"):
+        build_generator(model_kwargs(ModelConfig(name="simvp", g={"warp": True, "bounce": True}), (3, 16, 16),
+                                     0, (2, 16, 16), frame_channels=1))
+
 def test_one_simvp_object_is_the_last_frame_shifted_and_objects_need_the_warp():
     G = _objects_simvp(1)
     assert G.out.out_channels == 2 + 3 * 2
