@@ -151,6 +151,12 @@ def test_l1_is_logged_and_adversarial_weight_needs_pairs(tmp_path):
         start_run(tiny_config(tmp_path / "b", loss={"adversarial": 0.5}))
 
 
+def test_feature_matching_of_pairs_joins_gs_loss_and_is_logged(tmp_path):
+    run = start_run(_tiny_pairs(tmp_path, loss={"feature_matching": 40.0}, train={"steps": 4, "log_every": 2}))
+    assert [name for name, _, _ in run.game.rules.g_terms] == ["l1", "feature_matching"]
+    assert 0 < fit(run)["metrics"]["feature_matching"] < 5
+
+
 def test_translate_writes_one_output_per_input_and_refuses_what_it_cannot(tmp_path, capsys):
     run = start_run(_tiny_pairs(tmp_path, train={"steps": 2}))
     fit(run, callbacks=[])

@@ -122,3 +122,23 @@ def test_deeper_unet_levels_pad_to_see_the_whole_drawing_and_crop_back():
     assert pix2pix.Generator((1, 32, 32), width=8, levels=0).padded == 32
     with pytest.raises(GankitError, match="model.g.levels must be between 1 and 5 at 28 px, or 0 for 2"):
         pix2pix.Generator((1, 28, 28), width=8, levels=6)
+
+
+def test_pair_feature_matching_compares_each_output_with_its_own_target_through_ds_hidden_layers():
+    from gankit.losses.matching import pair_feature_matching
+    torch.manual_seed(0)
+    D = pix2pix.Discriminator((1, 32, 32), width=8, source_channels=1, norm="none", layers=2)
+    source, real = torch.rand(4, 1, 32, 32) * 2 - 1, torch.rand(4, 1, 32, 32) * 2 - 1
+    features = D.pair_features(real, source)
+    assert [f.shape[1:] for f in features] == [(8, 16, 16), (16, 8, 8), (32, 7, 7)]  # two strided, one not
+    term = pair_feature_matching(D)
+    assert term(real.clone(), real, source).item() == pytest.approx(0.0, abs=1e-12)
+    # each output against its own target: the batch reversed has the same means but other pairs
+    assert term(real.flip(0), real, source).item() > 0.01
+    fake = (real + 0.1).requires_grad_()
+    D.requires_grad_(False)  # as in g_step: the gradient reaches G's output, not D
+    loss = term(fake, real, source)
+    expected = sum((f - t).abs().mean() for f, t in zip(D.pair_features(real + 0.1, source), features)) / 3
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    loss.backward()
+    assert fake.grad.abs().sum() > 0

@@ -8,7 +8,7 @@ from gankit.losses.bce import Minimax, NonSaturating
 from gankit.losses.diversity import mode_seeking
 from gankit.losses.hinge import Hinge
 from gankit.losses.least_squares import LeastSquares
-from gankit.losses.matching import feature_matching
+from gankit.losses.matching import feature_matching, pair_feature_matching
 from gankit.losses.penalties import gradient_penalty, r1
 from gankit.losses.reconstruction import gdl, l1, l2, perceptual
 from gankit.losses.relativistic import RelativisticAverage
@@ -46,15 +46,13 @@ def validate_loss(cfg: LossConfig) -> None:
 
 
 def g_terms(cfg: LossConfig, paired: bool, D, features=None) -> tuple:
-    """G's terms beside D's verdict, (name, weight, fn(fake, real)): for pairs (image to image, frames) L1, L2,
-    the gradient difference and the perceptual loss in `features` (a frozen network, the caller's) to the
-    target, each with a weight > 0; feature matching on D's features when loss.feature_matching > 0; mode
-    seeking between pairs of G's samples when loss.mode_seeking > 0."""
-    if cfg.feature_matching > 0 and paired:
-        raise GankitError("loss.feature_matching is for noise-to-image models, not image pairs (they have loss.l1)")
-    if cfg.feature_matching > 0 and not hasattr(D, "features"):
-        raise GankitError("loss.feature_matching matches D's features of whole images; this model's D has none "
-                          "to match")
+    """G's terms beside D's verdict, (name, weight, fn(fake, real, source)): for pairs (image to image, frames)
+    L1, L2, the gradient difference and the perceptual loss in `features` (a frozen network, the caller's) to
+    the target, each with a weight > 0; feature matching on D's features when loss.feature_matching > 0 (of
+    batch means, or for pairs of each pair's own target, pix2pixHD's); mode seeking between pairs of G's
+    samples when loss.mode_seeking > 0."""
+    if cfg.feature_matching > 0 and not hasattr(D, "pair_features" if paired else "features"):
+        raise GankitError("loss.feature_matching matches D's hidden features; this model's D shows none to match")
     if cfg.mode_seeking > 0 and paired:
         raise GankitError("loss.mode_seeking is for noise-to-image models: an image-to-image or frame G has a "
                           "source to follow, not a latent to spread")
@@ -69,7 +67,8 @@ def g_terms(cfg: LossConfig, paired: bool, D, features=None) -> tuple:
     if cfg.perceptual > 0:
         terms += (("perceptual", cfg.perceptual, perceptual(features)),)
     if cfg.feature_matching > 0:
-        terms += (("feature_matching", cfg.feature_matching, feature_matching(D)),)
+        matching = pair_feature_matching if paired else feature_matching
+        terms += (("feature_matching", cfg.feature_matching, matching(D)),)
     if cfg.mode_seeking > 0:
         terms += (("mode_seeking", cfg.mode_seeking, mode_seeking),)
     if cfg.adversarial != 1 and not terms:

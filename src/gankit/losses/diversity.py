@@ -9,7 +9,8 @@ import torch
 EPS = 1e-5  # MSGAN's: bounds the term where two samples coincide
 
 
-def mode_seeking(fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
+def mode_seeking(fake: torch.Tensor, real: torch.Tensor | None = None,
+                 source: torch.Tensor | None = None) -> torch.Tensor:
     """1 / (mean |G(z1) - G(z2)| + eps) over the pairs of consecutive samples (0 with 1, 2 with 3, ...): in a
     packed conditional run the sampler makes those pairs of one class, so the pairs compare one class's
     draws, as MSGAN's do. MSGAN divides the images' distance by the latents'; these latents are independent

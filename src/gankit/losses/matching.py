@@ -14,8 +14,21 @@ def feature_matching(D: nn.Module) -> Callable[[torch.Tensor, torch.Tensor], tor
     """The term fn(fake, real): squared distance between the batch means of D.features on G's samples and on
     real images (a fixed target: no gradient). D must expose `features(x) -> h [N, F]`."""
 
-    def term(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    def term(fake: torch.Tensor, real: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
         with torch.no_grad():
             target = D.features(real).float().mean(0)
         return F.mse_loss(D.features(fake).float().mean(0), target)
+    return term
+
+
+def pair_feature_matching(D: nn.Module) -> Callable[..., torch.Tensor]:
+    """The term fn(fake, real, source): mean absolute difference between D.pair_features of (source, fake) and
+    of (source, real) (a fixed target: no gradient), averaged over D's hidden layers. pix2pixHD sums its four
+    layers' with weights 4 / (layers + 1) = 1 and λ 10: loss.feature_matching=40 here."""
+
+    def term(fake: torch.Tensor, real: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
+        with torch.no_grad():
+            targets = D.pair_features(real, source)
+        errors = [(f.float() - t.float()).abs().mean() for f, t in zip(D.pair_features(fake, source), targets)]
+        return sum(errors) / len(errors)
     return term

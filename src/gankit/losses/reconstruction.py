@@ -1,6 +1,7 @@
 """Reconstruction terms of image-to-image and frame-prediction runs: G's output against the target its source
 was made from.
-They join G's adversarial loss (steps.g_step, Rules.g_terms) with the weight the loss section gives them."""
+They join G's adversarial loss (steps.g_step, Rules.g_terms) with the weight the loss section gives them. Every
+term is called fn(fake, real, source); these ignore the source."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -8,18 +9,18 @@ from collections.abc import Callable
 import torch
 
 
-def l1(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+def l1(fake: torch.Tensor, real: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
     """Mean absolute difference, in [-1, 1] pixel units: pix2pix's L1 term (less blurry than L2's mean)."""
     return (fake - real).abs().mean()
 
 
-def l2(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+def l2(fake: torch.Tensor, real: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
     """Mean squared difference, in [-1, 1] pixel units: the pixel loss of frame predictors (blurs where the
     future is uncertain: its minimum is the average of the possible futures)."""
     return (fake - real).pow(2).mean()
 
 
-def gdl(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+def gdl(fake: torch.Tensor, real: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
     """Mathieu et al. 2016's gradient difference loss (α = 1), as a mean: the difference between the absolute
     differences of neighbouring pixels of G's output and of the target, down and across. Where the future is
     uncertain, L2 halves its cost by predicting the average of two outcomes (a blur); this term costs the
@@ -35,7 +36,7 @@ def perceptual(features: Callable[[torch.Tensor], list[torch.Tensor]]) -> Callab
     means the same in networks whose features differ in scale a hundredfold (the classifier's against
     Inception's); a pixel loss rewards the blurred average of the plausible outputs, this rewards alike
     features."""
-    def term(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    def term(fake: torch.Tensor, real: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
         with torch.no_grad():
             targets = features(real)
         errors = [(f - t).pow(2).mean() / t.pow(2).mean().clamp_min(1e-8) for f, t in zip(features(fake), targets)]

@@ -118,3 +118,13 @@ class Discriminator(nn.Module):
         if y is None:
             raise GankitError("a PatchGAN judges (source, image) pairs: it needs the source")
         return self.net(torch.cat([source_at(y, x), x], 1)).flatten(1)
+
+    def pair_features(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+        """The hidden activations (after each LeakyReLU) on pairs (y, x): what pix2pixHD's feature matching
+        compares between (source, G's output) and (source, target)."""
+        h, out = torch.cat([source_at(y, x), x], 1), []
+        for layer in self.net[:-1]:
+            h = layer(h)
+            if isinstance(layer, nn.LeakyReLU):
+                out.append(h)
+        return out

@@ -32,7 +32,7 @@ class Rules:
     precision: str = "fp32"  # "bf16": forward passes under autocast; losses, weights and optimizers in fp32
     augment: Callable | None = None  # gankit.augment.Augment: applied to every image D judges
     d_terms: tuple = ()  # (name, fn(D, real) -> loss): a model family's own terms in D's loss (fastgan)
-    g_terms: tuple = ()  # (name, weight, fn(fake, real) -> loss): reconstruction terms in G's loss (image to image)
+    g_terms: tuple = ()  # (name, weight, fn(fake, real, source) -> loss): G's terms beside D's verdict
     adversarial: float = 1.0  # weight of D's verdict in G's loss (0: a pixel-loss model, image to image only)
 
 
@@ -247,7 +247,7 @@ def g_step(game: Game, batch_size: int, y: torch.Tensor | None, device: torch.de
             loss = loss + game.rules.aux_weight * aux
         terms = {}
         for name, weight, term in game.rules.g_terms:
-            terms[name] = term(fake.float(), real)
+            terms[name] = term(fake.float(), real, y)
             loss = loss + weight * terms[name]
         game.opt_G.zero_grad(set_to_none=True)
         loss.backward()
