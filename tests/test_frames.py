@@ -588,3 +588,20 @@ def test_video_files_without_pyav_get_one_line_naming_the_extra(tmp_path, monkey
     monkeypatch.setitem(__import__("sys").modules, "av", None)  # as if PyAV were not installed
     with pytest.raises(GankitError, match=r"needs PyAV.*gankit\[video\]"):
         read_clip_files(tmp_path / "clip.mp4")
+
+
+def test_simvp_track_reads_the_objects_path_and_starts_as_the_flow_alone():
+    from gankit.models.simvp import _track
+    past = torch.full((1, 2, 16, 16), -1.0)
+    past[0, 0, 5:9, 2:5] = 1.0  # the bar, then 3 px right and 1 px up: in the last frame 5 columns free left,
+    past[0, 1, 4:8, 5:8] = 1.0  # 8 right, 4 rows above and 8 below
+    torch.testing.assert_close(_track(past, 1), torch.tensor([[-3 / 4, 1 / 4, 5 / 16, 8 / 16, 4 / 16, 8 / 16]]))
+    G, plain = _objects_simvp(1, track=True), _objects_simvp(1)
+    plain.load_state_dict({k: v for k, v in G.state_dict().items() if not k.startswith("track.")})
+    z = torch.zeros(1, 4)
+    torch.testing.assert_close(G(z, past), plain(z, past))  # the MLP's last layer starts at zero
+    G.train()
+    G(z, past)[0, 0, 5:9].sum().backward()
+    assert G.track[-1].weight.grad.abs().sum() > 0  # and learns from the frames' loss
+    with pytest.raises(GankitError, match="model.g.track .* needs model.g.objects=1"):
+        _objects_simvp(2, track=True)

@@ -22,6 +22,10 @@ past is as visible to it as a blurred digit).
   instead of every pixel by its own flow: a digit can be moved, not smeared or faded, so predictions stay as
   sharp as the last frame. `whole_pixels` p pulls those moves toward whole pixels once G is trained, by the
   share p of their distance to the nearest (true = 1: rounded; 0: as trained).
+- `track` (with one object) also reads the object's path: its ink centroid in every past frame, against the last
+  frame's, and the free space around it. A small MLP maps that path to a correction of each frame's move. The
+  digit's place in a frame is exact to a pixel, but where between pixels it was, and so where it goes, is
+  inferred from the whole path; convolutions over the frames estimate that poorly (see _track).
 - `resample` is how the warp reads the last frame between pixels. Bilinear (the default) averages the two
   nearest pixels, so a stroke moved half a pixel loses some of its contrast; bicubic keeps more of it.
 """
@@ -73,6 +77,24 @@ def _reach(present: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return before, after
 
 
+def _track(past: torch.Tensor, channels: int) -> torch.Tensor:
+    """The path of the ink through the past frames [N, M·C, H, W] as numbers [N, 2·(M-1) + 4]: each earlier
+    frame's ink centroid (x, y) less the last frame's, in units of 4 pixels, then the columns free left and right
+    of the last frame's ink and the rows free above and below it, in frame sizes. A digit drawn at a rounded
+    place moves its centroid by whole pixels, so these differences are exact; the MLP learns what they say of
+    the place between pixels and the direction, and where a bounce in the past bent the path."""
+    n, _, h, w = past.shape
+    ink = ((past + 1) / 2).view(n, -1, channels, h, w).mean(2)  # [N, M, H, W]
+    mass = ink.sum((2, 3)).clamp_min(1e-6)
+    x = (ink.sum(2) * torch.arange(w, device=past.device, dtype=past.dtype)).sum(-1) / mass
+    y = (ink.sum(3) * torch.arange(h, device=past.device, dtype=past.dtype)).sum(-1) / mass
+    path = torch.stack((x - x[:, -1:], y - y[:, -1:]), -1)[:, :-1].flatten(1) / 4
+    present = ink[:, -1] > 0.1
+    (left, right), (top, bottom) = _reach(present.any(1)), _reach(present.any(2))
+    room = torch.stack((left / w, right / w, top / h, bottom / h), -1).to(past.dtype)
+    return torch.cat((path, room), 1)
+
+
 def _bounced(shift: torch.Tensor, weight: torch.Tensor, ink: float = 0.1) -> torch.Tensor:
     """Moves shift [N, objects, K, 2] (x, y, in pixels; an output pixel reads the object at its place plus the
     shift, so the object moves by minus it) folded back at the frame's edges, as a ball bounces between walls:
@@ -95,7 +117,7 @@ class Generator(nn.Module):
     def __init__(self, shape: tuple[int, ...], z_dim: int = 8, num_classes: int = 0, width: int = 32,
                  depth: int = 4, norm: str = "group", source_channels: int = 1, factor: int = 1,
                  frame_channels: int = 1, warp: bool = False, unshuffle: int = 1, resample: str = "bilinear",
-                 objects: int = 0, whole_pixels: float = 0.0, bounce: bool = False):
+                 objects: int = 0, whole_pixels: float = 0.0, bounce: bool = False, track: bool = False):
         super().__init__()
         check_choice("generator norm", norm, NORMS)
         check_choice("model.g.resample", resample, RESAMPLES)
@@ -115,6 +137,9 @@ class Generator(nn.Module):
             raise GankitError("model.g.whole_pixels rounds the moves of whole objects: it needs model.g.objects")
         if bounce and not objects:
             raise GankitError("model.g.bounce bounces moved objects off the frame's edges: it needs model.g.objects")
+        if track and objects != 1:
+            raise GankitError("model.g.track reads the path of one object through the past frames: it needs "
+                              "model.g.objects=1")
         if frame_channels < 1 or channels % frame_channels or source_channels % frame_channels:
             raise GankitError(f"model simvp: {channels} output and {source_channels} input channels are not whole "
                               f"frames of {frame_channels} channels")
@@ -134,7 +159,12 @@ class Generator(nn.Module):
         else:
             out = 2 + self.frames * (3 + frame_channels) if warp else channels
         self.out = nn.Conv2d(width, out * unshuffle ** 2, 3, padding=1)
+        seen = source_channels // frame_channels
+        self.track = nn.Sequential(nn.Linear(2 * (seen - 1) + 4, 128), nn.GELU(), nn.Linear(128, 128), nn.GELU(),
+                                   nn.Linear(128, 2 * self.frames)) if track else None
         self.apply(init_weights)
+        if track:  # starts adding nothing: the moves start as the flow's
+            nn.init.zeros_(self.track[-1].weight)
         if objects:  # start as the last frame unmoved: a random first shift pushes a digit off the frame, where
             nn.init.zeros_(self.out.weight)  # no gradient brings it back and a pixel loss settles on blank frames
             nn.init.zeros_(self.out.bias)
@@ -191,6 +221,8 @@ class Generator(nn.Module):
         share = torch.softmax(raw[:, 2 + 2 * frames:], 1) if k > 1 else ink.new_ones(n, 1, h, w)
         weight = share * ink.mean(1, keepdim=True)  # [N, objects, H, W]
         shift = torch.einsum("nohw,nkdhw->nokd", weight, flow) / weight.sum((2, 3)).clamp_min(1e-6)[..., None, None]
+        if self.track is not None:
+            shift = shift + self.track(_track(past, c)).view(n, 1, frames, 2)
         if self.whole_pixels and not self.training:  # trained by bilinear reads, used nearer whole pixels
             shift = torch.lerp(shift, shift.round(), self.whole_pixels)
         if self.bounce:
