@@ -3,115 +3,142 @@
 Moving MNIST draws each digit at its position rounded to whole pixels (data/clips.py: `render`), so the
 past frames show only rounded positions, and several true paths share the same rounded past but not the same
 rounded future. A predictor that draws a sharp digit must commit to one whole-pixel position; where the past
-leaves two possible, the best it can do is the more likely one, and it is a pixel off the rest of the time.
-A blurred prediction (the L2 optimum) hedges between them instead, which is why a pixel loss blurs here.
+leaves several possible, the best it can do is the most likely one, and it is off the rest of the time. A
+blurred prediction (the L2 optimum) hedges between them instead, which is why a pixel loss blurs here.
 
-This simulates the dataset's own paths (`trajectories`, the same speed and bounces) for many clips and, along
-one axis at a time, groups them by their rounded past positions: within a group, the share of clips whose
-rounded position k frames ahead is not the group's most common one is the lowest error any predictor can
-reach for that axis (the Bayes error), estimated from the samples. It ignores what the other axis says about
-the speed (the two components share one speed), so it can only overstate the ambiguity a little.
+This simulates the dataset's own paths (`trajectories`: the same speed and bounces) for --clips clips and
+groups them by their whole rounded past (both axes, every past frame): the futures that followed a past are
+its posterior, estimated from the samples. Then it continues the benchmark's own test clips (the fixed test
+split, MNIST test digits) with ideal predictors that know the digit and the dynamics and err only where the
+rounded past leaves the future open, and scores them as `gankit eval` scores a model (metrics.frames):
 
-Then, on --score fresh clips drawn with MNIST's test digits, the MSE (OpenSTL's: per frame, summed over
-pixels in [0, 1]) of two ideal predictors that know the digit and the dynamics and err only where the rounded
-past leaves the position open: the sharp one draws the digit at the most likely position (each axis's
-posterior from the groups above, taken as independent), the blurred one draws the posterior's average of
-the digit over the positions, which is the lowest MSE anything can reach given those posteriors. Their ratio
-is what sharpness costs in MSE on this data even for a perfect model.
+- `map`: the digit drawn sharp at each frame's most likely position (the least a sharp predictor can miss);
+- `posterior_mean`: the posterior's average of the digit over the positions, the least MSE anything can reach;
+- `bilinear_at_mean`: the digit moved to the posterior's mean position and read bilinearly, as a simvp G that
+  moves whole objects draws it (model.g.objects) when it knows that mean exactly;
+- `tempered_A`: the average with each position's probability raised to the power A and renormalised, a
+  family from the posterior mean (A = 1) to the sharp guess (A → ∞): what sharpness costs in MSE along it.
 
-    python benchmarks/frames_ambiguity.py --dataset moving_mnist_small --clips 2000000 --score 2000 --out F.json
+Each row has MSE, SSIM and the sharpness ratio. `map_wrong_per_frame` is the share of test clips whose true
+position is not the most likely one (the Bayes error of the position, both axes at once).
+
+    python benchmarks/frames_ambiguity.py --dataset moving_mnist_small --clips 12000000 --out F.json
 """
 from __future__ import annotations
 
 import argparse
-from collections import Counter, defaultdict
 
 import numpy as np
+import torch
 from _common import emit
 
 from gankit.data import DataConfig, load_dataset
-from gankit.data.clips import MOVING_MNIST, trajectories
-from gankit.data.dataset import resize_images
+from gankit.data.clips import MOVING_MNIST, TEST_SEED, _digits, draw_plan, glyph_images, trajectories
+from gankit.metrics.frames import frame_scores
+
+TEMPERS = (1.5, 2.0, 3.0, 4.0, 6.0)
 
 
-def rounded_paths(dataset: str, clips: int, seed: int) -> tuple[np.ndarray, int, int]:
-    """Whole-pixel positions [clips, frames, 2] of one digit, as `render` places it, and the context length."""
-    spec = MOVING_MNIST[dataset]
-    frames = spec.context + spec.horizon
-    paths = trajectories(clips, 1, frames, np.random.default_rng(seed))[:, 0]
-    return np.rint(paths * (spec.size - spec.glyph)).astype(np.int64), spec.context, spec.horizon
+def cells(paths: np.ndarray, spec) -> np.ndarray:
+    """Positions in [0, 1] [n, T, 2] -> the whole-pixel corner `render` draws each at, [n, T, 2]."""
+    return np.rint(paths * (spec.size - spec.glyph)).astype(np.int64)
 
 
-def grouped(past: np.ndarray, future: np.ndarray) -> dict:
-    """{rounded past (bytes): Counter of the rounded future values that followed it}."""
-    groups: dict = defaultdict(Counter)
-    for key, value in zip(map(bytes, past), future.tolist()):
-        groups[key][value] += 1
-    return groups
+def codes(corners: np.ndarray, spec) -> np.ndarray:
+    """Corners [n, frames, 2] -> one int64 per row naming them all (base size - glyph + 1)."""
+    base, out = spec.size - spec.glyph + 1, np.zeros(len(corners), np.int64)
+    for value in corners.reshape(len(corners), -1).T:
+        out = out * base + value
+    return out
 
 
-def bayes_error(groups: dict) -> float:
-    """The share of rows whose future value is not the most common one among rows with the same past."""
-    wrong = sum(sum(counts.values()) - max(counts.values()) for counts in groups.values())
-    return wrong / sum(sum(counts.values()) for counts in groups.values())
+def posteriors(spec, clips: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Simulated (past code, future corners [horizon, 2]) of `clips` paths, sorted by past code."""
+    rng, pasts, futures = np.random.default_rng(seed), [], []
+    for start in range(0, clips, 1_000_000):
+        corners = cells(trajectories(min(1_000_000, clips - start), 1, spec.frames, rng)[:, 0], spec)
+        pasts.append(codes(corners[:, :spec.context], spec))
+        futures.append(corners[:, spec.context:])
+    past, future = np.concatenate(pasts), np.concatenate(futures)
+    order = np.argsort(past, kind="stable")
+    return past[order], future[order]
 
 
-def placed(glyph: np.ndarray, size: int, row: int, col: int) -> np.ndarray:
-    canvas = np.zeros((size, size))
-    canvas[row:row + len(glyph), col:col + len(glyph)] = glyph
+def place(glyph: np.ndarray, size: int, row: float, col: float) -> np.ndarray:
+    """The glyph with its corner at (row, col), read bilinearly between whole pixels."""
+    canvas, g = np.zeros((size, size)), len(glyph)
+    r0, c0 = int(np.floor(row)), int(np.floor(col))
+    for dr, wr in ((0, 1 - (row - r0)), (1, row - r0)):
+        for dc, wc in ((0, 1 - (col - c0)), (1, col - c0)):
+            if wr * wc > 0:
+                canvas[r0 + dr:r0 + dr + g, c0 + dc:c0 + dc + g] += wr * wc * glyph
     return canvas
 
 
-def ideal_mse(dataset: str, tables: list, clips: int, seed: int) -> dict:
-    """Per-frame MSE of the ideal sharp and blurred predictors on fresh clips (see the module docstring)."""
-    spec = MOVING_MNIST[dataset]
-    positions, context, horizon = rounded_paths(dataset, clips, seed)
-    test_digits = load_dataset(DataConfig(name="mnist", split="test")).x  # what the variant's test clips move
-    digits = resize_images(test_digits, spec.glyph, 0)[:, 0].numpy() / 255
-    glyphs = digits[np.random.default_rng(seed).integers(0, len(digits), clips)]
-    sharp, blurred, unseen = np.zeros(horizon), np.zeros(horizon), 0
-    for i in range(clips):
-        rows_ahead, cols_ahead = ([tables[a][k].get(positions[i, :context, a].astype(np.int8).tobytes())
-                                   for k in range(horizon)] for a in (0, 1))
-        if None in rows_ahead + cols_ahead:
-            unseen += 1  # a past the simulation never drew: too rare to matter, left out
-            continue
-        for k, (rows, cols) in enumerate(zip(rows_ahead, cols_ahead)):
-            truth = placed(glyphs[i], spec.size, *positions[i, context + k])
-            best = placed(glyphs[i], spec.size, max(rows, key=rows.get), max(cols, key=cols.get))
-            total = sum(rows.values()) * sum(cols.values())
-            mean = sum(nr * nc * placed(glyphs[i], spec.size, r, c) for r, nr in rows.items()
-                       for c, nc in cols.items()) / total
-            sharp[k] += ((best - truth) ** 2).sum()
-            blurred[k] += ((mean - truth) ** 2).sum()
-    scored = clips - unseen
-    return {"clips_scored": scored, "sharp_mse_per_frame": [round(v / scored, 3) for v in sharp],
-            "blurred_mse_per_frame": [round(v / scored, 3) for v in blurred],
-            "sharp_mse": round(sharp.sum() / scored / horizon, 3),
-            "blurred_mse": round(blurred.sum() / scored / horizon, 3),
-            "sharp_over_blurred": round(sharp.sum() / max(blurred.sum(), 1e-12), 3)}
+def mixture(glyph: np.ndarray, size: int, where: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    return sum(w * place(glyph, size, r, c) for (r, c), w in zip(where, weights))
+
+
+def predictors(glyph: np.ndarray, size: int, seen: np.ndarray) -> dict:
+    """Every ideal predictor's frame for one horizon, from the future corners [m, 2] that followed the past."""
+    where, counts = np.unique(seen, axis=0, return_counts=True)
+    p = counts / counts.sum()
+    out = {"map": place(glyph, size, *where[counts.argmax()]), "posterior_mean": mixture(glyph, size, where, p),
+           "bilinear_at_mean": place(glyph, size, *(p[:, None] * where).sum(0))}
+    for a in TEMPERS:
+        w = (counts / counts.max()) ** a
+        out[f"tempered_{a:g}"] = mixture(glyph, size, where, w / w.sum())
+    return out
+
+
+def ideal(spec, past: np.ndarray, future: np.ndarray, n: int) -> dict:
+    """The ideal predictors on the first n fixed test clips, scored by metrics.frames."""
+    glyphs = glyph_images(_digits(spec, DataConfig(name="mnist", split="test")), spec) / 255
+    which, paths = draw_plan(len(glyphs), 10_000, spec, np.random.default_rng(TEST_SEED))  # the test split's
+    corners = cells(paths[:n, 0], spec)
+    test = load_dataset(DataConfig(name=spec_name(spec), split="test", clips=n))
+    true = test.x.float() / 127.5 - 1
+    for i in range(min(n, 50)):  # the plan is the test split's: its true futures are the glyphs at these corners
+        drawn = [place(glyphs[which[i, 0]], spec.size, *corners[i, spec.context + k]) for k in range(spec.horizon)]
+        assert np.allclose(np.stack(drawn), test.x[i].numpy() / 255), "the test clips are not drawn from this plan"
+    lo = np.searchsorted(past, codes(corners[:, :spec.context], spec), "left")
+    hi = np.searchsorted(past, codes(corners[:, :spec.context], spec), "right")
+    preds, wrong, unseen = {}, np.zeros(spec.horizon), 0
+    for i in range(n):
+        seen = future[lo[i]:hi[i]]
+        if not len(seen):  # a past the simulation never drew: its own future stands in (too rare to matter)
+            unseen, seen = unseen + 1, corners[i:i + 1, spec.context:]
+        glyph = glyphs[which[i, 0]]
+        for k in range(spec.horizon):
+            where, counts = np.unique(seen[:, k], axis=0, return_counts=True)
+            wrong[k] += not np.array_equal(where[counts.argmax()], corners[i, spec.context + k])
+            for name, frame in predictors(glyph, spec.size, seen[:, k]).items():
+                preds.setdefault(name, np.zeros((n, spec.horizon, spec.size, spec.size), np.float32))[i, k] = frame
+    scores = {name: frame_scores(torch.from_numpy(x).clamp(0, 1) * 2 - 1, true, 1) for name, x in preds.items()}
+    return {"test_clips": n, "pasts_never_simulated": unseen, "map_wrong_per_frame": (wrong / n).round(4).tolist(),
+            "predictors": {name: {k: s[k] for k in ("mse", "ssim", "sharpness", "mse_per_frame")}
+                           for name, s in scores.items()}}
+
+
+def spec_name(spec) -> str:
+    return next(name for name, s in MOVING_MNIST.items() if s == spec)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="moving_mnist_small", choices=sorted(MOVING_MNIST))
-    p.add_argument("--clips", type=int, default=2_000_000, help="simulated paths (more: a tighter estimate)")
+    p.add_argument("--clips", type=int, default=12_000_000, help="simulated paths (more: a tighter posterior)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--score", type=int, default=0, help="also the ideal predictors' MSE on this many fresh clips")
+    p.add_argument("--n", type=int, default=10_000, help="test clips scored (the fixed test split's first n)")
     p.add_argument("--out", default="")
     args = p.parse_args()
-    if MOVING_MNIST[args.dataset].digits != 1:
+    spec = MOVING_MNIST[args.dataset]
+    if spec.digits != 1:
         raise SystemExit("one digit a clip only: with two, which digit is where would have to be tracked too")
-    positions, context, horizon = rounded_paths(args.dataset, args.clips, args.seed)
-    tables = [[grouped(np.ascontiguousarray(positions[:, :context, a]).astype(np.int8), positions[:, context + k, a])
-               for k in range(horizon)] for a in (0, 1)]
-    errors = np.mean([[bayes_error(t) for t in axis] for axis in tables], 0)
+    past, future = posteriors(spec, args.clips, args.seed)
     result = {"benchmark": "frames_ambiguity", "dataset": args.dataset, "clips": args.clips, "seed": args.seed,
-              "context": context, "horizon": horizon,
-              "per_axis_bayes_error": [round(e, 4) for e in errors],
-              "either_axis_if_independent": [round(1 - (1 - e) ** 2, 4) for e in errors]}
-    if args.score:
-        result["ideal_predictors"] = ideal_mse(args.dataset, tables, args.score, args.seed + 1)
+              "context": spec.context, "horizon": spec.horizon, "distinct_pasts": int(len(np.unique(past))),
+              **ideal(spec, past, future, args.n)}
     emit(result, args.out)
 
 

@@ -95,10 +95,15 @@ def glyph_images(digits: torch.Tensor, spec: MovingSpec) -> np.ndarray:
     return resize_images(digits, spec.glyph, 0)[:, 0].numpy()
 
 
+def draw_plan(count: int, n: int, spec: MovingSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """What n clips show: which of `count` glyphs each digit is [n, digits], and their paths [n, digits, T, 2]."""
+    which = rng.integers(0, count, size=(n, spec.digits))
+    return which, trajectories(n, spec.digits, spec.frames, rng)
+
+
 def draw_clips(glyphs: np.ndarray, n: int, spec: MovingSpec, rng: np.random.Generator) -> torch.Tensor:
     """n clips uint8 [n, T, 1, size, size]: each clip's digits drawn from `glyphs`, then their paths."""
-    which = rng.integers(0, len(glyphs), size=(n, spec.digits))
-    paths = trajectories(n, spec.digits, spec.frames, rng)
+    which, paths = draw_plan(len(glyphs), n, spec, rng)
     return torch.from_numpy(render(glyphs[which], paths, spec.size)).unsqueeze(2)
 
 
