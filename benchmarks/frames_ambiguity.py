@@ -67,10 +67,11 @@ def posteriors(spec, clips: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def place(glyph: np.ndarray, size: int, row: float, col: float) -> np.ndarray:
     """The glyph with its corner at (row, col), read bilinearly between whole pixels."""
     canvas, g = np.zeros((size, size)), len(glyph)
+    row, col = (min(max(v, 0.0), size - g) for v in (row, col))  # a mean of corners a rounding past the last
     r0, c0 = int(np.floor(row)), int(np.floor(col))
     for dr, wr in ((0, 1 - (row - r0)), (1, row - r0)):
         for dc, wc in ((0, 1 - (col - c0)), (1, col - c0)):
-            if wr * wc > 0:
+            if wr * wc > 1e-9:
                 canvas[r0 + dr:r0 + dr + g, c0 + dc:c0 + dc + g] += wr * wc * glyph
     return canvas
 

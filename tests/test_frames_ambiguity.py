@@ -30,6 +30,8 @@ def test_the_ideal_predictors_of_one_frame_from_the_futures_a_past_had():
     np.testing.assert_allclose(out["bilinear_at_mean"], out["posterior_mean"])  # neighbours: bilinear at 3.25
     np.testing.assert_allclose(out["tempered_2"], 0.9 * at[3] + 0.1 * at[4])  # 9 : 1
     assert out["map"].sum() == out["posterior_mean"].sum() == glyph.sum()
+    edge = fa.place(glyph, 32, 18 + 1e-12, 18.0)  # the last corner, a rounding past it: still whole, in the frame
+    np.testing.assert_allclose(edge, fa.place(glyph, 32, 18, 18))
 
 
 def test_on_test_clips_sharp_ideal_predictions_cost_mse_that_blurred_ones_do_not(shared_data):
