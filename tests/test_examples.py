@@ -99,7 +99,7 @@ def runs(tmp_path_factory, shared_data_module):
     assert main(["train", "--preset", "shoes_edges2photo", "--set", "data.classes=sandal,bag", "--name", "pairs",
                  *base]) == 0
     assert main(["train", "--preset", "mnist_ssgan", "--name", "semi", *base]) == 0  # a D that classifies
-    assert main(["train", "--preset", "moving_mnist_small", "--set", "data.clips=32", "--set", "model.g.objects=1",
+    assert main(["train", "--preset", "moving_mnist_small_sharp", "--set", "data.clips=32",
                  "--name", "frames", *base]) == 0  # a frame predictor that moves whole digits (32×32, 5 → 5)
     steps = iter(range(4, 1000, 2))
     from gankit.checkpoint import demo_path
