@@ -1,6 +1,7 @@
 """Next-frame prediction through the one loop: clips as data (Moving MNIST, the user's clips), the simvp family,
 the pixel and gradient-difference terms, the frame metrics and baselines, `gankit eval` and `gankit predict`."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -605,3 +606,23 @@ def test_simvp_track_reads_the_objects_path_and_starts_as_the_flow_alone():
     assert G.track[-1].weight.grad.abs().sum() > 0  # and learns from the frames' loss
     with pytest.raises(GankitError, match="model.g.track .* needs model.g.objects=1"):
         _objects_simvp(2, track=True)
+
+
+def test_the_sharp_preset_is_the_configuration_its_benchmark_measured():
+    """docs/frames.md quotes moving_mnist_small_sharp's scores from this result: its GAN arm was trained from
+    moving_mnist_small with these overrides, which the preset must hold."""
+    from gankit.training.config import load_preset
+
+    result = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "frames" /
+                         "moving_mnist_small_sharp_30min_3seeds.json").read_text())
+    preset = load_preset("moving_mnist_small_sharp")
+    assert result["preset"] == "moving_mnist_small" and len(result["arms"]["gan"]["runs"]) == 3
+    for override in result["arms"]["gan"]["overrides"]:
+        key, value = override.split("=")
+        *path, name = key.split(".")
+        section = preset
+        for part in path:
+            section = section[part]
+        assert section[name] == json.loads(value), override
+    base = load_preset("moving_mnist_small")
+    assert preset["loss"] == base["loss"]  # the GAN's loss is the preset's
