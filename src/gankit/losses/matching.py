@@ -1,6 +1,11 @@
-"""Feature matching (Salimans et al. 2016, §3.1): G matches the statistics of D's features on real data
-instead of maximising D's verdict. It joins G's loss as a term (steps.g_step, Rules.g_terms) weighted by
-loss.feature_matching; the semi-supervised GAN (model ssgan) trains G by it alone."""
+"""Feature matching: G matches D's features of real data. It joins G's loss as a term (steps.g_step,
+Rules.g_terms) weighted by loss.feature_matching.
+
+- Noise to image (Salimans et al. 2016, §3.1): the batch means of D's last hidden features, instead of D's
+  verdict; the semi-supervised GAN (model ssgan) trains G by it alone.
+- Image pairs (pix2pixHD, Wang et al. 2018): each output's hidden features against its own target's, beside
+  the same source, layer by layer. D learns what tells real from fake, so this is a feature loss in features
+  that adapt to the data, with no weights to download (SRGAN's VGG loss needs them)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -10,9 +15,9 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def feature_matching(D: nn.Module) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """The term fn(fake, real): squared distance between the batch means of D.features on G's samples and on
-    real images (a fixed target: no gradient). D must expose `features(x) -> h [N, F]`."""
+def feature_matching(D: nn.Module) -> Callable[..., torch.Tensor]:
+    """The term fn(fake, real, source=None): squared distance between the batch means of D.features on G's
+    samples and on real images (a fixed target: no gradient). D must expose `features(x) -> h [N, F]`."""
 
     def term(fake: torch.Tensor, real: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
         with torch.no_grad():
