@@ -80,9 +80,9 @@ def mixture(glyph: np.ndarray, size: int, where: np.ndarray, weights: np.ndarray
     return sum(w * place(glyph, size, r, c) for (r, c), w in zip(where, weights))
 
 
-def predictors(glyph: np.ndarray, size: int, seen: np.ndarray) -> dict:
-    """Every ideal predictor's frame for one horizon, from the future corners [m, 2] that followed the past."""
-    where, counts = np.unique(seen, axis=0, return_counts=True)
+def predictors(glyph: np.ndarray, size: int, where: np.ndarray, counts: np.ndarray) -> dict:
+    """Every ideal predictor's frame for one horizon, from the distinct future corners [m, 2] that followed the
+    past and how often each did."""
     p = counts / counts.sum()
     out = {"map": place(glyph, size, *where[counts.argmax()]), "posterior_mean": mixture(glyph, size, where, p),
            "bilinear_at_mean": place(glyph, size, *(p[:, None] * where).sum(0))}
@@ -92,37 +92,40 @@ def predictors(glyph: np.ndarray, size: int, seen: np.ndarray) -> dict:
     return out
 
 
-def ideal(spec, past: np.ndarray, future: np.ndarray, n: int) -> dict:
-    """The ideal predictors on the first n fixed test clips, scored by metrics.frames."""
+def clip_plan(name: str, n: int) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
+    """The first n fixed test clips as the loader draws them: each clip's glyph [n, g, g] in [0, 1], its corners
+    [n, T, 2], and its true future frames [n, K, H, W] in [-1, 1] (checked to be those glyphs at those corners)."""
+    spec = MOVING_MNIST[name]
     glyphs = glyph_images(_digits(spec, DataConfig(name="mnist", split="test")), spec) / 255
     which, paths = draw_plan(len(glyphs), 10_000, spec, np.random.default_rng(TEST_SEED))  # the test split's
-    corners = cells(paths[:n, 0], spec)
-    test = load_dataset(DataConfig(name=spec_name(spec), split="test", clips=n))
-    true = test.x.float() / 127.5 - 1
-    for i in range(min(n, 50)):  # the plan is the test split's: its true futures are the glyphs at these corners
-        drawn = [place(glyphs[which[i, 0]], spec.size, *corners[i, spec.context + k]) for k in range(spec.horizon)]
-        assert np.allclose(np.stack(drawn), test.x[i].numpy() / 255), "the test clips are not drawn from this plan"
-    lo = np.searchsorted(past, codes(corners[:, :spec.context], spec), "left")
-    hi = np.searchsorted(past, codes(corners[:, :spec.context], spec), "right")
+    glyph, corners = glyphs[which[:n, 0]], cells(paths[:n, 0], spec)
+    future = load_dataset(DataConfig(name=name, split="test", clips=n)).x
+    for i in range(min(n, 50)):
+        drawn = [place(glyph[i], spec.size, *corners[i, spec.context + k]) for k in range(spec.horizon)]
+        assert np.allclose(np.stack(drawn), future[i].numpy() / 255), "the test clips are not drawn from this plan"
+    return glyph, corners, future.float() / 127.5 - 1
+
+
+def ideal(name: str, past: np.ndarray, future: np.ndarray, n: int) -> dict:
+    """The ideal predictors on the first n fixed test clips of dataset `name`, scored by metrics.frames."""
+    spec = MOVING_MNIST[name]
+    glyph, corners, true = clip_plan(name, n)
+    keys = codes(corners[:, :spec.context], spec)
+    lo, hi = np.searchsorted(past, keys, "left"), np.searchsorted(past, keys, "right")
     preds, wrong, unseen = {}, np.zeros(spec.horizon), 0
     for i in range(n):
         seen = future[lo[i]:hi[i]]
         if not len(seen):  # a past the simulation never drew: its own future stands in (too rare to matter)
             unseen, seen = unseen + 1, corners[i:i + 1, spec.context:]
-        glyph = glyphs[which[i, 0]]
         for k in range(spec.horizon):
             where, counts = np.unique(seen[:, k], axis=0, return_counts=True)
             wrong[k] += not np.array_equal(where[counts.argmax()], corners[i, spec.context + k])
-            for name, frame in predictors(glyph, spec.size, seen[:, k]).items():
-                preds.setdefault(name, np.zeros((n, spec.horizon, spec.size, spec.size), np.float32))[i, k] = frame
-    scores = {name: frame_scores(torch.from_numpy(x).clamp(0, 1) * 2 - 1, true, 1) for name, x in preds.items()}
+            for key, frame in predictors(glyph[i], spec.size, where, counts).items():
+                preds.setdefault(key, np.zeros((n, spec.horizon, spec.size, spec.size), np.float32))[i, k] = frame
+    scores = {key: frame_scores(torch.from_numpy(x).clamp(0, 1) * 2 - 1, true, 1) for key, x in preds.items()}
     return {"test_clips": n, "pasts_never_simulated": unseen, "map_wrong_per_frame": (wrong / n).round(4).tolist(),
-            "predictors": {name: {k: s[k] for k in ("mse", "ssim", "sharpness", "mse_per_frame")}
-                           for name, s in scores.items()}}
-
-
-def spec_name(spec) -> str:
-    return next(name for name, s in MOVING_MNIST.items() if s == spec)
+            "predictors": {key: {k: s[k] for k in ("mse", "ssim", "sharpness", "mse_per_frame")}
+                           for key, s in scores.items()}}
 
 
 def main() -> None:
@@ -139,7 +142,7 @@ def main() -> None:
     past, future = posteriors(spec, args.clips, args.seed)
     result = {"benchmark": "frames_ambiguity", "dataset": args.dataset, "clips": args.clips, "seed": args.seed,
               "context": spec.context, "horizon": spec.horizon, "distinct_pasts": int(len(np.unique(past))),
-              **ideal(spec, past, future, args.n)}
+              **ideal(args.dataset, past, future, args.n)}
     emit(result, args.out)
 
 

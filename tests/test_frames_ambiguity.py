@@ -23,7 +23,7 @@ def test_the_ideal_predictors_of_one_frame_from_the_futures_a_past_had():
     glyph = np.zeros((14, 14))
     glyph[3:10, 6:8] = 1.0
     seen = np.array([[2, 3], [2, 3], [2, 3], [2, 4]])  # three of four went to column 3, one to column 4
-    out = fa.predictors(glyph, 32, seen)
+    out = fa.predictors(glyph, 32, *np.unique(seen, axis=0, return_counts=True))
     at = {c: fa.place(glyph, 32, 2, c) for c in (3, 4)}
     np.testing.assert_allclose(out["map"], at[3])
     np.testing.assert_allclose(out["posterior_mean"], 0.75 * at[3] + 0.25 * at[4])
@@ -36,7 +36,7 @@ def test_the_ideal_predictors_of_one_frame_from_the_futures_a_past_had():
 
 def test_on_test_clips_sharp_ideal_predictions_cost_mse_that_blurred_ones_do_not(shared_data):
     past, future = fa.posteriors(SMALL, 1_000_000, 0)
-    out = fa.ideal(SMALL, past, future, 40)
+    out = fa.ideal("moving_mnist_small", past, future, 40)
     rows = out["predictors"]
     assert out["pasts_never_simulated"] <= 6  # their own futures stand in: 1 of 40 here
     assert 0.1 < out["map_wrong_per_frame"][0] < 0.45 and out["map_wrong_per_frame"][-1] > out["map_wrong_per_frame"][0]

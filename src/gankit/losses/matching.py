@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gankit.losses.reconstruction import l1
+
 
 def feature_matching(D: nn.Module) -> Callable[..., torch.Tensor]:
     """The term fn(fake, real, source=None): squared distance between the batch means of D.features on G's
@@ -34,6 +36,6 @@ def pair_feature_matching(D: nn.Module) -> Callable[..., torch.Tensor]:
     def term(fake: torch.Tensor, real: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
         with torch.no_grad():
             targets = D.pair_features(real, source)
-        errors = [(f.float() - t.float()).abs().mean() for f, t in zip(D.pair_features(fake, source), targets)]
+        errors = [l1(f.float(), t.float()) for f, t in zip(D.pair_features(fake, source), targets)]
         return sum(errors) / len(errors)
     return term

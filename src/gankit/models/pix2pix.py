@@ -117,7 +117,7 @@ class Discriminator(nn.Module):
         """images x [N, C, H, W] and their sources y (any size) -> one logit per patch [N, P], positive = real."""
         if y is None:
             raise GankitError("a PatchGAN judges (source, image) pairs: it needs the source")
-        return self.net(torch.cat([source_at(y, x), x], 1)).flatten(1)
+        return self.net[-1](self.pair_features(x, y)[-1]).flatten(1)  # the last hidden layer, then the logits
 
     def pair_features(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
         """The hidden activations (after each LeakyReLU) on pairs (y, x): what pix2pixHD's feature matching
