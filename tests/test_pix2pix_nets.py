@@ -128,13 +128,20 @@ def test_pair_feature_matching_compares_each_output_with_its_own_target_through_
     from gankit.losses.matching import pair_feature_matching
     torch.manual_seed(0)
     D = pix2pix.Discriminator((1, 32, 32), width=8, source_channels=1, norm="none", layers=2)
-    source, real = torch.rand(4, 1, 32, 32) * 2 - 1, torch.rand(4, 1, 32, 32) * 2 - 1
+    source = (torch.rand(1, 1, 32, 32) * 2 - 1).expand(4, -1, -1, -1)  # one source for every pair
+    real = torch.rand(4, 1, 32, 32) * 2 - 1
     features = D.pair_features(real, source)
     assert [f.shape[1:] for f in features] == [(8, 16, 16), (16, 8, 8), (32, 7, 7)]  # two strided, one not
     term = pair_feature_matching(D)
     assert term(real.clone(), real, source).item() == pytest.approx(0.0, abs=1e-12)
-    # each output against its own target: the batch reversed has the same means but other pairs
-    assert term(real.flip(0), real, source).item() > 0.01
+    # each output against its own target: the targets in another order have the same batch means of D's
+    # features (all that Salimans et al.'s term compares), but every pair differs
+    swapped = D.pair_features(real.flip(0), source)
+    for f, t in zip(swapped, features):
+        torch.testing.assert_close(f.mean(0), t.mean(0))
+    by_hand = sum((f - t).abs().mean() for f, t in zip(swapped, features)) / 3
+    assert term(real.flip(0), real, source).item() == pytest.approx(by_hand.item(), rel=1e-5)
+    assert by_hand.item() > 0.01
     fake = (real + 0.1).requires_grad_()
     D.requires_grad_(False)  # as in g_step: the gradient reaches G's output, not D
     loss = term(fake, real, source)
