@@ -13,7 +13,7 @@ from gankit.core.errors import GankitError
 from gankit.data import (BatchSampler, DataConfig, StreamSampler, data_argument, load_dataset, normalize,
                          validate_data)
 from gankit.data.clips import MOVING_MNIST, render, trajectories
-from gankit.losses.reconstruction import gdl, l2
+from gankit.losses.reconstruction import centroid, gdl, l2
 from gankit.metrics.frames import constant_velocity, copy_last, frame_scores, motion
 from gankit.models import ModelConfig, build_discriminator, build_generator, model_kwargs
 from gankit.training import fit, start_run
@@ -191,6 +191,26 @@ def test_gdl_is_zero_for_the_truth_and_gains_nothing_from_averaging_two_futures_
         gdl_one, gdl_avg = (gdl(a, a) + gdl(a, b)) / 2, (gdl(average, a) + gdl(average, b)) / 2
         assert float(l2_avg) == pytest.approx(float(l2_one) / 2)  # L2 rewards the blur
         assert float(gdl_avg) == pytest.approx(float(gdl_one)) and float(gdl_one) > 0.03  # GDL does not
+
+
+def test_centroid_is_the_squared_distance_in_pixels_its_minimum_the_mean_place_and_it_skips_blank_targets():
+    a = -torch.ones(2, 3, 16, 16)
+    a[..., 4:7, 5:8] = 1
+    moved = torch.roll(a, (1, 2), dims=(-2, -1))
+    assert float(centroid(a, a)) == 0 and float(centroid(moved, a)) == pytest.approx(5.0)  # 1² + 2²
+    far = torch.roll(a, 6, dims=-1)  # no overlap: L2 stops telling how far, the centroid does not
+    assert float(l2(far, a)) == pytest.approx(float(l2(torch.roll(a, 4, dims=-1), a)))
+    assert float(centroid(far, a)) == pytest.approx(36.0)
+    # two equally likely futures, one and three pixels right: the least expected cost sits at their mean, 2
+    right = [torch.roll(a, k, dims=-1) for k in (1, 3)]
+    costs = {k: sum(float(centroid(torch.roll(a, k, dims=-1), r)) for r in right) for k in (1, 2, 3)}
+    assert costs[2] == pytest.approx(2.0) and costs[1] == costs[3] == pytest.approx(4.0)
+    blank = a.clone()
+    blank[:, 1] = -1  # a target plane with no ink is left out, whatever G drew there
+    assert float(centroid(moved, blank)) == pytest.approx(5.0)
+    guess = moved.clone().requires_grad_()
+    centroid(guess, a).backward()
+    assert guess.grad.abs().sum() > 0
 
 
 def test_frame_scores_follow_openstl_conventions():

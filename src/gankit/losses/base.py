@@ -44,6 +44,9 @@ class LossConfig:
     # difference loss, which asks G for the target's edges rather than their average (the blur of L2)
     l2: float = 0.0
     gdl: float = 0.0
+    # centroid · the squared distance in pixels between each output frame's ink centroid and the true frame's:
+    # where a moving object goes, asked for directly (clips of bright objects on a dark ground)
+    centroid: float = 0.0
     # and SRGAN's content loss: perceptual · the relative squared error of the output's features against the
     # target's in a frozen judge network (metrics.perceptual: the bundled classifier, or Inception's stem; VGG's
     # weights would have to be downloaded)

@@ -30,6 +30,24 @@ def gdl(fake: torch.Tensor, real: torch.Tensor, source: torch.Tensor | None = No
     return sum((steps(fake, d) - steps(real, d)).abs().mean() for d in (-2, -1)) / 2
 
 
+def centroid(fake: torch.Tensor, real: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
+    """The squared distance, in pixels, between the ink centroids of G's output and of the target, plane by plane
+    (each channel of each frame), as a mean: where an object goes, asked for directly. A pixel loss asks for it
+    only through the overlap of the moved strokes with the true ones, which is noisy and fades once they miss by
+    a stroke's width; this term keeps pulling, and its minimum is the mean of the possible places, which an
+    object moved whole and read between pixels draws (Moving MNIST: benchmarks/frames_ambiguity.py). For bright
+    objects on a dark ground, as Moving MNIST's; planes whose target holds no ink are left out."""
+    def centres(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        ink = (x + 1) / 2  # [N, P, H, W], the ground 0
+        mass = ink.sum((-2, -1))
+        rows, cols = (torch.arange(n, device=x.device, dtype=x.dtype) for n in x.shape[-2:])
+        where = torch.stack(((ink.sum(-1) * rows).sum(-1), (ink.sum(-2) * cols).sum(-1)), -1)
+        return where / mass.clamp_min(1e-6)[..., None], mass
+    (got, _), (want, mass) = centres(fake), centres(real)
+    inked = (mass > 1e-3).to(fake.dtype)
+    return ((got - want).pow(2).sum(-1) * inked).sum() / inked.sum().clamp_min(1)
+
+
 def perceptual(features: Callable[[torch.Tensor], list[torch.Tensor]]) -> Callable:
     """SRGAN's content loss in `features` (a frozen network's feature maps, metrics.perceptual): each map's
     squared error relative to the target's mean square, averaged over the maps. Relative, so that one weight

@@ -96,7 +96,8 @@ class MetricsLog(Callback):
         left = (run.total_steps - run.step) * run.batch_size / max(rate, 1e-9)
         dx, dgz = ("p_real", "p_fake") if self.probabilistic else ("d_real", "d_fake")
         # image to image and frames: the output's distance to its target
-        extra = "".join(f" | {name} {row[key]:.4f}" for key, name in (("l1", "L1"), ("l2", "L2"), ("gdl", "GDL"))
+        extra = "".join(f" | {name} {row[key]:.4f}" for key, name in (("l1", "L1"), ("l2", "L2"), ("gdl", "GDL"),
+                                                                 ("centroid", "centroid"))
                         if key in row)
         extra += f" | diversity {row['diversity']:.2f}" if "diversity" in row else ""
         if "class_diversity" in row:
