@@ -374,6 +374,16 @@ def _objects_simvp(objects: int, **g):
                                         (3, 16, 16), 0, (2, 16, 16), frame_channels=1)).eval()
 
 
+def test_simvp_objects_start_unmoved_but_with_pixels_shared_unevenly_so_they_can_come_apart():
+    torch.manual_seed(0)
+    G = _objects_simvp(2)
+    past = torch.rand(2, 2, 16, 16) * 2 - 1
+    assert torch.allclose(G(torch.zeros(2, 4), past)[:, 0], past[:, 1], atol=1e-5)  # the last frame, unmoved
+    features = torch.randn(2, 8, 16, 16)
+    flows, logits = G.out(features)[:, :8], G.out(features)[:, 8:]
+    assert flows.abs().max() == 0 and 0.05 < (logits[:, 0] - logits[:, 1]).std() < 2
+
+
 def test_simvp_objects_move_each_digit_whole_by_its_ink_weighted_flow():
     G = _objects_simvp(2)
     assert G.out.out_channels == 2 + 3 * 2 + 2  # velocity, 3 frames' corrections, 2 object logits
@@ -634,9 +644,9 @@ def test_the_sharp_preset_is_the_configuration_its_benchmark_measured():
     from gankit.training.config import load_preset
 
     result = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "frames" /
-                         "moving_mnist_small_sharp_30min_3seeds.json").read_text())
+                         "moving_mnist_small_sharp_centroid_30min_4seeds.json").read_text())
     preset = load_preset("moving_mnist_small_sharp")
-    assert result["preset"] == "moving_mnist_small" and len(result["arms"]["gan"]["runs"]) == 3
+    assert result["preset"] == "moving_mnist_small" and len(result["arms"]["gan"]["runs"]) == 4
     for override in result["arms"]["gan"]["overrides"]:
         key, value = override.split("=")
         *path, name = key.split(".")
@@ -645,4 +655,4 @@ def test_the_sharp_preset_is_the_configuration_its_benchmark_measured():
             section = section[part]
         assert section[name] == json.loads(value), override
     base = load_preset("moving_mnist_small")
-    assert preset["loss"] == base["loss"]  # the GAN's loss is the preset's
+    assert {k: v for k, v in preset["loss"].items() if k != "centroid"} == base["loss"]  # the base's, and centroid

@@ -169,6 +169,9 @@ class Generator(nn.Module):
         if objects:  # start as the last frame unmoved: a random first shift pushes a digit off the frame, where
             nn.init.zeros_(self.out.weight)  # no gradient brings it back and a pixel loss settles on blank frames
             nn.init.zeros_(self.out.bias)
+        if objects > 1:  # but which object a pixel is starts random: with equal shares every object would get
+            first = (2 + 2 * self.frames) * unshuffle ** 2  # the same ink, move alike and get the same
+            nn.init.normal_(self.out.weight[first:], std=0.1)  # gradient, so they could never come apart
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """z [N, z_dim], past frames y [N, M·C, H, W] in [-1, 1] -> the next frames [N, K·C, H, W] in [-1, 1]."""
@@ -202,18 +205,17 @@ class Generator(nn.Module):
         return steps * velocity[:, None] + corrections
 
     def _moved_objects(self, raw: torch.Tensor, past: torch.Tensor) -> torch.Tensor:
-        """Each future frame as the last frame's objects each moved whole (`objects` of them; one moves the
-        frame). G still predicts a flow per pixel; an object's move in frame k is that flow averaged over its
-        ink, so a digit is shifted rigidly and cannot be smeared or faded by a flow that varies across it.
-        With several objects G also says which object each pixel is (a softmax over them); the moved objects
-        combine by their brighter pixel, as Moving MNIST's digits do. A shift between whole pixels is read
-        bilinearly, which blurs it: the one blur left to a pixel loss, the average of two neighbouring
-        positions. `whole_pixels` 1 rounds every move once G is trained (for clips rendered on the pixel grid, as
-        Moving MNIST's are), so a moved object is an exact copy: sharp by construction, right or wrong by a
-        pixel. A share p < 1 pulls each move that far toward its nearest whole pixel, keeping 1 - p of the
-        blend: where G is unsure which of two pixels, a faint second copy costs less than a wrong guess (on
-        moving_mnist_small p = 0.75 kept sharpness 0.83 at 11% less MSE than rounding). Training keeps the
-        bilinear reads: rounding there (straight through) let the moves drift off the frame, into blank
+        """Each future frame as the last frame's objects each moved whole (`objects` of them; one moves the frame). G
+        still predicts a flow per pixel; an object's move in frame k is that flow averaged over its ink, so a digit is
+        shifted rigidly and cannot be smeared or faded by a flow that varies across it. With several objects G also says
+        which object each pixel is (a softmax over them); the moved objects combine by adding, clamped (Moving MNIST's
+        keep the brighter pixel; see below). A shift between whole pixels is read bilinearly, which blurs it: the one
+        blur left to a pixel loss, the average of two neighbouring positions. `whole_pixels` 1 rounds every move once G
+        is trained (for clips rendered on the pixel grid, as Moving MNIST's are), so a moved object is an exact copy:
+        sharp by construction, right or wrong by a pixel. A share p < 1 pulls each move that far toward its nearest
+        whole pixel, keeping 1 - p of the blend: where G is unsure which of two pixels, a faint second copy costs less
+        than a wrong guess (on moving_mnist_small p = 0.75 kept sharpness 0.83 at 11% less MSE than rounding). Training
+        keeps the bilinear reads: rounding there (straight through) let the moves drift off the frame, into blank
         predictions. `bounce` folds every move back at the frame's edges (see _bounced)."""
         n, _, h, w = raw.shape
         c, frames, k = self.frame_channels, self.frames, self.objects
@@ -236,7 +238,9 @@ class Generator(nn.Module):
         grid = F.affine_grid(theta.flatten(0, 2), [n * k * frames, c, h, w], align_corners=False)
         moved = F.grid_sample(layers.flatten(0, 2), grid, mode=self.resample, align_corners=False,
                               padding_mode="zeros")
-        moved = moved.view(n, k, frames, c, h, w).amax(1) - 1
+        # added, not the brighter kept: a pixel G has not yet given to one object keeps all its ink (shares sum to
+        # 1), and strokes that overlap saturate at the clamp, near Moving MNIST's brighter pixel
+        moved = moved.view(n, k, frames, c, h, w).sum(1) - 1
         return moved.clamp(-1, 1).reshape(n, frames * c, h, w)
 
     def _warped(self, raw: torch.Tensor, past: torch.Tensor) -> torch.Tensor:
