@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 import torch
 
+from gankit.nn import ink_centroids
+
 
 def l1(fake: torch.Tensor, real: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
     """Mean absolute difference, in [-1, 1] pixel units: pix2pix's L1 term (less blurry than L2's mean)."""
@@ -37,13 +39,7 @@ def centroid(fake: torch.Tensor, real: torch.Tensor, source: torch.Tensor | None
     a stroke's width; this term keeps pulling, and its minimum is the mean of the possible places, which an
     object moved whole and read between pixels draws (Moving MNIST: benchmarks/frames_ambiguity.py). For bright
     objects on a dark ground, as Moving MNIST's; planes whose target holds no ink are left out."""
-    def centres(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        ink = (x + 1) / 2  # [N, P, H, W], the ground 0
-        mass = ink.sum((-2, -1))
-        rows, cols = (torch.arange(n, device=x.device, dtype=x.dtype) for n in x.shape[-2:])
-        where = torch.stack(((ink.sum(-1) * rows).sum(-1), (ink.sum(-2) * cols).sum(-1)), -1)
-        return where / mass.clamp_min(1e-6)[..., None], mass
-    (got, _), (want, mass) = centres(fake), centres(real)
+    (got, _), (want, mass) = ink_centroids((fake + 1) / 2), ink_centroids((real + 1) / 2)  # the ground 0
     inked = (mass > 1e-3).to(fake.dtype)
     return ((got - want).pow(2).sum(-1) * inked).sum() / inked.sum().clamp_min(1)
 

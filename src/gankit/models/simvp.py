@@ -39,7 +39,7 @@ from torch import nn
 
 from gankit.core.errors import GankitError
 from gankit.models.dcgan import init_weights
-from gankit.nn import check_choice, image_shape
+from gankit.nn import check_choice, image_shape, ink_centroids
 
 NORMS = ("group", "batch", "none")
 RESAMPLES = ("bilinear", "bicubic")  # how the warp reads the last frame between its pixels
@@ -87,10 +87,8 @@ def _track(past: torch.Tensor, channels: int) -> torch.Tensor:
     the place between pixels and the direction, and where a bounce in the past bent the path."""
     n, _, h, w = past.shape
     ink = ((past + 1) / 2).view(n, -1, channels, h, w).mean(2)  # [N, M, H, W]
-    mass = ink.sum((2, 3)).clamp_min(1e-6)
-    x = (ink.sum(2) * torch.arange(w, device=past.device, dtype=past.dtype)).sum(-1) / mass
-    y = (ink.sum(3) * torch.arange(h, device=past.device, dtype=past.dtype)).sum(-1) / mass
-    path = torch.stack((x - x[:, -1:], y - y[:, -1:]), -1)[:, :-1].flatten(1) / 4
+    where = ink_centroids(ink)[0].flip(-1)  # (x, y) of every frame: [N, M, 2]
+    path = (where - where[:, -1:])[:, :-1].flatten(1) / 4
     present = ink[:, -1] > 0.1
     (left, right), (top, bottom) = _reach(present.any(1)), _reach(present.any(2))
     room = torch.stack((left / w, right / w, top / h, bottom / h), -1).to(past.dtype)

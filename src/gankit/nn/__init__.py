@@ -1,8 +1,8 @@
 """L1 shared layers, and the image-shape helpers every convolutional family uses."""
 from gankit.nn.layers import (D_CONDITIONING, D_NORMS, G_NORMS, ConditionalBatchNorm2d, DiscriminatorHead, LabelConcat,
-                              Pack, UpsampleConv, check_choice, embed_labels, feature_norm, image_shape, is_source,
-                              maybe_sn, pack_labels, scores, source_at, stages)
+                              Pack, UpsampleConv, check_choice, embed_labels, feature_norm, image_shape, ink_centroids,
+                              is_source, maybe_sn, pack_labels, scores, source_at, stages)
 
 __all__ = ["D_CONDITIONING", "D_NORMS", "G_NORMS", "ConditionalBatchNorm2d", "DiscriminatorHead", "LabelConcat",
-           "Pack", "UpsampleConv", "check_choice", "embed_labels", "feature_norm", "image_shape", "is_source",
-           "maybe_sn", "pack_labels", "scores", "source_at", "stages"]
+           "Pack", "UpsampleConv", "check_choice", "embed_labels", "feature_norm", "image_shape", "ink_centroids",
+           "is_source", "maybe_sn", "pack_labels", "scores", "source_at", "stages"]

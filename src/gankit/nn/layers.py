@@ -206,3 +206,12 @@ def image_shape(shape: tuple[int, ...], model: str) -> tuple[int, int]:
         raise GankitError(f"model {model} needs square images [C, H, W], got data of shape {list(shape)}; "
                           "use --model mlp for 2-D points")
     return shape[0], shape[1]
+
+
+def ink_centroids(ink: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ink [..., H, W] (the ground 0) -> each plane's centroid [..., 2] (row, column, in pixels; 0 where there is no
+    ink) and its ink [...]."""
+    mass = ink.sum((-2, -1))
+    rows, cols = (torch.arange(n, device=ink.device, dtype=ink.dtype) for n in ink.shape[-2:])
+    where = torch.stack(((ink.sum(-1) * rows).sum(-1), (ink.sum(-2) * cols).sum(-1)), -1)
+    return where / mass.clamp_min(1e-6)[..., None], mass
