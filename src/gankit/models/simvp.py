@@ -26,8 +26,8 @@ past is as visible to it as a blurred digit).
   frame's, and the free space around it. A small MLP maps that path to a correction of each frame's move. The
   digit's place in a frame is exact to a pixel, but where between pixels it was, and so where it goes, is
   inferred from the whole path, which convolutions over the frames estimate poorly (see _track). On
-  moving_mnist_small alone it lowered the MSE in two seeds of four and raised it in two; with loss.centroid
-  beside it, all four seeds came within 0.25 of each other (docs/frames.md).
+  moving_mnist_small alone it lowered the MSE in two seeds of four and raised it in two; beside loss.centroid
+  all four seeds came within 0.25 of each other, but the centroid term alone did nearly as well (docs/frames.md).
 - `resample` is how the warp reads the last frame between pixels. Bilinear (the default) averages the two
   nearest pixels, so a stroke moved half a pixel loses some of its contrast; bicubic keeps more of it.
 """
