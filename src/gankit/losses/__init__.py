@@ -72,8 +72,9 @@ def g_terms(cfg: LossConfig, paired: bool, D, features=None) -> tuple:
     if cfg.mode_seeking > 0:
         terms += (("mode_seeking", cfg.mode_seeking, mode_seeking),)
     if cfg.adversarial != 1 and not terms:
-        raise GankitError("loss.adversarial weighs D's verdict against G's other terms (L1, L2, GDL or perceptual "
-                          "of pairs, loss.feature_matching, loss.mode_seeking); this run has none, so keep it at 1")
+        raise GankitError("loss.adversarial weighs D's verdict against G's other terms (L1, L2, GDL, centroid or "
+                          "perceptual of pairs, loss.feature_matching, loss.mode_seeking); this run has none, so keep "
+                          "it at 1")
     return terms
 
 
