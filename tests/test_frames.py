@@ -641,7 +641,9 @@ def test_simvp_track_reads_the_objects_path_and_starts_as_the_flow_alone():
 def test_the_sharp_preset_is_the_configuration_its_benchmark_measured():
     """docs/frames.md quotes moving_mnist_small_sharp's scores from this result: its GAN arm was trained from
     moving_mnist_small with these overrides, which the preset must hold."""
-    from gankit.training.config import load_preset
+    from dataclasses import replace
+
+    from gankit.training.config import load_preset, resolve
 
     result = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "frames" /
                          "moving_mnist_small_sharp_centroid_30min_4seeds.json").read_text())
@@ -654,5 +656,5 @@ def test_the_sharp_preset_is_the_configuration_its_benchmark_measured():
         for part in path:
             section = section[part]
         assert section[name] == json.loads(value), override
-    base = load_preset("moving_mnist_small")
-    assert {k: v for k, v in preset["loss"].items() if k != "centroid"} == base["loss"]  # the base's, and centroid
+    loss = resolve("moving_mnist_small_sharp", []).loss  # the base preset's loss, and the centroid term
+    assert loss.centroid == 10 and replace(loss, centroid=0.0) == resolve("moving_mnist_small", []).loss
