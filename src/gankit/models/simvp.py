@@ -154,8 +154,9 @@ class Generator(nn.Module):
         self.up = nn.ModuleList([_conv(4 * width, 2 * width, norm), _conv(2 * width, width, norm)])
         # warp: a velocity field (2), then per frame a correction to it (2), a mask (1) and drawn pixels (C);
         # objects: the field and its corrections, then which object each pixel belongs to (when more than one)
+        moves = 2 + 2 * self.frames  # the objects' channels: the field and its corrections
         if objects:
-            out = 2 + self.frames * 2 + (objects if objects > 1 else 0)
+            out = moves + (objects if objects > 1 else 0)
         else:
             out = 2 + self.frames * (3 + frame_channels) if warp else channels
         self.out = nn.Conv2d(width, out * unshuffle ** 2, 3, padding=1)
@@ -168,9 +169,9 @@ class Generator(nn.Module):
         if objects:  # start as the last frame unmoved: a random first shift pushes a digit off the frame, where
             nn.init.zeros_(self.out.weight)  # no gradient brings it back and a pixel loss settles on blank frames
             nn.init.zeros_(self.out.bias)
-        if objects > 1:  # but which object a pixel is starts random: with equal shares every object would get
-            first = (2 + 2 * self.frames) * unshuffle ** 2  # the same ink, move alike and get the same
-            nn.init.normal_(self.out.weight[first:], std=0.1)  # gradient, so they could never come apart
+        if objects > 1:  # but which object a pixel is starts random: with equal shares every object would get the
+            # same ink, move alike and get the same gradient, so they could never come apart
+            nn.init.normal_(self.out.weight[moves * unshuffle ** 2:], std=0.1)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """z [N, z_dim], past frames y [N, M·C, H, W] in [-1, 1] -> the next frames [N, K·C, H, W] in [-1, 1]."""

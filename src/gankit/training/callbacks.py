@@ -22,6 +22,9 @@ from gankit.training.steps import state_is_finite
 
 log = logging.getLogger("gankit")
 
+# image to image and frames: the output's distances to its target, as the console line names them
+DISTANCES = (("l1", "L1"), ("l2", "L2"), ("gdl", "GDL"), ("centroid", "centroid"))
+
 
 def due(step: int, every: int) -> bool:
     """Whether an every-N-steps action runs at `step` (N = 0: never)."""
@@ -95,10 +98,7 @@ class MetricsLog(Callback):
         rate = row["images_per_sec"]
         left = (run.total_steps - run.step) * run.batch_size / max(rate, 1e-9)
         dx, dgz = ("p_real", "p_fake") if self.probabilistic else ("d_real", "d_fake")
-        # image to image and frames: the output's distance to its target
-        extra = "".join(f" | {name} {row[key]:.4f}" for key, name in (("l1", "L1"), ("l2", "L2"), ("gdl", "GDL"),
-                                                                 ("centroid", "centroid"))
-                        if key in row)
+        extra = "".join(f" | {name} {row[key]:.4f}" for key, name in DISTANCES if key in row)
         extra += f" | diversity {row['diversity']:.2f}" if "diversity" in row else ""
         if "class_diversity" in row:
             extra += f" (within classes {row['class_diversity']:.2f})"
