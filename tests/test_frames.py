@@ -13,7 +13,7 @@ from gankit.core.errors import GankitError
 from gankit.data import (BatchSampler, DataConfig, StreamSampler, data_argument, load_dataset, normalize,
                          validate_data)
 from gankit.data.clips import MOVING_MNIST, render, trajectories
-from gankit.losses.reconstruction import centroid, gdl, l2
+from gankit.losses.reconstruction import centroid, coarse, gdl, l2
 from gankit.metrics.frames import constant_velocity, copy_last, frame_scores, motion
 from gankit.models import ModelConfig, build_discriminator, build_generator, model_kwargs
 from gankit.training import fit, start_run
@@ -211,6 +211,36 @@ def test_centroid_is_the_squared_distance_in_pixels_its_minimum_the_mean_place_a
     guess = moved.clone().requires_grad_()
     centroid(guess, a).backward()
     assert guess.grad.abs().sum() > 0
+
+
+def test_coarse_l2_tells_how_far_an_object_missed_after_l2_stops_and_pulls_each_object_its_own_way():
+    import torch.nn.functional as F
+
+    a = -torch.ones(1, 1, 32, 32)
+    a[..., 2:10, 6:8] = 1  # two strokes, far apart
+    a[..., 20:28, 21:23] = 1
+    assert float(coarse(a, a)) == 0
+    misses = [float(coarse(torch.roll(a, k, dims=-1), a)) for k in (1, 3, 6)]
+    assert float(l2(torch.roll(a, 3, dims=-1), a)) == pytest.approx(float(l2(torch.roll(a, 6, dims=-1), a)))
+    assert 0 < misses[0] < misses[1] < misses[2]  # where full-size L2 no longer tells 3 px from 6
+
+    def drawn(moves: torch.Tensor) -> torch.Tensor:  # each stroke read moves[i] px to the right, bilinearly
+        layers = []
+        for i, rows in enumerate((slice(0, 16), slice(16, 32))):
+            one = -torch.ones_like(a)
+            one[..., rows, :] = a[..., rows, :]
+            theta = torch.stack((torch.stack((torch.ones(()), torch.zeros(()), -moves[i] * 2 / 32)),
+                                 torch.tensor([0.0, 1, 0])))[None]
+            grid = F.affine_grid(theta, [1, 1, 32, 32], align_corners=False)
+            layers.append(F.grid_sample(one + 1, grid, align_corners=False))
+        return sum(layers) - 1
+
+    moves = torch.tensor([4.5, -4.5], requires_grad=True)  # the upper stroke 4.5 px too far right, the lower left
+    coarse(drawn(moves), a).backward()
+    assert moves.grad[0] > 0 > moves.grad[1]  # descent brings each back its own way
+    moves.grad = None
+    l2(drawn(moves), a).backward()
+    assert moves.grad.abs().max() < 1e-6  # where full-size L2 says nothing
 
 
 def test_frame_scores_follow_openstl_conventions():
@@ -635,8 +665,8 @@ def test_simvp_track_reads_the_objects_path_and_starts_as_the_flow_alone():
     G.train()
     G(z, past)[0, 0, 5:9].sum().backward()
     assert G.track[-1].weight.grad.abs().sum() > 0  # and learns from the frames' loss
-    with pytest.raises(GankitError, match="model.g.track .* needs model.g.objects=1"):
-        _objects_simvp(2, track=True)
+    with pytest.raises(GankitError, match="model.g.track .* needs model.g.objects"):
+        _objects_simvp(0, track=True)
 
 
 def test_the_sharp_preset_is_the_configuration_its_benchmark_measured():
@@ -659,3 +689,88 @@ def test_the_sharp_preset_is_the_configuration_its_benchmark_measured():
         assert section[name] == json.loads(value), override
     loss = resolve("moving_mnist_small_sharp", []).loss  # the base preset's loss, and the centroid term
     assert loss.centroid == 10 and replace(loss, centroid=0.0) == resolve("moving_mnist_small", []).loss
+
+
+def _two_moving_blobs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two frames [16, 16] (ink in [0, 1]) of two blobs, one stepping (0, +2), the other (-1, -1), with a
+    straight bar on each (slid along itself, a bar alone does not say how it moved); and each blob's own ink in
+    the last frame."""
+    glyph = torch.zeros(5, 5)
+    glyph[1:4, 1:4] = torch.tensor([[1.0, 0.3, 0.8], [0.2, 1.0, 0.5], [0.9, 0.4, 1.0]])
+    glyph[0, :], glyph[:, 0] = 1.0, 1.0  # the bars
+    frames, own = torch.zeros(2, 16, 16), torch.zeros(2, 16, 16)
+    for k, (row, col, step) in enumerate(((1, 1, (0, 2)), (9, 10, (-1, -1)))):
+        for t in range(2):
+            r, c = row + t * step[0], col + t * step[1]
+            frames[t, r:r + 5, c:c + 5] = torch.maximum(frames[t, r:r + 5, c:c + 5], glyph)
+        own[k, r:r + 5, c:c + 5] = glyph
+    return frames[1], frames[0], own
+
+
+def test_motion_shares_give_each_object_its_own_ink_by_how_it_moved():
+    from gankit.nn import motion_shares
+
+    last, before, own = _two_moving_blobs()
+    share = motion_shares(last[None], before[None], 2)[0]
+    torch.testing.assert_close(share.sum(0), torch.ones(16, 16))
+    caught = torch.stack([(share[k] * own).sum((1, 2)) / own.sum((1, 2)) for k in range(2)])  # [object, blob]
+    assert caught.max(0).values.min() > 0.97 and caught.max(1).values.min() > 0.97  # each blob to one object...
+    assert caught.argmax(0).tolist() in ([0, 1], [1, 0])  # ...and to different ones
+    one = motion_shares(last[None], before[None], 3)[0]  # a third object finds no ink of its own
+    assert (one.max(0).values * last).sum() / last.sum() > 0.95
+
+
+def test_simvp_segment_motion_moves_objects_told_apart_by_motion_and_needs_two_past_frames():
+    G = _objects_simvp(2, segment="motion")
+    assert G.out.out_channels == 2 + 3 * 2  # no object logits: block matching says which object a pixel is
+    last, before, own = _two_moving_blobs()
+    past = torch.stack((before, last))[None] * 2 - 1
+    raw = torch.zeros(1, G.out.out_channels, 16, 16)
+    raw[0, 0, :8] = -2.0  # the upper half's flow: 2 px right a frame; the lower half's none
+    out = G._moved_objects(raw, past)[0]
+    for k in range(3):  # the upper blob moves whole, 2 px a frame; the lower one stays
+        torch.testing.assert_close(out[k, :8], torch.roll(own[0] * 2 - 1, 2 * (k + 1), dims=-1)[:8], atol=1e-3,
+                                   rtol=0)
+        torch.testing.assert_close(out[k, 8:], past[0, 1, 8:], atol=1e-3, rtol=0)
+    with pytest.raises(GankitError, match="model.g.segment=motion .* needs model.g.objects >= 2"):
+        _objects_simvp(1, segment="motion")
+    with pytest.raises(GankitError, match="model.g.segment must be one of"):
+        _objects_simvp(2, segment="colour")
+
+
+def test_several_objects_are_tracked_back_through_the_past_frames_each_on_its_own():
+    from gankit.models.simvp import _tracks
+    from gankit.nn import motion_shares, object_paths
+
+    last, before, own = _two_moving_blobs()
+    share = motion_shares(last[None], before[None], 2)
+    upper = int(share[0, :, 1:6, 3:8].sum((1, 2)).argmax())  # the object that holds the upper blob
+    past = torch.stack((before, last))[None] * 2 - 1
+    numbers = _tracks(past, share * (past[:, 1:] + 1), 1)[0]
+    torch.testing.assert_close(numbers[upper], torch.tensor([-2 / 4, 0, 3 / 16, 8 / 16, 1 / 16, 10 / 16]))
+    torch.testing.assert_close(numbers[1 - upper], torch.tensor([1 / 4, 1 / 4, 9 / 16, 2 / 16, 8 / 16, 3 / 16]))
+    frames = torch.zeros(1, 4, 16, 16)  # a longer path, by steps that change: a bounce bends it
+    for t, (row, col) in enumerate(((2, 1), (4, 3), (6, 5), (4, 7))):
+        frames[0, t, row:row + 5, col:col + 5] = own[0, 1:6, 3:8]
+    path = object_paths(frames, frames[:, -1:])
+    torch.testing.assert_close(path[0, 0], torch.tensor([[-2.0, -6], [0, -4], [2, -2]]))
+    G = _objects_simvp(2, segment="motion", track=True)
+    assert G(torch.zeros(1, 4), past).shape == (1, 3, 16, 16)
+
+
+def test_boxed_objects_turn_where_their_box_meets_the_edge_as_moving_mnist_s_digits_do():
+    from gankit.models.simvp import _boxed
+
+    weight = torch.zeros(1, 1, 16, 16)
+    weight[0, 0, 6:9, 9:12] = 1  # ink centred at column 10: a box of 6 reaches column 13, 3 short of the edge
+    moves = torch.tensor([2.0, 4, 6, 8])  # 2 px right a frame, unbounced
+    shift = torch.stack((-moves, torch.zeros(4)), -1)[None, None]  # an output pixel reads minus the move
+    got = -_boxed(shift, weight, 6)[0, 0]
+    torch.testing.assert_close(got[:, 0], torch.tensor([2.0, 3, 1, -1]))  # stops at the edge, then turns back
+    torch.testing.assert_close(got[:, 1], torch.zeros(4))
+    torch.testing.assert_close(-_boxed(-shift, weight, 6)[0, 0, :, 0], torch.tensor([-2.0, -4, -6, -7]))  # room left
+    from gankit.models.simvp import _bounced
+    folded = -_bounced(shift, weight)[0, 0, :, 0]  # at the ink's edge, reflected: 1 px later, and no stop
+    torch.testing.assert_close(folded, torch.tensor([2.0, 4, 2, 0]))
+    with pytest.raises(GankitError, match="model.g.box .* needs model.g.bounce"):
+        _objects_simvp(1, box=6)

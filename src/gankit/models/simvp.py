@@ -22,6 +22,10 @@ past is as visible to it as a blurred digit).
   instead of every pixel by its own flow: a digit can be moved, not smeared or faded, so predictions stay as
   sharp as the last frame. `whole_pixels` p pulls those moves toward whole pixels once G is trained, by the
   share p of their distance to the nearest (true = 1: rounded; 0: as trained).
+- `segment` says which of several objects each pixel of the last frame is: "learned" (G's softmax, the
+  default) or "motion" (block matching against the frame before, nn.motion; nothing learnt). Learned shares
+  did not come apart on 64×64 two-digit clips: both objects kept a mix of both digits and moved alike. Motion
+  gives each digit its own ink from the first step, so G only learns how each one moves.
 - `track` (with one object) also reads the object's path: its ink centroid in every past frame, against the last
   frame's, and the free space around it. A small MLP maps that path to a correction of each frame's move. The
   digit's place in a frame is exact to a pixel, but where between pixels it was, and so where it goes, is
@@ -39,10 +43,11 @@ from torch import nn
 
 from gankit.core.errors import GankitError
 from gankit.models.dcgan import init_weights
-from gankit.nn import check_choice, image_shape, ink_centroids
+from gankit.nn import check_choice, image_shape, ink_centroids, motion_shares, object_paths
 
 NORMS = ("group", "batch", "none")
 RESAMPLES = ("bilinear", "bicubic")  # how the warp reads the last frame between its pixels
+SEGMENTS = ("learned", "motion")  # how a pixel is given to one of several objects: by G, or by block matching
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
@@ -89,10 +94,46 @@ def _track(past: torch.Tensor, channels: int) -> torch.Tensor:
     ink = ((past + 1) / 2).view(n, -1, channels, h, w).mean(2)  # [N, M, H, W]
     where = ink_centroids(ink)[0].flip(-1)  # (x, y) of every frame: [N, M, 2]
     path = (where - where[:, -1:])[:, :-1].flatten(1) / 4
-    present = ink[:, -1] > 0.1
-    (left, right), (top, bottom) = _reach(present.any(1)), _reach(present.any(2))
-    room = torch.stack((left / w, right / w, top / h, bottom / h), -1).to(past.dtype)
-    return torch.cat((path, room), 1)
+    return torch.cat((path, _room(ink[:, -1] > 0.1).to(past.dtype)), 1)
+
+
+def _room(present: torch.Tensor) -> torch.Tensor:
+    """Where there is ink, present [..., H, W] (bool) -> the free columns left and right of it and the free rows
+    above and below, in frame sizes [..., 4]."""
+    h, w = present.shape[-2:]
+    (left, right), (top, bottom) = _reach(present.any(-2)), _reach(present.any(-1))
+    return torch.stack((left / w, right / w, top / h, bottom / h), -1)
+
+
+def _tracks(past: torch.Tensor, weight: torch.Tensor, channels: int) -> torch.Tensor:
+    """_track's numbers for each of several objects (weight [N, objects, H, W], their ink in the last frame) ->
+    [N, objects, 2·(M-1) + 4]: their places in the past frames followed back by block matching (nn.object_paths;
+    a centroid would mix the two digits), and the free space around each."""
+    n, _, h, w = past.shape
+    ink = ((past + 1) / 2).view(n, -1, channels, h, w).mean(2)
+    path = object_paths(ink, weight).flip(-1).flatten(2) / 4
+    return torch.cat((path, _room(weight > 0.1).to(past.dtype)), 2)
+
+
+def _boxed(shift: torch.Tensor, weight: torch.Tensor, box: int) -> torch.Tensor:
+    """Moves shift [N, objects, K, 2] (as _bounced's) of objects that each fill a box of `box` pixels centred on
+    their ink's centroid (weight [N, objects, H, W]) as Moving MNIST's generator moves its digits: frame by frame,
+    a step that would take the box past an edge stops it there and turns it back (Srivastava et al. 2015; MNIST
+    centres each digit's centre of mass in its 28-pixel box, so at 64×64 the box is 28 and its place is exact to
+    half a pixel). The box, not the ink, meets the edge: a digit turns a few pixels short of the frame's edge,
+    which a fold at the ink's edge misses by as much again after the turn."""
+    size = torch.tensor(weight.shape[-1:-3:-1], device=shift.device, dtype=shift.dtype)  # (W, H)
+    centre = ink_centroids(weight)[0].flip(-1)[:, :, None]  # (x, y) [N, objects, 1, 2]
+    low, high = box / 2 - centre, size - box / 2 - centre  # how far the box may go each way, <= 0 <= ...
+    low, high = low.round().clamp(max=0), high.round().clamp(min=0)  # clips on the pixel grid: whole pixels
+    steps = (-shift).diff(dim=2, prepend=torch.zeros_like(shift[:, :, :1]))  # the objects' moves, frame by frame
+    place, heading, places = torch.zeros_like(low), torch.ones_like(low), []
+    for k in range(shift.shape[2]):
+        place = place + heading * steps[:, :, k:k + 1]
+        heading = torch.where((place < low) | (place > high), -heading, heading)
+        place = torch.minimum(torch.maximum(place, low), high)
+        places.append(place)
+    return -torch.cat(places, 2)
 
 
 def _bounced(shift: torch.Tensor, weight: torch.Tensor, ink: float = 0.1) -> torch.Tensor:
@@ -117,10 +158,12 @@ class Generator(nn.Module):
     def __init__(self, shape: tuple[int, ...], z_dim: int = 8, num_classes: int = 0, width: int = 32,
                  depth: int = 4, norm: str = "group", source_channels: int = 1, factor: int = 1,
                  frame_channels: int = 1, warp: bool = False, unshuffle: int = 1, resample: str = "bilinear",
-                 objects: int = 0, whole_pixels: float = 0.0, bounce: bool = False, track: bool = False):
+                 objects: int = 0, whole_pixels: float = 0.0, bounce: bool = False, track: bool = False,
+                 segment: str = "learned", box: int = 0):
         super().__init__()
         check_choice("generator norm", norm, NORMS)
         check_choice("model.g.resample", resample, RESAMPLES)
+        check_choice("model.g.segment", segment, SEGMENTS)
         channels, resolution = image_shape(shape, "simvp")
         if num_classes or factor != 1:
             raise GankitError("model simvp predicts frames of the size it is given, without class labels")
@@ -137,15 +180,22 @@ class Generator(nn.Module):
             raise GankitError("model.g.whole_pixels rounds the moves of whole objects: it needs model.g.objects")
         if bounce and not objects:
             raise GankitError("model.g.bounce bounces moved objects off the frame's edges: it needs model.g.objects")
-        if track and objects != 1:
-            raise GankitError("model.g.track reads the path of one object through the past frames: it needs "
-                              "model.g.objects=1")
+        if box and (not bounce or not 0 < box <= resolution):
+            raise GankitError(f"model.g.box is the size of the square each object bounces with, in pixels: it needs "
+                              f"model.g.bounce and a size in 1..{resolution} (0: the ink's own extent), got {box}")
+        if track and not objects:
+            raise GankitError("model.g.track reads the paths of whole objects through the past frames: it needs "
+                              "model.g.objects")
+        if segment == "motion" and (objects < 2 or source_channels < 2 * frame_channels):
+            raise GankitError("model.g.segment=motion tells several objects apart by how the last of two past frames "
+                              f"moved: it needs model.g.objects >= 2 and data.context >= 2, got {objects} objects")
         if frame_channels < 1 or channels % frame_channels or source_channels % frame_channels:
             raise GankitError(f"model simvp: {channels} output and {source_channels} input channels are not whole "
                               f"frames of {frame_channels} channels")
         self.shape, self.z_dim, self.num_classes = tuple(shape), z_dim, num_classes
         self.frame_channels, self.warp, self.unshuffle, self.resample = frame_channels, warp, unshuffle, resample
         self.objects, self.whole_pixels, self.bounce = objects, float(whole_pixels), bool(bounce)
+        self.segment, self.box = segment, int(box)
         self.source_shape = (source_channels, resolution, resolution)
         self.stem = _conv(source_channels * unshuffle ** 2, width, norm)
         self.down = nn.ModuleList([_conv(width, 2 * width, norm, 2), _conv(2 * width, 4 * width, norm, 2)])
@@ -155,8 +205,9 @@ class Generator(nn.Module):
         # warp: a velocity field (2), then per frame a correction to it (2), a mask (1) and drawn pixels (C);
         # objects: the field and its corrections, then which object each pixel belongs to (when more than one)
         moves = 2 + 2 * self.frames  # the objects' channels: the field and its corrections
+        learned = objects > 1 and segment == "learned"  # G says which object each pixel is
         if objects:
-            out = moves + (objects if objects > 1 else 0)
+            out = moves + (objects if learned else 0)
         else:
             out = 2 + self.frames * (3 + frame_channels) if warp else channels
         self.out = nn.Conv2d(width, out * unshuffle ** 2, 3, padding=1)
@@ -169,7 +220,7 @@ class Generator(nn.Module):
         if objects:  # start as the last frame unmoved: a random first shift pushes a digit off the frame, where
             nn.init.zeros_(self.out.weight)  # no gradient brings it back and a pixel loss settles on blank frames
             nn.init.zeros_(self.out.bias)
-        if objects > 1:  # but which object a pixel is starts random: with equal shares every object would get the
+        if learned:  # but which object a pixel is starts random: with equal shares every object would get the
             # same ink, move alike and get the same gradient, so they could never come apart
             nn.init.normal_(self.out.weight[moves * unshuffle ** 2:], std=0.1)
 
@@ -207,8 +258,8 @@ class Generator(nn.Module):
     def _moved_objects(self, raw: torch.Tensor, past: torch.Tensor) -> torch.Tensor:
         """Each future frame as the last frame's objects each moved whole (`objects` of them; one moves the frame). G
         still predicts a flow per pixel; an object's move in frame k is that flow averaged over its ink, so a digit is
-        shifted rigidly and cannot be smeared or faded by a flow that varies across it. With several objects G also says
-        which object each pixel is (a softmax over them); the moved objects combine by adding, clamped (Moving MNIST's
+        shifted rigidly and cannot be smeared or faded by a flow that varies across it. With several objects each pixel
+        is shared among them (see _shares); the moved objects combine by adding, clamped (Moving MNIST's
         keep the brighter pixel; see below). A shift between whole pixels is read bilinearly, which blurs it: the one
         blur left to a pixel loss, the average of two neighbouring positions. `whole_pixels` 1 rounds every move once G
         is trained (for clips rendered on the pixel grid, as Moving MNIST's are), so a moved object is an exact copy:
@@ -221,15 +272,16 @@ class Generator(nn.Module):
         c, frames, k = self.frame_channels, self.frames, self.objects
         flow = self._flows(raw[:, :2], raw[:, 2:2 + 2 * frames].view(n, frames, 2, h, w))  # in pixels
         ink = past[:, -c:] + 1  # the last frame, background 0: zeros pad it
-        share = torch.softmax(raw[:, 2 + 2 * frames:], 1) if k > 1 else ink.new_ones(n, 1, h, w)
+        share = self._shares(raw[:, 2 + 2 * frames:], past)
         weight = share * ink.mean(1, keepdim=True)  # [N, objects, H, W]
         shift = torch.einsum("nohw,nkdhw->nokd", weight, flow) / weight.sum((2, 3)).clamp_min(1e-6)[..., None, None]
-        if self.track is not None:
-            shift = shift + self.track(_track(past, c)).view(n, 1, frames, 2)
+        if self.track is not None:  # one object's path by its centroid, as measured; several by block matching
+            path = _track(past, c)[:, None] if k == 1 else _tracks(past, weight, c)
+            shift = shift + self.track(path).view(n, k, frames, 2)
         if self.whole_pixels and not self.training:  # trained by bilinear reads, used nearer whole pixels
             shift = torch.lerp(shift, shift.round(), self.whole_pixels)
         if self.bounce:
-            shift = _bounced(shift, weight)
+            shift = _boxed(shift, weight, self.box) if self.box else _bounced(shift, weight)
         shift = shift * (2 / torch.tensor([w, h], device=raw.device, dtype=raw.dtype))  # G says pixels: small steps
         theta = torch.zeros(n, k, frames, 2, 3, device=raw.device, dtype=raw.dtype)
         theta[..., 0, 0] = theta[..., 1, 1] = 1
@@ -242,6 +294,17 @@ class Generator(nn.Module):
         # 1), and strokes that overlap saturate at the clamp, near Moving MNIST's brighter pixel
         moved = moved.view(n, k, frames, c, h, w).sum(1) - 1
         return moved.clamp(-1, 1).reshape(n, frames * c, h, w)
+
+    def _shares(self, logits: torch.Tensor, past: torch.Tensor) -> torch.Tensor:
+        """Which object each pixel of the last frame is, [N, objects, H, W] summing to 1: all of one, G's softmax
+        over `logits`, or with segment "motion" told apart by how the last frame moved (nn.motion)."""
+        n, c, (h, w) = past.shape[0], self.frame_channels, past.shape[-2:]
+        if self.objects == 1:
+            return past.new_ones(n, 1, h, w)
+        if self.segment == "learned":
+            return torch.softmax(logits, 1)
+        ink = (past[:, -2 * c:] + 1).view(n, 2, c, h, w).mean(2) / 2
+        return motion_shares(ink[:, 1], ink[:, 0], self.objects)
 
     def _warped(self, raw: torch.Tensor, past: torch.Tensor) -> torch.Tensor:
         """Each future frame as the last past frame moved along a flow, blended by a mask with pixels drawn
