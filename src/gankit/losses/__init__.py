@@ -10,7 +10,7 @@ from gankit.losses.hinge import Hinge
 from gankit.losses.least_squares import LeastSquares
 from gankit.losses.matching import feature_matching, pair_feature_matching
 from gankit.losses.penalties import gradient_penalty, r1
-from gankit.losses.reconstruction import centroid, coarse, gdl, l1, l2, perceptual
+from gankit.losses.reconstruction import centroid, gdl, l1, l2, perceptual
 from gankit.losses.relativistic import RelativisticAverage
 from gankit.losses.wasserstein import Wasserstein
 
@@ -39,15 +39,15 @@ def validate_loss(cfg: LossConfig) -> None:
         raise GankitError(f"label smoothing applies to the minimax and nonsaturating losses, not {cfg.name}")
     if cfg.aux_weight < 0:
         raise GankitError(f"loss.aux_weight must be >= 0, got {cfg.aux_weight}")
-    for name in ("penalty_weight", "l1", "l2", "gdl", "centroid", "coarse", "perceptual", "adversarial",
-                 "feature_matching", "mode_seeking"):
+    for name in ("penalty_weight", "l1", "l2", "gdl", "centroid", "perceptual", "adversarial", "feature_matching",
+                 "mode_seeking"):
         if getattr(cfg, name) < 0:
             raise GankitError(f"loss.{name} must be >= 0, got {getattr(cfg, name)}")
 
 
 def g_terms(cfg: LossConfig, paired: bool, D, features=None) -> tuple:
     """G's terms beside D's verdict, (name, weight, fn(fake, real, source)): for pairs (image to image, frames)
-    L1, L2, the gradient difference, the ink centroids' distance, coarse L2 and the perceptual loss in `features` (a
+    L1, L2, the gradient difference, the ink centroids' distance and the perceptual loss in `features` (a
     frozen network, the caller's) to the target, each with a weight > 0; feature matching on D's features when
     loss.feature_matching > 0 (of batch means, or for pairs of each pair's own target, pix2pixHD's); mode
     seeking between pairs of G's samples when loss.mode_seeking > 0."""
@@ -56,14 +56,13 @@ def g_terms(cfg: LossConfig, paired: bool, D, features=None) -> tuple:
     if cfg.mode_seeking > 0 and paired:
         raise GankitError("loss.mode_seeking is for noise-to-image models: an image-to-image or frame G has a "
                           "source to follow, not a latent to spread")
-    if not paired and (cfg.l2 > 0 or cfg.gdl > 0 or cfg.centroid > 0 or cfg.coarse > 0):
-        raise GankitError("loss.l2, loss.gdl, loss.centroid and loss.coarse compare G's output with its target: they "
-                          "are for pairs (image to image, frame prediction)")
+    if not paired and (cfg.l2 > 0 or cfg.gdl > 0 or cfg.centroid > 0):
+        raise GankitError("loss.l2, loss.gdl and loss.centroid compare G's output with its target: they are for "
+                          "pairs (image to image, frame prediction)")
     if not paired and cfg.perceptual > 0:
         raise GankitError("loss.perceptual compares G's output with its target in a judge network's features: "
                           "it is for pairs (image to image, frame prediction)")
-    pixel = (("l1", cfg.l1, l1), ("l2", cfg.l2, l2), ("gdl", cfg.gdl, gdl), ("centroid", cfg.centroid, centroid),
-             ("coarse", cfg.coarse, coarse))
+    pixel = (("l1", cfg.l1, l1), ("l2", cfg.l2, l2), ("gdl", cfg.gdl, gdl), ("centroid", cfg.centroid, centroid))
     terms = tuple(term for term in pixel if term[1] > 0) if paired else ()
     if cfg.perceptual > 0:
         terms += (("perceptual", cfg.perceptual, perceptual(features)),)
@@ -73,9 +72,9 @@ def g_terms(cfg: LossConfig, paired: bool, D, features=None) -> tuple:
     if cfg.mode_seeking > 0:
         terms += (("mode_seeking", cfg.mode_seeking, mode_seeking),)
     if cfg.adversarial != 1 and not terms:
-        raise GankitError("loss.adversarial weighs D's verdict against G's other terms (L1, L2, GDL, centroid, "
-                          "coarse or perceptual of pairs, loss.feature_matching, loss.mode_seeking); this run has "
-                          "none, so keep it at 1")
+        raise GankitError("loss.adversarial weighs D's verdict against G's other terms (L1, L2, GDL, centroid or "
+                          "perceptual of pairs, loss.feature_matching, loss.mode_seeking); this run has none, so keep "
+                          "it at 1")
     return terms
 
 

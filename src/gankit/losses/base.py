@@ -47,8 +47,6 @@ class LossConfig:
     # centroid · the squared distance in pixels between each output frame's ink centroid and the true frame's:
     # where a moving object goes, asked for directly (clips of bright objects on a dark ground)
     centroid: float = 0.0
-    # coarse · L2 between output and target averaged over 2, 4 and 8 pixel blocks: a pull from afar, per object
-    coarse: float = 0.0
     # and SRGAN's content loss: perceptual · the relative squared error of the output's features against the
     # target's in a frozen judge network (metrics.perceptual: the bundled classifier, or Inception's stem; VGG's
     # weights would have to be downloaded)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 
 from gankit.nn import ink_centroids
 
@@ -43,20 +42,6 @@ def centroid(fake: torch.Tensor, real: torch.Tensor, source: torch.Tensor | None
     (got, _), (want, mass) = ink_centroids((fake + 1) / 2), ink_centroids((real + 1) / 2)  # the ground 0
     inked = (mass > 1e-3).to(fake.dtype)
     return ((got - want).pow(2).sum(-1) * inked).sum() / inked.sum().clamp_min(1)
-
-
-COARSE = (3, 7, 15)  # the boxes `coarse` blurs by: up to half a digit at 64×64
-
-
-def coarse(fake: torch.Tensor, real: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
-    """L2 between the output and the target each blurred by 3, 7 and 15 pixel boxes (the ground beyond the frame
-    as the ground), the mean over the three: a pull toward the truth from half a digit away. A moved object is
-    drawn by reading its image between pixels, so the full-size L2 moves it only where its strokes overlap the
-    true ones, and that gradient fades once they miss by a stroke; blurred strokes still overlap, and each object
-    is pulled toward its own place (unlike `centroid`, which mixes the places of several objects)."""
-    def blurred(x: torch.Tensor, box: int) -> torch.Tensor:
-        return F.avg_pool2d(x + 1, box, 1, box // 2)  # ink on a 0 ground: zeros pad it as the ground
-    return sum((blurred(fake, b) - blurred(real, b)).pow(2).mean() for b in COARSE) / len(COARSE)
 
 
 def perceptual(features: Callable[[torch.Tensor], list[torch.Tensor]]) -> Callable:

@@ -23,7 +23,7 @@ from gankit.training.steps import state_is_finite
 log = logging.getLogger("gankit")
 
 # image to image and frames: the output's distances to its target, as the console line names them
-DISTANCES = (("l1", "L1"), ("l2", "L2"), ("gdl", "GDL"), ("centroid", "centroid"), ("coarse", "coarse"))
+DISTANCES = (("l1", "L1"), ("l2", "L2"), ("gdl", "GDL"), ("centroid", "centroid"))
 
 
 def due(step: int, every: int) -> bool:
