@@ -26,12 +26,15 @@ past is as visible to it as a blurred digit).
   default) or "motion" (block matching against the frame before, nn.motion; nothing learnt). Learned shares
   did not come apart on 64×64 two-digit clips: both objects kept a mix of both digits and moved alike. Motion
   gives each digit its own ink from the first step, so G only learns how each one moves.
-- `track` (with one object) also reads the object's path: its ink centroid in every past frame, against the last
-  frame's, and the free space around it. A small MLP maps that path to a correction of each frame's move. The
+- `track` also reads each object's path: with one object its ink centroid in every past frame, against the last
+  frame's (with several, each object followed back by block matching, nn.object_paths), and the free space
+  around it. A small MLP maps that path to a correction of each frame's move. The
   digit's place in a frame is exact to a pixel, but where between pixels it was, and so where it goes, is
   inferred from the whole path, which convolutions over the frames estimate poorly (see _track). On
   moving_mnist_small alone it lowered the MSE in two seeds of four and raised it in two; beside loss.centroid
   all four seeds came within 0.25 of each other, but the centroid term alone did nearly as well (docs/frames.md).
+- `bounce` folds every move back at the frame's edges; `box` B > 0 makes it Moving MNIST's own rule, a square of
+  B pixels centred on each object's ink that stops at an edge and turns back (see _boxed).
 - `resample` is how the warp reads the last frame between pixels. Bilinear (the default) averages the two
   nearest pixels, so a stroke moved half a pixel loses some of its contrast; bicubic keeps more of it.
 """
@@ -203,7 +206,7 @@ class Generator(nn.Module):
         self.translator = nn.Sequential(*(Block(4 * width, norm) for _ in range(depth)))
         self.up = nn.ModuleList([_conv(4 * width, 2 * width, norm), _conv(2 * width, width, norm)])
         # warp: a velocity field (2), then per frame a correction to it (2), a mask (1) and drawn pixels (C);
-        # objects: the field and its corrections, then which object each pixel belongs to (when more than one)
+        # objects: the field and its corrections, then which object each pixel belongs to (when G learns that)
         moves = 2 + 2 * self.frames  # the objects' channels: the field and its corrections
         learned = objects > 1 and segment == "learned"  # G says which object each pixel is
         if objects:
