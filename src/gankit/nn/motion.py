@@ -1,10 +1,11 @@
 """Which object each pixel of a frame belongs to, read from how the frame moved since the one before it.
 
-Motion segmentation by block matching: every pixel of the last frame is compared, over a small window, with the
-frame before it displaced by each whole-pixel step within `SEARCH` pixels. Pixels of one rigid object all match
-at the same step (exactly, for clips drawn on the pixel grid as Moving MNIST's are), so the steps that explain
-most ink are the objects' moves, and a pixel belongs to the object whose step explains it best. Where two steps
-explain it equally (a straight stroke, slid along itself), the object whose unambiguous ink lies nearest wins.
+Motion segmentation by block matching: the last frame's ink is compared with the frame before it displaced by
+each whole-pixel step within `SEARCH` pixels. Pixels of one rigid object all match at the same step (exactly, for
+clips drawn on the pixel grid as Moving MNIST's are), so the step under which the ink matches best is one
+object's move, the step under which the ink it leaves unexplained matches best is the next object's, and so on;
+a pixel belongs to the object whose step explains it best over a small block around it. Where two steps explain
+it equally (a straight stroke, slid along itself), the object whose unambiguous ink lies nearest wins.
 Nothing here is learnt and no gradient flows through it: it tells a generator which ink to move together."""
 from __future__ import annotations
 
