@@ -641,20 +641,17 @@ def test_simvp_track_reads_the_objects_path_and_starts_as_the_flow_alone():
 
 def _holds_what_was_measured(name: str, result_file: str, base: str, seeds: int) -> None:
     """The preset `name` holds every override its benchmark result trained `base` with, over `seeds` runs."""
+    from gankit.core.config import parse_override
     from gankit.training.config import load_preset
 
     result = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "frames" /
                          result_file).read_text())
     preset = load_preset(name)
     assert result["preset"] == base and len(result["arms"]["gan"]["runs"]) == seeds
-    for override in result["arms"]["gan"]["overrides"]:
-        key, value = override.split("=")
-        *path, field = key.split(".")
-        section = preset
-        for part in path:
-            section = section[part]
-        assert section[field] == (value if value.isalpha() and value not in ("true", "false") else
-                                  json.loads(value)), override  # a bare word (motion) is a string
+    def holds(want: dict, have: dict) -> bool:
+        return all(holds(v, have[k]) if isinstance(v, dict) else have[k] == v for k, v in want.items())
+    for override in result["arms"]["gan"]["overrides"]:  # read as `--set` reads them
+        assert holds(parse_override(override), preset), override
 
 
 def test_the_sharp_preset_is_the_configuration_its_benchmark_measured():

@@ -93,11 +93,16 @@ def _track(past: torch.Tensor, channels: int) -> torch.Tensor:
     of the last frame's ink and the rows free above and below it, in frame sizes. A digit drawn at a rounded
     place moves its centroid by whole pixels, so these differences are exact; the MLP learns what they say of
     the place between pixels and the direction, and where a bounce in the past bent the path."""
-    n, _, h, w = past.shape
-    ink = ((past + 1) / 2).view(n, -1, channels, h, w).mean(2)  # [N, M, H, W]
+    ink = _inks(past, channels)
     where = ink_centroids(ink)[0].flip(-1)  # (x, y) of every frame: [N, M, 2]
     path = (where - where[:, -1:])[:, :-1].flatten(1) / 4
     return torch.cat((path, _room(ink[:, -1] > 0.1).to(past.dtype)), 1)
+
+
+def _inks(past: torch.Tensor, channels: int) -> torch.Tensor:
+    """Past frames [N, M·C, H, W] in [-1, 1] -> each frame's ink [N, M, H, W] (the ground 0, full ink 1)."""
+    n, _, h, w = past.shape
+    return ((past + 1) / 2).view(n, -1, channels, h, w).mean(2)
 
 
 def _room(present: torch.Tensor) -> torch.Tensor:
@@ -112,9 +117,7 @@ def _tracks(past: torch.Tensor, weight: torch.Tensor, channels: int) -> torch.Te
     """_track's numbers for each of several objects (weight [N, objects, H, W], their ink in the last frame) ->
     [N, objects, 2·(M-1) + 4]: their places in the past frames followed back by block matching (nn.object_paths;
     a centroid would mix the two digits), and the free space around each."""
-    n, _, h, w = past.shape
-    ink = ((past + 1) / 2).view(n, -1, channels, h, w).mean(2)
-    path = object_paths(ink, weight).flip(-1).flatten(2) / 4
+    path = object_paths(_inks(past, channels), weight).flip(-1).flatten(2) / 4
     return torch.cat((path, _room(weight > 0.1).to(past.dtype)), 2)
 
 
@@ -301,12 +304,11 @@ class Generator(nn.Module):
     def _shares(self, logits: torch.Tensor, past: torch.Tensor) -> torch.Tensor:
         """Which object each pixel of the last frame is, [N, objects, H, W] summing to 1: all of one, G's softmax
         over `logits`, or with segment "motion" told apart by how the last frame moved (nn.motion)."""
-        n, c, (h, w) = past.shape[0], self.frame_channels, past.shape[-2:]
         if self.objects == 1:
-            return past.new_ones(n, 1, h, w)
+            return past.new_ones(past.shape[0], 1, *past.shape[-2:])
         if self.segment == "learned":
             return torch.softmax(logits, 1)
-        ink = (past[:, -2 * c:] + 1).view(n, 2, c, h, w).mean(2) / 2
+        ink = _inks(past[:, -2 * self.frame_channels:], self.frame_channels)
         return motion_shares(ink[:, 1], ink[:, 0], self.objects)
 
     def _warped(self, raw: torch.Tensor, past: torch.Tensor) -> torch.Tensor:
