@@ -722,7 +722,8 @@ def test_several_objects_are_tracked_back_through_the_past_frames_each_on_its_ow
     share = motion_shares(last[None], before[None], 2)
     upper = int(share[0, :, 1:6, 3:8].sum((1, 2)).argmax())  # the object that holds the upper blob
     past = torch.stack((before, last))[None] * 2 - 1
-    numbers = _tracks(past, share * (past[:, 1:] + 1), 1)[0]
+    weight = share * (past[:, 1:] + 1)
+    numbers = _tracks(object_paths((past + 1) / 2, weight).flip(-1), weight)[0]
     torch.testing.assert_close(numbers[upper], torch.tensor([-2 / 4, 0, 3 / 16, 8 / 16, 1 / 16, 10 / 16]))
     torch.testing.assert_close(numbers[1 - upper], torch.tensor([1 / 4, 1 / 4, 9 / 16, 2 / 16, 8 / 16, 3 / 16]))
     frames = torch.zeros(1, 4, 16, 16)  # a longer path, by steps that change: a bounce bends it
@@ -750,6 +751,24 @@ def test_boxed_objects_turn_where_their_box_meets_the_edge_as_moving_mnist_s_dig
     torch.testing.assert_close(folded, torch.tensor([2.0, 4, 2, 0]))
     with pytest.raises(GankitError, match="model.g.box .* needs model.g.bounce"):
         _objects_simvp(1, box=6)
+
+
+def test_boxed_objects_meet_the_edges_where_their_past_turns_and_places_put_them():
+    from gankit.models.simvp import _boxed
+
+    weight = torch.zeros(1, 1, 16, 16)
+    weight[0, 0, 6:9, 9:12] = 1  # the centroid puts a box of 6 at columns 7..12: 7 px of room left, 3 right
+    moves = torch.tensor([2.0, 4, 6, 8])
+    left = torch.stack((moves, torch.zeros(4)), -1)[None, None]  # 2 px left a frame (the shift is minus the move)
+    turned = torch.tensor([[-1.0, 0], [-3, 0], [-2, 0]])[None, None]  # came left to -3, turned: the left edge is there
+    got = -_boxed(left, weight, 6, turned)[0, 0, :, 0]
+    torch.testing.assert_close(got, torch.tensor([-2.0, -3, -1, 1]))  # stops at -3 where it turned, then back
+    torch.testing.assert_close(-_boxed(left, weight, 6)[0, 0, :, 0], torch.tensor([-2.0, -4, -6, -7]))  # centroid
+    # the right edge is the left one plus the frame's free travel (16 - 6 = 10): 7 px right, not 3
+    torch.testing.assert_close(-_boxed(-left, weight, 6, turned)[0, 0, :, 0], torch.tensor([2.0, 4, 6, 7]))
+    came = torch.tensor([[5.0, 0], [4, 0], [2, 0]])[None, None]  # was 5 px right, no turn: the box reaches there
+    torch.testing.assert_close(-_boxed(-left, weight, 6, came)[0, 0, :, 0], torch.tensor([2.0, 4, 5, 3]))
+    torch.testing.assert_close(-_boxed(-left, weight, 6)[0, 0, :, 0], torch.tensor([2.0, 3, 1, -1]))
 
 
 def test_the_64_preset_is_the_configuration_its_benchmark_measured():
