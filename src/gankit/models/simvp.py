@@ -34,7 +34,8 @@ past is as visible to it as a blurred digit).
   moving_mnist_small alone it lowered the MSE in two seeds of four and raised it in two; beside loss.centroid
   all four seeds came within 0.25 of each other, but the centroid term alone did nearly as well (docs/frames.md).
 - `bounce` folds every move back at the frame's edges; `box` B > 0 makes it Moving MNIST's own rule, a square of
-  B pixels centred on each object's ink that stops at an edge and turns back (see _boxed).
+  B pixels centred on each object's ink that stops at an edge and turns back (see _boxed); with several objects
+  tracked, their past turns and places say where each box's edges are (see _edges).
 - `resample` is how the warp reads the last frame between pixels. Bilinear (the default) averages the two
   nearest pixels, so a stroke moved half a pixel loses some of its contrast; bicubic keeps more of it.
 """
