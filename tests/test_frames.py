@@ -715,7 +715,7 @@ def test_simvp_segment_motion_moves_objects_told_apart_by_motion_and_needs_two_p
 
 
 def test_several_objects_are_tracked_back_through_the_past_frames_each_on_its_own():
-    from gankit.models.simvp import _tracks
+    from gankit.models.simvp import _inks, _tracks
     from gankit.nn import motion_shares, object_paths
 
     last, before, own = _two_moving_blobs()
@@ -723,7 +723,7 @@ def test_several_objects_are_tracked_back_through_the_past_frames_each_on_its_ow
     upper = int(share[0, :, 1:6, 3:8].sum((1, 2)).argmax())  # the object that holds the upper blob
     past = torch.stack((before, last))[None] * 2 - 1
     weight = share * (past[:, 1:] + 1)
-    numbers = _tracks(object_paths((past + 1) / 2, weight).flip(-1), weight)[0]
+    numbers = _tracks(object_paths(_inks(past, 1), weight).flip(-1), weight)[0]  # as G reads them
     torch.testing.assert_close(numbers[upper], torch.tensor([-2 / 4, 0, 3 / 16, 8 / 16, 1 / 16, 10 / 16]))
     torch.testing.assert_close(numbers[1 - upper], torch.tensor([1 / 4, 1 / 4, 9 / 16, 2 / 16, 8 / 16, 3 / 16]))
     frames = torch.zeros(1, 4, 16, 16)  # a longer path, by steps that change: a bounce bends it

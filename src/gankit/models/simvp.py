@@ -306,11 +306,13 @@ class Generator(nn.Module):
         share = self._shares(raw[:, 2 + 2 * frames:], past)
         weight = share * ink.mean(1, keepdim=True)  # [N, objects, H, W]
         shift = torch.einsum("nohw,nkdhw->nokd", weight, flow) / weight.sum((2, 3)).clamp_min(1e-6)[..., None, None]
-        places = None  # several objects' places in the past frames, when G reads them
+        places = None  # several objects' places in the past frames, when G reads them (the box's edges use them)
         if self.track is not None:  # one object's path by its centroid, as measured; several by block matching
-            if k > 1:
+            if k == 1:
+                path = _track(past, c)[:, None]
+            else:
                 places = object_paths(_inks(past, c), weight).flip(-1)
-            path = _track(past, c)[:, None] if k == 1 else _tracks(places, weight)
+                path = _tracks(places, weight)
             shift = shift + self.track(path).view(n, k, frames, 2)
         if self.whole_pixels and not self.training:  # trained by bilinear reads, used nearer whole pixels
             shift = torch.lerp(shift, shift.round(), self.whole_pixels)
