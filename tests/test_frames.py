@@ -736,16 +736,17 @@ def test_several_objects_are_tracked_back_through_the_past_frames_each_on_its_ow
 
 
 def test_boxed_objects_turn_where_their_box_meets_the_edge_as_moving_mnist_s_digits_do():
-    from gankit.models.simvp import _boxed
+    from gankit.models.simvp import _box_edges, _boxed
 
     weight = torch.zeros(1, 1, 16, 16)
     weight[0, 0, 6:9, 9:12] = 1  # ink centred at column 10: a box of 6 reaches column 13, 3 short of the edge
     moves = torch.tensor([2.0, 4, 6, 8])  # 2 px right a frame, unbounced
     shift = torch.stack((-moves, torch.zeros(4)), -1)[None, None]  # an output pixel reads minus the move
-    got = -_boxed(shift, weight, 6)[0, 0]
+    got = -_boxed(shift, *_box_edges(weight, 6))[0, 0]
     torch.testing.assert_close(got[:, 0], torch.tensor([2.0, 3, 1, -1]))  # stops at the edge, then turns back
     torch.testing.assert_close(got[:, 1], torch.zeros(4))
-    torch.testing.assert_close(-_boxed(-shift, weight, 6)[0, 0, :, 0], torch.tensor([-2.0, -4, -6, -7]))  # room left
+    room_left = -_boxed(-shift, *_box_edges(weight, 6))[0, 0, :, 0]
+    torch.testing.assert_close(room_left, torch.tensor([-2.0, -4, -6, -7]))
     from gankit.models.simvp import _bounced
     folded = -_bounced(shift, weight)[0, 0, :, 0]  # at the ink's edge, reflected: 1 px later, and no stop
     torch.testing.assert_close(folded, torch.tensor([2.0, 4, 2, 0]))
@@ -754,21 +755,22 @@ def test_boxed_objects_turn_where_their_box_meets_the_edge_as_moving_mnist_s_dig
 
 
 def test_boxed_objects_meet_the_edges_where_their_past_turns_and_places_put_them():
-    from gankit.models.simvp import _boxed
+    from gankit.models.simvp import _box_edges, _boxed
 
     weight = torch.zeros(1, 1, 16, 16)
     weight[0, 0, 6:9, 9:12] = 1  # the centroid puts a box of 6 at columns 7..12: 7 px of room left, 3 right
     moves = torch.tensor([2.0, 4, 6, 8])
     left = torch.stack((moves, torch.zeros(4)), -1)[None, None]  # 2 px left a frame (the shift is minus the move)
     turned = torch.tensor([[-1.0, 0], [-3, 0], [-2, 0]])[None, None]  # came left to -3, turned: the left edge is there
-    got = -_boxed(left, weight, 6, turned)[0, 0, :, 0]
+    got = -_boxed(left, *_box_edges(weight, 6, turned))[0, 0, :, 0]
     torch.testing.assert_close(got, torch.tensor([-2.0, -3, -1, 1]))  # stops at -3 where it turned, then back
-    torch.testing.assert_close(-_boxed(left, weight, 6)[0, 0, :, 0], torch.tensor([-2.0, -4, -6, -7]))  # centroid
+    by_centroid = -_boxed(left, *_box_edges(weight, 6))[0, 0, :, 0]
+    torch.testing.assert_close(by_centroid, torch.tensor([-2.0, -4, -6, -7]))
     # the right edge is the left one plus the frame's free travel (16 - 6 = 10): 7 px right, not 3
-    torch.testing.assert_close(-_boxed(-left, weight, 6, turned)[0, 0, :, 0], torch.tensor([2.0, 4, 6, 7]))
+    torch.testing.assert_close(-_boxed(-left, *_box_edges(weight, 6, turned))[0, 0, :, 0], torch.tensor([2.0, 4, 6, 7]))
     came = torch.tensor([[5.0, 0], [4, 0], [2, 0]])[None, None]  # was 5 px right, no turn: the box reaches there
-    torch.testing.assert_close(-_boxed(-left, weight, 6, came)[0, 0, :, 0], torch.tensor([2.0, 4, 5, 3]))
-    torch.testing.assert_close(-_boxed(-left, weight, 6)[0, 0, :, 0], torch.tensor([2.0, 3, 1, -1]))
+    torch.testing.assert_close(-_boxed(-left, *_box_edges(weight, 6, came))[0, 0, :, 0], torch.tensor([2.0, 4, 5, 3]))
+    torch.testing.assert_close(-_boxed(-left, *_box_edges(weight, 6))[0, 0, :, 0], torch.tensor([2.0, 3, 1, -1]))
 
 
 def test_the_64_preset_is_the_configuration_its_benchmark_measured():

@@ -122,20 +122,27 @@ def _tracks(places: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return torch.cat((places.flatten(2) / 4, _room(weight > 0.1).to(places.dtype)), 2)
 
 
-def _boxed(shift: torch.Tensor, weight: torch.Tensor, box: int, places: torch.Tensor | None = None) -> torch.Tensor:
-    """Moves shift [N, objects, K, 2] (as _bounced's) of objects that each fill a box of `box` pixels centred on
-    their ink's centroid (weight [N, objects, H, W]) as Moving MNIST's generator moves its digits: frame by frame,
-    a step that would take the box past an edge stops it there and turns it back (Srivastava et al. 2015; MNIST
-    centres each digit's centre of mass in its 28-pixel box, so at 64×64 the box is 28 and its place is exact to
-    half a pixel). The box, not the ink, meets the edge: a digit turns a few pixels short of the frame's edge,
-    which a fold at the ink's edge misses by as much again after the turn. With the objects' past places
-    (places, as _tracks takes them) the edges come from where each box has been (see _edges)."""
-    size = torch.tensor(weight.shape[-1:-3:-1], device=shift.device, dtype=shift.dtype)  # (W, H)
+def _box_edges(weight: torch.Tensor, box: int, places: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """How far each object's box of `box` pixels, centred on its ink's centroid (weight [N, objects, H, W]), may
+    go each way before it meets an edge: (low, high) [N, objects, 2], (x, y) in whole pixels, low <= 0 <= high.
+    MNIST centres each digit's centre of mass in its 28-pixel box, so at 64×64 the box is 28 and its place is exact
+    to half a pixel; with the objects' past places (places, as _tracks takes them) the edges come from where each
+    box has been (see _edges)."""
+    size = torch.tensor(weight.shape[-1:-3:-1], device=weight.device, dtype=weight.dtype)  # (W, H)
     centre = ink_centroids(weight)[0].flip(-1)  # (x, y) [N, objects, 2]
     low, high = box / 2 - centre, size - box / 2 - centre  # how far the box may go each way, <= 0 <= ...
     low, high = low.round().clamp(max=0), high.round().clamp(min=0)  # clips on the pixel grid: whole pixels
     if places is not None:
         low, high = _edges(places, low, size - box)
+    return low, high
+
+
+def _boxed(shift: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+    """Moves shift [N, objects, K, 2] (as _bounced's) of objects whose boxes may go from low to high (_box_edges)
+    as Moving MNIST's generator moves its digits: frame by frame, a step that would take the box past an edge
+    stops it there and turns it back (Srivastava et al. 2015). The box, not the ink, meets the edge: a digit turns
+    a few pixels short of the frame's edge, which a fold at the ink's edge misses by as much again after the
+    turn."""
     low, high = low[:, :, None], high[:, :, None]  # [N, objects, 1, 2]
     steps = (-shift).diff(dim=2, prepend=torch.zeros_like(shift[:, :, :1]))  # the objects' moves, frame by frame
     place, heading, out = torch.zeros_like(low), torch.ones_like(low), []
@@ -167,6 +174,85 @@ def _edges(places: torch.Tensor, low: torch.Tensor, span: torch.Tensor) -> tuple
     return low, low + span
 
 
+def _reckoned(places: torch.Tensor, low: torch.Tensor, high: torch.Tensor, frames: int) -> torch.Tensor:
+    """Each object's next `frames` moves by dead reckoning, [N, objects, K, 2] ((x, y) in pixels, free flight: the
+    box's turns are _boxed's), from its past places (places [N, objects, M-1, 2], as _tracks takes them) and its
+    box's edges (low, high [N, objects, 2], _box_edges'); 0 where the places allow no straight line.
+
+    A digit drawn on the pixel grid is where its place says to half a pixel, and exactly at an edge, where Moving
+    MNIST clips it. Since its last turn it has moved in a straight line, so each future place lies between the
+    least and the most any such line through the places since then allows (each pair of places bounds it), and
+    the run before that turn had the same speed the other way, which bounds it too. The move is the middle of
+    that range. A digit that met an edge in the last frame turns back there at the speed its run up to it
+    allows. On the first 4,000 test clips' true places this gets both axes of the next place right for 72% of
+    digits, and 52% ten frames ahead; the track MLP alone, trained on them, for 20% (docs/frames.md)."""
+    path = torch.cat((places, torch.zeros_like(places[:, :, :1])), 2)  # [N, objects, M, 2]: the last place is 0
+    m = path.shape[2]
+    t = torch.arange(m, device=path.device, dtype=path.dtype).view(1, 1, m, 1).expand_as(path)
+    edge = (path <= low[:, :, None]) | (path >= high[:, :, None])
+    a, b = torch.where(edge, path, path - 0.5), torch.where(edge, path, path + 0.5)  # each place's bounds
+    last_edge = torch.where(edge, t, -1).amax(2)  # [N, objects, 2]; -1: none seen
+    turned = last_edge == m - 1  # met an edge in the last frame: its run is the one up to it
+    before = torch.where(edge & (t < m - 1), t, -1).amax(2)
+    start = torch.where(turned, before, last_edge).clamp_min(0)
+    stop = torch.where(turned, m - 2, m - 1)
+    run = (t >= start[:, :, None]) & (t <= stop[:, :, None])
+    lo, hi = _speeds(a, b, run)
+    earlier = torch.where(edge & (t < start[:, :, None]), t, -1).amax(2).clamp_min(0)
+    prior = (t >= earlier[:, :, None]) & (t < start[:, :, None])  # the run before (its last place is the edge's)
+    plo, phi = _speeds(a, b, prior)
+    known = ~turned & (plo <= phi)  # the same speed the other way
+    lo, hi = torch.where(known, torch.maximum(lo, -phi), lo), torch.where(known, torch.minimum(hi, -plo), hi)
+    k = torch.arange(1, frames + 1, device=path.device, dtype=path.dtype).view(1, 1, frames, 1)
+    back = -(lo + hi)[:, :, None] / 2 * k  # turned: from the edge (place 0), back along its run's speed
+    ahead = _places_ahead(a, b, run, m - 1 + k, lo, hi)
+    fine = (lo <= hi + 1e-4) & (hi - lo < 1e3)  # a straight run of two places or more
+    moves = torch.where(turned[:, :, None], back, ahead)
+    return torch.where(fine[:, :, None], moves, torch.zeros_like(moves))
+
+
+def _pairs(run: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Frames in a run ([N, objects, M, 2] bool) -> each pair i < j of them [N, objects, M, M, 2] (bool) and
+    j - i [M, M, 1]."""
+    m = run.shape[2]
+    i, j = torch.arange(m, device=run.device)[:, None], torch.arange(m, device=run.device)[None, :]
+    pair = (i < j)[:, :, None] & run[:, :, :, None] & run[:, :, None, :]
+    return pair, (j - i).clamp_min(1)[:, :, None].to(torch.get_default_dtype())
+
+
+def _speeds(a: torch.Tensor, b: torch.Tensor, run: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The least and most speed [N, objects, 2] (pixels a frame) of a straight line through places bounded by a
+    and b ([N, objects, M, 2]) at the frames of `run`; lo > hi where fewer than two."""
+    pair, gap = _pairs(run)
+    big = torch.finfo(a.dtype).max / 4
+    hi = torch.where(pair, (b[:, :, None] - a[:, :, :, None]) / gap.to(a.dtype), big).amin((2, 3))
+    lo = torch.where(pair, (a[:, :, None] - b[:, :, :, None]) / gap.to(a.dtype), -big).amax((2, 3))
+    return lo, hi
+
+
+def _places_ahead(a: torch.Tensor, b: torch.Tensor, run: torch.Tensor, at: torch.Tensor, lo: torch.Tensor,
+                  hi: torch.Tensor) -> torch.Tensor:
+    """The middle of the places a straight line through the run's places (bounded by a and b, [N, objects, M, 2])
+    may reach at the frames `at` [1, 1, K, 1], its speed within [lo, hi] [N, objects, 2] -> [N, objects, K, 2].
+    Two places i < j bound the line's place at T by extending the line through their extremes; one place and
+    the speed's bounds bound it too."""
+    pair, gap = _pairs(run)
+    m = a.shape[2]
+    tt = torch.arange(m, device=a.device, dtype=a.dtype)
+    big = torch.finfo(a.dtype).max / 4
+    at = at.reshape(1, 1, -1, 1, 1, 1)
+    r = (at - tt.view(1, 1, 1, 1, m, 1)) / gap.to(a.dtype).view(1, 1, 1, m, m, 1)  # (T - t_j) / (t_j - t_i)
+    a_i, b_i, a_j, b_j = a[:, :, None, :, None], b[:, :, None, :, None], a[:, :, None, None], b[:, :, None, None]
+    pairs = pair[:, :, None]
+    top = torch.where(pairs, b_j + (b_j - a_i) * r, big).amin((3, 4))
+    bottom = torch.where(pairs, a_j + (a_j - b_i) * r, -big).amax((3, 4))
+    gone = at[..., 0] - tt.view(1, 1, 1, m, 1)  # [1, 1, K, M, 1]: frames from each place to T
+    inrun = run[:, :, None]
+    top = torch.minimum(top, torch.where(inrun, b[:, :, None] + hi[:, :, None, None] * gone, big).amin(3))
+    bottom = torch.maximum(bottom, torch.where(inrun, a[:, :, None] + lo[:, :, None, None] * gone, -big).amax(3))
+    return (top + bottom) / 2
+
+
 def _bounced(shift: torch.Tensor, weight: torch.Tensor, ink: float = 0.1) -> torch.Tensor:
     """Moves shift [N, objects, K, 2] (x, y, in pixels; an output pixel reads the object at its place plus the
     shift, so the object moves by minus it) folded back at the frame's edges, as a ball bounces between walls:
@@ -190,7 +276,7 @@ class Generator(nn.Module):
                  depth: int = 4, norm: str = "group", source_channels: int = 1, factor: int = 1,
                  frame_channels: int = 1, warp: bool = False, unshuffle: int = 1, resample: str = "bilinear",
                  objects: int = 0, whole_pixels: float = 0.0, bounce: bool = False, track: bool = False,
-                 segment: str = "learned", box: int = 0):
+                 segment: str = "learned", box: int = 0, reckon: bool = False):
         super().__init__()
         check_choice("generator norm", norm, NORMS)
         check_choice("model.g.resample", resample, RESAMPLES)
@@ -217,6 +303,9 @@ class Generator(nn.Module):
         if track and not objects:
             raise GankitError("model.g.track reads the paths of whole objects through the past frames: it needs "
                               "model.g.objects")
+        if reckon and (not track or not box or objects < 2):
+            raise GankitError("model.g.reckon starts each object's moves from its tracked places and its box's edges: "
+                              "it needs model.g.track, model.g.box and model.g.objects >= 2")
         if segment == "motion" and (objects < 2 or source_channels < 2 * frame_channels):
             raise GankitError("model.g.segment=motion tells several objects apart by how the last of two past frames "
                               f"moved: it needs model.g.objects >= 2 and data.context >= 2, got {objects} objects")
@@ -226,7 +315,7 @@ class Generator(nn.Module):
         self.shape, self.z_dim, self.num_classes = tuple(shape), z_dim, num_classes
         self.frame_channels, self.warp, self.unshuffle, self.resample = frame_channels, warp, unshuffle, resample
         self.objects, self.whole_pixels, self.bounce = objects, float(whole_pixels), bool(bounce)
-        self.segment, self.box = segment, int(box)
+        self.segment, self.box, self.reckon = segment, int(box), bool(reckon)
         self.source_shape = (source_channels, resolution, resolution)
         self.stem = _conv(source_channels * unshuffle ** 2, width, norm)
         self.down = nn.ModuleList([_conv(width, 2 * width, norm, 2), _conv(2 * width, 4 * width, norm, 2)])
@@ -314,10 +403,13 @@ class Generator(nn.Module):
                 places = object_paths(_inks(past, c), weight).flip(-1)
                 path = _tracks(places, weight)
             shift = shift + self.track(path).view(n, k, frames, 2)
+        edges = _box_edges(weight, self.box, places) if self.box else None
+        if self.reckon:  # G learns the correction to the move the past places allow
+            shift = shift - _reckoned(places, *edges, frames)
         if self.whole_pixels and not self.training:  # trained by bilinear reads, used nearer whole pixels
             shift = torch.lerp(shift, shift.round(), self.whole_pixels)
         if self.bounce:
-            shift = _boxed(shift, weight, self.box, places) if self.box else _bounced(shift, weight)
+            shift = _boxed(shift, *edges) if self.box else _bounced(shift, weight)
         shift = shift * (2 / torch.tensor([w, h], device=raw.device, dtype=raw.dtype))  # G says pixels: small steps
         theta = torch.zeros(n, k, frames, 2, 3, device=raw.device, dtype=raw.dtype)
         theta[..., 0, 0] = theta[..., 1, 1] = 1
