@@ -773,11 +773,65 @@ def test_boxed_objects_meet_the_edges_where_their_past_turns_and_places_put_them
     torch.testing.assert_close(-_boxed(-left, *_box_edges(weight, 6))[0, 0, :, 0], torch.tensor([2.0, 3, 1, -1]))
 
 
+def _one_axis(xs: list[float]) -> torch.Tensor:
+    """Places along x only (y still) of one object, from the last frame's: [1, 1, M-1, 2]."""
+    x = torch.tensor(xs)
+    return torch.stack((x[:-1] - x[-1], torch.zeros(len(xs) - 1)), -1)[None, None]
+
+
+def test_reckoned_moves_continue_the_straight_run_since_the_last_turn():
+    from gankit.models.simvp import _reckoned
+
+    free = torch.tensor([[[-50.0, -50]]]), torch.tensor([[[50.0, 50]]])  # edges far away
+    steady = _reckoned(_one_axis([3.0 * t for t in range(10)]), *free, 4)[0, 0]
+    torch.testing.assert_close(steady, torch.tensor([[3.0, 0], [6, 0], [9, 0], [12, 0]]))
+    # left at 2 px a frame, clipped at the edge (low 0) in frame 7, back out: 13, 11, ..., 1, 0, 2, 4
+    bounced = [13.0, 11, 9, 7, 5, 3, 1, 0, 2, 4]
+    low, high = torch.tensor([[[-4.0, -50]]]), torch.tensor([[[26.0, 50]]])
+    got = _reckoned(_one_axis(bounced), low, high, 3)[0, 0, :, 0]
+    torch.testing.assert_close(got, torch.tensor([2.0, 4, 6]))  # the run since the turn, its speed pinned by both
+    # a digit that met the edge in the last frame turns back at the speed of its run up to it
+    met = [18.0, 16, 14, 12, 10, 8, 6, 4, 2, 0]
+    back = _reckoned(_one_axis(met), torch.tensor([[[0.0, -50]]]), torch.tensor([[[30.0, 50]]]), 3)[0, 0, :, 0]
+    torch.testing.assert_close(back, torch.tensor([2.0, 4, 6]))
+    # an object that never left the edge says nothing of where it goes: no move, G's own alone
+    still = _reckoned(_one_axis([0.0] * 10), torch.tensor([[[0.0, -50]]]), torch.tensor([[[30.0, 50]]]), 3)
+    assert still.abs().max() == 0
+
+
+def test_reckoned_places_stay_within_what_the_rounded_places_allow():
+    from gankit.models.simvp import _reckoned
+
+    # x = 0.2 + 3.4 t drawn at whole pixels (0, 4, 7, 10, 14, 17, 21, 24, 27, 31): the next places are 34.2,
+    # 37.6, 41.0 (3.2, 6.6, 10.0 from the last drawn); the middle of what the places allow is within 0.2 of them
+    drawn = [round(0.2 + 3.4 * t) for t in range(10)]
+    free = torch.tensor([[[-80.0, -50]]]), torch.tensor([[[80.0, 50]]])
+    got = _reckoned(_one_axis([float(x) for x in drawn]), *free, 3)[0, 0, :, 0]
+    true = torch.tensor([0.2 + 3.4 * t - drawn[-1] for t in (10, 11, 12)])
+    assert (got - true).abs().max() < 0.2 and (got[1:] - got[:-1] - 3.4).abs().max() < 0.05
+    with pytest.raises(GankitError, match="model.g.reckon .* needs model.g.track, model.g.box"):
+        _objects_simvp(2, bounce=True, box=6, reckon=True)
+
+
+def test_a_reckoning_generator_starts_by_moving_each_digit_on_along_its_run():
+    torch.manual_seed(0)
+    G = _objects_simvp(2, segment="motion", bounce=True, box=6, track=True, reckon=True)
+    past = -torch.ones(1, 2, 16, 16)
+    past[0, 0, 2:5, 1:4] = past[0, 1, 2:5, 3:6] = 1  # a square 2 px right a frame
+    past[0, :, 10:13, 10:13] = 1  # and one still
+    want = -torch.ones(1, 3, 16, 16)
+    want[0, :, 10:13, 10:13] = 1
+    for k in range(3):  # G's own moves start at 0: the reckoned ones alone, 2, 4 and 6 px right
+        want[0, k, 2:5, 5 + 2 * k:8 + 2 * k] = 1
+    with torch.no_grad():
+        torch.testing.assert_close(G(torch.zeros(1, 4), past), want, atol=1e-4, rtol=0)
+
+
 def test_the_64_preset_is_the_configuration_its_benchmark_measured():
     """docs/frames.md quotes moving_mnist's scores from these results: the earlier runs were trained from the
     dense-warp preset with overrides the preset now holds, the later ones from the preset itself, as
     docs/frames.md describes it (two objects told apart by motion, tracked, bouncing in a 28-pixel box; L2 100,
-    GDL 100, centroid 1)."""
+    GDL 100, centroid 1; dead reckoning was measured and left off)."""
     from gankit.training.config import load_preset, resolve
 
     _holds_what_was_measured("moving_mnist", "moving_mnist_objects_motion_30min_3seeds.json", "moving_mnist", 3)

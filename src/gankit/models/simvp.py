@@ -36,6 +36,8 @@ past is as visible to it as a blurred digit).
 - `bounce` folds every move back at the frame's edges; `box` B > 0 makes it Moving MNIST's own rule, a square of
   B pixels centred on each object's ink that stops at an edge and turns back (see _boxed); with several objects
   tracked, their past turns and places say where each box's edges are (see _edges).
+- `reckon` (with `track`, `box` and several objects) starts each object's moves by dead reckoning from its past
+  places, the middle of where a straight run since its last turn can go (see _reckoned); G learns the correction.
 - `resample` is how the warp reads the last frame between pixels. Bilinear (the default) averages the two
   nearest pixels, so a stroke moved half a pixel loses some of its contrast; bicubic keeps more of it.
 """
@@ -164,6 +166,8 @@ def _edges(places: torch.Tensor, low: torch.Tensor, span: torch.Tensor) -> tuple
     the first 1,000 test clips); with the places and turns, one in eleven."""
     path = torch.cat((places, torch.zeros_like(places[:, :, :1])), 2)  # [N, objects, M, 2]: the last place is 0
     low = torch.minimum(torch.maximum(low, path.amax(2) - span), path.amin(2))
+    if path.shape[2] < 3:  # two frames show no turn
+        return low, low + span
     step = path.diff(dim=2)
     turned = step[:, :, 1:] * step[:, :, :-1] < 0  # the object turned at frames 1 .. M-2
     floor, ceiling = turned & (step[:, :, :-1] < 0), turned & (step[:, :, :-1] > 0)  # at the low or the high edge
@@ -184,8 +188,8 @@ def _reckoned(places: torch.Tensor, low: torch.Tensor, high: torch.Tensor, frame
     least and the most any such line through the places since then allows (each pair of places bounds it), and
     the run before that turn had the same speed the other way, which bounds it too. The move is the middle of
     that range. A digit that met an edge in the last frame turns back there at the speed its run up to it
-    allows. On the first 4,000 test clips' true places this gets both axes of the next place right for 72% of
-    digits, and 52% ten frames ahead; the track MLP alone, trained on them, for 20% (docs/frames.md)."""
+    allows. The track MLP, even trained on true places and moves directly, learns this reading of rounded
+    places slowly (docs/frames.md); here it learns only the correction."""
     path = torch.cat((places, torch.zeros_like(places[:, :, :1])), 2)  # [N, objects, M, 2]: the last place is 0
     m = path.shape[2]
     t = torch.arange(m, device=path.device, dtype=path.dtype).view(1, 1, m, 1).expand_as(path)
@@ -199,8 +203,8 @@ def _reckoned(places: torch.Tensor, low: torch.Tensor, high: torch.Tensor, frame
     run = (t >= start[:, :, None]) & (t <= stop[:, :, None])
     lo, hi = _speeds(a, b, run)
     earlier = torch.where(edge & (t < start[:, :, None]), t, -1).amax(2).clamp_min(0)
-    prior = (t >= earlier[:, :, None]) & (t < start[:, :, None])  # the run before (its last place is the edge's)
-    plo, phi = _speeds(a, b, prior)
+    previous = (t >= earlier[:, :, None]) & (t < start[:, :, None])  # the run before: it ends before the edge
+    plo, phi = _speeds(a, b, previous)
     known = ~turned & (plo <= phi)  # the same speed the other way
     lo, hi = torch.where(known, torch.maximum(lo, -phi), lo), torch.where(known, torch.minimum(hi, -plo), hi)
     k = torch.arange(1, frames + 1, device=path.device, dtype=path.dtype).view(1, 1, frames, 1)
@@ -211,22 +215,22 @@ def _reckoned(places: torch.Tensor, low: torch.Tensor, high: torch.Tensor, frame
     return torch.where(fine[:, :, None], moves, torch.zeros_like(moves))
 
 
-def _pairs(run: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _pairs(run: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """Frames in a run ([N, objects, M, 2] bool) -> each pair i < j of them [N, objects, M, M, 2] (bool) and
     j - i [M, M, 1]."""
     m = run.shape[2]
     i, j = torch.arange(m, device=run.device)[:, None], torch.arange(m, device=run.device)[None, :]
     pair = (i < j)[:, :, None] & run[:, :, :, None] & run[:, :, None, :]
-    return pair, (j - i).clamp_min(1)[:, :, None].to(torch.get_default_dtype())
+    return pair, (j - i).clamp_min(1)[:, :, None].to(dtype)
 
 
 def _speeds(a: torch.Tensor, b: torch.Tensor, run: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The least and most speed [N, objects, 2] (pixels a frame) of a straight line through places bounded by a
     and b ([N, objects, M, 2]) at the frames of `run`; lo > hi where fewer than two."""
-    pair, gap = _pairs(run)
+    pair, gap = _pairs(run, a.dtype)
     big = torch.finfo(a.dtype).max / 4
-    hi = torch.where(pair, (b[:, :, None] - a[:, :, :, None]) / gap.to(a.dtype), big).amin((2, 3))
-    lo = torch.where(pair, (a[:, :, None] - b[:, :, :, None]) / gap.to(a.dtype), -big).amax((2, 3))
+    hi = torch.where(pair, (b[:, :, None] - a[:, :, :, None]) / gap, big).amin((2, 3))
+    lo = torch.where(pair, (a[:, :, None] - b[:, :, :, None]) / gap, -big).amax((2, 3))
     return lo, hi
 
 
@@ -236,12 +240,12 @@ def _places_ahead(a: torch.Tensor, b: torch.Tensor, run: torch.Tensor, at: torch
     may reach at the frames `at` [1, 1, K, 1], its speed within [lo, hi] [N, objects, 2] -> [N, objects, K, 2].
     Two places i < j bound the line's place at T by extending the line through their extremes; one place and
     the speed's bounds bound it too."""
-    pair, gap = _pairs(run)
+    pair, gap = _pairs(run, a.dtype)
     m = a.shape[2]
     tt = torch.arange(m, device=a.device, dtype=a.dtype)
     big = torch.finfo(a.dtype).max / 4
     at = at.reshape(1, 1, -1, 1, 1, 1)
-    r = (at - tt.view(1, 1, 1, 1, m, 1)) / gap.to(a.dtype).view(1, 1, 1, m, m, 1)  # (T - t_j) / (t_j - t_i)
+    r = (at - tt.view(1, 1, 1, 1, m, 1)) / gap.view(1, 1, 1, m, m, 1)  # (T - t_j) / (t_j - t_i)
     a_i, b_i, a_j, b_j = a[:, :, None, :, None], b[:, :, None, :, None], a[:, :, None, None], b[:, :, None, None]
     pairs = pair[:, :, None]
     top = torch.where(pairs, b_j + (b_j - a_i) * r, big).amin((3, 4))
