@@ -785,7 +785,7 @@ def test_reckoned_moves_continue_the_straight_run_since_the_last_turn():
     free = torch.tensor([[[-50.0, -50]]]), torch.tensor([[[50.0, 50]]])  # edges far away
     steady = _reckoned(_one_axis([3.0 * t for t in range(10)]), *free, 4)[0, 0]
     torch.testing.assert_close(steady, torch.tensor([[3.0, 0], [6, 0], [9, 0], [12, 0]]))
-    # left at 2 px a frame, clipped at the edge (low 0) in frame 7, back out: 13, 11, ..., 1, 0, 2, 4
+    # left at 2 px a frame, clipped at the edge (column 0, 4 px left of the last place) in frame 7, back out
     bounced = [13.0, 11, 9, 7, 5, 3, 1, 0, 2, 4]
     low, high = torch.tensor([[[-4.0, -50]]]), torch.tensor([[[26.0, 50]]])
     got = _reckoned(_one_axis(bounced), low, high, 3)[0, 0, :, 0]
@@ -809,8 +809,6 @@ def test_reckoned_places_stay_within_what_the_rounded_places_allow():
     got = _reckoned(_one_axis([float(x) for x in drawn]), *free, 3)[0, 0, :, 0]
     true = torch.tensor([0.2 + 3.4 * t - drawn[-1] for t in (10, 11, 12)])
     assert (got - true).abs().max() < 0.2 and (got[1:] - got[:-1] - 3.4).abs().max() < 0.05
-    with pytest.raises(GankitError, match="model.g.reckon .* needs model.g.track, model.g.box"):
-        _objects_simvp(2, bounce=True, box=6, reckon=True)
 
 
 def test_a_reckoning_generator_starts_by_moving_each_digit_on_along_its_run():
@@ -825,6 +823,8 @@ def test_a_reckoning_generator_starts_by_moving_each_digit_on_along_its_run():
         want[0, k, 2:5, 5 + 2 * k:8 + 2 * k] = 1
     with torch.no_grad():
         torch.testing.assert_close(G(torch.zeros(1, 4), past), want, atol=1e-4, rtol=0)
+    with pytest.raises(GankitError, match="model.g.reckon .* needs model.g.track, model.g.box"):
+        _objects_simvp(2, bounce=True, box=6, reckon=True)
 
 
 def test_the_64_preset_is_the_configuration_its_benchmark_measured():
