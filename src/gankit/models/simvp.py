@@ -156,15 +156,20 @@ def _boxed(shift: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.
     return -torch.cat(out, 2)
 
 
+def _with_last(places: torch.Tensor) -> torch.Tensor:
+    """Places [N, objects, M-1, 2] from the last frame's -> [N, objects, M, 2], the last frame's (0) appended."""
+    return torch.cat((places, torch.zeros_like(places[:, :, :1])), 2)
+
+
 def _edges(places: torch.Tensor, low: torch.Tensor, span: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """How far each object's box may go each way (low <= 0 <= high, [N, objects, 2]) read from its past places
     (places [N, objects, M-1, 2], (x, y) from the last frame's) where they say more than the ink's centroid
     (low, its estimate; span, the free travel of a box across the frame: high is always low + span). A box meets
     an edge exactly where a digit turned (Moving MNIST stops it there), so a turn in the past pins that edge and
     with it the other one, which is the one the digit heads for next; a box also reaches every place it has been.
-    The centroid places the box to half a pixel and misses the right pixel on about one axis in six (measured on
-    the first 1,000 test clips); with the places and turns, one in eleven."""
-    path = torch.cat((places, torch.zeros_like(places[:, :, :1])), 2)  # [N, objects, M, 2]: the last place is 0
+    The centroid places the box only to half a pixel, so on some axes on the wrong pixel; places and turns fix
+    most of those."""
+    path = _with_last(places)
     low = torch.minimum(torch.maximum(low, path.amax(2) - span), path.amin(2))
     if path.shape[2] < 3:  # two frames show no turn
         return low, low + span
@@ -190,7 +195,7 @@ def _reckoned(places: torch.Tensor, low: torch.Tensor, high: torch.Tensor, frame
     that range. A digit that met an edge in the last frame turns back there at the speed its run up to it
     allows. Without it the track MLP has to learn this reading of rounded places itself; with it, only the
     correction. Measured on the moving_mnist preset, and left off there (docs/frames.md)."""
-    path = torch.cat((places, torch.zeros_like(places[:, :, :1])), 2)  # [N, objects, M, 2]: the last place is 0
+    path = _with_last(places)
     m = path.shape[2]
     t = torch.arange(m, device=path.device, dtype=path.dtype).view(1, 1, m, 1).expand_as(path)
     edge = (path <= low[:, :, None]) | (path >= high[:, :, None])
@@ -210,7 +215,7 @@ def _reckoned(places: torch.Tensor, low: torch.Tensor, high: torch.Tensor, frame
     k = torch.arange(1, frames + 1, device=path.device, dtype=path.dtype).view(1, 1, frames, 1)
     back = -(lo + hi)[:, :, None] / 2 * k  # turned: from the edge (place 0), back along its run's speed
     ahead = _places_ahead(a, b, run, m - 1 + k, lo, hi)
-    fine = (lo <= hi + 1e-4) & (hi - lo < 1e3)  # a straight run of two places or more
+    fine = (run.sum(2) >= 2) & (lo <= hi + 1e-4)  # a straight run of two places or more, and one line through them
     moves = torch.where(turned[:, :, None], back, ahead)
     return torch.where(fine[:, :, None], moves, torch.zeros_like(moves))
 
