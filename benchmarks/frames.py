@@ -30,11 +30,12 @@ SUMMARY = ("mse", "mae", "ssim", "psnr", "sharpness")
 BASELINES = ("copy_last", "constant_velocity")
 
 
-def score(n: int, device: str, whole_pixels: float | None = None):
+def score(n: int, device: str, whole_pixels: float | None = None, reckon_within: float | None = None):
     def run(run_dir: str) -> dict:
-        result = evaluate_run(run_dir, EvalOptions(n=n, device=device, whole_pixels=whole_pixels), write=True)
-        share = {"whole_pixels": result["whole_pixels"]} if "whole_pixels" in result else {}
-        return {"step": result["step"], **share, "metrics": result["metrics"]}
+        opts = EvalOptions(n=n, device=device, whole_pixels=whole_pixels, reckon_within=reckon_within)
+        result = evaluate_run(run_dir, opts, write=True)
+        reading = {k: result[k] for k in ("whole_pixels", "reckon_within") if k in result}  # how G's moves were read
+        return {"step": result["step"], **reading, "metrics": result["metrics"]}
     return run
 
 
@@ -100,6 +101,10 @@ def _joined(have: dict | None, value: dict, overrides: list, path: str, arm: str
     return {"summary": summarise(runs), "runs": runs, "overrides": overrides}
 
 
+def scorer(args):
+    return score(args.n, args.device, args.whole_pixels, args.reckon_within)
+
+
 def scored(args) -> dict:
     """--score: each kept run (ARM=RUN_DIR) scored as a fresh one would be; its training time is the last
     metrics row's (the seconds the run had trained when it stopped)."""
@@ -110,7 +115,7 @@ def scored(args) -> dict:
     for item in args.score.split(","):
         arm, run_dir = item.split("=", 1)
         rows = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
-        measured = {"train_seconds": rows[-1]["time"], **score(args.n, args.device, args.whole_pixels)(run_dir)}
+        measured = {"train_seconds": rows[-1]["time"], **scorer(args)(run_dir)}
         config = json.loads((Path(run_dir) / "config.json").read_text())
         runs = [{"seed": config["train"]["seed"], "run": run_dir, **measured}]
         arms[arm] = {"summary": summarise(runs), "runs": runs}
@@ -136,6 +141,10 @@ def main() -> None:
     p.add_argument("--whole-pixels", type=float, default=None, metavar="SHARE",
                    help="score whole-object runs (model.g.objects) at this share toward whole pixels, as "
                         "`gankit eval --whole-pixels` does (default: each run's own)")
+    p.add_argument("--reckon-within", type=float, default=None, metavar="PX",
+                   help="score runs that follow several digits in a box with their moves reckoned from the digits' "
+                        "paths where that leaves at most PX pixels of doubt, as `gankit eval --reckon-within` "
+                        "does (default: each run's own)")
     p.add_argument("--out", default="")
     args = p.parse_args()
     if args.merge:
@@ -150,8 +159,8 @@ def main() -> None:
         for seed in [int(s) for s in args.seeds.split(",")]:
             # not named `result`: that is the function that assembles the JSON below
             overrides = ARMS[arm] + common + [{"train": budget}]
-            trained = train_then_score(args.preset, overrides, score(args.n, args.device, args.whole_pixels), seed=seed,
-                                       device=args.device, keep=args.keep)
+            trained = train_then_score(args.preset, overrides, scorer(args), seed=seed, device=args.device,
+                                       keep=args.keep)
             runs.append({"seed": seed, **trained})
             metrics = trained["metrics"]
             baselines = {b: {k: round(metrics[f"{b}_{k}"], 4) for k in SUMMARY} for b in BASELINES}

@@ -556,6 +556,41 @@ def test_whole_pixels_is_chosen_at_predict_and_eval_time_for_runs_that_move_whol
     assert code == 0 and "whole_pixels" not in json.loads(out)
 
 
+def test_reckon_within_is_chosen_at_predict_and_eval_time_for_runs_that_follow_several_digits(tmp_path, capsys):
+    from gankit.latent import load_generator
+    from gankit.latent.predict import predict, set_reckon_within
+
+    g = {"warp": True, "objects": 2, "segment": "motion", "bounce": True, "box": 6, "track": True}
+    cfg = {**FRAMES, "model": {**FRAMES["model"], "g": g}, "train": {**FRAMES["train"], "steps": 2}}
+    run = start_run(tiny_config(tmp_path / "two", "digits_mlp", **cfg))
+    fit(run, callbacks=[])
+    generator = load_generator(run.dir)
+    assert set_reckon_within(generator, None) == 0.0  # the run's own: trained without it
+    past = torch.full((1, 4, 16, 16), -1.0)
+    for t in range(4):  # a square 2 px right a frame, and one still
+        past[0, t, 5:8, 2 * t:2 * t + 3] = 1.0
+    past[0, :, 11:14, 11:14] = 1.0
+    moved = torch.full((16, 16), -1.0)
+    moved[5:8, 8:11] = moved[11:14, 11:14] = 1.0
+    assert set_reckon_within(generator, 100) == 100.0
+    torch.testing.assert_close(predict(generator, past, 1)[0, 0], moved, atol=1e-4, rtol=0)
+    _npy_clips(tmp_path / "in.npy", n=2, frames=5)
+    argv = ["--input", str(tmp_path / "in.npy"), "--out", str(tmp_path / "next.npy")]
+    code, out, err = run_cli(capsys, "predict", str(run.dir), *argv, "--reckon-within", "2.5")
+    assert code == 0 and json.loads(out)["reckon_within"] == 2.5, err
+    code, out, err = run_cli(capsys, "eval", str(run.dir), "--n", "8", "--reckon-within", "3")
+    assert code == 0 and json.loads(out)["reckon_within"] == 3.0, err
+    assert "a width in pixels, 0 or more (0: off), got -1.0" in one_error_line(
+        *run_cli(capsys, "predict", str(run.dir), *argv, "--force", "--reckon-within", "-1")[::2])
+    one = start_run(tiny_config(tmp_path / "one", "digits_mlp",
+                                **{**cfg, "model": {**FRAMES["model"], "g": {"warp": True, "objects": 1}}}))
+    fit(one, callbacks=[])
+    code, out, err = run_cli(capsys, "predict", str(one.dir), *argv, "--force", "--reckon-within", "2")
+    assert "does not follow several objects in a box" in one_error_line(code, err)
+    code, out, err = run_cli(capsys, "predict", str(one.dir), *argv, "--force")
+    assert code == 0 and "reckon_within" not in json.loads(out)
+
+
 def _write_video(path, frames: np.ndarray) -> None:
     """uint8 frames [T, H, W, 3] as an MPEG-4 video (lossy, as real videos are)."""
     av = pytest.importorskip("av")
@@ -783,20 +818,25 @@ def test_reckoned_moves_continue_the_straight_run_since_the_last_turn():
     from gankit.models.simvp import _reckoned
 
     free = torch.tensor([[[-50.0, -50]]]), torch.tensor([[[50.0, 50]]])  # edges far away
-    steady = _reckoned(_one_axis([3.0 * t for t in range(10)]), *free, 4)[0, 0]
+    steady, width = (x[0, 0] for x in _reckoned(_one_axis([3.0 * t for t in range(10)]), *free, 4))
     torch.testing.assert_close(steady, torch.tensor([[3.0, 0], [6, 0], [9, 0], [12, 0]]))
+    # each place is known to ±0.5 px over 9 frames, so the speed to ±1/9 px: k frames on, 1 + 2k/9 px of doubt
+    torch.testing.assert_close(width[:, 0], 1 + 2 * torch.arange(1, 5.0) / 9)
     # left at 2 px a frame, clipped at the edge (column 0, 4 px left of the last place) in frame 7, back out
     bounced = [13.0, 11, 9, 7, 5, 3, 1, 0, 2, 4]
     low, high = torch.tensor([[[-4.0, -50]]]), torch.tensor([[[26.0, 50]]])
-    got = _reckoned(_one_axis(bounced), low, high, 3)[0, 0, :, 0]
+    got = _reckoned(_one_axis(bounced), low, high, 3)[0][0, 0, :, 0]
     torch.testing.assert_close(got, torch.tensor([2.0, 4, 6]))  # the run since the turn, its speed pinned by both
     # a digit that met the edge in the last frame turns back at the speed of its run up to it
     met = [18.0, 16, 14, 12, 10, 8, 6, 4, 2, 0]
-    back = _reckoned(_one_axis(met), torch.tensor([[[0.0, -50]]]), torch.tensor([[[30.0, 50]]]), 3)[0, 0, :, 0]
-    torch.testing.assert_close(back, torch.tensor([2.0, 4, 6]))
+    back, width = _reckoned(_one_axis(met), torch.tensor([[[0.0, -50]]]), torch.tensor([[[30.0, 50]]]), 3)
+    torch.testing.assert_close(back[0, 0, :, 0], torch.tensor([2.0, 4, 6]))
+    torch.testing.assert_close(width[0, 0, :, 0], torch.tensor([0.25, 0.5, 0.75]))  # its speed to ±1/8 px
     # an object that never left the edge says nothing of where it goes: no move, G's own alone
-    still = _reckoned(_one_axis([0.0] * 10), torch.tensor([[[0.0, -50]]]), torch.tensor([[[30.0, 50]]]), 3)
-    assert still.abs().max() == 0
+    still, width = _reckoned(_one_axis([0.0] * 10), torch.tensor([[[0.0, -50]]]), torch.tensor([[[30.0, 50]]]), 3)
+    assert still.abs().max() == 0 and width[..., 0].isinf().all() and width[..., 1].isfinite().all()
+    # nor do places no straight line goes through (2 px a frame, then 7): a misread path
+    assert _reckoned(_one_axis([0.0, 2, 9]), *free, 3)[1][..., 0].isinf().all()
 
 
 def test_reckoned_places_stay_within_what_the_rounded_places_allow():
@@ -806,7 +846,7 @@ def test_reckoned_places_stay_within_what_the_rounded_places_allow():
     # 37.6, 41.0 (3.2, 6.6, 10.0 from the last drawn); the middle of what the places allow is within 0.2 of them
     drawn = [round(0.2 + 3.4 * t) for t in range(10)]
     free = torch.tensor([[[-80.0, -50]]]), torch.tensor([[[80.0, 50]]])
-    got = _reckoned(_one_axis([float(x) for x in drawn]), *free, 3)[0, 0, :, 0]
+    got = _reckoned(_one_axis([float(x) for x in drawn]), *free, 3)[0][0, 0, :, 0]
     true = torch.tensor([0.2 + 3.4 * t - drawn[-1] for t in (10, 11, 12)])
     assert (got - true).abs().max() < 0.2 and (got[1:] - got[:-1] - 3.4).abs().max() < 0.05
 
@@ -823,8 +863,33 @@ def test_a_reckoning_generator_starts_by_moving_each_digit_on_along_its_run():
         want[0, k, 2:5, 5 + 2 * k:8 + 2 * k] = 1
     with torch.no_grad():
         torch.testing.assert_close(G(torch.zeros(1, 4), past), want, atol=1e-4, rtol=0)
-    with pytest.raises(GankitError, match="model.g.reckon .* needs model.g.track, model.g.box"):
+    with pytest.raises(GankitError, match="model.g.reckon and .* need model.g.track, model.g.box"):
         _objects_simvp(2, bounce=True, box=6, reckon=True)
+
+
+def test_a_trained_generator_gives_way_to_the_reckoning_where_the_places_leave_little_doubt():
+    """reckon_within 4: two past frames place a digit's next frame within 3 px (each place ±0.5, so the speed
+    ±1), the ones after within 5 and 7; there it moves as reckoned, further on as G moves it, and in training
+    as G moves it everywhere."""
+    torch.manual_seed(0)
+    G = _objects_simvp(2, segment="motion", bounce=True, box=6, track=True, reckon_within=4.0)
+    with torch.no_grad():
+        G.out.bias[1] = 0.5  # G's own move: frame k half a pixel a frame along y
+    past = -torch.ones(1, 2, 16, 16)
+    past[0, 0, 5:8, 4:7] = past[0, 1, 5:8, 6:9] = 1  # a square 2 px right a frame, its box clear of the edges
+    past[0, :, 10:13, 10:13] = 1  # and one still
+    with torch.no_grad():
+        own = G.train()(torch.zeros(1, 4), past)
+        read = G.eval()(torch.zeros(1, 4), past)
+    first = -torch.ones(1, 16, 16)
+    first[0, 5:8, 8:11] = first[0, 10:13, 10:13] = 1  # the reckoning: 2 px right, and still
+    torch.testing.assert_close(read[:, 0], first, atol=1e-4, rtol=0)
+    assert (own[:, 0] - first).abs().max() > 0.5  # G's own first frame is elsewhere
+    torch.testing.assert_close(read[:, 1:], own[:, 1:], atol=1e-6, rtol=0)  # too far ahead: G's own
+    with pytest.raises(GankitError, match="model.g.reckon_within is a width in pixels .* got -1"):
+        _objects_simvp(2, segment="motion", bounce=True, box=6, track=True, reckon_within=-1.0)
+    with pytest.raises(GankitError, match="model.g.reckon and model.g.reckon_within .* need model.g.track"):
+        _objects_simvp(2, bounce=True, box=6, reckon_within=2.0)
 
 
 def test_the_64_preset_is_the_configuration_its_benchmark_measured():
@@ -836,7 +901,8 @@ def test_the_64_preset_is_the_configuration_its_benchmark_measured():
 
     _holds_what_was_measured("moving_mnist", "moving_mnist_objects_motion_30min_3seeds.json", "moving_mnist", 3)
     _holds_what_was_measured("moving_mnist", "moving_mnist_objects_edges_30min_3seeds.json", "moving_mnist", 3)
-    g = {"warp": True, "unshuffle": 2, "objects": 2, "segment": "motion", "bounce": True, "box": 28, "track": True}
+    g = {"warp": True, "unshuffle": 2, "objects": 2, "segment": "motion", "bounce": True, "box": 28, "track": True,
+         "reckon_within": 2.5}
     assert load_preset("moving_mnist")["model"]["g"] == g
     loss = resolve("moving_mnist", []).loss
     assert (loss.l2, loss.gdl, loss.adversarial, loss.centroid, loss.l1) == (100, 100, 1, 1, 0)

@@ -29,6 +29,15 @@ def add_whole_pixels(p: argparse.ArgumentParser) -> None:
                         "default: the run's own, model.g.whole_pixels")
 
 
+def add_reckon_within(p: argparse.ArgumentParser) -> None:
+    """The one --reckon-within option of the commands that run a frame predictor (predict, eval)."""
+    p.add_argument("--reckon-within", type=float, default=None, metavar="PX",
+                   help="a run that follows several digits in a box (model.g.track, box, objects >= 2): move each "
+                        "digit as dead reckoning from its past places says wherever that leaves at most PX pixels "
+                        "of doubt, G's own move elsewhere (0: G's everywhere); default: the run's own, "
+                        "model.g.reckon_within")
+
+
 def add_psi(p: argparse.ArgumentParser, effect: str = "below 1: closer to the average sample, above 1: farther "
                                                       "from it, more variety for less fidelity") -> None:
     """The one --psi option of the commands that sample: absent, the run's own truncation (model.psi)."""

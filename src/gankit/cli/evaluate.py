@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from gankit.cli.common import add_device, add_psi, add_whole_pixels
+from gankit.cli.common import add_device, add_psi, add_reckon_within, add_whole_pixels
 from gankit.core.errors import GankitError
 
 
@@ -54,6 +54,7 @@ def add_parser(sub) -> None:
                    help="keep only the latents whose images the run's own discriminator rates in its top DRS "
                         "share, e.g. 0.5 (discriminator rejection; needs the run, not a generator file; 1 = off)")
     add_whole_pixels(p)
+    add_reckon_within(p)
     add_device(p)
 
 
@@ -66,6 +67,7 @@ def run(args) -> int:
                        split=args.split, real=args.real, pairs=args.pairs, leak=args.leak,
                        extractor_file=args.inception or args.classifier, data_dir=args.data_dir,
                        batch_size=args.batch_size, seed=args.seed, ema=not args.no_ema, cache=not args.no_cache,
-                       psi=args.psi, jbt=args.jbt, drs=args.drs, device=args.device, whole_pixels=args.whole_pixels)
+                       psi=args.psi, jbt=args.jbt, drs=args.drs, device=args.device, whole_pixels=args.whole_pixels,
+                       reckon_within=args.reckon_within)
     print(json.dumps(evaluate_run(args.run, opts)))
     return 0

@@ -4,13 +4,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from gankit.cli.common import add_generator_options, add_whole_pixels, open_generator
+from gankit.cli.common import add_generator_options, add_reckon_within, add_whole_pixels, open_generator
 
 PREDICT_EXAMPLES = """examples (a run trained on clips: --data moving_mnist_small, moving_mnist or clips:PATH):
   gankit predict runs/<run> --input clips.npy --out next.npy              # uint8 [N, T, H, W] -> [N, K, H, W]
   gankit predict runs/<run> --input clip.gif --out next.gif --frames 20   # beyond the trained horizon: fed back
   gankit predict runs/<run> --input gifs/ --out predicted/                # one GIF each, same names
   gankit predict runs/<run> --input clips.npy --out next.npy --whole-pixels 0.75   # a whole-digit run, sharper
+  gankit predict runs/<run> --input clips.npy --out next.npy --reckon-within 2.5   # moves read off the digits' paths
 """
 
 
@@ -27,18 +28,21 @@ def add_parser(sub) -> None:
                                                          "predicted by feeding predictions back)")
     p.add_argument("--seed", type=int, default=0, help="the noise G adds: another seed, another future")
     add_whole_pixels(p)
+    add_reckon_within(p)
     add_generator_options(p)
 
 
 def run(args) -> int:
-    from gankit.latent.predict import predict_clips, read_input, set_whole_pixels, write_predictions
+    from gankit.latent.predict import predict_clips, read_input, set_reckon_within, set_whole_pixels, write_predictions
 
     generator = open_generator(args)
     share = set_whole_pixels(generator, args.whole_pixels)
+    width = set_reckon_within(generator, args.reckon_within)
     clips = read_input(args.input)
     frames = args.frames or (generator.clip[1] if generator.clip else 1)
     pred = predict_clips(generator, clips, frames, seed=args.seed)
     written = write_predictions(pred, clips, args.out, force=args.force)
     print(json.dumps({"n": len(pred), "frames": frames, "seed": args.seed,
-                      **({} if share is None else {"whole_pixels": share}), "out": args.out, "files": len(written)}))
+                      **({} if share is None else {"whole_pixels": share}),
+                      **({} if width is None else {"reckon_within": width}), "out": args.out, "files": len(written)}))
     return 0

@@ -52,6 +52,7 @@ class EvalOptions:
     drs: float = 1.0  # keep the latents the run's D rates within its top share (latent.rejection)
     device: str = "auto"
     whole_pixels: float | None = None  # frame runs that move whole objects: the share toward whole pixels
+    reckon_within: float | None = None  # frame runs that follow several objects: where their reckoned moves rule
 
 
 def _data_configs(config: dict, opts: EvalOptions, shape: tuple) -> tuple[DataConfig, DataConfig]:
@@ -132,8 +133,9 @@ def evaluate_run(run: str | Path, opts: EvalOptions | None = None, write: bool =
     ckpt_file = checkpoint_path(run)
     generator = load_generator(ckpt_file, ema=opts.ema, device=device)
     config = load_checkpoint(ckpt_file, generator_only=True)["config"]
-    if opts.whole_pixels is not None and generator.clip is None:
-        raise GankitError("--whole-pixels applies to a frame-prediction run that moves whole objects")
+    if (opts.whole_pixels is not None or opts.reckon_within is not None) and generator.clip is None:
+        raise GankitError("--whole-pixels and --reckon-within apply to a frame-prediction run that moves whole "
+                          "objects")
     if generator.clip is not None:
         folder = ckpt_file.parent if write and demo_path(run) is None else None
         result = evaluate_frames(generator, config, opts, folder)

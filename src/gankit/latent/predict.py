@@ -49,13 +49,18 @@ def _predictor(generator: TrainedGenerator) -> tuple[int, int, int]:
     return generator.clip
 
 
+def _movers(generator: TrainedGenerator) -> list:
+    """The simvp generators inside a run's G that move whole objects (model.g.objects)."""
+    from gankit.models.simvp import Generator
+
+    return [m for m in generator.module.modules() if isinstance(m, Generator) and m.objects]
+
+
 def set_whole_pixels(generator: TrainedGenerator, share: float | None) -> float | None:
     """--whole-pixels: pull the whole-object moves of a run trained with model.g.objects this share of the way
     to whole pixels (0: as trained, 1: rounded), in place of the share its config fixed. Returns the share in
     force (None for a model that moves pixels, not objects)."""
-    from gankit.models.simvp import Generator
-
-    movers = [m for m in generator.module.modules() if isinstance(m, Generator) and m.objects]
+    movers = _movers(generator)
     if share is not None:
         _predictor(generator)
         if not movers:
@@ -66,6 +71,25 @@ def set_whole_pixels(generator: TrainedGenerator, share: float | None) -> float 
         for m in movers:
             m.whole_pixels = float(share)
     return movers[0].whole_pixels if movers else None
+
+
+def set_reckon_within(generator: TrainedGenerator, width: float | None) -> float | None:
+    """--reckon-within: move each object as dead reckoning from its past places says wherever that leaves at most
+    `width` pixels of doubt (0: G's own moves everywhere), in place of the run's model.g.reckon_within; a run
+    trained without it reads its moves this way as well, as training does not use it. Needs a G that follows
+    several objects in a box (model.g.track, box, objects >= 2). Returns the width in force (None for a G that
+    cannot reckon)."""
+    readers = [m for m in _movers(generator) if m.track is not None and m.box and m.objects > 1]
+    if width is not None:
+        _predictor(generator)
+        if not readers:
+            raise GankitError("--reckon-within reads each object's move from its past places: this run does not "
+                              "follow several objects in a box (model.g.track, model.g.box, model.g.objects >= 2)")
+        if not 0 <= width < float("inf"):
+            raise GankitError(f"--reckon-within is a width in pixels, 0 or more (0: off), got {width}")
+        for m in readers:
+            m.reckon_within = float(width)
+    return readers[0].reckon_within if readers else None
 
 
 def check_clips(generator: TrainedGenerator, frames: np.ndarray) -> None:

@@ -38,6 +38,10 @@ past is as visible to it as a blurred digit).
   tracked, their past turns and places say where each box's edges are (see _edges).
 - `reckon` (with `track`, `box` and several objects) starts each object's moves by dead reckoning from its past
   places, the middle of where a straight run since its last turn can go (see _reckoned); G learns the correction.
+- `reckon_within` W > 0 (with the same three) gives way to that reckoning once G is trained: wherever the places
+  it can reach in a frame span at most W pixels on an axis, the object moves by the reckoning there, and by G's
+  own move elsewhere (no straight run to go on, or too far ahead to be sure). Training is unchanged, so G still
+  learns every move, and a run trained without it can be read with it (`gankit predict/eval --reckon-within`).
 - `resample` is how the warp reads the last frame between pixels. Bilinear (the default) averages the two
   nearest pixels, so a stroke moved half a pixel loses some of its contrast; bicubic keeps more of it.
 """
@@ -183,10 +187,12 @@ def _edges(places: torch.Tensor, low: torch.Tensor, span: torch.Tensor) -> tuple
     return low, low + span
 
 
-def _reckoned(places: torch.Tensor, low: torch.Tensor, high: torch.Tensor, frames: int) -> torch.Tensor:
+def _reckoned(places: torch.Tensor, low: torch.Tensor, high: torch.Tensor,
+              frames: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Each object's next `frames` moves by dead reckoning, [N, objects, K, 2] ((x, y) in pixels, free flight: the
     box's turns are _boxed's), from its past places (places [N, objects, M-1, 2], as _tracks takes them) and its
-    box's edges (low, high [N, objects, 2], _box_edges'); 0 where the places allow no straight line.
+    box's edges (low, high [N, objects, 2], _box_edges'); 0 where the places allow no straight line. Also how
+    wide the range of places is that each move is the middle of, in pixels (same shape; inf where no line).
 
     A digit drawn on the pixel grid is where its place says to half a pixel, and exactly at an edge, where Moving
     MNIST clips it. Since its last turn it has moved in a straight line, so each future place lies between the
@@ -214,10 +220,13 @@ def _reckoned(places: torch.Tensor, low: torch.Tensor, high: torch.Tensor, frame
     lo, hi = torch.where(known, torch.maximum(lo, -phi), lo), torch.where(known, torch.minimum(hi, -plo), hi)
     k = torch.arange(1, frames + 1, device=path.device, dtype=path.dtype).view(1, 1, frames, 1)
     back = -(lo + hi)[:, :, None] / 2 * k  # turned: from the edge (place 0), back along its run's speed
-    ahead = _places_ahead(a, b, run, m - 1 + k, lo, hi)
+    ahead, wide = _places_ahead(a, b, run, m - 1 + k, lo, hi)
     fine = (run.sum(2) >= 2) & (lo <= hi + 1e-4)  # a straight run of two places or more, and one line through them
     moves = torch.where(turned[:, :, None], back, ahead)
-    return torch.where(fine[:, :, None], moves, torch.zeros_like(moves))
+    width = torch.where(turned[:, :, None], (hi - lo)[:, :, None] * k, wide)
+    sure = fine[:, :, None] & (width >= 0)  # a range turned inside out: places no line fits, a misread path
+    return (torch.where(fine[:, :, None], moves, torch.zeros_like(moves)),
+            torch.where(sure, width, torch.full_like(width, float("inf"))))
 
 
 def _pairs(run: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
@@ -240,9 +249,10 @@ def _speeds(a: torch.Tensor, b: torch.Tensor, run: torch.Tensor) -> tuple[torch.
 
 
 def _places_ahead(a: torch.Tensor, b: torch.Tensor, run: torch.Tensor, at: torch.Tensor, lo: torch.Tensor,
-                  hi: torch.Tensor) -> torch.Tensor:
+                  hi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The middle of the places a straight line through the run's places (bounded by a and b, [N, objects, M, 2])
-    may reach at the frames `at` [1, 1, K, 1], its speed within [lo, hi] [N, objects, 2] -> [N, objects, K, 2].
+    may reach at the frames `at` [1, 1, K, 1], its speed within [lo, hi] [N, objects, 2] -> [N, objects, K, 2],
+    and how wide that range is (same shape).
     Two places i < j bound the line's place at T by extending the line through their extremes; one place and
     the speed's bounds bound it too."""
     pair, gap = _pairs(run, a.dtype)
@@ -259,7 +269,7 @@ def _places_ahead(a: torch.Tensor, b: torch.Tensor, run: torch.Tensor, at: torch
     inrun = run[:, :, None]
     top = torch.minimum(top, torch.where(inrun, b[:, :, None] + hi[:, :, None, None] * gone, big).amin(3))
     bottom = torch.maximum(bottom, torch.where(inrun, a[:, :, None] + lo[:, :, None, None] * gone, -big).amax(3))
-    return (top + bottom) / 2
+    return (top + bottom) / 2, top - bottom
 
 
 def _bounced(shift: torch.Tensor, weight: torch.Tensor, ink: float = 0.1) -> torch.Tensor:
@@ -285,7 +295,7 @@ class Generator(nn.Module):
                  depth: int = 4, norm: str = "group", source_channels: int = 1, factor: int = 1,
                  frame_channels: int = 1, warp: bool = False, unshuffle: int = 1, resample: str = "bilinear",
                  objects: int = 0, whole_pixels: float = 0.0, bounce: bool = False, track: bool = False,
-                 segment: str = "learned", box: int = 0, reckon: bool = False):
+                 segment: str = "learned", box: int = 0, reckon: bool = False, reckon_within: float = 0.0):
         super().__init__()
         check_choice("generator norm", norm, NORMS)
         check_choice("model.g.resample", resample, RESAMPLES)
@@ -312,9 +322,12 @@ class Generator(nn.Module):
         if track and not objects:
             raise GankitError("model.g.track reads the paths of whole objects through the past frames: it needs "
                               "model.g.objects")
-        if reckon and (not track or not box or objects < 2):
-            raise GankitError("model.g.reckon starts each object's moves from its tracked places and its box's edges: "
-                              "it needs model.g.track, model.g.box and model.g.objects >= 2")
+        if (reckon or reckon_within) and (not track or not box or objects < 2):
+            raise GankitError("model.g.reckon and model.g.reckon_within reckon each object's moves from its tracked "
+                              "places and its box's edges: they need model.g.track, model.g.box and "
+                              "model.g.objects >= 2")
+        if reckon_within < 0:
+            raise GankitError(f"model.g.reckon_within is a width in pixels (0: off), got {reckon_within}")
         if segment == "motion" and (objects < 2 or source_channels < 2 * frame_channels):
             raise GankitError("model.g.segment=motion tells several objects apart by how the last of two past frames "
                               f"moved: it needs model.g.objects >= 2 and data.context >= 2, got {objects} objects")
@@ -324,7 +337,7 @@ class Generator(nn.Module):
         self.shape, self.z_dim, self.num_classes = tuple(shape), z_dim, num_classes
         self.frame_channels, self.warp, self.unshuffle, self.resample = frame_channels, warp, unshuffle, resample
         self.objects, self.whole_pixels, self.bounce = objects, float(whole_pixels), bool(bounce)
-        self.segment, self.box, self.reckon = segment, int(box), bool(reckon)
+        self.segment, self.box, self.reckon, self.reckon_within = segment, int(box), bool(reckon), float(reckon_within)
         self.source_shape = (source_channels, resolution, resolution)
         self.stem = _conv(source_channels * unshuffle ** 2, width, norm)
         self.down = nn.ModuleList([_conv(width, 2 * width, norm, 2), _conv(2 * width, 4 * width, norm, 2)])
@@ -413,10 +426,14 @@ class Generator(nn.Module):
                 path = _tracks(places, weight)
             shift = shift + self.track(path).view(n, k, frames, 2)
         edges = _box_edges(weight, self.box, places) if self.box else None
+        reading = self.reckon_within and not self.training
+        reckoned, width = _reckoned(places, *edges, frames) if self.reckon or reading else (None, None)
         if self.reckon:  # G learns the correction to the move the past places allow
-            shift = shift - _reckoned(places, *edges, frames)
+            shift = shift - reckoned
         if self.whole_pixels and not self.training:  # trained by bilinear reads, used nearer whole pixels
             shift = torch.lerp(shift, shift.round(), self.whole_pixels)
+        if reading:  # where the places leave little doubt, their move; G's own where they cannot say
+            shift = torch.where(width <= self.reckon_within, -reckoned, shift)
         if self.bounce:
             shift = _boxed(shift, *edges) if self.box else _bounced(shift, weight)
         shift = shift * (2 / torch.tensor([w, h], device=raw.device, dtype=raw.dtype))  # G says pixels: small steps
