@@ -64,3 +64,34 @@ def test_a_merge_keeps_each_arms_overrides_and_refuses_other_budgets(tmp_path):
     with pytest.raises(SystemExit, match="different budget"):
         frames.merge([_part(tmp_path, "a", "pixel", [], steps),
                       _part(tmp_path, "c", "gan", [], {"minutes": 30.0, "steps": 10**7})])
+
+
+def test_the_reckoning_width_is_recorded_and_swept_on_training_digits(shared_data, tmp_path, monkeypatch):
+    """moving_mnist reads its moves with model.g.reckon_within: frames.py records the width it scored with (the
+    preset's, or --reckon-within's), and frames_reckon_within.py scores kept runs at each width on the training
+    split."""
+    import frames_reckon_within
+
+    out, keep = tmp_path / "frames.json", tmp_path / "runs"
+    argv = ["frames.py", "--preset", "moving_mnist", "--arms", "gan", "--steps", "2", "--n", "8", "--device", "cpu",
+            "--set", "data.clips=16", "--set", "train.batch_size=4", "--keep", str(keep), "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    frames.main()
+    [run] = json.loads(out.read_text())["arms"]["gan"]["runs"]
+    assert run["reckon_within"] == 2.5  # the preset's own
+    [run_dir] = [str(p) for p in keep.iterdir()]
+    monkeypatch.setattr(sys, "argv", ["frames.py", "--preset", "moving_mnist", "--score", f"gan={run_dir}", "--n", "8",
+                                      "--device", "cpu", "--reckon-within", "0", "--out", str(out)])
+    frames.main()
+    assert json.loads(out.read_text())["arms"]["gan"]["runs"][0]["reckon_within"] == 0.0
+    sweep = tmp_path / "sweep.json"
+    monkeypatch.setattr(sys, "argv", ["frames_reckon_within.py", "--runs", run_dir, "--widths", "0,100", "--n", "8",
+                                      "--device", "cpu", "--out", str(sweep)])
+    frames_reckon_within.main()
+    result = json.loads(sweep.read_text())
+    [scored] = result["runs"]
+    assert scored["split"] == "train" and scored["n"] == 8 and scored["step"] == 2
+    own, reckoned = scored["widths"]
+    assert (own["reckon_within"], reckoned["reckon_within"]) == (0.0, 100.0)
+    assert own["mse"] != reckoned["mse"]  # a G two steps in barely moves the digits; the reckoning moves them on
+    assert result["best"] == min((own, reckoned), key=lambda r: r["mse"])["reckon_within"]

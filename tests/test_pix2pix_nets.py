@@ -149,3 +149,14 @@ def test_pair_feature_matching_compares_each_output_with_its_own_target_through_
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     loss.backward()
     assert fake.grad.abs().sum() > 0
+
+
+def test_an_unpaired_patchgan_judges_the_image_alone_as_srgans_d_does():
+    torch.manual_seed(0)
+    D = pix2pix.Discriminator((3, 32, 32), width=8, source_channels=3, paired=False)
+    assert D.net[0].in_channels == 3  # the image's channels only; paired, the source's too
+    assert pix2pix.Discriminator((3, 32, 32), width=8, source_channels=3).net[0].in_channels == 6
+    image = torch.rand(2, 3, 32, 32) * 2 - 1
+    a, b = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)  # two different sources: the same verdict
+    torch.testing.assert_close(D(image, a), D(image, b))
+    assert not torch.allclose(D(image, a), D(image.flip(0), a))  # the image still decides it

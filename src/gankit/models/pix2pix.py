@@ -18,6 +18,8 @@ s0 in 4..7.
   followed by two stride-1 ones; each logit sees a square of 16 pixels with one, 34 with two, 70 with three
   (pix2pix's 70×70 D at 256 px, about a quarter of the image's side). The default, k - 3 and at least
   one, keeps about that share: 16-pixel patches at 32 and 64 px, 34 at 128, 70 at 256.
+- `paired` false makes D judge the image alone, without its source, as SRGAN's D does: it then asks only
+  whether the image looks real, and leaves whether it fits its source to the reconstruction term.
 """
 from __future__ import annotations
 
@@ -92,7 +94,8 @@ def _levels(resolution: int, levels: int) -> int:
 
 class Discriminator(nn.Module):
     def __init__(self, shape: tuple[int, ...], num_classes: int = 0, width: int = 64, norm: str = "batch",
-                 cond: str = "projection", pack: int = 1, source_channels: int = 1, layers: int = 0):
+                 cond: str = "projection", pack: int = 1, source_channels: int = 1, layers: int = 0,
+                 paired: bool = True):
         super().__init__()
         check_choice("discriminator norm", norm, D_NORMS)
         if pack > 1 or num_classes:
@@ -102,8 +105,8 @@ class Discriminator(nn.Module):
         n = layers or max(1, k - 3)
         if not 1 <= n <= k:
             raise GankitError(f"model.d.layers must be between 1 and {k} at {resolution} px, got {layers}")
-        self.resolution, sn = resolution, norm == "spectral"
-        c_in, blocks = source_channels + channels, []
+        self.resolution, self.paired, sn = resolution, bool(paired), norm == "spectral"
+        c_in, blocks = (source_channels if paired else 0) + channels, []
         for i in range(n + 1):  # n stride-2 convolutions, then one of stride 1 (pix2pix's penultimate)
             c_out = width * 2 ** min(i, 3)
             blocks.append(maybe_sn(nn.Conv2d(c_in, c_out, 4, stride=2 if i < n else 1, padding=1), sn))
@@ -122,7 +125,7 @@ class Discriminator(nn.Module):
     def pair_features(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
         """The hidden activations (after each LeakyReLU) on pairs (y, x): what pix2pixHD's feature matching
         compares between (source, G's output) and (source, target)."""
-        h, out = torch.cat([source_at(y, x), x], 1), []
+        h, out = torch.cat([source_at(y, x), x], 1) if self.paired else x, []
         for layer in self.net[:-1]:
             h = layer(h)
             if isinstance(layer, nn.LeakyReLU):
