@@ -65,7 +65,7 @@ def _adapt(argv: list[str], runs: dict, tmp: Path) -> list[str]:
     """The example as it can run here on tiny runs."""
     conditional = any(a in ("--label", "--class-grid", "--labels") for a in argv)
     paired = argv[0] == "translate" or "--pairs" in argv
-    kind = {"classify": "semi", "predict": "frames"}.get(argv[0])
+    kind = {"classify": "semi", "predict": "two_digits" if "--reckon-within" in argv else "frames"}.get(argv[0])
     run = str(runs["pairs" if paired else kind or ("cond" if conditional else "plain")])
     # latent.md sets R=demo:mnist
     named = ("runs/<run>", "runs/mnist", "runs/digits", "runs/shoes", "runs/frames")
@@ -88,6 +88,10 @@ def _adapt(argv: list[str], runs: dict, tmp: Path) -> list[str]:
     return argv + (["--force"] if argv[0] in ("sample", "latent", "translate", "predict") else [])
 
 
+def _sets(overrides: list[str]) -> list[str]:
+    return [a for o in overrides for a in ("--set", o)]
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, shared_data_module):
     tmp = tmp_path_factory.mktemp("example-runs")
@@ -101,10 +105,13 @@ def runs(tmp_path_factory, shared_data_module):
     assert main(["train", "--preset", "mnist_ssgan", "--name", "semi", *base]) == 0  # a D that classifies
     assert main(["train", "--preset", "moving_mnist_small_sharp", "--set", "data.clips=32",
                  "--name", "frames", *base]) == 0  # a frame predictor that moves whole digits (32×32, 5 → 5)
+    two = ["model.g.objects=2", "model.g.segment=motion", "model.g.box=14", "model.g.reckon_within=2.5"]
+    assert main(["train", "--preset", "moving_mnist_small_sharp", "--set", "data.clips=32", *_sets(two),
+                 "--name", "two_digits", *base]) == 0  # one that follows two digits in a box (--reckon-within)
     steps = iter(range(4, 1000, 2))
     from gankit.checkpoint import demo_path
     return {"plain": tmp / "plain", "cond": tmp / "cond", "resumable": tmp / "resumable", "pairs": tmp / "pairs",
-            "semi": tmp / "semi", "frames": tmp / "frames",
+            "semi": tmp / "semi", "frames": tmp / "frames", "two_digits": tmp / "two_digits",
             "resume_steps": lambda: next(steps), "fashion_demo": demo_path("demo:fashion").is_file()}
 
 
