@@ -515,6 +515,19 @@ def test_whole_pixels_reads_true_from_older_files_as_a_share_and_refuses_other_t
         check_kwargs({"name": "simvp", "G": {**G, "whole_pixels": "yes"}, "D": {"shape": [5, 16, 16]}})
 
 
+def _chosen_at_predict_and_eval(run_dir: str, tmp_path, capsys, option: str, for_predict: float,
+                                for_eval: float) -> list[str]:
+    """`gankit predict` and `gankit eval` on the run take `option` and print the value in force (the option's
+    name as a key); returns predict's --input/--out arguments for further calls."""
+    _npy_clips(tmp_path / "in.npy", n=2, frames=5)
+    argv = ["--input", str(tmp_path / "in.npy"), "--out", str(tmp_path / "next.npy")]
+    key = option.removeprefix("--").replace("-", "_")
+    for command, extra, value in (("predict", argv, for_predict), ("eval", ["--n", "8"], for_eval)):
+        code, out, err = run_cli(capsys, command, run_dir, *extra, option, str(value))
+        assert code == 0 and json.loads(out)[key] == float(value), err
+    return argv
+
+
 def test_whole_pixels_is_chosen_at_predict_and_eval_time_for_runs_that_move_whole_digits(tmp_path, capsys):
     from gankit.latent import load_generator
     from gankit.latent.predict import predict, set_whole_pixels
@@ -540,12 +553,7 @@ def test_whole_pixels_is_chosen_at_predict_and_eval_time_for_runs_that_move_whol
     set_whole_pixels(generator, 0)
     blend = 0.6 * torch.roll(last, 1, -1) + 0.4 * torch.roll(last, 2, -1)  # as trained: between pixels
     torch.testing.assert_close(predict(generator, past, 1)[0, 0], blend, atol=1e-5, rtol=0)
-    _npy_clips(tmp_path / "in.npy", n=2, frames=5)
-    argv = ["--input", str(tmp_path / "in.npy"), "--out", str(tmp_path / "next.npy")]
-    code, out, err = run_cli(capsys, "predict", str(run.dir), *argv, "--whole-pixels", "0.5")
-    assert code == 0 and json.loads(out)["whole_pixels"] == 0.5, err
-    code, out, err = run_cli(capsys, "eval", str(run.dir), "--n", "8", "--whole-pixels", "1")
-    assert code == 0 and json.loads(out)["whole_pixels"] == 1.0, err
+    argv = _chosen_at_predict_and_eval(str(run.dir), tmp_path, capsys, "--whole-pixels", 0.5, 1)
     assert "in [0, 1], got 1.5" in one_error_line(*run_cli(capsys, "predict", str(run.dir), *argv, "--force",
                                                            "--whole-pixels", "1.5")[::2])
     pixels = start_run(tiny_config(tmp_path / "pixels", "digits_mlp", **{**cfg, "model": FRAMES["model"]}))
@@ -574,12 +582,7 @@ def test_reckon_within_is_chosen_at_predict_and_eval_time_for_runs_that_follow_s
     moved[5:8, 8:11] = moved[11:14, 11:14] = 1.0
     assert set_reckon_within(generator, 100) == 100.0
     torch.testing.assert_close(predict(generator, past, 1)[0, 0], moved, atol=1e-4, rtol=0)
-    _npy_clips(tmp_path / "in.npy", n=2, frames=5)
-    argv = ["--input", str(tmp_path / "in.npy"), "--out", str(tmp_path / "next.npy")]
-    code, out, err = run_cli(capsys, "predict", str(run.dir), *argv, "--reckon-within", "2.5")
-    assert code == 0 and json.loads(out)["reckon_within"] == 2.5, err
-    code, out, err = run_cli(capsys, "eval", str(run.dir), "--n", "8", "--reckon-within", "3")
-    assert code == 0 and json.loads(out)["reckon_within"] == 3.0, err
+    argv = _chosen_at_predict_and_eval(str(run.dir), tmp_path, capsys, "--reckon-within", 2.5, 3)
     assert "a width in pixels, 0 or more (0: off), got -1.0" in one_error_line(
         *run_cli(capsys, "predict", str(run.dir), *argv, "--force", "--reckon-within", "-1")[::2])
     one = start_run(tiny_config(tmp_path / "one", "digits_mlp",
