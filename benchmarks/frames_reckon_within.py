@@ -23,12 +23,10 @@ KEPT = ("mse", "ssim", "sharpness")
 
 def sweep(run_dir: str, widths: list[float], n: int, split: str, device: str) -> dict:
     """One run's scores at each width, on the first n clips of `split`."""
-    rows = []
-    for width in widths:
-        result = evaluate_run(run_dir, EvalOptions(n=n, split=split, device=device, reckon_within=width))
-        rows.append({"reckon_within": width, **{k: round(result["metrics"][k], 4) for k in KEPT}})
-    return {**run_header(run_dir), "step": result["step"], "split": result["split"], "n": result["n"],
-            "widths": rows}
+    results = [evaluate_run(run_dir, EvalOptions(n=n, split=split, device=device, reckon_within=width))
+               for width in widths]
+    rows = [{"reckon_within": w, **{k: round(r["metrics"][k], 4) for k in KEPT}} for w, r in zip(widths, results)]
+    return {**run_header(run_dir), **{k: results[0][k] for k in ("step", "split", "n")}, "widths": rows}
 
 
 def main() -> None:

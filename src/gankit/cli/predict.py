@@ -33,16 +33,14 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from gankit.latent.predict import predict_clips, read_input, set_reckon_within, set_whole_pixels, write_predictions
+    from gankit.latent.predict import predict_clips, read_input, set_readings, write_predictions
 
     generator = open_generator(args)
-    share = set_whole_pixels(generator, args.whole_pixels)
-    width = set_reckon_within(generator, args.reckon_within)
+    reading = set_readings(generator, args.whole_pixels, args.reckon_within)
     clips = read_input(args.input)
     frames = args.frames or (generator.clip[1] if generator.clip else 1)
     pred = predict_clips(generator, clips, frames, seed=args.seed)
     written = write_predictions(pred, clips, args.out, force=args.force)
     print(json.dumps({"n": len(pred), "frames": frames, "seed": args.seed,
-                      **({} if share is None else {"whole_pixels": share}),
-                      **({} if width is None else {"reckon_within": width}), "out": args.out, "files": len(written)}))
+                      **reading, "out": args.out, "files": len(written)}))
     return 0

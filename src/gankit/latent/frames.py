@@ -13,7 +13,7 @@ from gankit.core.files import atomic_write_bytes
 from gankit.core.images import clip_gif, clip_rows, save_grid, unstack_frames
 from gankit.data import DataConfig, load_dataset, normalize
 from gankit.data.clips import MOVING_MNIST, TEST_CLIPS
-from gankit.latent.predict import predict, set_reckon_within, set_whole_pixels
+from gankit.latent.predict import predict, set_readings
 from gankit.metrics.frames import BASELINES, frame_scores
 
 SHOWN = 6
@@ -51,8 +51,7 @@ def evaluate_frames(generator, config: dict, opts, picture: Path | None = None) 
     data_cfg = test_clips(trained, opts.n, opts.split)
     data = load_dataset(data_cfg)
     context, horizon, channels = generator.clip
-    share = set_whole_pixels(generator, opts.whole_pixels)
-    width = set_reckon_within(generator, opts.reckon_within)
+    reading = set_readings(generator, opts.whole_pixels, opts.reckon_within)
     if data.source_shape != generator.source_shape or data.shape != generator.shape:
         raise GankitError(f"{data.name}'s clips are not those the run was trained on (sources {data.source_shape}, "
                           f"targets {data.shape}; the run takes {generator.source_shape} -> {generator.shape})")
@@ -66,5 +65,4 @@ def evaluate_frames(generator, config: dict, opts, picture: Path | None = None) 
         columns = [unstack_frames(torch.cat([past[:SHOWN], x[:SHOWN]], 1), channels) for x in (true, pred)]
         atomic_write_bytes(picture / "heldout.gif", clip_gif(columns))
     return {"metrics": score_predictions(pred, past, true, channels), "n": n, "split": data_cfg.split,
-            "data": data.name, "extractor": "frames", **({} if share is None else {"whole_pixels": share}),
-            **({} if width is None else {"reckon_within": width})}
+            "data": data.name, "extractor": "frames", **reading}

@@ -56,21 +56,30 @@ def _movers(generator: TrainedGenerator) -> list:
     return [m for m in generator.module.modules() if isinstance(m, Generator) and m.objects]
 
 
+def _set_reading(generator: TrainedGenerator, modules: list, attr: str, value: float | None, missing: str,
+                 valid: bool, invalid: str) -> float | None:
+    """Set `attr` on every one of `modules` to `value` (None: leave the run's own), refusing a run that is not a
+    frame predictor, one with no such module (`missing`) or a value out of range (`invalid`). Returns the value
+    in force, None where no module takes it."""
+    if value is not None:
+        _predictor(generator)
+        if not modules:
+            raise GankitError(missing)
+        if not valid:
+            raise GankitError(invalid)
+        for m in modules:
+            setattr(m, attr, float(value))
+    return getattr(modules[0], attr) if modules else None
+
+
 def set_whole_pixels(generator: TrainedGenerator, share: float | None) -> float | None:
     """--whole-pixels: pull the whole-object moves of a run trained with model.g.objects this share of the way
     to whole pixels (0: as trained, 1: rounded), in place of the share its config fixed. Returns the share in
     force (None for a model that moves pixels, not objects)."""
-    movers = _movers(generator)
-    if share is not None:
-        _predictor(generator)
-        if not movers:
-            raise GankitError("--whole-pixels pulls the moves of whole objects toward whole pixels: this run moves "
-                              "pixels (train with --set model.g.objects=1)")
-        if not 0 <= share <= 1:
-            raise GankitError(f"--whole-pixels is a share of the way to whole pixels, in [0, 1], got {share}")
-        for m in movers:
-            m.whole_pixels = float(share)
-    return movers[0].whole_pixels if movers else None
+    return _set_reading(generator, _movers(generator), "whole_pixels", share,
+                        "--whole-pixels pulls the moves of whole objects toward whole pixels: this run moves pixels "
+                        "(train with --set model.g.objects=1)", share is None or 0 <= share <= 1,
+                        f"--whole-pixels is a share of the way to whole pixels, in [0, 1], got {share}")
 
 
 def set_reckon_within(generator: TrainedGenerator, width: float | None) -> float | None:
@@ -80,16 +89,19 @@ def set_reckon_within(generator: TrainedGenerator, width: float | None) -> float
     several objects in a box (model.g.track, box, objects >= 2). Returns the width in force (None for a G that
     cannot reckon)."""
     readers = [m for m in _movers(generator) if m.track is not None and m.box and m.objects > 1]
-    if width is not None:
-        _predictor(generator)
-        if not readers:
-            raise GankitError("--reckon-within reads each object's move from its past places: this run does not "
-                              "follow several objects in a box (model.g.track, model.g.box, model.g.objects >= 2)")
-        if not 0 <= width < float("inf"):
-            raise GankitError(f"--reckon-within is a width in pixels, 0 or more (0: off), got {width}")
-        for m in readers:
-            m.reckon_within = float(width)
-    return readers[0].reckon_within if readers else None
+    return _set_reading(generator, readers, "reckon_within", width,
+                        "--reckon-within reads each object's move from its past places: this run does not follow "
+                        "several objects in a box (model.g.track, model.g.box, model.g.objects >= 2)",
+                        width is None or 0 <= width < float("inf"),
+                        f"--reckon-within is a width in pixels, 0 or more (0: off), got {width}")
+
+
+def set_readings(generator: TrainedGenerator, whole_pixels: float | None, reckon_within: float | None) -> dict:
+    """Both reading options at once (see set_whole_pixels, set_reckon_within) -> the values in force of those
+    the run's G takes, by name, for the commands to print beside their results."""
+    force = {"whole_pixels": set_whole_pixels(generator, whole_pixels),
+             "reckon_within": set_reckon_within(generator, reckon_within)}
+    return {k: v for k, v in force.items() if v is not None}
 
 
 def check_clips(generator: TrainedGenerator, frames: np.ndarray) -> None:
