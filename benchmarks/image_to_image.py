@@ -14,7 +14,9 @@ Baselines (nothing of the model's), on the same held-out pairs:
 - labelled drawings (Fashion-MNIST, MNIST): `sketch_classifier`, the augmentation benchmark's small CNN
   (metrics.downstream) trained on the training drawings' labels, its accuracy on the held-out drawings
   (sketch_accuracy): an estimate of how much of the class the drawings carry, a rough ceiling for class
-  fidelity.
+  fidelity; with --sketch-judge also `sketch_judge`, the judge's own network and recipe (metrics.classifier,
+  the bundled classifier's) trained on the training drawings instead of the images (sketch_judge_accuracy):
+  how much of the class the judge itself can read from a drawing. `--arms ""` scores the baselines alone.
 Drawings without paired data (--igan PRESET, e.g. shoes_dcgan: an unconditional GAN of the same images):
 - `igan`: each held-out drawing met by inverting that generator with the sketch loss (`gankit latent
   invert --sketch`), scored like a model's outputs.
@@ -43,6 +45,7 @@ from gankit.data import DataConfig, load_dataset, normalize, parse_name
 from gankit.latent import load_generator
 from gankit.latent.evaluate import EvalOptions, evaluate_run, score_translations
 from gankit.latent.invert import invert, sketch_loss, sketch_target
+from gankit.metrics.classifier import train_classifier as train_judge
 from gankit.metrics.downstream import Mix, accuracy_on, train_classifier
 from gankit.metrics.evaluate import real_indices
 from gankit.metrics.extractors import CLASSIFIER_FOR
@@ -100,6 +103,18 @@ def sketch_classifier(data_cfg: DataConfig, n: int, seed: int, steps: int = 2000
     return {"sketch_accuracy": accuracy_on(model, normalize(held.source[idx]), held.labels[idx])}
 
 
+def sketch_judge(data_cfg: DataConfig, n: int, seed: int) -> dict:
+    """The judge's network, trained as the bundled judge was (8 epochs, shifts), on the training drawings in
+    place of their images, and scored on the held-out drawings: a stronger reader of drawings than the small
+    CNN above, and the judge's own, so its accuracy bounds what the judge can find of the class in a drawing."""
+    train, held = (load_dataset(replace(data_cfg, split=s)) for s in ("train", "holdout"))
+    held = held.subset(real_indices(len(held), min(n, len(held)), seed))
+    # ink light on dark, as the judge's images are: its shifts pad with the dark ground
+    _, accuracy = train_judge(*(replace(d, x=255 - d.source, source=None) for d in (train, held)), seed=seed,
+                              log=lambda line: None)
+    return {"sketch_judge_accuracy": accuracy}
+
+
 def igan(preset: str, data_cfg: DataConfig, n: int, seed: int, keep: str) -> dict:
     """Train the unconditional `preset` (the same images, no drawings), then meet each held-out drawing by
     inverting it with the sketch loss."""
@@ -133,6 +148,8 @@ def main() -> None:
     p.add_argument("--n", type=int, default=1000, help="held-out pairs scored (at most data.holdout)")
     p.add_argument("--igan", default="", metavar="PRESET", help="also the no-paired-data route: an unconditional "
                                                              "GAN of PRESET, inverted with the sketch loss")
+    p.add_argument("--sketch-judge", action="store_true", help="also train the judge's network on the drawings "
+                   "(sketch_judge: a ceiling for class fidelity; minutes per seed)")
     p.add_argument("--styles", default="", help="also score each arm on held-out drawings in these styles")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override the preset for every arm, e.g. --set data.name=edges:fashion_mnist:varied")
@@ -153,7 +170,7 @@ def main() -> None:
     pairing, base, _ = parse_name(data_cfg.name)
     rows = []
     for seed in [int(s) for s in args.seeds.split(",")]:
-        for arm in args.arms.split(","):
+        for arm in filter(None, args.arms.split(",")):
             def score(run_dir: str) -> dict:
                 out = evaluate_run(run_dir, EvalOptions(n=args.n, seed=seed, cache=False), write=False)["metrics"]
                 for style in filter(None, args.styles.split(",")):
@@ -173,6 +190,9 @@ def main() -> None:
                 rows.append({"arm": "sketch_classifier", "seed": seed,
                              **sketch_classifier(data_cfg, args.n, seed)})
                 print(rows[-1], flush=True)
+                if args.sketch_judge:
+                    rows.append({"arm": "sketch_judge", "seed": seed, **sketch_judge(data_cfg, args.n, seed)})
+                    print(rows[-1], flush=True)
         if args.igan:
             rows.append({"arm": "igan", "seed": seed, **igan(args.igan, data_cfg, args.n, seed, args.keep)})
             print(rows[-1], flush=True)

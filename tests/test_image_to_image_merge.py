@@ -80,3 +80,22 @@ def test_sketch_classifier_reads_the_class_the_drawings_carry(monkeypatch, shuff
     cfg = image_to_image.DataConfig(name="edges:fashion_mnist")
     accuracy = image_to_image.sketch_classifier(cfg, 200, seed=0, steps=300)["sketch_accuracy"]
     assert (0.3 <= accuracy <= 0.7) if shuffled else (0.95 <= accuracy <= 1.0)
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_sketch_judge_trains_the_judges_network_on_the_drawings_not_the_images(monkeypatch, shuffled):
+    import image_to_image
+    from gankit.data.dataset import Dataset
+
+    def fake_load(cfg):
+        n = 600 if cfg.split == "train" else 200
+        labels = torch.arange(n) % 2
+        shown = labels[torch.randperm(n, generator=torch.Generator().manual_seed(1))] if shuffled else labels
+        # the images are blank: only the drawings tell the classes apart
+        return Dataset("drawn", torch.full((n, 1, 28, 28), 255, dtype=torch.uint8),
+                       shown if cfg.split == "holdout" else labels, ["h", "v"], source=_drawings(n, labels, n))
+
+    monkeypatch.setattr(image_to_image, "load_dataset", fake_load)
+    cfg = image_to_image.DataConfig(name="edges:fashion_mnist")
+    accuracy = image_to_image.sketch_judge(cfg, 200, seed=0)["sketch_judge_accuracy"]
+    assert (0.3 <= accuracy <= 0.7) if shuffled else (0.95 <= accuracy <= 1.0)
