@@ -105,8 +105,8 @@ def sketch_classifier(data_cfg: DataConfig, n: int, seed: int, steps: int = 2000
 
 def sketch_judge(data_cfg: DataConfig, n: int, seed: int) -> dict:
     """The judge's network, trained as the bundled judge was (8 epochs, shifts), on the training drawings in
-    place of their images, and scored on the held-out drawings: a stronger reader of drawings than the small
-    CNN above, and the judge's own, so its accuracy bounds what the judge can find of the class in a drawing."""
+    place of their images, and scored on the held-out drawings: a larger network than the small CNN above, and
+    the judge's own, so its accuracy estimates how much of the class the judge could find in a drawing."""
     train, held = (load_dataset(replace(data_cfg, split=s)) for s in ("train", "holdout"))
     held = held.subset(real_indices(len(held), min(n, len(held)), seed))
     # ink light on dark, as the judge's images are: its shifts pad with the dark ground
