@@ -1,6 +1,6 @@
 """benchmarks/image_to_image.py --merge: seeds run as separate processes become one result, with issue 28's
 targets checked in every seed, and results that don't belong together are refused; and its sketch_classifier
-baseline, which reads the class from drawings only as far as they carry it."""
+and sketch_judge baselines, which read the class from drawings only as far as they carry it."""
 import json
 import sys
 from pathlib import Path
