@@ -82,11 +82,15 @@ def _blurred(sketches: torch.Tensor) -> torch.Tensor:
     return F.conv2d(ink, kernel.expand(ink.shape[1], 1, 3, 3), padding=1, groups=ink.shape[1]).flatten(1)
 
 
+def _splits(data_cfg: DataConfig, n: int, seed: int) -> tuple:
+    """The training pairs, the held-out pairs and the indices of the n of them a seed scores (as eval picks)."""
+    train, held = (load_dataset(replace(data_cfg, split=s)) for s in ("train", "holdout"))
+    return train, held, real_indices(len(held), min(n, len(held)), seed)
+
+
 def retrieval(data_cfg: DataConfig, n: int, seed: int) -> dict:
     """Each held-out drawing answered with the training image whose drawing is nearest; scored as eval would."""
-    train = load_dataset(replace(data_cfg, split="train"))
-    held = load_dataset(replace(data_cfg, split="holdout"))
-    idx = real_indices(len(held), min(n, len(held)), seed)
+    train, held, idx = _splits(data_cfg, n, seed)
     queries, bank = _blurred(held.source[idx]), _blurred(train.source)
     nearest = torch.cat([torch.cdist(q, bank).argmin(1) for q in queries.split(256)])
     return score_outputs(normalize(train.x[nearest]), held, idx, data_cfg)
@@ -97,8 +101,7 @@ def sketch_classifier(data_cfg: DataConfig, n: int, seed: int, steps: int = 2000
     the training drawings and their labels, its accuracy on the held-out drawings. An output keeps no more of
     the class than its drawing holds, so this estimates class fidelity's ceiling from the input's side
     (class_fidelity_targets, the judge's reading of the real targets, is the ceiling from the judge's side)."""
-    train, held = (load_dataset(replace(data_cfg, split=s)) for s in ("train", "holdout"))
-    idx = real_indices(len(held), min(n, len(held)), seed)
+    train, held, idx = _splits(data_cfg, n, seed)
     model = train_classifier(Mix(normalize(train.source), train.labels), len(train.class_names), steps, seed=seed)
     return {"sketch_accuracy": accuracy_on(model, normalize(held.source[idx]), held.labels[idx])}
 
@@ -107,8 +110,8 @@ def sketch_judge(data_cfg: DataConfig, n: int, seed: int) -> dict:
     """The judge's network, trained as the bundled judge was (8 epochs, shifts), on the training drawings in
     place of their images, and scored on the held-out drawings: a larger network than the small CNN above, and
     the judge's own, so its accuracy estimates how much of the class the judge could find in a drawing."""
-    train, held = (load_dataset(replace(data_cfg, split=s)) for s in ("train", "holdout"))
-    held = held.subset(real_indices(len(held), min(n, len(held)), seed))
+    train, held, idx = _splits(data_cfg, n, seed)
+    held = held.subset(idx)
     # ink light on dark, as the judge's images are: its shifts pad with the dark ground
     _, accuracy = train_judge(*(replace(d, x=255 - d.source, source=None) for d in (train, held)), seed=seed,
                               log=lambda line: None)
