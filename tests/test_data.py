@@ -266,3 +266,40 @@ def test_sampler_epochs_cover_every_sample_once():
     with pytest.raises(GankitError, match=r"larger than the dataset \(12 samples\); a GAN needs a hundred images or "
                                           r"more .* to try anyway, pass --batch-size N with N ≤ 12"):
         BatchSampler(data, 13, seed=0)
+
+
+def _asymmetric_pairs(n: int = 40) -> Dataset:
+    """Pairs whose source is the image itself, each image unlike its mirror (a ramp plus its index)."""
+    ramp = torch.arange(4, dtype=torch.uint8).view(1, 1, 1, 4) * 50
+    x = ramp + torch.arange(n, dtype=torch.uint8).view(n, 1, 1, 1)
+    return Dataset("t", x.expand(n, 1, 2, 4).clone(), source=x.expand(n, 1, 2, 4).clone())
+
+
+def _mirrored(batch: torch.Tensor) -> torch.Tensor:
+    """Which samples of a batch of _asymmetric_pairs come mirrored: their ramp falls left to right."""
+    return batch[:, 0, 0, 0] > batch[:, 0, 0, -1]
+
+
+def test_flip_mirrors_about_half_of_the_batches_and_keeps_each_pair_together():
+    s = BatchSampler(_asymmetric_pairs(), 8, seed=0, flip=True)
+    batches = [s.next() for _ in range(60)]
+    assert all(torch.equal(x, source) for x, source in batches)  # a pair is mirrored whole or not at all
+    share = torch.cat([_mirrored(x) for x, _ in batches]).float().mean().item()
+    assert 0.4 < share < 0.6
+    plain = BatchSampler(_asymmetric_pairs(), 8, seed=0)
+    assert not any(_mirrored(plain.next()[0]).any() for _ in range(60))
+
+
+def test_flip_resumes_exactly_and_shards_one_global_draw():
+    data = _asymmetric_pairs()
+    a = BatchSampler(data, 8, seed=1, flip=True)
+    for _ in range(7):
+        a.next()
+    state, expected = a.state_dict(), [a.next()[0] for _ in range(9)]
+    b = BatchSampler(data, 8, seed=5, flip=True)
+    b.load_state_dict(state)
+    assert all(torch.equal(b.next()[0], want) for want in expected)
+    alone = BatchSampler(data, 8, seed=3, flip=True)
+    shards = [BatchSampler(data, 8, seed=3, rank=r, world=2, flip=True) for r in range(2)]
+    for _ in range(9):
+        assert torch.equal(torch.cat([s.next()[0] for s in shards]), alone.next()[0])

@@ -151,6 +151,13 @@ def test_l1_is_logged_and_adversarial_weight_needs_pairs(tmp_path):
         start_run(tiny_config(tmp_path / "b", loss={"adversarial": 0.5}))
 
 
+def test_flip_trains_on_mirrored_pairs_and_refuses_points(tmp_path):
+    run = start_run(_tiny_pairs(tmp_path / "a", data={"flip": True}, train={"steps": 4, "log_every": 2}))
+    assert run.sampler.flip and 0 < fit(run)["metrics"]["l1"] < 1
+    with pytest.raises(GankitError, match="data.flip mirrors images of a fixed set; toy_ring is 2-D points"):
+        start_run(tiny_config(tmp_path / "b", "toy_ring", data={"flip": True}))
+
+
 def test_feature_matching_of_pairs_joins_gs_loss_and_is_logged(tmp_path):
     run = start_run(_tiny_pairs(tmp_path, loss={"feature_matching": 40.0}, train={"steps": 4, "log_every": 2}))
     assert [name for name, _, _ in run.game.rules.g_terms] == ["l1", "feature_matching"]

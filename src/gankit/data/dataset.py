@@ -45,6 +45,10 @@ class DataConfig:
     # Moving MNIST: fresh training clips for every batch, made on the fly (none seen twice), instead of cycling
     # through the fixed data.clips; those are still made, for what needs a set (the grid's pasts)
     stream: bool = False
+    # training batches mirrored left-right at random, half of them (a pair's drawing or small copy with its
+    # image): twice the poses for a small set of faces or photos; not for data whose meaning has a side
+    # (digits, letters), nor for points or a stream
+    flip: bool = False
 
 
 @dataclass

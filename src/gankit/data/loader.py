@@ -27,9 +27,14 @@ class BatchSampler:
 
     `group` > 1 (the packs of a conditional PacGAN D): every run of `group` consecutive samples is of one
     class, so a pack never mixes classes and D sees whether G draws one class the same way twice.
+
+    `flip` (data.flip): each sample mirrored left-right with probability 1/2, a pair's source with its image.
+    The draws come from the same saved RNG, one per sample of the global batch, so resume and sharding stay
+    exact; without it the RNG is never drawn from, so the batches are those of a run without the option.
     """
 
-    def __init__(self, data: Dataset, batch_size: int, seed: int, rank: int = 0, world: int = 1, group: int = 1):
+    def __init__(self, data: Dataset, batch_size: int, seed: int, rank: int = 0, world: int = 1, group: int = 1,
+                 flip: bool = False):
         if batch_size > len(data):
             few = len(data) < 100 and data.kind == "image"
             raise GankitError(f"batch size {batch_size} is larger than the dataset ({len(data)} samples); "
@@ -40,6 +45,7 @@ class BatchSampler:
         self.batch_size = batch_size
         self.shard = shard(batch_size, rank, world)
         self.group = group
+        self.flip = flip
         if group > 1 and (data.labels is None or (batch_size // world) % group):
             raise GankitError(f"packs of one class need labels and a per-process batch that is a multiple of the "
                               f"pack ({group}), got batch {batch_size // world}")
@@ -71,10 +77,20 @@ class BatchSampler:
         batch = self.perm[self.pos:self.pos + self.batch_size]
         idx = batch[self.shard].to(self.data.x.device, non_blocking=True)
         self.pos += self.batch_size
-        if self.data.source is not None:  # image to image: G and D are conditioned on the source image
-            return normalize(self.data.x[idx]), normalize(self.data.source[idx])
+        x, source = self._mirror(idx, self.data.x[idx], self.data.source)
+        if source is not None:  # image to image: G and D are conditioned on the source image
+            return normalize(x), normalize(source)
         labels = None if self.data.labels is None else self.data.labels[idx]
-        return normalize(self.data.x[idx]), labels
+        return normalize(x), labels
+
+    def _mirror(self, idx: torch.Tensor, x: torch.Tensor, sources: torch.Tensor | None) -> tuple:
+        """The batch's images and sources (None: none), a random half mirrored when flip is on."""
+        source = None if sources is None else sources[idx]
+        if not self.flip:
+            return x, source
+        # one draw per sample of the global batch, then this process's shard: every process draws alike
+        mirror = (torch.rand(self.batch_size, generator=self.gen)[self.shard] < 0.5).to(x.device).view(-1, 1, 1, 1)
+        return tuple(None if t is None else torch.where(mirror, t.flip(-1), t) for t in (x, source))
 
     def _epoch_length(self) -> int:
         if self.group == 1:
@@ -159,7 +175,7 @@ class SemiSampler:
     only a hundred), half from all images with their labels hidden (-1), as in Salimans et al. 2016, where
     every step sees a labelled batch and an unlabelled one. Same interface and exact resume as BatchSampler."""
 
-    def __init__(self, data: Dataset, batch_size: int, seed: int, rank: int = 0, world: int = 1):
+    def __init__(self, data: Dataset, batch_size: int, seed: int, rank: int = 0, world: int = 1, flip: bool = False):
         if batch_size < 2 or batch_size % 2:
             raise GankitError(f"a semi-supervised batch is half labelled, half not: train.batch_size must be even, "
                               f"got {batch_size}")
@@ -167,8 +183,8 @@ class SemiSampler:
         if batch_size // 2 > len(labelled):
             raise GankitError(f"half of each batch is labelled images, and {data.name} keeps {len(labelled)} labels: "
                               f"pass --batch-size N with N ≤ {2 * len(labelled)} (or keep more labels)")
-        self.parts = {"labelled": BatchSampler(labelled, batch_size // 2, seed, rank, world),
-                      "all": BatchSampler(data, batch_size // 2, seed + 1, rank, world)}
+        self.parts = {"labelled": BatchSampler(labelled, batch_size // 2, seed, rank, world, flip=flip),
+                      "all": BatchSampler(data, batch_size // 2, seed + 1, rank, world, flip=flip)}
 
     @property
     def epoch(self) -> int:

@@ -148,8 +148,12 @@ def _sampler(cfg: RunConfig, data: Dataset, semi: bool, dist: Dist) -> BatchSamp
     """Where batches come from: a fixed set by index, fresh samples drawn on demand (data.stream), or half
     labelled batches for a semi-supervised model."""
     where = {"seed": cfg.train.seed, "rank": dist.rank, "world": dist.world}
+    if cfg.data.flip and (data.stream is not None or data.kind == "points"):
+        raise GankitError(f"data.flip mirrors images of a fixed set; {data.name} is "
+                          + ("a stream of fresh samples" if data.stream is not None else "2-D points"))
     if data.stream is not None:
         return StreamSampler(data, cfg.train.batch_size, **where)
+    where["flip"] = cfg.data.flip
     if semi:
         return SemiSampler(data, cfg.train.batch_size, **where)
     # a conditional PacGAN D packs samples of one class: the sampler groups them
