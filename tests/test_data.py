@@ -280,7 +280,7 @@ def _mirrored(batch: torch.Tensor) -> torch.Tensor:
     return batch[:, 0, 0, 0] > batch[:, 0, 0, -1]
 
 
-def test_flip_mirrors_about_half_of_the_batches_and_keeps_each_pair_together():
+def test_flip_mirrors_about_half_of_the_samples_and_keeps_each_pair_together():
     s = BatchSampler(_asymmetric_pairs(), 8, seed=0, flip=True)
     batches = [s.next() for _ in range(60)]
     assert all(torch.equal(x, source) for x, source in batches)  # a pair is mirrored whole or not at all

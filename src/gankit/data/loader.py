@@ -77,15 +77,15 @@ class BatchSampler:
         batch = self.perm[self.pos:self.pos + self.batch_size]
         idx = batch[self.shard].to(self.data.x.device, non_blocking=True)
         self.pos += self.batch_size
-        x, source = self._mirror(idx, self.data.x[idx], self.data.source)
+        x, source = self._mirror(self.data.x[idx], None if self.data.source is None else self.data.source[idx])
         if source is not None:  # image to image: G and D are conditioned on the source image
             return normalize(x), normalize(source)
         labels = None if self.data.labels is None else self.data.labels[idx]
         return normalize(x), labels
 
-    def _mirror(self, idx: torch.Tensor, x: torch.Tensor, sources: torch.Tensor | None) -> tuple:
-        """The batch's images and sources (None: none), a random half mirrored when flip is on."""
-        source = None if sources is None else sources[idx]
+    def _mirror(self, x: torch.Tensor, source: torch.Tensor | None) -> tuple:
+        """The batch's images and their sources (or None), each pair mirrored alike with probability 1/2 when
+        flip is on."""
         if not self.flip:
             return x, source
         # one draw per sample of the global batch, then this process's shard: every process draws alike
