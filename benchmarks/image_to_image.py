@@ -172,6 +172,12 @@ def main() -> None:
     data_cfg = from_dict(DataConfig, data, "data")
     pairing, base, _ = parse_name(data_cfg.name)
     rows = []
+
+    def add(arm: str, seed: int, scores: dict) -> None:
+        rows.append({"arm": arm, "seed": seed, **scores})
+        print(rows[-1], flush=True)
+
+    drawings, labelled = data_cfg.name.startswith("edges:"), base in CLASSIFIER_FOR  # labelled: class fidelity
     for seed in [int(s) for s in args.seeds.split(",")]:
         for arm in filter(None, args.arms.split(",")):
             def score(run_dir: str) -> dict:
@@ -182,23 +188,16 @@ def main() -> None:
                     out.update({f"{k}_{style}": other["metrics"][k] for k in ("edge_f1", "class_fidelity")
                                 if k in other["metrics"]})
                 return out
-            row = train_then_score(args.preset, overrides + ARMS[arm], score, steps=args.steps, seed=seed,
-                                   keep=args.keep)
-            rows.append({"arm": arm, "seed": seed, **row})
-            print(rows[-1], flush=True)
-        if data_cfg.name.startswith("edges:"):
-            rows.append({"arm": "retrieval", "seed": seed, **retrieval(data_cfg, args.n, seed)})
-            print(rows[-1], flush=True)
-            if base in CLASSIFIER_FOR:  # labelled, and class fidelity is measured
-                rows.append({"arm": "sketch_classifier", "seed": seed,
-                             **sketch_classifier(data_cfg, args.n, seed)})
-                print(rows[-1], flush=True)
-                if args.sketch_judge:
-                    rows.append({"arm": "sketch_judge", "seed": seed, **sketch_judge(data_cfg, args.n, seed)})
-                    print(rows[-1], flush=True)
+            add(arm, seed, train_then_score(args.preset, overrides + ARMS[arm], score, steps=args.steps, seed=seed,
+                                            keep=args.keep))
+        if drawings:
+            add("retrieval", seed, retrieval(data_cfg, args.n, seed))
+        if drawings and labelled:
+            add("sketch_classifier", seed, sketch_classifier(data_cfg, args.n, seed))
+        if drawings and labelled and args.sketch_judge:
+            add("sketch_judge", seed, sketch_judge(data_cfg, args.n, seed))
         if args.igan:
-            rows.append({"arm": "igan", "seed": seed, **igan(args.igan, data_cfg, args.n, seed, args.keep)})
-            print(rows[-1], flush=True)
+            add("igan", seed, igan(args.igan, data_cfg, args.n, seed, args.keep))
     emit({"benchmark": "image_to_image", "preset": args.preset, "overrides": args.set,
           "steps": args.steps or preset["train"]["steps"],
           "eval_n": args.n, "targets": check_targets(args.preset, rows), "rows": rows, "median": medians(rows)},
