@@ -52,7 +52,7 @@ from gankit.metrics.extractors import CLASSIFIER_FOR
 from gankit.training.config import load_preset
 
 ARMS = {"gan": [], "l1": [{"loss": {"adversarial": 0.0}}]}
-BASELINES = ("retrieval", "sketch_classifier")  # the same for every process that scores a seed
+BASELINES = ("retrieval", "sketch_classifier", "sketch_judge")  # the same for every process that scores a seed
 
 OTHER_STYLES = ("thick", "shaky", "sobel")  # drawings unlike the training edges (issue 28's style target)
 # issue 28's targets, each a test of one seed's arms (arm -> scores)

@@ -47,6 +47,19 @@ def test_merge_refuses_a_seed_twice_and_other_settings(tmp_path):
         merge([str(older), _part(tmp_path, "b", 1, 1.1, ["loss.l1=30"])])
 
 
+def test_merge_keeps_one_baseline_row_when_two_arms_scored_it_for_one_seed(tmp_path):
+    def arm_part(name, arm):
+        rows = [{"arm": arm, "seed": 0, "fid": 1.0}, {"arm": "retrieval", "seed": 0, "fid": 0.2},
+                {"arm": "sketch_judge", "seed": 0, "sketch_judge_accuracy": 0.93}]
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"preset": "shoes_edges2photo", "steps": 3000, "eval_n": 1000, "overrides": [],
+                                    "rows": rows, "stamp": {"command": name}}))
+        return str(path)
+
+    merged = merge([arm_part("g", "gan"), arm_part("l", "l1")])
+    assert sorted(r["arm"] for r in merged["rows"]) == ["gan", "l1", "retrieval", "sketch_judge"]
+
+
 def _drawings(n, labels, seed):
     """Class 0 a horizontal stroke, class 1 a vertical one, at a random place: dark ink on white, uint8."""
     g = torch.Generator().manual_seed(seed)
